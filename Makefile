@@ -1,0 +1,50 @@
+# andi2kit — every target sets up .venv first (idempotent), so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+WORKERS ?= 2
+SUBMISSION ?= submissions/msd
+DATA ?=
+
+.PHONY: install test lint demo bench-scorer clean-demo
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q -e '.[dev]'
+	# andi-datasets renders videos with DeepTrack's 1.x API; its metadata pins an old
+	# TensorFlow that has no wheel for Python 3.11, but the imaging code needs none of it.
+	$(BIN)/pip install -q --no-deps deeptrack==1.7.0
+	$(BIN)/python -c "import andi_datasets.utils_videos, deeptrack, tensorflow, trackpy, ruptures"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check andi2kit tests
+
+# Simulate the demo data set (videos included; resumes), run the MSD baseline on
+# Track 2, validate and score it.
+demo: install
+	$(BIN)/andi2kit simulate data/demo --preset demo --workers $(WORKERS)
+	$(BIN)/andi2kit run data/demo/public_data --track 2 --method msd --out submissions/msd --workers $(WORKERS)
+	$(BIN)/andi2kit validate submissions/msd --data data/demo/public_data --track 2
+	$(BIN)/andi2kit score submissions/msd data/demo/ref --track 2
+
+# make submission.zip SUBMISSION=submissions/<name> [DATA=path/to/public_data]
+submission.zip: install
+	$(BIN)/andi2kit validate $(SUBMISSION) $(if $(DATA),--data $(DATA),)
+	rm -f $@.tmp
+	cd $(SUBMISSION) && ../../$(BIN)/python -m zipfile -c $(CURDIR)/$@.tmp $$(ls -d track_1 track_2 2>/dev/null)
+	mv $@.tmp $@
+	@echo "wrote $@ from $(SUBMISSION)"
+
+bench-scorer: install
+	$(BIN)/python tests/benchmarks/bench_scorer.py --trajs-per-fov 124
+
+clean-demo:
+	rm -rf data/demo submissions/msd

@@ -1,0 +1,143 @@
+"""``andi2kit`` command line: one thin function per command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Compete in and reproduce the 2nd AnDi Challenge.")
+console = Console()
+err = Console(stderr=True)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Argument(help="Folder to create (public_data/ and ref/ inside).")],
+    preset: Annotated[str, typer.Option(help="demo, benchmark or test.")] = "demo",
+    fovs: Annotated[int | None, typer.Option(help="FOVs per experiment (preset's default).")]
+    = None,
+    workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,
+    seed: Annotated[int, typer.Option(help="Base seed; same seed, same bytes.")] = 0,
+    video: Annotated[bool, typer.Option("--video/--no-video", help="Render Track 1 videos.")]
+    = True,
+    force: Annotated[bool, typer.Option(help="Redo FOVs that exist.")] = False,
+) -> None:
+    """Simulate a challenge-layout dataset with andi-datasets."""
+    from andi2kit.simulate import simulate as _simulate
+
+    manifest = _simulate(out, preset, fovs=fovs, workers=workers, seed=seed, video=video,
+                         force=force)
+    console.print(f"[green]done[/green]: {out} (manifest {manifest})")
+
+
+@app.command()
+def run(
+    public: Annotated[Path, typer.Argument(help="public_data folder.")],
+    out: Annotated[Path, typer.Option(help="Submission folder to write.")],
+    track: Annotated[int, typer.Option(help="1 (videos) or 2 (trajectories).")] = 2,
+    method: Annotated[str, typer.Option(help="Prediction method.")] = "msd",
+    workers: Annotated[int, typer.Option(help="Parallel processes over FOVs.")] = 1,
+    force: Annotated[bool, typer.Option(help="Redo FOVs already written.")] = False,
+) -> None:
+    """Predict every FOV of a track and write a validated submission."""
+    from andi2kit.pipeline import run as _run
+
+    rep = _run(public, out, track, method, workers=workers, force=force)
+    console.print(f"track {track}: {len(rep.written)} FOV(s) written, {len(rep.skipped)} "
+                  f"already done, {len(rep.failed)} failed; ensembles for "
+                  f"{len(rep.ensembles)} experiment(s)")
+    for (e, f), msg in sorted(rep.failed.items()):
+        err.print(f"[red]FOV failed[/red] exp {e} fov {f}: {msg}")
+    for e, msg in sorted(rep.ensemble_failed.items()):
+        err.print(f"[red]ensemble failed[/red] exp {e}: {msg}")
+    _print_problems(rep.problems)
+    if not rep.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    submission: Annotated[Path, typer.Argument(help="Submission folder.")],
+    data: Annotated[Path | None, typer.Option(help="public_data folder it answers.")] = None,
+    track: Annotated[int | None, typer.Option(help="Only this track.")] = None,
+) -> None:
+    """Check a submission; exit code 1 when anything would cost points."""
+    from andi2kit.validate import has_errors
+    from andi2kit.validate import validate as _validate
+
+    tracks = (track,) if track else (1, 2)
+    problems = _validate(submission, data, tracks=tracks)
+    _print_problems(problems)
+    if has_errors(problems):
+        raise typer.Exit(1)
+    console.print(f"[green]valid[/green]: {submission}")
+
+
+def _print_problems(problems) -> None:
+    for p in problems[:200]:
+        colour = "red" if p.severity == "error" else "yellow"
+        err.print(f"[{colour}]{p}[/{colour}]", highlight=False)
+    if len(problems) > 200:
+        err.print(f"… {len(problems) - 200} more")
+
+
+@app.command()
+def score(
+    submission: Annotated[Path, typer.Argument(help="Submission folder.")],
+    ref: Annotated[Path, typer.Argument(help="Reference folder (ground truth).")],
+    track: Annotated[int | None, typer.Option(help="Only this track.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write scores.txt and scores.csv here.")]
+    = None,
+) -> None:
+    """Score a submission with our implementation of the official metrics."""
+    from andi2kit.scoring.score import score as _score
+    from andi2kit.scoring.score import write_outputs
+
+    results = _score(submission, ref, tracks=(track,) if track else (1, 2))
+    if not results:
+        err.print(f"[red]{ref}: no track_1/ or track_2/ reference folder[/red]")
+        raise typer.Exit(2)
+    for r in results:
+        console.print(score_table(r))
+    out = out or submission
+    paths = write_outputs(results, out)
+    console.print(f"wrote {paths[0]} and {paths[1]}")
+
+
+def score_table(r) -> Table | str:
+    """A rich table of one track's scores, laid out like the paper's Tables 3–4."""
+    from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, fmt
+
+    name = "videos" if r.track == 1 else "trajectories"
+    if not r.submitted:
+        return f"[yellow]Track {r.track} ({name}): no submission folder[/yellow]"
+    t = Table(title=f"Track {r.track} ({name})")
+    t.add_column("exp", justify="right")
+    t.add_column("trajs", justify="right")
+    for k in (*SINGLE_KEYS, *ENSEMBLE_KEYS):
+        t.add_column(TITLES[k], justify="right")
+    for row in r.per_exp:
+        t.add_row(str(row["exp"]), str(row.get("num_trajs", "–")),
+                  *[fmt(row.get(k)) for k in (*SINGLE_KEYS, *ENSEMBLE_KEYS)])
+    total = sum(row.get("num_trajs", 0) for row in r.per_exp)
+    t.add_row("avg", str(total), *[fmt(r.single[k]) for k in SINGLE_KEYS],
+              *[fmt(r.ensemble[k]) for k in ENSEMBLE_KEYS], style="bold")
+    notes = []
+    if r.single_failure:
+        notes.append(f"single-trajectory task voided (max errors): {r.single_failure}")
+    if r.ensemble_failure:
+        notes.append(f"ensemble task voided (max errors): {r.ensemble_failure}")
+    if r.missing_trajs:
+        notes.append(f"{r.missing_trajs} trajectory/ies missing, scored as maximally wrong")
+    if notes:
+        t.caption = "\n".join(notes)
+    return t
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,102 @@
+"""Challenge folder layout: where inputs, references and submissions live.
+
+The three trees mirror the organisers' layout::
+
+    public_data/track_1/exp_<E>/videos_fov_<F>.tiff
+    public_data/track_2/exp_<E>/trajs_fov_<F>.csv
+    ref/track_<1|2>/exp_<E>/traj_labs_fov_<F>.txt
+    ref/track_<1|2>/exp_<E>/ensemble_labels.txt
+    ref/track_1/exp_<E>/vip_idx_fov_<F>.txt
+    ref/track_1/exp_<E>/trajs_fov_<F>.csv          # true VIP trajectories (tracking evaluation)
+    <submission>/track_<1|2>/exp_<E>/fov_<F>.txt
+    <submission>/track_<1|2>/exp_<E>/ensemble_labels.txt
+
+Every function here is pure path arithmetic or a directory listing; nothing is read.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+TRACKS = (1, 2)
+ENSEMBLE_FILE = "ensemble_labels.txt"
+
+_EXP_RE = re.compile(r"^exp_(\d+)$")
+_FOV_RE = {
+    "video": re.compile(r"^videos_fov_(\d+)\.tiff?$"),
+    "trajs": re.compile(r"^trajs_fov_(\d+)\.csv$"),
+    "labels": re.compile(r"^traj_labs_fov_(\d+)\.txt$"),
+    "prediction": re.compile(r"^fov_(\d+)\.txt$"),
+    "vip": re.compile(r"^vip_idx_fov_(\d+)\.txt$"),
+}
+
+
+def track_dir(root: str | Path, track: int) -> Path:
+    """Folder of one track (``root/track_<track>``)."""
+    if track not in TRACKS:
+        raise ValueError(f"track must be 1 or 2, got {track!r}")
+    return Path(root) / f"track_{track}"
+
+
+def exp_dir(root: str | Path, track: int, exp: int) -> Path:
+    """Folder of one experiment (``root/track_<track>/exp_<exp>``)."""
+    return track_dir(root, track) / f"exp_{exp}"
+
+
+def video_path(public: str | Path, exp: int, fov: int) -> Path:
+    """Track 1 input video of a FOV."""
+    return exp_dir(public, 1, exp) / f"videos_fov_{fov}.tiff"
+
+
+def trajs_path(root: str | Path, track: int, exp: int, fov: int) -> Path:
+    """Trajectory CSV of a FOV (Track 2 input, or Track 1 tracked/true VIP trajectories)."""
+    return exp_dir(root, track, exp) / f"trajs_fov_{fov}.csv"
+
+
+def labels_path(ref: str | Path, track: int, exp: int, fov: int) -> Path:
+    """Ground-truth segment labels of a FOV."""
+    return exp_dir(ref, track, exp) / f"traj_labs_fov_{fov}.txt"
+
+
+def vip_path(ref: str | Path, exp: int, fov: int) -> Path:
+    """Ground-truth VIP indices of a Track 1 FOV."""
+    return exp_dir(ref, 1, exp) / f"vip_idx_fov_{fov}.txt"
+
+
+def prediction_path(submission: str | Path, track: int, exp: int, fov: int) -> Path:
+    """Predicted segment labels of a FOV in a submission."""
+    return exp_dir(submission, track, exp) / f"fov_{fov}.txt"
+
+
+def ensemble_path(root: str | Path, track: int, exp: int) -> Path:
+    """Ensemble labels of an experiment (reference or submission)."""
+    return exp_dir(root, track, exp) / ENSEMBLE_FILE
+
+
+def experiments(root: str | Path, track: int) -> list[int]:
+    """Experiment numbers present under ``root/track_<track>``, sorted numerically."""
+    tdir = track_dir(root, track)
+    if not tdir.is_dir():
+        return []
+    nums = [int(m.group(1)) for p in tdir.iterdir() if p.is_dir() and (m := _EXP_RE.match(p.name))]
+    return sorted(nums)
+
+
+def fovs(root: str | Path, track: int, exp: int, kind: str) -> list[int]:
+    """FOV numbers of the files of one ``kind`` in an experiment folder, sorted.
+
+    Parameters
+    ----------
+    kind : {"video", "trajs", "labels", "prediction", "vip"}
+    """
+    pattern = _FOV_RE[kind]
+    edir = exp_dir(root, track, exp)
+    if not edir.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in edir.iterdir() if (m := pattern.match(p.name)))
+
+
+def input_kind(track: int) -> str:
+    """The kind of input file a track's public data holds."""
+    return "video" if track == 1 else "trajs"

@@ -1,0 +1,20 @@
+"""Prediction methods: trajectory table of a FOV → segment labels of its trajectories.
+
+Every method has ``name``, ``predict(trajs) -> list[TrajectoryLabel]`` and
+``ensemble(labels) -> EnsembleLabel``; :func:`get_method` builds one by name.
+"""
+
+from __future__ import annotations
+
+from andi2kit.methods.msd import MSDMethod
+
+METHODS = {"msd": MSDMethod}
+
+
+def get_method(name: str, **options):
+    """Instantiate the method called ``name``."""
+    try:
+        cls = METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; available: {', '.join(METHODS)}") from None
+    return cls(**options)

@@ -1,0 +1,141 @@
+"""Our scorer against the organisers' codalab_scoring_local, number for number."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import pytest
+
+from andi2kit import layout
+from andi2kit.io import InputError
+from andi2kit.scoring import metrics as M
+from andi2kit.scoring import score as SC
+from andi2kit.scoring import synthetic as S
+
+
+def official_scores(sub, ref, out) -> dict[str, float]:
+    from andi_datasets.utils_challenge import codalab_scoring_local
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        codalab_scoring_local(str(sub), str(ref), str(out))
+    return SC.read_scores_txt(out / "scores.txt")
+
+
+def our_scores(sub, ref, out) -> dict[str, float]:
+    SC.write_outputs(SC.score(sub, ref), out)
+    return SC.read_scores_txt(out / "scores.txt")
+
+
+def assert_same(official: dict, ours: dict) -> None:
+    assert set(official) == set(ours)
+    for k, v in official.items():
+        assert ours[k] == pytest.approx(v, abs=1e-9, rel=1e-12), k
+
+
+CASES = {
+    "clean": S.Defects(),
+    "messy": S.Defects(p_missing_traj=0.15, p_extra_traj=0.2, p_bad_alpha=0.15, p_bad_K=0.15,
+                       p_bad_state=0.15, p_malformed=0.05),
+    "missing_traj": S.Defects(p_missing_traj=0.3),
+    "extra_traj": S.Defects(p_extra_traj=1.0),
+    "no_changepoints": S.Defects(no_changepoints=True),
+    "bad_alpha": S.Defects(p_bad_alpha=0.5),
+    "bad_K": S.Defects(p_bad_K=0.5),
+    "bad_state": S.Defects(p_bad_state=0.5),
+    "malformed_lines": S.Defects(p_malformed=0.3),
+    "missing_fov": S.Defects(missing_fov=True),
+    "wrong_vip": S.Defects(wrong_vip=True),
+    "missing_ensemble": S.Defects(missing_ensemble=True),
+    "single_state_pred": S.Defects(single_state_pred=True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_equals_official(tmp_path, case):
+    ref = S.make_reference(tmp_path / "ref", n_exp=3, n_fov=2, n_traj=15, seed=7)
+    sub = S.make_submission(ref, tmp_path / "sub", CASES[case], seed=11)
+    off = official_scores(sub, ref, tmp_path / "off")
+    ours = our_scores(sub, ref, tmp_path / "ours")
+    assert_same(off, ours)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_equals_official_randomised(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    d = S.Defects(p_missing_traj=rng.uniform(0, 0.2), p_bad_alpha=rng.uniform(0, 0.2),
+                  p_bad_K=rng.uniform(0, 0.2), p_bad_state=rng.uniform(0, 0.2))
+    ref = S.make_reference(tmp_path / "ref", n_exp=2, n_fov=3, n_traj=25, seed=100 + seed)
+    sub = S.make_submission(ref, tmp_path / "sub", d, seed=200 + seed)
+    assert_same(official_scores(sub, ref, tmp_path / "off"),
+                our_scores(sub, ref, tmp_path / "ours"))
+
+
+def test_perfect_submission_scores_perfectly(tmp_path):
+    ref = S.make_reference(tmp_path / "ref", tracks=(2,), n_exp=2, n_fov=2, seed=3)
+    for e in layout.experiments(ref, 2):
+        for f in layout.fovs(ref, 2, e, "labels"):
+            dst = layout.prediction_path(tmp_path / "sub", 2, e, f)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(layout.labels_path(ref, 2, e, f).read_text())
+        layout.ensemble_path(tmp_path / "sub", 2, e).write_text(
+            layout.ensemble_path(ref, 2, e).read_text())
+    (r,) = SC.score(tmp_path / "sub", ref, tracks=(2,))
+    assert r.single == pytest.approx({"rmse_cp": 0, "jsc_cp": 1, "alpha": 0, "K": 0,
+                                      "state": 1})
+    assert r.ensemble["w1_alpha"] == pytest.approx(0, abs=1e-12)
+    assert r.ensemble["w1_K"] == pytest.approx(0, abs=1e-12)
+
+
+def test_missing_fov_voids_track(tmp_path):
+    ref = S.make_reference(tmp_path / "ref", tracks=(2,), n_exp=2, n_fov=2, seed=3)
+    sub = S.make_submission(ref, tmp_path / "sub", S.Defects(missing_fov=True))
+    (r,) = SC.score(sub, ref, tracks=(2,))
+    assert r.single == M.SINGLE_FAILURE
+    assert "fov_1.txt" in r.single_failure
+
+
+@pytest.mark.parametrize("text, where", [("0,1.0,1.0,2,50\n\n1,1.0,1.0,2,50\n", ":2: blank"),
+                                         ("0,1.0,1.0,2,50,\n", "field 6 is an empty field")])
+def test_clear_error_where_official_crashes(tmp_path, text, where):
+    ref = S.make_reference(tmp_path / "ref", tracks=(2,), n_exp=1, n_fov=1, seed=3)
+    sub = S.make_submission(ref, tmp_path / "sub")
+    layout.prediction_path(sub, 2, 0, 0).write_text(text)
+    with pytest.raises(InputError, match=where):
+        SC.score(sub, ref, tracks=(2,))
+
+
+def test_changepoint_counts_by_hand():
+    c = M.ChangePointCounts()
+    c.add(np.array([50]), np.array([53]))  # TP, error 3
+    c.add(np.array([50]), np.array([70]))  # FP + FN
+    c.add(np.array([]), np.array([]))  # empty-empty counts as TP
+    c.add(np.array([100, 150]), np.array([98]))  # TP (2) + FN
+    rmse, jsc = c.result()
+    assert rmse == pytest.approx(np.sqrt((9 + 4) / 2))
+    assert jsc == pytest.approx(3 / (3 + 1 + 2))
+
+
+def test_interval_cost_equals_frame_cost():
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        t1, t2 = int(rng.integers(1, 60)), int(rng.integers(1, 60))
+        tb = np.append(np.sort(rng.integers(0, t1 + 5, rng.integers(0, 4))), t1)
+        pb = np.append(rng.integers(0, t2 + 5, rng.integers(0, 4)), t2)
+        fast = M.segment_cost(tb, pb)
+        slow = M._segment_cost_frames(*M._split_bounds(tb), *M._split_bounds(pb))
+        assert np.array_equal(fast, slow)
+
+
+def test_density_matches_scipy_truncnorm():
+    from scipy.stats import truncnorm
+
+    for param, m, v in [("alpha", 1.0, 0.01), ("alpha", -1.0, 1e-12), ("K", 0.3, 1e-3),
+                        ("K", 1e3, 10.0)]:
+        lo, hi = M.ALPHA_BOUNDS if param == "alpha" else M.K_BOUNDS
+        s = np.sqrt(max(v, 1e-9))
+        ref = truncnorm.pdf(M.support(param), (lo - m) / s, (hi - m) / s, loc=m, scale=s)
+        assert np.allclose(M.mixture_density([m], [v], [1.0], param), ref, rtol=1e-12, atol=0)
