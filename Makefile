@@ -13,7 +13,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q --upgrade pip wheel 'setuptools<81'
 	$(BIN)/pip install -q -e '.[dev]'
 	# andi-datasets renders videos with DeepTrack's 1.x API; its metadata pins an old
 	# TensorFlow that has no wheel for Python 3.11, but the imaging code needs none of it.

@@ -43,11 +43,19 @@ def run(
     method: Annotated[str, typer.Option(help="Prediction method.")] = "msd",
     workers: Annotated[int, typer.Option(help="Parallel processes over FOVs.")] = 1,
     force: Annotated[bool, typer.Option(help="Redo FOVs already written.")] = False,
+    checkpoint: Annotated[Path | None, typer.Option(help="unet: checkpoint folder.")] = None,
+    segmentation: Annotated[str | None, typer.Option(help="unet: segmentation method.")]
+    = None,
 ) -> None:
     """Predict every FOV of a track and write a validated submission."""
     from andi2kit.pipeline import run as _run
 
-    rep = _run(public, out, track, method, workers=workers, force=force)
+    options = {}
+    if checkpoint is not None:
+        options["checkpoint"] = str(checkpoint)
+    if segmentation is not None:
+        options["segmentation"] = segmentation
+    rep = _run(public, out, track, method, options=options, workers=workers, force=force)
     console.print(f"track {track}: {len(rep.written)} FOV(s) written, {len(rep.skipped)} "
                   f"already done, {len(rep.failed)} failed; ensembles for "
                   f"{len(rep.ensembles)} experiment(s)")
@@ -137,6 +145,64 @@ def score_table(r) -> Table | str:
     if notes:
         t.caption = "\n".join(notes)
     return t
+
+
+@app.command("make-train-data")
+def make_train_data(
+    out: Annotated[Path, typer.Argument(help="Folder for the shards.")] = Path("data/train"),
+    boxes: Annotated[int, typer.Option(help="Simulated boxes (≈100–400 trajectories each).")]
+    = 300,
+    boxes_per_shard: Annotated[int, typer.Option(help="Boxes per shard file.")] = 15,
+    workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,
+    seed: Annotated[int, typer.Option(help="Base seed.")] = 1,
+) -> None:
+    """Simulate training trajectories with per-frame labels (all five models, broad priors)."""
+    from andi2kit.training_data import make_training_data
+
+    manifest = make_training_data(out, boxes=boxes, boxes_per_shard=boxes_per_shard,
+                                  workers=workers, seed=seed)
+    console.print(f"[green]done[/green]: {manifest}")
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Checkpoint folder to write.")],
+    config: Annotated[Path | None, typer.Option(help="JSON training config.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Training-data folder.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Wall-time budget.")] = None,
+) -> None:
+    """Train a per-frame Attention U-Net (resumes an interrupted run in OUT)."""
+    import json
+
+    from andi2kit.models.train import TrainConfig
+    from andi2kit.models.train import train as _train
+
+    cfg = TrainConfig.from_dict(json.loads(config.read_text())) if config else TrainConfig()
+    if data is not None:
+        cfg.data = str(data)
+    if epochs is not None:
+        cfg.epochs = epochs
+    if max_minutes is not None:
+        cfg.max_minutes = max_minutes
+    path = _train(cfg, out)
+    console.print(f"[green]done[/green]: {path}")
+
+
+@app.command()
+def predict(
+    trajs: Annotated[Path, typer.Argument(help="Trajectory CSV of a FOV (traj_idx,frame,x,y).")],
+    out: Annotated[Path, typer.Option(help="CSV of per-frame predictions to write.")],
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
+) -> None:
+    """Per-frame α, K, state and state probabilities of every trajectory of a FOV."""
+    from andi2kit.io import read_trajectories, write_text_atomic
+    from andi2kit.predict import predict as _predict
+
+    table = _predict(read_trajectories(trajs), checkpoint)
+    write_text_atomic(out, table.to_csv(index=False))
+    console.print(f"wrote {len(table)} frames of {table.traj_idx.nunique()} trajectories "
+                  f"to {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -61,3 +61,63 @@ def single_gaussian(labels: Iterable[TrajectoryLabel]) -> EnsembleLabel:
     ma, va = _weighted_moments(seg[:, 0], w)
     mk, vk = _weighted_moments(seg[:, 1], w)
     return EnsembleLabel("single_state", np.array([[ma], [va], [mk], [vk], [1.0]]))
+
+
+def _model_name(states: np.ndarray, n: int) -> str:
+    if n == 1:
+        return "single_state"
+    if 0 in states:
+        return "immobile_traps"
+    if 1 in states:
+        return "confinement"
+    return "multi_state"
+
+
+def gaussian_mixture(labels: Iterable[TrajectoryLabel], max_states: int = 3,
+                     frames_per_sample: int = 10, seed: int = 0) -> EnsembleLabel:
+    """Ensemble from a Gaussian mixture on (α, log10 K), states chosen by BIC.
+
+    Segments are repeated in proportion to their length (one sample per
+    ``frames_per_sample`` frames, at least one), since the reference weights are fractions
+    of time. Each component's α and K moments are then computed from the segments it claims
+    (K in linear units, as the scorer compares linear-K distributions).
+
+    Parameters
+    ----------
+    labels : iterable of TrajectoryLabel
+    max_states : int
+        Largest number of components tried.
+    frames_per_sample : int
+        Frames represented by one repeated sample.
+    seed : int
+        Seed of the mixture fits.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    seg = segment_table(labels)
+    if seg.shape[0] == 0:
+        raise ValueError("no predicted segment to build an ensemble from")
+    reps = np.maximum(1, np.round(seg[:, 3] / frames_per_sample)).astype(int)
+    feats = np.column_stack([seg[:, 0], np.log10(np.maximum(seg[:, 1], 1e-6))])
+    X = np.repeat(feats, reps, axis=0)
+    best, best_bic = None, np.inf
+    for n in range(1, min(max_states, len(np.unique(X, axis=0))) + 1):
+        gm = GaussianMixture(n, covariance_type="full", random_state=seed, reg_covar=1e-4)
+        gm.fit(X)
+        bic = gm.bic(X)
+        if bic < best_bic:
+            best, best_bic = gm, bic
+    comp = best.predict(feats)
+    cols, states = [], []
+    for c in np.unique(comp):
+        sel = comp == c
+        w = np.maximum(seg[sel, 3], 1)
+        ma, va = _weighted_moments(seg[sel, 0], w)
+        mk, vk = _weighted_moments(seg[sel, 1], w)
+        cols.append([ma, va, mk, vk, float(w.sum())])
+        states.append(int(np.bincount(seg[sel, 2].astype(int), weights=w, minlength=4)
+                          .argmax()))
+    m = np.array(cols).T
+    m[4] /= m[4].sum()
+    order = np.argsort(m[2])[::-1]  # fastest state first
+    return EnsembleLabel(_model_name(np.array(states), m.shape[1]), m[:, order])

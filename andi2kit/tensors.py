@@ -50,3 +50,91 @@ def to_dense(df: pd.DataFrame) -> DenseTrajectories:
     pos[inv, offs, 0] = df["x"].to_numpy()
     pos[inv, offs, 1] = df["y"].to_numpy()
     return DenseTrajectories(idx=idx, start=start, length=length, pos=pos)
+
+
+# --------------------------------------------------------------------------------------------
+# model tensors
+# --------------------------------------------------------------------------------------------
+
+#: Rows (trajectories) and columns (frames) of one model input, as in the paper.
+ROWS = 64
+FRAMES = 208
+#: Displacements are divided by this (pixels); fixed, so that K stays absolute.
+SCALE = 1.0
+
+
+@dataclass
+class FOVTensor:
+    """A FOV packed into model inputs, with what is needed to map outputs back.
+
+    Attributes
+    ----------
+    x : numpy.ndarray
+        ``(chunks, 64, 208, 2)`` float32 scaled displacements ``(Δx, Δy) / SCALE``; column
+        ``t`` is the step from frame ``t-1`` to ``t`` of the trajectory (counted from its
+        first frame; column 0 is 0); zero where there is no trajectory or frame.
+    mask : numpy.ndarray
+        ``(chunks, 64, 208)`` bool, True on real frames.
+    idx, start, length : numpy.ndarray
+        Trajectory index, first frame and length of each packed row, in row order
+        (row ``r`` of chunk ``c`` is trajectory ``c * 64 + r``).
+    """
+
+    x: np.ndarray
+    mask: np.ndarray
+    idx: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+
+
+def displacements(pos: np.ndarray) -> np.ndarray:
+    """Per-frame steps of left-aligned positions ``(n, T, 2)`` (NaN after the end).
+
+    Gaps inside a trajectory are linearly interpolated first; the first column is 0 and
+    columns after each trajectory's end are 0.
+    """
+    pos = np.array(pos, dtype=np.float64)
+    n, T, _ = pos.shape
+    t = np.arange(T)
+    for i in np.flatnonzero(np.isnan(pos[..., 0]).any(axis=1)):
+        ok = ~np.isnan(pos[i, :, 0])
+        if ok.sum() >= 2:
+            last = np.flatnonzero(ok)[-1]
+            for d in range(2):
+                pos[i, : last + 1, d] = np.interp(t[: last + 1], t[ok], pos[i, ok, d])
+    d = np.zeros_like(pos)
+    d[:, 1:] = pos[:, 1:] - pos[:, :-1]
+    return np.nan_to_num(d, nan=0.0)
+
+
+def pack(dense: DenseTrajectories, rows: int = ROWS, frames: int = FRAMES) -> FOVTensor:
+    """Pack a FOV's trajectories into ``(chunks, rows, frames, 2)`` model inputs.
+
+    More than ``rows`` trajectories give more chunks; the last chunk is zero-padded.
+
+    Raises
+    ------
+    ValueError
+        If a trajectory is longer than ``frames``.
+    """
+    n, T = dense.pos.shape[:2]
+    if T > frames:
+        raise ValueError(f"trajectory of {T} frames does not fit in {frames} columns")
+    chunks = max(1, -(-n // rows))
+    x = np.zeros((chunks * rows, frames, 2), np.float32)
+    mask = np.zeros((chunks * rows, frames), bool)
+    x[:n, :T] = displacements(dense.pos) / SCALE
+    mask[:n, :T] = np.arange(T)[None, :] < dense.length[:, None]
+    x[:n][~mask[:n]] = 0
+    return FOVTensor(x=x.reshape(chunks, rows, frames, 2), mask=mask.reshape(chunks, rows, frames),
+                     idx=dense.idx, start=dense.start, length=dense.length)
+
+
+def unpack(tensor: FOVTensor, out: np.ndarray) -> list[np.ndarray]:
+    """Per-frame outputs ``(chunks, rows, frames, C)`` → one ``(length_i, C)`` array per trajectory.
+
+    The inverse of :func:`pack`: element ``i`` belongs to trajectory ``tensor.idx[i]`` and
+    its row ``t`` to frame ``tensor.start[i] + t``.
+    """
+    flat = out.reshape(-1, out.shape[2], *out.shape[3:])
+    return [flat[i, : int(L)] for i, L in enumerate(tensor.length)]

@@ -11,6 +11,15 @@ from andi2kit.methods.msd import MSDMethod
 METHODS = {"msd": MSDMethod}
 
 
+def _unet(**options):
+    from andi2kit.methods.unet import UNetMethod  # TensorFlow loads only when asked for
+
+    return UNetMethod(**options)
+
+
+METHODS["unet"] = _unet
+
+
 def get_method(name: str, **options):
     """Instantiate the method called ``name``."""
     try:

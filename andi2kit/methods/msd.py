@@ -36,9 +36,9 @@ def tamsd(pos: np.ndarray, lags: np.ndarray) -> np.ndarray:
         if lag >= pos.shape[1]:
             continue
         sq = np.sum((pos[:, lag:] - pos[:, :-lag]) ** 2, axis=-1)
-        with np.errstate(invalid="ignore"):
-            out[:, j] = np.nanmean(np.where(np.isnan(sq), np.nan, sq), axis=1) \
-                if np.isnan(sq).any() else sq.mean(axis=1)
+        n = np.sum(~np.isnan(sq), axis=1)
+        total = np.nansum(sq, axis=1)
+        out[:, j] = np.divide(total, n, out=np.full(n.shape, np.nan), where=n > 0)
     return out
 
 

@@ -1,0 +1,1 @@
+"""Per-frame models: Attention U-Nets over (trajectories × frames × 2) displacement tensors."""

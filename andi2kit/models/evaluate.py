@@ -1,0 +1,63 @@
+"""Per-frame validation metrics of a model: α MAE, K MSLE, state accuracy and confusion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from andi2kit.io import write_text_atomic
+
+STATE_LABELS = ("immobile", "confined", "free", "directed")
+
+
+def frame_metrics(alpha_true, alpha_pred, k_true, k_pred, s_true, s_pred) -> dict:
+    """Metrics over flat arrays of real frames.
+
+    K MSLE is the challenge's ``mean((log1p K - log1p K̂)²)``; the confusion matrix is
+    row-normalised (true state per row), like the paper's Fig. 8.
+    """
+    s_true = s_true.astype(int)
+    s_pred = s_pred.astype(int)
+    conf = np.zeros((4, 4), np.int64)
+    np.add.at(conf, (s_true, s_pred), 1)
+    with np.errstate(invalid="ignore"):
+        norm = conf / conf.sum(1, keepdims=True)
+    return {
+        "frames": int(alpha_true.size),
+        "alpha_mae": float(np.mean(np.abs(alpha_true - alpha_pred))),
+        "K_msle": float(np.mean((np.log1p(np.maximum(k_true, 0))
+                                 - np.log1p(np.maximum(k_pred, 0))) ** 2)),
+        "logK_mae": float(np.mean(np.abs(np.log10(np.maximum(k_true, 1e-5))
+                                         - np.log10(np.maximum(k_pred, 1e-5))))),
+        "state_accuracy": float(np.mean(s_true == s_pred)),
+        "confusion_counts": conf.tolist(),
+        "confusion_normalised": np.round(np.nan_to_num(norm), 4).tolist(),
+    }
+
+
+def evaluate_frames(model, x: np.ndarray, y: dict[str, np.ndarray]) -> dict:
+    """Per-frame metrics of ``model`` on inputs ``x`` with masked targets ``y``."""
+    pred = model.predict(x, batch_size=32, verbose=0)
+    m = y["alpha"][..., 1] > 0
+    return frame_metrics(
+        y["alpha"][..., 0][m], pred["alpha"][..., 0][m],
+        y["logK"][..., 0][m], 10 ** pred["logK"][..., 0][m],
+        y["state"][..., 0][m], np.argmax(pred["state"], -1)[m],
+    )
+
+
+def write_metrics(path: str | Path, metrics: dict) -> Path:
+    """Write metrics as JSON, atomically."""
+    return write_text_atomic(path, json.dumps(metrics, indent=2))
+
+
+def confusion_table(metrics: dict) -> str:
+    """Markdown table of the row-normalised confusion matrix."""
+    norm = metrics["confusion_normalised"]
+    head = "| true \\ predicted | " + " | ".join(STATE_LABELS) + " |"
+    sep = "|---" * (len(STATE_LABELS) + 1) + "|"
+    rows = [f"| {STATE_LABELS[i]} | " + " | ".join(f"{v:.2f}" for v in norm[i]) + " |"
+            for i in range(4)]
+    return "\n".join([head, sep, *rows])

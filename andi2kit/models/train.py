@@ -1,0 +1,271 @@
+"""Training the per-frame model: augmentation, validation split, early stopping, resume.
+
+Every epoch draws fresh localisation noise (σ uniform in ``noise``), a random rotation and
+random packing of trajectories into 64-row inputs, so the network never sees the same tensor
+twice. Validation uses held-out shards with fixed noise (σ = 0.12, the challenge's).
+
+The output folder (``checkpoints/NAME``) holds:
+
+* ``model.keras`` — the best weights so far (by validation loss), Keras native format;
+* ``last.keras`` + ``train_state.json`` — what an interrupted run resumes from;
+* ``config.json`` (model + training configuration), ``data_manifest.json``,
+  ``history.csv``, ``metrics.json`` (per-frame validation metrics), ``versions.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from andi2kit.io import write_text_atomic
+from andi2kit.models.attention_unet import UNetConfig
+from andi2kit.tensors import FRAMES, ROWS, SCALE, displacements
+
+SIGMA_CHALLENGE = 0.12
+
+
+@dataclass
+class TrainConfig:
+    """How to train.
+
+    Attributes
+    ----------
+    data : str
+        Training-data folder (``andi2kit make-train-data``).
+    val_shards : int
+        Shards held out for validation (the last ones).
+    epochs : int
+        Maximum epochs.
+    batch_size : int
+        64-row inputs per step.
+    learning_rate : float
+        Initial learning rate.
+    lr_decay : float
+        Factor applied to the learning rate after every epoch.
+    patience : int
+        Epochs without validation improvement before stopping.
+    noise : tuple of float
+        Range of the localisation noise σ (px) drawn per trajectory.
+    max_minutes : float
+        Stop after the epoch that crosses this wall time (0: no limit).
+    trajectories_per_epoch : int
+        Random subset of training trajectories drawn each epoch (0: all).
+    seed : int
+    loss_weights : dict
+    model : UNetConfig
+    """
+
+    data: str = "data/train"
+    val_shards: int = 1
+    epochs: int = 40
+    batch_size: int = 8
+    learning_rate: float = 2e-3
+    lr_decay: float = 1.0
+    patience: int = 5
+    noise: tuple[float, float] = (0.05, 0.2)
+    max_minutes: float = 0.0
+    trajectories_per_epoch: int = 0
+    seed: int = 0
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {"alpha": 1.0, "logK": 4.0, "state": 0.5})
+    model: UNetConfig = field(default_factory=UNetConfig)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form."""
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        d["noise"] = list(self.noise)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["model"] = UNetConfig.from_dict(d.get("model", {}))
+        d["noise"] = tuple(d.get("noise", (0.05, 0.2)))
+        return cls(**d)
+
+
+def make_examples(data: dict[str, np.ndarray], rng: np.random.Generator,
+                  noise: tuple[float, float] | float, augment: bool = True
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Model inputs and masked targets from shard arrays.
+
+    Parameters
+    ----------
+    data : dict
+        ``pos (n, 200, 2)`` noise-free, ``labels (n, 200, 3)``, ``length (n,)``.
+    rng : numpy.random.Generator
+    noise : float or (float, float)
+        Localisation noise σ, fixed or drawn uniformly per trajectory.
+    augment : bool
+        Random rotation and shuffled packing.
+
+    Returns
+    -------
+    x : numpy.ndarray
+        ``(chunks, 64, 208, 2)``.
+    y : dict
+        ``alpha``, ``logK``, ``state``: ``(chunks, 64, 208, 2)`` = (target, mask).
+    """
+    n = data["length"].size
+    order = rng.permutation(n) if augment else np.arange(n)
+    pos = data["pos"][order].astype(np.float64)
+    lab = data["labels"][order]
+    length = data["length"][order].astype(int)
+    if augment:
+        th = rng.uniform(0, 2 * np.pi, n)
+        c, s = np.cos(th)[:, None], np.sin(th)[:, None]
+        pos = np.stack([c * pos[..., 0] - s * pos[..., 1], s * pos[..., 0] + c * pos[..., 1]], -1)
+    sigma = (rng.uniform(*noise, n) if isinstance(noise, tuple) else np.full(n, noise))
+    pos = pos + rng.normal(size=pos.shape) * sigma[:, None, None]
+    T = pos.shape[1]
+    chunks = -(-n // ROWS)
+    x = np.zeros((chunks * ROWS, FRAMES, 2), np.float32)
+    mask = np.zeros((chunks * ROWS, FRAMES), np.float32)
+    x[:n, :T] = displacements(pos) / SCALE
+    mask[:n, :T] = np.arange(T)[None, :] < length[:, None]
+    x[:n, :T] *= mask[:n, :T, None]
+    y = {}
+    for j, key in enumerate(("alpha", "logK", "state")):
+        t = np.zeros((chunks * ROWS, FRAMES), np.float32)
+        t[:n, :T] = np.nan_to_num(lab[..., j]) * mask[:n, :T]
+        y[key] = np.stack([t, mask], -1).reshape(chunks, ROWS, FRAMES, 2)
+    return x.reshape(chunks, ROWS, FRAMES, 2), y
+
+
+def _split(folder: Path, val_shards: int) -> tuple[list[str], list[str]]:
+    names = sorted(p.name for p in folder.glob("shard_*.npz"))
+    if len(names) <= val_shards:
+        raise ValueError(f"{folder}: {len(names)} shard(s); need more than {val_shards} "
+                         "(validation shards are held out)")
+    return names[:-val_shards], names[-val_shards:]
+
+
+def compile_model(model, cfg: TrainConfig):
+    """Compile with the masked losses."""
+    import keras
+
+    from andi2kit.models.losses import LOSSES
+
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
+                  loss=LOSSES, loss_weights=cfg.loss_weights)
+    return model
+
+
+def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
+    """Train (or resume training) a per-frame model into ``out``.
+
+    Returns
+    -------
+    Path
+        ``out/model.keras``, the best weights.
+    """
+    import keras
+
+    from andi2kit.models.attention_unet import build_model
+    from andi2kit.models.evaluate import evaluate_frames, write_metrics
+    from andi2kit.progress import progress_bar
+    from andi2kit.training_data import load_shards
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(cfg.data)
+    train_names, val_names = _split(data_dir, cfg.val_shards)
+    state_path = out / "train_state.json"
+    state = {"epoch": 0, "best": None, "wait": 0, "wall_s": 0.0, "history": []}
+    if state_path.is_file() and (out / "last.keras").is_file():
+        state = json.loads(state_path.read_text())
+        model = keras.models.load_model(out / "last.keras")
+        print(f"resuming after epoch {state['epoch']} (best val loss {state['best']})")
+    else:
+        model = compile_model(build_model(cfg.model), cfg)
+    write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
+    if (data_dir / "manifest.json").is_file():
+        shutil.copyfile(data_dir / "manifest.json", out / "data_manifest.json")
+    write_text_atomic(out / "versions.json", json.dumps(_versions(), indent=2))
+
+    train_data = load_shards(data_dir, train_names)
+    val_data = load_shards(data_dir, val_names)
+    xv, yv = make_examples(val_data, np.random.default_rng(12345), SIGMA_CHALLENGE, False)
+    print(f"training on {train_data['length'].size} trajectories "
+          f"({len(train_names)} shards), validating on {val_data['length'].size}; "
+          f"{model.count_params()} parameters")
+
+    t_start = time.perf_counter() - state["wall_s"]
+    with progress_bar(progress) as bar:
+        task = bar.add_task("epochs", total=cfg.epochs, completed=state["epoch"])
+        while state["epoch"] < cfg.epochs:
+            rng = np.random.default_rng([cfg.seed, state["epoch"]])
+            subset = train_data
+            n_all = train_data["length"].size
+            if 0 < cfg.trajectories_per_epoch < n_all:
+                pick = rng.choice(n_all, cfg.trajectories_per_epoch, replace=False)
+                subset = {k: v[pick] for k, v in train_data.items()}
+            x, y = make_examples(subset, rng, cfg.noise, True)
+            model.optimizer.learning_rate.assign(
+                cfg.learning_rate * cfg.lr_decay ** state["epoch"])
+            hist = model.fit(x, y, batch_size=cfg.batch_size, epochs=1, verbose=0,
+                             validation_data=(xv, yv), validation_batch_size=32)
+            h = {k: float(v[-1]) for k, v in hist.history.items()}
+            state["epoch"] += 1
+            state["wall_s"] = time.perf_counter() - t_start
+            h.update(epoch=state["epoch"], wall_s=round(state["wall_s"], 1))
+            state["history"].append(h)
+            improved = state["best"] is None or h["val_loss"] < state["best"]
+            if improved:
+                state["best"], state["wait"] = h["val_loss"], 0
+                _save_atomic(model, out / "model.keras")
+            else:
+                state["wait"] += 1
+            _save_atomic(model, out / "last.keras")
+            write_text_atomic(state_path, json.dumps(state, indent=1))
+            _write_history(out / "history.csv", state["history"])
+            bar.update(task, completed=state["epoch"],
+                       description=f"epoch {state['epoch']} val {h['val_loss']:.4f}"
+                                   f"{' *' if improved else ''}")
+            if state["wait"] >= cfg.patience:
+                print(f"early stop: no improvement for {cfg.patience} epochs")
+                break
+            if cfg.max_minutes and state["wall_s"] > cfg.max_minutes * 60:
+                print(f"time budget of {cfg.max_minutes} min reached")
+                break
+
+    best = keras.models.load_model(out / "model.keras")
+    metrics = evaluate_frames(best, xv, yv)
+    metrics.update(train_trajectories=int(train_data["length"].size),
+                   val_trajectories=int(val_data["length"].size),
+                   epochs=state["epoch"], wall_s=round(state["wall_s"], 1),
+                   parameters=int(best.count_params()))
+    write_metrics(out / "metrics.json", metrics)
+    return out / "model.keras"
+
+
+def _save_atomic(model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    tmp.replace(path)
+
+
+def _write_history(path: Path, history: list[dict]) -> None:
+    keys = sorted({k for h in history for k in h}, key=lambda k: (k != "epoch", k))
+    lines = [",".join(keys)] + [",".join(str(h.get(k, "")) for k in keys) for h in history]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    pk = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "andi-datasets")
+    out = {}
+    for p in pk:
+        try:
+            out[p] = version(p)
+        except Exception:
+            continue
+    return out

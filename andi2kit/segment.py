@@ -1,0 +1,223 @@
+"""Per-frame predictions of one trajectory → segments (change points, α, K, state).
+
+Steps, as in AnomalousNet (section 3.4): state flickers shorter than ``min_dwell`` frames are
+given to the surrounding state; change points are searched on the per-frame signal
+(α(t), log10 K(t) and the state probabilities) with a ruptures search method; each segment
+gets the median α, the median K and the majority state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from andi2kit.io import TrajectoryLabel
+
+
+def smooth_states(states: np.ndarray, min_dwell: int = 3) -> np.ndarray:
+    """Reassign runs shorter than ``min_dwell`` frames to a neighbouring persistent state.
+
+    A short run between two runs of the same state takes that state; otherwise it joins the
+    longer neighbour. Repeated until no short run is left (or only one run remains).
+    """
+    s = np.asarray(states).astype(int).copy()
+    if s.size == 0:
+        return s
+    while True:
+        starts = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))
+        ends = np.concatenate((starts[1:], [s.size]))
+        lengths = ends - starts
+        if starts.size == 1:
+            return s
+        short = np.flatnonzero(lengths < min_dwell)
+        if short.size == 0:
+            return s
+        i = int(short[np.argmin(lengths[short])])
+        left = s[starts[i - 1]] if i > 0 else None
+        right = s[ends[i]] if i < starts.size - 1 else None
+        if left is not None and right is not None:
+            fill = left if (left == right or lengths[i - 1] >= lengths[i + 1]) else right
+        else:
+            fill = left if left is not None else right
+        s[starts[i]:ends[i]] = fill
+
+
+def segment_values(alpha: np.ndarray, K: np.ndarray, states: np.ndarray,
+                   cps: list[int]) -> TrajectoryLabel:
+    """Median α, median K and majority state of each segment cut at ``cps``."""
+    bounds = [0, *cps, alpha.size]
+    a, k, s = [], [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        a.append(float(np.median(alpha[lo:hi])))
+        k.append(float(np.median(K[lo:hi])))
+        s.append(int(np.bincount(states[lo:hi].astype(int), minlength=4).argmax()))
+    return TrajectoryLabel(idx=0, K=k, alpha=a, state=s, cp=list(cps), T=int(alpha.size))
+
+
+@numba.njit(cache=True)
+def _optimal_partition(cs, cs2, pen, m):  # pragma: no cover - compiled
+    T = cs2.size - 1
+    d = cs.shape[1]
+    F = np.full(T + 1, np.inf)
+    F[0] = -pen
+    back = np.zeros(T + 1, dtype=np.int64)
+    for t in range(m, T + 1):
+        best = np.inf
+        arg = 0
+        for s in range(0, t - m + 1):
+            if 0 < s < m:
+                continue
+            n = t - s
+            sq = 0.0
+            for k in range(d):
+                v = cs[t, k] - cs[s, k]
+                sq += v * v
+            total = F[s] + (cs2[t] - cs2[s]) - sq / n + pen
+            if total < best:
+                best = total
+                arg = s
+        F[t] = best
+        back[t] = arg
+    return back
+
+
+class OptimalPartition:
+    """Exact penalised segmentation with an L2 cost (optimal partitioning, vectorised).
+
+    Minimises ``Σ_segments cost_L2(segment) + pen · (#segments)`` over all segmentations with
+    segments of at least ``min_size`` frames, exactly, by dynamic programming over all
+    segment starts (compiled with numba: under a millisecond for T = 200, where ruptures'
+    ``Pelt(model="l2", jump=1)`` takes a few hundred). Pelt reaches the same optimum except
+    in rare cases where its pruning with ``min_size`` misses it. Interface as ruptures:
+    ``fit(signal).predict(pen)``.
+
+    Parameters
+    ----------
+    min_size : int
+        Shortest segment allowed.
+    """
+
+    def __init__(self, min_size: int = 3) -> None:
+        self.min_size = min_size
+        self._cs = None
+        self._cs2 = None
+
+    def fit(self, signal: np.ndarray) -> OptimalPartition:
+        """Precompute cumulative sums of ``signal`` (shape ``(T,)`` or ``(T, d)``)."""
+        x = np.asarray(signal, dtype=np.float64)
+        x = x[:, None] if x.ndim == 1 else x
+        self._cs = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+        self._cs2 = np.concatenate([[0.0], np.cumsum(np.sum(x * x, axis=1))])
+        return self
+
+    def predict(self, pen: float) -> list[int]:
+        """Segment ends (ruptures convention: the last one is T)."""
+        cs, cs2 = self._cs, self._cs2
+        T = cs2.size - 1
+        m = self.min_size
+        if T < 2 * m:
+            return [T]
+        back = _optimal_partition(cs, cs2, float(pen), int(m))
+        ends = [T]
+        while back[ends[-1]] > 0:
+            ends.append(int(back[ends[-1]]))
+        return ends[::-1]
+
+
+def _ruptures_search(method: str, width: int, min_size: int):
+    import ruptures as rpt
+
+    if method == "pelt":
+        return rpt.Pelt(model="l2", min_size=min_size, jump=1)
+    if method == "binseg":
+        return rpt.Binseg(model="l2", min_size=min_size, jump=1)
+    if method == "bottomup":
+        return rpt.BottomUp(model="l2", min_size=min_size, jump=1)
+    if method == "window":
+        return rpt.Window(width=width, model="l2", min_size=min_size, jump=1)
+    raise ValueError(f"unknown segmentation method {method!r}")
+
+
+SEARCH_METHODS = ("none", "optimal", "pelt", "binseg", "bottomup", "window")
+
+
+@dataclass
+class Segmenter:
+    """Turns per-frame predictions into segments.
+
+    Parameters
+    ----------
+    method : str
+        ``"none"`` (one segment per trajectory), ``"optimal"`` (:class:`OptimalPartition`,
+        exact, fast) or a ruptures search: ``"pelt"``, ``"binseg"``, ``"bottomup"``,
+        ``"window"`` (all with the L2 cost).
+    pen : float
+        Penalty per change point.
+    weights : tuple of float
+        Weights of α(t), log10 K(t) and the four state probabilities in the signal.
+    min_size : int
+        Shortest segment.
+    width : int
+        Window width of ``"window"``.
+    min_dwell : int
+        Minimum state run kept by :func:`smooth_states`.
+    """
+
+    method: str = "none"
+    pen: float = 1.0
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    min_size: int = 3
+    width: int = 20
+    min_dwell: int = 3
+
+    def signal(self, frames: np.ndarray) -> np.ndarray:
+        """The multivariate signal searched for change points."""
+        wa, wk, ws = self.weights
+        logk = np.log10(np.maximum(frames[:, 1], 1e-6))
+        return np.column_stack([wa * frames[:, 0], wk * logk, ws * frames[:, 3:7]])
+
+    def change_points(self, frames: np.ndarray) -> list[int]:
+        """Interior change points of one trajectory's ``(T, 7)`` frame predictions."""
+        T = frames.shape[0]
+        if self.method == "none" or T < 2 * self.min_size:
+            return []
+        sig = self.signal(frames)
+        if self.method == "optimal":
+            ends = OptimalPartition(self.min_size).fit(sig).predict(self.pen)
+        else:
+            if self.method == "window" and T < 2 * self.width:
+                return []
+            try:
+                ends = _ruptures_search(self.method, self.width, self.min_size).fit(sig) \
+                    .predict(pen=self.pen)
+            except Exception:  # ruptures refuses signals too short for its settings
+                return []
+        return [int(e) for e in ends[:-1] if 0 < e < T]
+
+    def __call__(self, idx: int, frames: np.ndarray) -> TrajectoryLabel:
+        """Segment labels of one trajectory with index ``idx``.
+
+        Parameters
+        ----------
+        idx : int
+            Trajectory index.
+        frames : numpy.ndarray
+            ``(T, 7)``: α, K, state, p0..p3 per frame.
+        """
+        states = smooth_states(frames[:, 2], self.min_dwell)
+        cps = self.change_points(frames)
+        lab = segment_values(frames[:, 0], frames[:, 1], states, cps)
+        lab.idx = int(idx)
+        return lab
+
+
+def labels_from_frames(idx: int, alpha: np.ndarray, K: np.ndarray,
+                       state: np.ndarray) -> TrajectoryLabel:
+    """Ground-truth segments from per-frame labels: a change point wherever any label changes."""
+    change = (np.diff(alpha) != 0) | (np.diff(K) != 0) | (np.diff(state) != 0)
+    cps = (np.flatnonzero(change) + 1).tolist()
+    bounds = [0, *cps]
+    return TrajectoryLabel(idx=idx, K=K[bounds], alpha=alpha[bounds],
+                           state=state[bounds].astype(int), cp=cps, T=int(alpha.size))

@@ -1,0 +1,78 @@
+"""Post-processing of per-frame predictions: smoothing, change points, segment values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from andi2kit.segment import (
+    OptimalPartition,
+    Segmenter,
+    labels_from_frames,
+    segment_values,
+    smooth_states,
+)
+
+
+def frames_with_step(T: int, cp: int | None, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+    """Synthetic per-frame predictions: α 1.0 → 0.3, K 1 → 0.01, state 2 → 1 at ``cp``."""
+    rng = np.random.default_rng(seed)
+    after = np.zeros(T, bool) if cp is None else np.arange(T) >= cp
+    alpha = np.where(after, 0.3, 1.0) + rng.normal(0, noise, T)
+    logk = np.where(after, -2.0, 0.0) + rng.normal(0, noise, T)
+    state = np.where(after, 1, 2)
+    probs = np.zeros((T, 4))
+    probs[np.arange(T), state] = 0.9
+    probs += 0.025
+    return np.column_stack([alpha, 10**logk, state, probs])
+
+
+@pytest.mark.parametrize("method", ["optimal", "pelt", "binseg", "bottomup", "window"])
+@pytest.mark.parametrize("cp", [30, 100, 170])
+def test_clean_step_found_within_two_frames(method, cp):
+    # BottomUp merges greedily and splits this step in two below pen 4
+    seg = Segmenter(method=method, pen=4.0 if method == "bottomup" else 2.0)
+    found = seg.change_points(frames_with_step(200, cp, seed=cp))
+    assert len(found) == 1 and abs(found[0] - cp) <= 2
+
+
+@pytest.mark.parametrize("method", ["optimal", "pelt", "binseg", "bottomup", "window"])
+def test_constant_signal_has_no_change_point(method):
+    assert Segmenter(method=method, pen=2.0).change_points(frames_with_step(200, None)) == []
+
+
+def test_segment_values_and_label():
+    lab = Segmenter(method="optimal", pen=2.0)(7, frames_with_step(120, 50))
+    assert lab.idx == 7 and lab.T == 120 and lab.cp.tolist() == [50]
+    np.testing.assert_allclose(lab.alpha, [1.0, 0.3], atol=0.05)
+    np.testing.assert_allclose(np.log10(lab.K), [0.0, -2.0], atol=0.05)
+    assert lab.state.tolist() == [2, 1]
+
+
+def test_smooth_states():
+    s = np.array([2, 2, 2, 2, 0, 2, 2, 2, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1])
+    out = smooth_states(s, 3)
+    assert out.tolist() == [2] * 14 + [1] * 4
+    assert smooth_states(np.array([0, 1]), 3).size == 2
+
+
+def test_optimal_partition_matches_pelt_on_clear_steps():
+    import ruptures as rpt
+
+    rng = np.random.default_rng(1)
+    sig = np.concatenate([rng.normal(0, 0.1, (60, 2)), rng.normal(1, 0.1, (80, 2)),
+                          rng.normal(-1, 0.1, (60, 2))])
+    ours = OptimalPartition(3).fit(sig).predict(1.0)
+    assert ours == rpt.Pelt(model="l2", min_size=3, jump=1).fit(sig).predict(pen=1.0)
+    assert ours == [60, 140, 200]
+
+
+def test_labels_from_frames():
+    a = np.r_[np.ones(30), np.full(20, 0.5)]
+    K = np.r_[np.ones(40), np.full(10, 0.1)]
+    s = np.full(50, 2)
+    lab = labels_from_frames(3, a, K, s)
+    assert lab.cp.tolist() == [30, 40] and lab.alpha.tolist() == [1, 0.5, 0.5]
+    assert lab.K.tolist() == [1, 1, 0.1] and lab.T == 50
+    one = segment_values(a, K, s, [])
+    assert one.cp.size == 0 and one.alpha[0] == 1.0

@@ -1,0 +1,242 @@
+"""Tests of andi2kit.simulate on the shared ``sim_data`` fixture and a few small extra runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from andi2kit import io, layout
+from andi2kit import simulate as sim
+
+EXPS, FOVS, NUM_VIP = (0, 1), (0, 1), 10
+
+
+def _data_files(root: Path) -> dict[str, bytes]:
+    """Every data file under public_data/ and ref/, by relative path."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for sub in ("public_data", "ref")
+        for p in sorted((root / sub).rglob("*"))
+        if p.is_file()
+    }
+
+
+def _per_frame(label: io.TrajectoryLabel) -> np.ndarray:
+    """Per-frame (alpha, K, state) rows of a trajectory's segmentation."""
+    bounds = np.r_[0, label.cp, label.T]
+    rows = [np.tile([a, k, s], (hi - lo, 1))
+            for a, k, s, lo, hi in zip(label.alpha, label.K, label.state, bounds[:-1], bounds[1:],
+                                       strict=True)]
+    return np.vstack(rows)
+
+
+def test_layout_complete(sim_data: Path) -> None:
+    public, ref = sim_data / "public_data", sim_data / "ref"
+    for track in (1, 2):
+        assert layout.experiments(public, track) == list(EXPS)
+        assert layout.experiments(ref, track) == list(EXPS)
+    for e in EXPS:
+        assert layout.fovs(public, 1, e, "video") == list(FOVS)
+        assert layout.fovs(public, 2, e, "trajs") == list(FOVS)
+        for track in (1, 2):
+            assert layout.fovs(ref, track, e, "labels") == list(FOVS)
+            assert layout.ensemble_path(ref, track, e).is_file()
+        assert layout.fovs(ref, 1, e, "vip") == list(FOVS)
+        for f in FOVS:
+            assert layout.trajs_path(ref, 1, e, f).is_file()
+            assert sim.fov_origin_path(ref, e, f).is_file()
+    # no ground truth in public_data, no leftovers of temporary files
+    assert {p.suffix for p in public.rglob("*") if p.is_file()} == {".csv", ".tiff"}
+    assert not list(sim_data.rglob("*.tmp"))
+    assert not (sim_data / ".staging" / "tmp").exists()
+
+    manifest = json.loads((sim_data / "manifest.json").read_text())
+    assert manifest["preset"] == "test" and manifest["seed"] == 0 and manifest["video"]
+    assert [d["model"] for d in manifest["definitions"]] == ["multi_state", "immobile_traps"]
+    assert len(manifest["fovs"]) == 4 and manifest["failed"] == []
+    assert set(manifest["versions"]) >= {"andi-datasets", "numpy", "deeptrack", "stochastic"}
+    for rec in manifest["fovs"]:
+        origin = sim.read_fov_origin(sim.fov_origin_path(ref, rec["exp"], rec["fov"]))
+        assert origin.tolist() == rec["fov_origin"]
+        assert set(rec["seeds"]) == {"numpy", "stochastic", "noise", "python"}
+
+
+@pytest.mark.parametrize("exp", EXPS)
+@pytest.mark.parametrize("fov", FOVS)
+def test_public_csv_and_labels(sim_data: Path, exp: int, fov: int) -> None:
+    path = layout.trajs_path(sim_data / "public_data", 2, exp, fov)
+    assert path.read_text().splitlines()[0] == "traj_idx,frame,x,y"
+    df = io.read_trajectories(path)
+    lengths = df.groupby("traj_idx").size()
+    spans = df.groupby("traj_idx").frame.agg(lambda s: s.max() - s.min() + 1)
+    assert (lengths == spans).all() and lengths.min() >= 20 and df.frame.max() < 200
+
+    for track in (1, 2):
+        labels = io.read_labels(layout.labels_path(sim_data / "ref", track, exp, fov))
+        assert [lab.idx for lab in labels] == sorted(lengths.index.tolist())
+        assert all(lab.T == lengths[lab.idx] for lab in labels)
+        assert all(np.all(np.diff(np.r_[0, lab.cp, lab.T]) > 0) for lab in labels)
+    assert any(lab.n_segments > 1 for lab in labels)  # both test models have change points
+
+
+@pytest.mark.parametrize("exp", EXPS)
+@pytest.mark.parametrize("fov", FOVS)
+def test_vips_and_coordinates(sim_data: Path, exp: int, fov: int) -> None:
+    public, ref = sim_data / "public_data", sim_data / "ref"
+    video = io.read_video(layout.video_path(public, exp, fov))
+    assert video.shape == (201, 128, 128)
+    vips = [int(v) for v in layout.vip_path(ref, exp, fov).read_text().split()]
+    assert vips == list(range(NUM_VIP))
+    centroids = io.decode_vip_frame(video[0])
+    assert sorted(centroids) == vips
+
+    truth = pd.read_csv(layout.trajs_path(ref, 1, exp, fov))
+    assert list(truth.columns) == ["traj_idx", "frame", "x", "y", "alpha", "D", "state"]
+    assert sorted(truth.traj_idx.unique()) == vips
+    origin = sim.read_fov_origin(sim.fov_origin_path(ref, exp, fov))
+    for k, (col, row) in centroids.items():
+        first = truth[truth.traj_idx == k].sort_values("frame").iloc[0]
+        assert first.frame == 0  # VIPs are chosen among particles present at frame 0
+        # documented mapping: row = x - x0, col = y - y0
+        assert np.hypot(row - (first.x - origin[0]), col - (first.y - origin[1])) < 1.0
+
+    # the public CSV is the true trajectory plus 0.12 px localisation noise
+    public_df = io.read_trajectories(layout.trajs_path(public, 2, exp, fov))
+    merged = truth.merge(public_df, on=["traj_idx", "frame"], suffixes=("_true", ""))
+    assert len(merged) == len(truth)
+    noise = merged[["x", "y"]].to_numpy() - merged[["x_true", "y_true"]].to_numpy()
+    assert 0.08 < noise.std() < 0.16 and abs(noise.mean()) < 0.05
+
+    # labels are re-indexed onto the CSV's indices: they match the per-frame truth
+    labels = {lab.idx: lab for lab in io.read_labels(layout.labels_path(ref, 1, exp, fov))}
+    for k in vips:
+        per_frame = truth[truth.traj_idx == k].sort_values("frame")[["alpha", "D", "state"]]
+        np.testing.assert_allclose(_per_frame(labels[k]), per_frame.to_numpy())
+
+
+def test_ensemble_labels(sim_data: Path) -> None:
+    ref = sim_data / "ref"
+    for exp, model in zip(EXPS, ("multi_state", "immobile_traps"), strict=True):
+        text = layout.ensemble_path(ref, 1, exp).read_text()
+        assert text == layout.ensemble_path(ref, 2, exp).read_text()
+        ens = io.read_ensemble(layout.ensemble_path(ref, 2, exp))
+        assert ens.model == model and ens.num_state == 2
+        assert ens.matrix[-1].sum() == pytest.approx(1.0)
+    ens = io.read_ensemble(layout.ensemble_path(ref, 2, 0))
+    np.testing.assert_allclose(ens.matrix[:4], [[0.7, 1.2], [0.1, 0.01], [0.1, 1.0], [0.1, 0.01]])
+
+    # traps: the weights are the pooled fractions of immobile (0) and free (2) frames
+    frames = {0: 0, 2: 0}
+    for fov in FOVS:
+        for lab in io.read_labels(layout.labels_path(ref, 2, 1, fov)):
+            for s, n in zip(lab.state, np.diff(np.r_[0, lab.cp, lab.T]), strict=True):
+                frames[int(s)] += int(n)
+    ens = io.read_ensemble(layout.ensemble_path(ref, 2, 1))
+    expected = np.array([frames[0], frames[2]]) / (frames[0] + frames[2])
+    np.testing.assert_allclose(ens.matrix[-1], expected)
+
+
+def test_ensemble_as_organisers_reorganiser(sim_data: Path, tmp_path: Path) -> None:
+    """Feed the per-FOV ensembles to ``file_nonOverlap_reOrg`` and compare its result."""
+    from andi_datasets.utils_challenge import file_nonOverlap_reOrg
+
+    raw, target = tmp_path / "raw", tmp_path / "reorg"
+    raw.mkdir()
+    for e in EXPS:
+        for f in FOVS:
+            rec = json.loads((sim_data / ".staging" / f"exp_{e}" / f"fov_{f}.json").read_text())
+            k = e * len(FOVS) + f  # the reorganiser's flat numbering of raw files
+            with open(raw / f"ens_labs_exp_{k}_fov_0.txt", "w") as fh:
+                fh.write(f"model: {rec['model']}; num_state: {rec['num_states']} \n")
+                np.savetxt(fh, np.array(rec["ensemble"]), delimiter=";")
+            for name in ("traj_labs_exp_{}_fov_0.txt", "trajs_exp_{}_fov_0.csv"):
+                (raw / name.format(k)).write_text("")
+    file_nonOverlap_reOrg(raw, target, experiments=np.arange(len(EXPS)), num_fovs=len(FOVS),
+                          tracks=[2], save_labels=True, print_percentage=False)
+    for e in EXPS:
+        ours = io.read_ensemble(layout.ensemble_path(sim_data / "ref", 2, e))
+        theirs = io.read_ensemble(layout.ensemble_path(target, 2, e))
+        assert ours.model == theirs.model
+        np.testing.assert_array_equal(ours.matrix, theirs.matrix)
+
+
+def test_same_seed_same_bytes_whatever_the_workers(sim_data: Path, tmp_path: Path) -> None:
+    # per-FOV seeds depend on (seed, exp, fov) only: a 1-FOV run reproduces fov_0 exactly
+    out = tmp_path / "again"
+    sim.simulate(out, "test", fovs=1, workers=2, seed=0, video=True, progress=False)
+    again = _data_files(out)
+    first = _data_files(sim_data)
+    per_fov = [name for name in again if "fov_0" in name]
+    assert len(per_fov) == 2 * 7  # 2 experiments x (video, csv, 2 labels, vip, truth, origin)
+    for name in per_fov:
+        assert again[name] == first[name], name
+
+
+def test_resume_force_and_seed(tmp_path: Path) -> None:
+    out = tmp_path / "resume"
+    sim.simulate(out, "test", fovs=1, seed=3, video=False, progress=False)
+    before = _data_files(out)
+    assert not any("track_1" in name for name in before)
+    victim = layout.trajs_path(out / "public_data", 2, 1, 0)
+    mtime = layout.trajs_path(out / "public_data", 2, 0, 0).stat().st_mtime_ns
+
+    victim.unlink()
+    manifest = json.loads(
+        sim.simulate(out, "test", fovs=1, seed=3, video=False, progress=False).read_text()
+    )
+    assert [(r["exp"], r["skipped"]) for r in manifest["fovs"]] == [(0, True), (1, False)]
+    assert _data_files(out) == before
+    assert layout.trajs_path(out / "public_data", 2, 0, 0).stat().st_mtime_ns == mtime
+
+    stale = out / ".staging" / "exp_0" / "fov_5.json"  # as if an earlier run had 6 FOVs
+    stale.write_text("{}")
+    with pytest.raises(ValueError, match="more FOVs"):
+        sim.simulate(out, "test", fovs=1, seed=3, video=False, progress=False)
+    stale.unlink()
+    with pytest.raises(ValueError, match="seed"):
+        sim.simulate(out, "test", fovs=1, seed=4, video=False, progress=False)
+    sim.simulate(out, "test", fovs=1, seed=4, video=False, force=True, progress=False)
+    assert _data_files(out).keys() == before.keys() and _data_files(out) != before
+
+
+def test_failure_keeps_the_other_fovs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = sim._run_fov
+
+    def flaky(job):  # noqa: ANN001, ANN202
+        if (job.exp, job.fov) == (1, 0):
+            raise RuntimeError("boom")
+        return real(job)
+
+    monkeypatch.setattr(sim, "_run_fov", flaky)
+    out = tmp_path / "fail"
+    with pytest.raises(sim.SimulationError, match=r"(?s)exp_1/fov_0.*boom"):
+        sim.simulate(out, "test", fovs=1, seed=0, video=False, progress=False)
+    assert layout.trajs_path(out / "public_data", 2, 0, 0).is_file()
+    assert layout.ensemble_path(out / "ref", 2, 0).is_file()
+    assert not layout.ensemble_path(out / "ref", 2, 1).exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [(f["exp"], f["fov"]) for f in manifest["failed"]] == [(1, 0)]
+
+
+def test_definitions() -> None:
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
+    bench = sim.experiment_definitions("benchmark")
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
+    assert [d["model"] for d in bench] == [
+        "multi_state", "dimerization", "immobile_traps", "confinement", "dimerization",
+        "dimerization", "multi_state", "single_state", "immobile_traps",
+    ]
+    assert [d["N"] for d in bench] == [100, 750, 100, 100, 500, 100, 100, 100, 100]
+    assert all(d["T"] == 200 and d["L"] == pytest.approx(230.4) for d in bench)
+    assert bench[0]["M"].shape == (3, 3) and bench[0]["alphas"].shape == (3, 2)
+    assert bench[2]["r"] == 0.4 and bench[8]["Nt"] == 1000 and bench[3]["Nc"] == 150
+    again = sim.experiment_definitions("benchmark")
+    assert sim._digest(sim._jsonable(again)) == sim._digest(sim._jsonable(bench))
+    assert sim.PRESETS["benchmark"].fovs == 30 and sim.PRESETS["benchmark"].num_vip == 10
+    assert {"demo", "benchmark", "test"} <= set(sim.PRESETS)
+    with pytest.raises(ValueError, match="unknown preset"):
+        sim.experiment_definitions("nope")
