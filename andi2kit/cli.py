@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +12,9 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compete in and reproduce the 2nd AnDi Challenge.")
-console = Console()
-err = Console(stderr=True)
+# wide enough for the score tables when the output is a file or a CI log
+console = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 
 @app.command()
@@ -46,6 +48,7 @@ def run(
     checkpoint: Annotated[Path | None, typer.Option(help="unet: checkpoint folder.")] = None,
     segmentation: Annotated[str | None, typer.Option(help="unet: segmentation method.")]
     = None,
+    pen: Annotated[float | None, typer.Option(help="unet: change-point penalty.")] = None,
 ) -> None:
     """Predict every FOV of a track and write a validated submission."""
     from andi2kit.pipeline import run as _run
@@ -55,6 +58,8 @@ def run(
         options["checkpoint"] = str(checkpoint)
     if segmentation is not None:
         options["segmentation"] = segmentation
+    if pen is not None:
+        options["pen"] = pen
     rep = _run(public, out, track, method, options=options, workers=workers, force=force)
     console.print(f"track {track}: {len(rep.written)} FOV(s) written, {len(rep.skipped)} "
                   f"already done, {len(rep.failed)} failed; ensembles for "
@@ -203,6 +208,55 @@ def predict(
     write_text_atomic(out, table.to_csv(index=False))
     console.print(f"wrote {len(table)} frames of {table.traj_idx.nunique()} trajectories "
                   f"to {out}")
+
+
+@app.command("evaluate-model")
+def evaluate_model(
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
+    data: Annotated[str, typer.Option(help="Training-data folder(s), ':'-separated; the "
+                                      "last shard is the held-out one.")]
+    = "data/train:data/train2",
+) -> None:
+    """Per-frame α MAE, K MSLE, state accuracy and confusion of a model vs the MSD baseline."""
+    from andi2kit.models.evaluate import STATE_LABELS, compare_with_msd, confusion_table
+
+    res = compare_with_msd(checkpoint, data)
+    t = Table(title=f"Per-frame validation ({res['trajectories']} held-out trajectories, "
+                    f"σ = {res['sigma']})")
+    for c in ("method", "frames", "α MAE", "K MSLE", "log10 K MAE", "state accuracy"):
+        t.add_column(c, justify="right")
+    for name in ("unet", "msd"):
+        m = res[name]
+        t.add_row(name, str(m["frames"]), f"{m['alpha_mae']:.3f}", f"{m['K_msle']:.4f}",
+                  f"{m['logK_mae']:.3f}", f"{m['state_accuracy']:.3f}")
+    console.print(t)
+    console.print("U-Net confusion (rows: true " + ", ".join(STATE_LABELS) + "):")
+    console.print(confusion_table(res["unet"]))
+
+
+@app.command()
+def tune(
+    public: Annotated[Path, typer.Argument(help="Validation public_data (never the benchmark).")],
+    ref: Annotated[Path, typer.Argument(help="Its reference folder.")],
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
+) -> None:
+    """Choose segmentation and ensemble settings for a checkpoint on validation data."""
+    from andi2kit.scoring.score import fmt
+    from andi2kit.tuning import tune as _tune
+
+    res = _tune(public, ref, checkpoint)
+    t = Table(title="Track 2 validation: segmentation settings")
+    cols = ["method", "pen", "rmse_cp", "jsc_cp", "alpha", "K", "state"]
+    for c in cols:
+        t.add_column(c, justify="right")
+    for r in res["results"]:
+        t.add_row(*[str(r[c]) if c in ("method", "pen") else fmt(r[c]) for c in cols])
+    console.print(t)
+    for name, r in res["ensembles"].items():
+        console.print(f"ensemble {name}: W1 α {r['w1_alpha']:.3f}, W1 K {r['w1_K']:.3f}")
+    console.print(f"[green]chosen[/green] {res['best']['segmenter']['method']} "
+                  f"pen {res['best']['segmenter']['pen']}, {res['best']['ensemble']} "
+                  f"→ {res['path']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

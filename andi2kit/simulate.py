@@ -234,6 +234,24 @@ _TEST = (
     }),
 )
 
+
+
+def _validation_experiments(n_per_model: int = 2, seed: int = 99) -> tuple[ExperimentSpec, ...]:
+    """Random definitions from the training-data priors (never the benchmark's), for tuning."""
+    from andi2kit.training_data import MODELS, sample_definition
+
+    rng = np.random.default_rng(seed)
+    specs = []
+    for _ in range(n_per_model):
+        for model in MODELS:
+            dic = sample_definition(rng, model)
+            params = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                      for k, v in dic.items() if k not in ("model", "T", "L")}
+            params["N"] = max(int(params["N"]), 60)
+            specs.append(ExperimentSpec(model, params))
+    return tuple(specs)
+
+
 #: Named presets. ``benchmark`` follows the organisers' 9 definitions (30 FOVs, 10 VIPs).
 PRESETS: dict[str, Preset] = {
     "benchmark": Preset(
@@ -246,6 +264,12 @@ PRESETS: dict[str, Preset] = {
         "5 benchmark experiments (multi-state, traps, confinement, dimerization, single state),"
         " 1 FOV each: a few minutes with videos on 2 cores.",
         _DEMO, fovs=2,
+    ),
+    "validation": Preset(
+        "validation",
+        "10 random experiments (2 per model) drawn from the training-data priors, 4 FOVs each:"
+        " for tuning segmentation and ensembles without touching the benchmark.",
+        _validation_experiments(), fovs=4, min_N=0,
     ),
     "test": Preset(
         "test",

@@ -1,39 +1,60 @@
-"""The AnomalousNet pipeline: Attention U-Net per-frame predictions → segments.
+"""The AnomalousNet pipeline: Attention U-Net per-frame predictions → segments → ensemble.
 
 Per-frame α, K and state come from a trained checkpoint (:mod:`andi2kit.predict`);
-:class:`andi2kit.segment.Segmenter` turns them into change points and segment values.
+:class:`andi2kit.segment.Segmenter` turns them into change points and segment values; the
+experiment's segments are pooled into ``ensemble_labels``. The segmentation and ensemble
+settings are those tuned for the checkpoint (``segmentation.json`` in its folder, written by
+``andi2kit tune``), unless given.
 """
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
-from andi2kit.ensemble import single_gaussian
+from andi2kit.ensemble import gaussian_mixture, single_gaussian
 from andi2kit.io import EnsembleLabel, TrajectoryLabel
 from andi2kit.predict import load_checkpoint, predict_tensors
 from andi2kit.segment import Segmenter
 from andi2kit.tensors import pack, to_dense
 
+_ENSEMBLES = {"single_gaussian": single_gaussian, "gaussian_mixture": gaussian_mixture}
+
 
 class UNetMethod:
-    """Per-frame U-Net + segmentation.
+    """Per-frame U-Net + segmentation + ensemble.
 
     Parameters
     ----------
     checkpoint : str, optional
         Checkpoint folder (default: ``checkpoints/unet-default``).
-    segmentation : str
-        Segmentation method of :class:`~andi2kit.segment.Segmenter`.
-    min_dwell : int
-        Minimum state run length.
+    segmentation : str, optional
+        Search method of :class:`~andi2kit.segment.Segmenter` (default: the tuned one).
+    pen : float, optional
+        Penalty (default: the tuned one).
+    ensemble : str, optional
+        ``"single_gaussian"`` or ``"gaussian_mixture"`` (default: the tuned one).
     """
 
     name = "unet"
 
-    def __init__(self, checkpoint: str | None = None, segmentation: str = "none",
-                 min_dwell: int = 3) -> None:
+    def __init__(self, checkpoint: str | None = None, segmentation: str | None = None,
+                 pen: float | None = None, ensemble: str | None = None) -> None:
         self.checkpoint = load_checkpoint(checkpoint)
-        self.segmenter = Segmenter(method=segmentation, min_dwell=min_dwell)
+        tuned_file = self.checkpoint.path / "segmentation.json"
+        tuned = json.loads(tuned_file.read_text()) if tuned_file.is_file() else {}
+        seg = dict(tuned.get("segmenter", {"method": "optimal", "pen": 2.0}))
+        seg["weights"] = tuple(seg.get("weights", (1.0, 1.0, 1.0)))
+        if segmentation is not None:
+            seg["method"] = segmentation
+        if pen is not None:
+            seg["pen"] = float(pen)
+        self.segmenter = Segmenter(**seg)
+        self.ensemble_name = ensemble or tuned.get("ensemble", "gaussian_mixture")
+        if self.ensemble_name not in _ENSEMBLES:
+            raise ValueError(f"unknown ensemble {self.ensemble_name!r}; "
+                             f"available: {', '.join(_ENSEMBLES)}")
 
     def predict_frames(self, trajs: pd.DataFrame):
         """Packed tensor and per-trajectory ``(T, 7)`` frame predictions of one FOV."""
@@ -47,4 +68,4 @@ class UNetMethod:
 
     def ensemble(self, labels: list[TrajectoryLabel]) -> EnsembleLabel:
         """Ensemble of the experiment's segments."""
-        return single_gaussian(labels)
+        return _ENSEMBLES[self.ensemble_name](labels)

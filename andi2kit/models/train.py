@@ -15,7 +15,6 @@ The output folder (``checkpoints/NAME``) holds:
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,9 +35,9 @@ class TrainConfig:
     Attributes
     ----------
     data : str
-        Training-data folder (``andi2kit make-train-data``).
+        Training-data folder(s) (``andi2kit make-train-data``), ``:``-separated.
     val_shards : int
-        Shards held out for validation (the last ones).
+        Shards held out for validation (the last ones of the last folder).
     epochs : int
         Maximum epochs.
     batch_size : int
@@ -139,12 +138,17 @@ def make_examples(data: dict[str, np.ndarray], rng: np.random.Generator,
     return x.reshape(chunks, ROWS, FRAMES, 2), y
 
 
-def _split(folder: Path, val_shards: int) -> tuple[list[str], list[str]]:
-    names = sorted(p.name for p in folder.glob("shard_*.npz"))
-    if len(names) <= val_shards:
-        raise ValueError(f"{folder}: {len(names)} shard(s); need more than {val_shards} "
-                         "(validation shards are held out)")
-    return names[:-val_shards], names[-val_shards:]
+def _split(folders: list[Path], val_shards: int) -> tuple[list[Path], list[Path]]:
+    paths = [p for f in folders for p in sorted(f.glob("shard_*.npz"))]
+    if len(paths) <= val_shards:
+        raise ValueError(f"{', '.join(map(str, folders))}: {len(paths)} shard(s); need more "
+                         f"than {val_shards} (validation shards are held out)")
+    return paths[:-val_shards], paths[-val_shards:]
+
+
+def _load(paths: list[Path]) -> dict[str, np.ndarray]:
+    parts = [dict(np.load(p)) for p in paths]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def compile_model(model, cfg: TrainConfig):
@@ -171,12 +175,11 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
     from andi2kit.models.attention_unet import build_model
     from andi2kit.models.evaluate import evaluate_frames, write_metrics
     from andi2kit.progress import progress_bar
-    from andi2kit.training_data import load_shards
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(cfg.data)
-    train_names, val_names = _split(data_dir, cfg.val_shards)
+    folders = [Path(f) for f in cfg.data.split(":")]
+    train_paths, val_paths = _split(folders, cfg.val_shards)
     state_path = out / "train_state.json"
     state = {"epoch": 0, "best": None, "wait": 0, "wall_s": 0.0, "history": []}
     if state_path.is_file() and (out / "last.keras").is_file():
@@ -186,15 +189,16 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
     else:
         model = compile_model(build_model(cfg.model), cfg)
     write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
-    if (data_dir / "manifest.json").is_file():
-        shutil.copyfile(data_dir / "manifest.json", out / "data_manifest.json")
+    manifests = {str(f): json.loads((f / "manifest.json").read_text())
+                 for f in folders if (f / "manifest.json").is_file()}
+    write_text_atomic(out / "data_manifest.json", json.dumps(manifests, indent=2))
     write_text_atomic(out / "versions.json", json.dumps(_versions(), indent=2))
 
-    train_data = load_shards(data_dir, train_names)
-    val_data = load_shards(data_dir, val_names)
+    train_data = _load(train_paths)
+    val_data = _load(val_paths)
     xv, yv = make_examples(val_data, np.random.default_rng(12345), SIGMA_CHALLENGE, False)
     print(f"training on {train_data['length'].size} trajectories "
-          f"({len(train_names)} shards), validating on {val_data['length'].size}; "
+          f"({len(train_paths)} shards), validating on {val_data['length'].size}; "
           f"{model.count_params()} parameters")
 
     t_start = time.perf_counter() - state["wall_s"]
