@@ -39,7 +39,7 @@ demo: install
 submission.zip: install
 	$(BIN)/andi2kit validate $(SUBMISSION) $(if $(DATA),--data $(DATA),)
 	rm -f $@.tmp
-	cd $(SUBMISSION) && ../../$(BIN)/python -m zipfile -c $(CURDIR)/$@.tmp $$(ls -d track_1 track_2 2>/dev/null)
+	cd $(SUBMISSION) && $(CURDIR)/$(BIN)/python -m zipfile -c $(CURDIR)/$@.tmp $$(ls -d track_1 track_2 2>/dev/null)
 	mv $@.tmp $@
 	@echo "wrote $@ from $(SUBMISSION)"
 

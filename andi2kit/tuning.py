@@ -75,7 +75,7 @@ def evaluate(preds: dict, ref: Path, segmenter: Segmenter, ensemble: str = "sing
 
 def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = None,
          methods=("optimal", "binseg", "bottomup", "window"),
-         pens=(0.5, 1, 2, 4, 8, 16), out: str | Path | None = None) -> dict:
+         pens=(1, 2, 4, 8, 16, 32, 64), out: str | Path | None = None) -> dict:
     """Grid-search segmenters and ensembles; write the best to ``segmentation.json``.
 
     The segmenter is chosen by JSC of the change points (the paper's weak point), with ties

@@ -195,7 +195,8 @@ def validate(submission: str | Path, data: str | Path | None = None,
             continue
         if not layout.track_dir(submission, track).is_dir():
             probs.append(Problem(layout.track_dir(submission, track), None,
-                                 "track folder missing"))
+                                 "track folder missing: this track will not be scored",
+                                 "warning"))
             continue
         for exp in exps:
             if data is not None:

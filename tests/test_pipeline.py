@@ -1,0 +1,70 @@
+"""`andi2kit run` end to end on simulated data: write, resume, failures, validate, score."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from typer.testing import CliRunner
+
+from andi2kit import layout
+from andi2kit.cli import app
+from andi2kit.io import read_labels
+from andi2kit.pipeline import run
+from andi2kit.scoring.score import score
+
+
+def test_run_msd_track2(sim_data, tmp_path):
+    public, ref = sim_data / "public_data", sim_data / "ref"
+    out = tmp_path / "sub"
+    rep = run(public, out, 2, "msd", progress=False)
+    assert rep.ok, (rep.failed, rep.problems)
+    assert sorted(rep.written) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    labs = read_labels(layout.prediction_path(out, 2, 0, 0))
+    csv_ids = np.unique(np.loadtxt(layout.trajs_path(public, 2, 0, 0), delimiter=",",
+                                   skiprows=1)[:, 0]).astype(int)
+    assert [lab.idx for lab in labs] == csv_ids.tolist()
+    (r,) = score(out, ref, tracks=(2,))
+    assert r.single_failure is None and r.ensemble_failure is None
+    assert r.missing_trajs == 0
+    assert 0 < r.single["alpha"] < 0.6 and r.single["state"] > 0.3
+
+    # resume: nothing is redone; --force redoes everything
+    before = layout.prediction_path(out, 2, 0, 0).stat().st_mtime_ns
+    rep2 = run(public, out, 2, "msd", progress=False)
+    assert rep2.written == [] and len(rep2.skipped) == 4
+    assert layout.prediction_path(out, 2, 0, 0).stat().st_mtime_ns == before
+    rep3 = run(public, out, 2, "msd", progress=False, force=True, workers=2)
+    assert len(rep3.written) == 4
+
+
+def test_one_bad_fov_does_not_stop_the_others(sim_data, tmp_path):
+    public = tmp_path / "public_data"
+    shutil.copytree(sim_data / "public_data" / "track_2", public / "track_2")
+    layout.trajs_path(public, 2, 1, 0).write_text("traj_idx,frame,x\n0,0,1\n")
+    rep = run(public, tmp_path / "sub", 2, "msd", progress=False)
+    assert list(rep.failed) == [(1, 0)]
+    assert "missing column(s) y" in rep.failed[(1, 0)]
+    assert "trajs_fov_0.csv" in rep.failed[(1, 0)]
+    assert len(rep.written) == 3 and not rep.ok
+    assert any("fov_0.txt" in str(p.path) and "missing file" in p.message
+               for p in rep.problems)
+
+
+def test_cli_run_validate_score_zip(sim_data, tmp_path, monkeypatch):
+    runner = CliRunner()
+    public, ref = sim_data / "public_data", sim_data / "ref"
+    sub = tmp_path / "sub"
+    res = runner.invoke(app, ["run", str(public), "--track", "2", "--out", str(sub)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["validate", str(sub), "--data", str(public), "--track", "2"])
+    assert res.exit_code == 0 and "valid" in res.output
+    res = runner.invoke(app, ["score", str(sub), str(ref), "--track", "2", "--out",
+                              str(tmp_path / "scores")])
+    assert res.exit_code == 0 and "Track 2" in res.output
+    assert (tmp_path / "scores" / "scores.txt").read_text().startswith("tr2.ta2.alpha: ")
+    # a defect makes validate fail with the file and line
+    p = layout.prediction_path(sub, 2, 0, 1)
+    p.write_text(p.read_text().replace(",2,", ",7,", 1))
+    res = runner.invoke(app, ["validate", str(sub), "--data", str(public), "--track", "2"])
+    assert res.exit_code == 1 and "fov_1.txt:1" in res.output
