@@ -259,5 +259,17 @@ def tune(
                   f"→ {res['path']}")
 
 
+def _register_tracking() -> None:
+    from andi2kit.tracking_cli import track, track_eval
+
+    app.command(help="Track the VIP particles of every Track 1 video into trajectory CSVs.")(
+        track)
+    app.command("track-eval", help="Tracking quality against the simulated truth.")(
+        track_eval)
+
+
+_register_tracking()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

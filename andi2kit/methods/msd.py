@@ -55,11 +55,11 @@ def fit_power_law(msd: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.nda
         y = np.log(msd)
     ok = np.isfinite(y)
     n = ok.sum(1)
-    xm = np.where(ok, x, 0).sum(1) / n
-    ym = np.where(ok, y, 0).sum(1) / n
-    dx = np.where(ok, x - xm[:, None], 0)
-    dy = np.where(ok, y - ym[:, None], 0)
     with np.errstate(divide="ignore", invalid="ignore"):
+        xm = np.where(ok, x, 0).sum(1) / n
+        ym = np.where(ok, y, 0).sum(1) / n
+        dx = np.where(ok, x - xm[:, None], 0)
+        dy = np.where(ok, y - ym[:, None], 0)
         alpha = (dx * dy).sum(1) / (dx * dx).sum(1)
         K = np.exp(ym - alpha * xm) / 4
     bad = n < 2

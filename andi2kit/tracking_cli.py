@@ -1,0 +1,76 @@
+"""Command-line functions for Track 1 tracking (registered in :mod:`andi2kit.cli`).
+
+``andi2kit track PUBLIC_TRACK1 --out OUT`` writes ``OUT/exp_<E>/trajs_fov_<F>.csv``;
+``andi2kit track-eval PUBLIC_TRACK1 --ref REF`` tracks (or reuses) and prints the quality
+table against simulated ground truth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail_lines(failed: dict[tuple[int, int], str]) -> list[str]:
+    return [f"exp {e} fov {f}: {msg.splitlines()[0]}" for (e, f), msg in sorted(failed.items())]
+
+
+def track(
+    public_track1: Annotated[Path, typer.Argument(
+        help="public_data/track_1 folder (videos); public_data itself is accepted.")],
+    out: Annotated[Path, typer.Option(help="Folder for exp_<E>/trajs_fov_<F>.csv.")],
+    workers: Annotated[int, typer.Option(help="Parallel processes over FOVs.")] = 1,
+    force: Annotated[bool, typer.Option(help="Track FOVs whose output exists again.")] = False,
+) -> None:
+    """Track the VIP particles of every video into Track-2-style trajectory CSVs."""
+    from andi2kit.io import InputError
+    from andi2kit.tracking import track_folder
+
+    try:
+        rep = track_folder(public_track1, out, workers=workers, force=force)
+    except InputError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"tracking: {len(rep.written)} FOV(s) written, {len(rep.skipped)} already "
+                  f"done, {len(rep.failed)} failed → {out}")
+    for line in _fail_lines(rep.failed):
+        err.print(f"[red]FOV failed[/red] {line}", highlight=False)
+    if not rep.ok:
+        raise typer.Exit(1)
+
+
+def track_eval(
+    public_track1: Annotated[Path, typer.Argument(
+        help="public_data/track_1 folder of a simulation.")],
+    ref: Annotated[Path, typer.Option(help="Its ref folder (true VIP trajectories).")],
+    workers: Annotated[int, typer.Option(help="Parallel processes over FOVs.")] = 1,
+    tracks: Annotated[Path | None, typer.Option(
+        help="Where tracked CSVs are written and reused (default: tracks/ beside "
+             "public_data).")] = None,
+    force: Annotated[bool, typer.Option(help="Track again even if tracks exist.")] = False,
+) -> None:
+    """Track (or reuse tracks) and print the tracking quality per experiment and overall."""
+    from andi2kit.io import InputError
+    from andi2kit.tracking import track1_root
+    from andi2kit.tracking_eval import evaluate_folder, quality_table, summarize
+
+    try:
+        root = track1_root(public_track1)
+    except InputError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    tracks = tracks if tracks is not None else root.parent.parent / "tracks"
+    per_fov = evaluate_folder(root, ref, tracks, workers=workers, force=force)
+    failed = {(int(r.exp), int(r.fov)): r.error for r in per_fov.itertuples()
+              if r.error is not None}
+    console.print(quality_table(summarize(per_fov), failed=[
+        f"not evaluated: {line}" for line in _fail_lines(failed)]))
+    console.print(f"tracks in {tracks}")
+    if failed:
+        raise typer.Exit(1)

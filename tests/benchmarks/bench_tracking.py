@@ -1,0 +1,93 @@
+"""Time Track 1 tracking per frame: preprocess + locate, link, VIP logic.
+
+Usage: ``python tests/benchmarks/bench_tracking.py [DATA] [--fovs-per-exp 2]``
+
+``DATA`` is a simulated folder (``DATA/public_data/track_1/exp_<E>/videos_fov_<F>.tiff``);
+without it the ``test`` preset is simulated into a temporary folder first (about a minute).
+Runs in this one process (one core; the numba kernels are not parallel), after a warm-up
+video that compiles them, and prints the CPU time per 128 x 128 frame of each stage per
+experiment and overall. The target is 15 ms per frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from andi2kit import io  # noqa: E402
+from andi2kit.tracking import (  # noqa: E402
+    TrackingParams,
+    follow_vips,
+    fov_jobs,
+    link,
+    locate,
+    preprocess,
+)
+
+TARGET_MS = 15.0
+
+
+def time_video(path: Path, params: TrackingParams) -> dict[str, float]:
+    """CPU seconds of each stage on one video, and its number of frames and detections."""
+    video = io.read_video(path)
+    centroids = io.decode_vip_frame(video[0], path)
+    n = video.shape[0] - 1
+    t0 = time.process_time()
+    feats = locate(preprocess(video[1:], params.pad), params)
+    t1 = time.process_time()
+    tracks = link(feats, params)
+    t2 = time.process_time()
+    follow_vips(tracks, centroids, video.shape[1:], n, params)
+    t3 = time.process_time()
+    return {"frames": n, "detections": len(feats), "locate": t1 - t0, "link": t2 - t1,
+            "vips": t3 - t2}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", type=Path, nargs="?", default=None)
+    ap.add_argument("--fovs-per-exp", type=int, default=2)
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    data = args.data
+    if data is None:
+        from andi2kit.simulate import simulate
+
+        data = Path(tempfile.mkdtemp(prefix="bench_tracking_"))
+        print(f"simulating the 'test' preset into {data} ...")
+        simulate(data, "test", workers=1, seed=0, video=True, progress=False)
+    jobs = [j for j in fov_jobs(data / "public_data" / "track_1") if j[1] < args.fovs_per_exp]
+    if not jobs:
+        raise SystemExit(f"{data}: no videos under public_data/track_1")
+    params = TrackingParams()
+    time_video(jobs[0][2], params)  # warm-up: compiles the numba kernels
+    rows = []
+    for exp, fov, path in jobs:
+        rows.append({"exp": exp, "fov": fov, **time_video(path, params)})
+    print(f"{'exp':>7} {'FOVs':>5} {'det/frame':>10} {'locate':>8} {'link':>8} {'VIPs':>8} "
+          f"{'total ms/frame':>15}")
+    for exp in sorted({r["exp"] for r in rows}) + ["overall"]:
+        sel = [r for r in rows if exp == "overall" or r["exp"] == exp]
+        frames = sum(r["frames"] for r in sel)
+        ms = {k: 1e3 * sum(r[k] for r in sel) / frames for k in ("locate", "link", "vips")}
+        total = sum(ms.values())
+        det = sum(r["detections"] for r in sel) / frames
+        print(f"{exp!s:>7} {len(sel):>5} {det:>10.1f} {ms['locate']:>8.2f} {ms['link']:>8.2f} "
+              f"{ms['vips']:>8.2f} {total:>15.2f}")
+    worst = max(1e3 * (r["locate"] + r["link"] + r["vips"]) / r["frames"] for r in rows)
+    print(f"slowest FOV: {worst:.2f} ms/frame (target {TARGET_MS} ms/frame on one core): "
+          f"{'met' if worst <= TARGET_MS else 'NOT met'}")
+    print(f"numpy {np.__version__}; CPU time (process_time) in this one process")
+
+
+if __name__ == "__main__":
+    main()

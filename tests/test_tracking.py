@@ -1,0 +1,335 @@
+"""Track 1 tracking: synthetic spots with known positions, VIP logic, bad input, simulated data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from andi2kit import io, layout
+from andi2kit.io import InputError
+from andi2kit.tracking import (
+    TrackingParams,
+    follow_vips,
+    link,
+    link_motion,
+    locate,
+    match_vips,
+    preprocess,
+    track_folder,
+    track_vips,
+    tracks_path,
+)
+from andi2kit.tracking_eval import evaluate_fov, evaluate_vips, read_truth, summarize
+
+SIGMA = 0.79  # PSF width of andi-datasets videos
+
+
+# --------------------------------------------------------------------------------------------
+# synthetic images (trackpy's style: Gaussian spots at known subpixel positions)
+# --------------------------------------------------------------------------------------------
+
+
+def draw(pos: np.ndarray, shape=(128, 128), amp: float = 250.0, bg: float = 100.0,
+         rng: np.random.Generator | None = None) -> np.ndarray:
+    """One frame as andi-datasets renders it: spots + background, Poisson noise, 8-bit
+    rescaled by the frame's maximum. ``pos`` holds (row, col)."""
+    rng = rng or np.random.default_rng(0)
+    rows, cols = np.indices(shape, dtype=float)
+    img = np.full(shape, bg)
+    for r, c in np.atleast_2d(pos):
+        img += amp * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * SIGMA ** 2))
+    img = rng.poisson(img).astype(float)
+    return (img / img.max() * 255).astype(np.uint8)
+
+
+def vip_frame(pos: np.ndarray, shape=(128, 128)) -> np.ndarray:
+    """Page 0: background 255, VIP k drawn as a 2 x 2 block of value k at its position."""
+    page = np.full(shape, 255, dtype=np.uint8)
+    for k, (r, c) in enumerate(np.atleast_2d(pos)):
+        r0, c0 = int(np.floor(r)), int(np.floor(c))
+        page[r0:r0 + 2, c0:c0 + 2] = k
+    return page
+
+
+def write_video(path: Path, pages: list[np.ndarray]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tifffile.TiffWriter(path) as tif:
+        for page in pages:
+            tif.write(page, contiguous=False)
+    return path
+
+
+def nearest(found: np.ndarray, true: np.ndarray) -> np.ndarray:
+    d = np.hypot(found[None, :, 0] - true[:, None, 0], found[None, :, 1] - true[:, None, 1])
+    return d.min(axis=1)
+
+
+@pytest.fixture(scope="module")
+def walk_video(tmp_path_factory) -> tuple[Path, np.ndarray]:
+    """A 40-frame video of 12 Brownian particles (row, col), 3 of them VIPs."""
+    rng = np.random.default_rng(3)
+    n, t = 12, 40
+    # on a grid, apart, so that the truth is unambiguous
+    start = np.array([[15 + 14 * (k % 6) + rng.uniform(0, 3), 25 + 40 * (k // 6)]
+                      for k in range(n)])
+    steps = rng.normal(0, 0.5, size=(t, n, 2))
+    steps[0] = 0
+    traj = start[None] + np.cumsum(steps, axis=0)  # (t, n, 2)
+    pages = [vip_frame(traj[0, :3])] + [draw(traj[f], rng=rng) for f in range(t)]
+    path = write_video(tmp_path_factory.mktemp("walk") / "videos_fov_0.tiff", pages)
+    return path, traj
+
+
+# --------------------------------------------------------------------------------------------
+# preprocess / locate
+# --------------------------------------------------------------------------------------------
+
+
+def test_preprocess_normalises_and_pads():
+    frame = draw(np.array([[40.3, 60.7]]))
+    out = preprocess(frame, pad=4)
+    assert out.shape == (136, 136) and out.dtype == np.float32
+    inner = out[4:-4, 4:-4]
+    assert abs(np.median(inner)) < 0.5  # background at 0
+    assert 0.6 < np.std(inner[inner < 3]) < 1.4  # noise about 1
+    assert np.all(out[:4] == 0)  # border extension is background
+    assert preprocess(np.stack([frame, frame]), pad=0).shape == (2, 128, 128)
+
+
+def test_locate_recovers_subpixel_positions():
+    rng = np.random.default_rng(1)
+    true = rng.uniform(8, 120, size=(25, 2))
+    true = true[[np.all(np.hypot(*(true - p).T)[np.arange(25) != i] > 6)
+                 for i, p in enumerate(true)]]
+    p = TrackingParams()
+    feats = locate(preprocess(draw(true, rng=rng), p.pad), p)
+    found = feats[["y", "x"]].to_numpy()
+    err = nearest(found, true)
+    assert len(found) == len(true)
+    assert np.sqrt(np.mean(err ** 2)) < 0.12
+    assert err.max() < 0.35
+
+
+def test_locate_resolves_close_pairs_and_border_spots():
+    # two particles 2.3 px apart (trackpy alone merges them) and spots on the border
+    true = np.array([[50.0, 50.0], [51.6, 51.65], [0.4, 70.2], [90.3, 127.2], [127.0, 3.5]])
+    p = TrackingParams()
+    err = []
+    for seed in range(5):
+        img = draw(true, rng=np.random.default_rng(seed))
+        found = locate(preprocess(img, p.pad), p)[["y", "x"]].to_numpy()
+        err.append(nearest(found, true))
+    err = np.array(err)
+    assert np.all(err[:, :2] < 0.5), err[:, :2]
+    assert np.all(err[:, 2:] < 0.6), err[:, 2:]
+
+
+# --------------------------------------------------------------------------------------------
+# linking and VIP logic
+# --------------------------------------------------------------------------------------------
+
+
+def test_link_motion_keeps_an_immobile_particle_when_a_fast_one_passes():
+    rng = np.random.default_rng(0)
+    t = 30
+    still = np.array([50.0, 50.0]) + rng.normal(0, 0.1, size=(t, 2))
+    fast = np.column_stack([np.linspace(38, 62, t), np.full(t, 51.2)])  # 0.8 px/frame, 1.2 px off
+    pos = np.concatenate([still, fast])
+    frames = np.concatenate([np.arange(t), np.arange(t)])
+    labels = link_motion(pos, frames, TrackingParams())
+    assert len(set(labels[:t])) == 1 and len(set(labels[t:])) == 1
+    assert labels[0] != labels[t]
+
+
+def test_link_trackpy_strategy_is_available():
+    feats = pd.DataFrame({"y": [1.0, 1.2, 1.1], "x": [5.0, 5.3, 5.1], "mass": 1.0,
+                          "frame": [0, 1, 2]})
+    out = link(feats, TrackingParams(linker="trackpy"))
+    assert out["particle"].nunique() == 1
+    with pytest.raises(ValueError, match="linker"):
+        link(feats, TrackingParams(linker="nope"))
+
+
+def test_match_vips_is_one_to_one_and_drops_far_pairs():
+    first = pd.DataFrame({"x": [10.0, 11.5, 80.0], "y": [20.0, 20.0, 80.0],
+                          "particle": [7, 8, 9]})
+    cent = {0: np.array([10.4, 20.1]), 1: np.array([11.0, 20.0]), 2: np.array([40.0, 40.0])}
+    assert match_vips(cent, first, radius=3.0) == {0: 7, 1: 8, 2: None}
+
+
+def _tracks(*parts: tuple[int, np.ndarray, np.ndarray]) -> pd.DataFrame:
+    rows = [pd.DataFrame({"y": pos[:, 0], "x": pos[:, 1], "frame": fr, "particle": pid})
+            for pid, fr, pos in parts]
+    return pd.concat(rows, ignore_index=True).sort_values(["particle", "frame"])
+
+
+def test_follow_vips_bridges_a_broken_track_and_keeps_every_vip():
+    fr = np.arange(100)
+    path = np.column_stack([40 + 0.1 * fr, 60 + 0.05 * fr])
+    other = np.column_stack([90 - 0.1 * fr, 20 + 0.1 * fr])
+    # VIP 0: its track breaks at frame 40 (missed detections 41-43), continues as track 2;
+    # VIP 1: never detected at all
+    tracks = _tracks((1, fr[:41], path[:41]), (2, fr[44:], path[44:]), (3, fr, other))
+    cent = {0: path[0, ::-1], 1: np.array([110.0, 110.0])}
+    out = follow_vips(tracks, cent, (128, 128), 100, TrackingParams())
+    assert sorted(out["traj_idx"].unique()) == [0, 1]
+    v0 = out[out["traj_idx"] == 0]
+    assert v0["frame"].tolist() == list(range(100))  # gap interpolated, full span
+    err = np.hypot(v0["row"] - path[:, 0], v0["col"] - path[:, 1])
+    assert err.max() < 0.05
+    v1 = out[out["traj_idx"] == 1]
+    assert len(v1) == 100 and np.allclose(v1[["row", "col"]].to_numpy(), 110.0)
+
+
+def test_track_vips_output_contract(walk_video):
+    path, traj = walk_video
+    out = track_vips(path, TrackingParams(expected_frames=None))
+    assert list(out.columns) == ["traj_idx", "frame", "x", "y"]
+    assert out["traj_idx"].dtype == np.int64 and out["frame"].dtype == np.int64
+    assert sorted(out["traj_idx"].unique()) == [0, 1, 2]
+    for k in range(3):
+        v = out[out["traj_idx"] == k].sort_values("frame")
+        assert v["frame"].tolist() == list(range(40))  # page p is frame p - 1
+        # trajectory x is the image row, y the column
+        err = np.hypot(v["x"] - traj[:, k, 0], v["y"] - traj[:, k, 1])
+        assert np.sqrt(np.mean(err ** 2)) < 0.15
+    shifted = track_vips(path, TrackingParams(expected_frames=None), origin=(30.0, 12.0))
+    assert np.allclose(shifted["x"] - out["x"], 30.0)
+    assert np.allclose(shifted["y"] - out["y"], 12.0)
+
+
+# --------------------------------------------------------------------------------------------
+# bad input
+# --------------------------------------------------------------------------------------------
+
+
+def test_bad_videos_raise_input_error_naming_the_file(tmp_path, walk_video):
+    good, traj = walk_video
+    movie = [draw(traj[f]) for f in range(5)]
+    cases = {
+        "missing.tiff": None,
+        "garbage.tiff": b"not a tiff at all",
+        "no_vips.tiff": [np.full((128, 128), 255, np.uint8), *movie],
+        "page0_is_a_frame.tiff": movie,
+        "no_particles.tiff": [vip_frame(traj[0, :3]), *[np.full((128, 128), 40, np.uint8)] * 5],
+        "uint16.tiff": [p.astype(np.uint16) for p in [vip_frame(traj[0, :3]), *movie]],
+        "only_vip_page.tiff": [vip_frame(traj[0, :3])],
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            write_video(path, content)
+        with pytest.raises(InputError, match=name.replace(".", r"\.")):
+            track_vips(path, TrackingParams(expected_frames=None))
+    # fewer pages than the challenge's 200 frames
+    with pytest.raises(InputError, match=r"videos_fov_0\.tiff.*expected 200"):
+        track_vips(good)
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation
+# --------------------------------------------------------------------------------------------
+
+
+def test_evaluate_vips_counts_switches_misses_and_span_errors():
+    fr = np.arange(50)
+    truth = pd.DataFrame({"traj_idx": 0, "frame": fr, "x": 10.0 + 0.1 * fr, "y": 5.0})
+    tracked = truth.copy()
+    tracked.loc[20:29, "x"] += 5.0  # follows something else for 10 frames
+    tracked = tracked[tracked["frame"] < 45]  # ends 5 frames early
+    per = evaluate_vips(tracked, truth)
+    row = per.iloc[0]
+    assert (row.frames, row.hits, row.missed, row.id_switches) == (50, 35, 5, 1)
+    assert (row.start_err, row.end_err) == (0, -5)
+    fov = evaluate_fov(tracked, truth)
+    assert fov["within_1px"] == pytest.approx(0.7) and fov["rmse"] == pytest.approx(0.0)
+    gone = evaluate_fov(tracked.iloc[:0], truth)
+    assert gone["missing_vips"] == 1 and gone["within_1px"] == 0
+    table = summarize(pd.DataFrame([{**fov, "exp": 0, "fov": 0}, {**gone, "exp": 1, "fov": 0}]))
+    assert list(table.index) == [0, 1, "overall"]
+    assert table.loc["overall", "within_1px"] == pytest.approx(35 / 100)
+
+
+# --------------------------------------------------------------------------------------------
+# simulated challenge data (andi-datasets videos)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tracked_sim(sim_data, tmp_path_factory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("tracks")
+    rep = track_folder(sim_data / "public_data" / "track_1", out, progress=False)
+    assert rep.ok and len(rep.written) == 4, rep.failed
+    return sim_data, out
+
+
+def test_simulated_vips_all_found_with_their_indices(tracked_sim):
+    sim, out = tracked_sim
+    for exp in (0, 1):
+        for fov in (0, 1):
+            df = io.read_trajectories(tracks_path(out, exp, fov))
+            vips = np.loadtxt(layout.vip_path(sim / "ref", exp, fov), dtype=int).tolist()
+            assert sorted(df["traj_idx"].unique()) == sorted(vips)
+            truth, _ = read_truth(sim / "ref", exp, fov)
+            assert df["frame"].min() == truth["frame"].min() == 0
+            assert df["frame"].max() <= 199
+            # every trajectory is contiguous (gaps interpolated)
+            span = df.groupby("traj_idx")["frame"].agg(lambda f: f.max() - f.min() + 1 - len(f))
+            assert (span == 0).all()
+
+
+def test_simulated_tracking_accuracy(tracked_sim):
+    sim, out = tracked_sim
+    rows = []
+    for exp in (0, 1):
+        for fov in (0, 1):
+            truth, origin = read_truth(sim / "ref", exp, fov)
+            tr = io.read_trajectories(tracks_path(out, exp, fov))
+            tr = tr.assign(x=tr["x"] + origin[0], y=tr["y"] + origin[1])
+            rows.append({**evaluate_fov(tr, truth), "exp": exp, "fov": fov})
+    table = summarize(pd.DataFrame(rows))
+    overall = table.loc["overall"]
+    assert overall["missing_vips"] == 0
+    assert overall["within_1px"] >= 0.78, table
+    assert overall["rmse"] <= 0.2, table
+    assert table.loc[[0, 1], "within_1px"].min() >= 0.68, table
+
+
+def test_cli_track_resume_failure_and_eval(sim_data, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from andi2kit.tracking_cli import track, track_eval
+
+    app = typer.Typer()
+    app.command()(track)
+    app.command("track-eval")(track_eval)
+    runner = CliRunner()
+
+    public = tmp_path / "public_data" / "track_1"
+    good = layout.video_path(public.parent, 0, 0)
+    good.parent.mkdir(parents=True)
+    shutil.copy(layout.video_path(sim_data / "public_data", 0, 0), good)
+    layout.video_path(public.parent, 0, 1).write_bytes(b"broken")
+    out = tmp_path / "tracks"
+    res = runner.invoke(app, ["track", str(public), "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    assert "exp 0 fov 1" in res.output and "videos_fov_1.tiff" in res.output
+    assert tracks_path(out, 0, 0).is_file() and not tracks_path(out, 0, 1).exists()
+    before = tracks_path(out, 0, 0).stat().st_mtime_ns
+    layout.video_path(public.parent, 0, 1).unlink()
+    res = runner.invoke(app, ["track", str(public), "--out", str(out)])
+    assert res.exit_code == 0 and "1 already done" in res.output, res.output
+    assert tracks_path(out, 0, 0).stat().st_mtime_ns == before  # resumed, not redone
+
+    res = runner.invoke(app, ["track-eval", str(public), "--ref", str(sim_data / "ref"),
+                              "--tracks", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "overall" in res.output and "≤1 px" in res.output
