@@ -7,7 +7,8 @@ WORKERS ?= 2
 SUBMISSION ?= submissions/msd
 DATA ?=
 
-.PHONY: install test lint demo bench-scorer clean-demo
+.PHONY: install test lint demo bench-scorer bench-inference bench-tracking clean-demo \
+        train-data validation-data train tune evaluate-model
 
 install: $(STAMP)
 
@@ -42,6 +43,32 @@ submission.zip: install
 	cd $(SUBMISSION) && $(CURDIR)/$(BIN)/python -m zipfile -c $(CURDIR)/$@.tmp $$(ls -d track_1 track_2 2>/dev/null)
 	mv $@.tmp $@
 	@echo "wrote $@ from $(SUBMISSION)"
+
+# --- the default per-frame model, reproducibly (≈ 30 min data + 50 min training on 2 cores) ---
+data/train/manifest.json: | install
+	$(BIN)/andi2kit make-train-data data/train --boxes 300 --boxes-per-shard 15 --workers $(WORKERS) --seed 1
+data/train2/manifest.json: | install
+	$(BIN)/andi2kit make-train-data data/train2 --boxes 1500 --boxes-per-shard 50 --workers $(WORKERS) --seed 2
+train-data: data/train/manifest.json data/train2/manifest.json
+
+data/validation/manifest.json: | install
+	$(BIN)/andi2kit simulate data/validation --preset validation --no-video --workers $(WORKERS)
+validation-data: data/validation/manifest.json
+
+train: train-data
+	$(BIN)/andi2kit train --config configs/unet-default.json --out checkpoints/unet-default
+
+tune: validation-data
+	$(BIN)/andi2kit tune data/validation/public_data data/validation/ref --checkpoint checkpoints/unet-default
+
+evaluate-model: install
+	$(BIN)/andi2kit evaluate-model --checkpoint checkpoints/unet-default --data data/train:data/train2
+
+bench-inference: install
+	$(BIN)/python tests/benchmarks/bench_inference.py --checkpoint checkpoints/unet-default
+
+bench-tracking: install
+	$(BIN)/python tests/benchmarks/bench_tracking.py
 
 bench-scorer: install
 	$(BIN)/python tests/benchmarks/bench_scorer.py --trajs-per-fov 124

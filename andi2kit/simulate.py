@@ -858,23 +858,15 @@ def _progress_bar(enabled: bool, total: int, completed: int) -> Iterator:
         yield lambda job: None
         return
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
-    columns = (TextColumn("[bold]simulating[/] {task.description}"), BarColumn(),
-               MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    from andi2kit.progress import progress_bar
+
     # a console bound to the stream now: andi-datasets' output is redirected during jobs
-    console = Console(file=sys.stderr)
-    with Progress(*columns, console=console, redirect_stdout=False, redirect_stderr=False) as bar:
-        task = bar.add_task("", total=total, completed=completed)
+    with progress_bar(True, console=Console(file=sys.stderr), redirect=False) as bar:
+        task = bar.add_task("simulating", total=total, completed=completed)
 
         def advance(job: _Job) -> None:
-            bar.update(task, advance=1, description=f"(last: exp_{job.exp}/fov_{job.fov})")
+            bar.update(task, advance=1,
+                       description=f"simulating (last: exp_{job.exp}/fov_{job.fov})")
 
         yield advance
