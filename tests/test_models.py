@@ -47,13 +47,14 @@ def test_shapes(layout):
 def test_loss_falls_and_checkpoint_roundtrip(tmp_path):
     import keras
 
-    data = toy_data()
+    keras.utils.set_random_seed(0)
+    data = toy_data(256)
     x, y = make_examples(data, np.random.default_rng(0), 0.05, augment=True)
     model = compile_model(build_model(TINY), TrainConfig(learning_rate=3e-3))
-    before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
-    model.fit(x, y, epochs=25, batch_size=1, verbose=0)
-    after = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
-    assert after < 0.8 * before
+    # training-mode loss: BatchNorm's moving averages lag behind in so few steps
+    hist = model.fit(x, y, epochs=20, batch_size=1, verbose=0).history["loss"]
+    print(f"loss {hist[0]:.3f} -> {hist[-1]:.3f}")
+    assert hist[-1] < 0.25 * hist[0]
     path = tmp_path / "m.keras"
     model.save(path)
     again = keras.models.load_model(path)
