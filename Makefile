@@ -28,13 +28,16 @@ test: install
 lint: install
 	$(BIN)/ruff check andi2kit tests
 
-# Simulate the demo data set (videos included; resumes), run the MSD baseline on
-# Track 2, validate and score it.
+# Simulate the demo data set (videos included; resumes), run the MSD baseline and the
+# U-Net pipeline (committed checkpoint) on both tracks, validate and score.
 demo: install
 	$(BIN)/andi2kit simulate data/demo --preset demo --workers $(WORKERS)
 	$(BIN)/andi2kit run data/demo/public_data --track 2 --method msd --out submissions/msd --workers $(WORKERS)
 	$(BIN)/andi2kit validate submissions/msd --data data/demo/public_data --track 2
 	$(BIN)/andi2kit score submissions/msd data/demo/ref --track 2
+	$(BIN)/andi2kit run data/demo/public_data --track 2 --method unet --out submissions/unet
+	$(BIN)/andi2kit run data/demo/public_data --track 1 --method unet --out submissions/unet --workers $(WORKERS)
+	$(BIN)/andi2kit score submissions/unet data/demo/ref
 
 # make submission.zip SUBMISSION=submissions/<name> [DATA=path/to/public_data]
 submission.zip: install
@@ -74,4 +77,4 @@ bench-scorer: install
 	$(BIN)/python tests/benchmarks/bench_scorer.py --trajs-per-fov 124
 
 clean-demo:
-	rm -rf data/demo submissions/msd
+	rm -rf data/demo submissions/msd submissions/unet
