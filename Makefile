@@ -7,7 +7,7 @@ WORKERS ?= 2
 SUBMISSION ?= submissions/msd
 DATA ?=
 
-.PHONY: install test lint demo bench-scorer bench-inference bench-tracking clean-demo \
+.PHONY: install test lint demo benchmark bench-scorer bench-inference bench-tracking clean-demo \
         train-data validation-data train tune evaluate-model
 
 install: $(STAMP)
@@ -72,6 +72,12 @@ bench-inference: install
 
 bench-tracking: install
 	$(BIN)/python tests/benchmarks/bench_tracking.py
+
+# Tables 3-4: simulate the 9 benchmark definitions (cached), run MSD and U-Net on both tracks,
+# score, write BENCHMARK.md. BENCH_FOVS=30 is the organisers' size (hours of video rendering).
+BENCH_FOVS ?= 30
+benchmark: install
+	$(BIN)/python -m andi2kit.benchmark --fovs $(BENCH_FOVS) --workers $(WORKERS)
 
 bench-scorer: install
 	$(BIN)/python tests/benchmarks/bench_scorer.py --trajs-per-fov 124

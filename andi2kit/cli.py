@@ -259,6 +259,42 @@ def tune(
                   f"→ {res['path']}")
 
 
+plot_app = typer.Typer(no_args_is_help=True, help="Write PNG figures.")
+app.add_typer(plot_app, name="plot")
+
+
+@plot_app.command("fov")
+def plot_fov(
+    public: Annotated[Path, typer.Argument(help="public_data folder.")],
+    exp: Annotated[int, typer.Option(help="Experiment.")],
+    fov: Annotated[int, typer.Option(help="FOV.")],
+    out: Annotated[Path, typer.Option(help="Folder for the PNG.")] = Path("plots"),
+    track: Annotated[int, typer.Option(help="1 or 2.")] = 2,
+    ref: Annotated[Path | None, typer.Option(help="Reference folder (draws the truth).")]
+    = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
+) -> None:
+    """Paths and per-frame α(t), K(t), state(t) with predicted (and true) change points."""
+    from andi2kit.plots import plot_fov as _plot
+
+    console.print(f"wrote {_plot(public, track, exp, fov, out, ref=ref, checkpoint=checkpoint)}")
+
+
+@plot_app.command("ensemble")
+def plot_ensemble(
+    submission: Annotated[Path, typer.Argument(help="Submission folder.")],
+    ref: Annotated[Path, typer.Argument(help="Reference folder.")],
+    out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("plots"),
+    track: Annotated[int, typer.Option(help="1 or 2.")] = 2,
+) -> None:
+    """Predicted vs true ensemble distributions, one PNG per experiment."""
+    from andi2kit import layout
+    from andi2kit.plots import plot_ensemble as _plot
+
+    for e in layout.experiments(ref, track):
+        console.print(f"wrote {_plot(submission, ref, track, e, out)}")
+
+
 def _register_tracking() -> None:
     from andi2kit.tracking_cli import track, track_eval
 

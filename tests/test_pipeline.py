@@ -68,3 +68,15 @@ def test_cli_run_validate_score_zip(sim_data, tmp_path, monkeypatch):
     p.write_text(p.read_text().replace(",2,", ",7,", 1))
     res = runner.invoke(app, ["validate", str(sub), "--data", str(public), "--track", "2"])
     assert res.exit_code == 1 and "fov_1.txt:1" in res.output
+
+
+def test_plots(sim_data, tmp_path):
+    from andi2kit.plots import plot_ensemble, plot_fov
+
+    public, ref = sim_data / "public_data", sim_data / "ref"
+    sub = tmp_path / "sub"
+    run(public, sub, 2, "unet", progress=False)
+    p1 = plot_fov(public, 2, 1, 0, tmp_path / "plots", ref=ref, max_trajs=3)
+    p2 = plot_ensemble(sub, ref, 2, 1, tmp_path / "plots")
+    for p in (p1, p2):
+        assert p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,128 @@
+"""Figures a person would rather look at than read: per-trajectory segmentation of a FOV and
+predicted vs true ensemble distributions of an experiment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from andi2kit import layout
+from andi2kit.io import read_ensemble, read_labels
+from andi2kit.scoring import metrics as M
+
+STATE_COLOURS = ("tab:gray", "tab:orange", "tab:blue", "tab:red")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_fov(public: str | Path, track: int, exp: int, fov: int, out: str | Path, *,
+             ref: str | Path | None = None, checkpoint: str | Path | None = None,
+             max_trajs: int = 6) -> Path:
+    """Paths and per-frame α(t), K(t), state(t) of a FOV's longest trajectories.
+
+    Per-frame predictions come from the U-Net checkpoint, segments (dashed lines: change
+    points) from its tuned segmenter; with ``ref``, the true segment values (black) and change
+    points (dotted) are drawn too.
+
+    Returns
+    -------
+    Path
+        The PNG written.
+    """
+    from andi2kit.methods.unet import UNetMethod
+    from andi2kit.pipeline import read_fov_input
+
+    plt = _pyplot()
+    public = Path(public)
+    trajs = read_fov_input(public, track, exp, fov)
+    method = UNetMethod(checkpoint=checkpoint)
+    tensor, frames = method.predict_frames(trajs)
+    truth = {}
+    if ref is not None:
+        truth = {lab.idx: lab for lab in read_labels(layout.labels_path(ref, track, exp, fov))}
+    order = np.argsort(-tensor.length)[:max_trajs]
+    fig, axes = plt.subplots(len(order), 4, figsize=(16, 2.6 * len(order)), squeeze=False)
+    for row, i in zip(axes, order, strict=True):
+        idx, fr = int(tensor.idx[i]), frames[i]
+        lab = method.segmenter(idx, fr)
+        t = np.arange(fr.shape[0])
+        xy = trajs[trajs.traj_idx == idx].sort_values("frame")
+        row[0].plot(xy.x, xy.y, lw=0.8)
+        row[0].set_title(f"trajectory {idx} (T = {lab.T})", fontsize=9)
+        row[0].set_aspect("equal", adjustable="datalim")
+        panels = [(row[1], fr[:, 0], lab.alpha, "α"),
+                  (row[2], np.log10(np.maximum(fr[:, 1], 1e-6)),
+                   np.log10(np.maximum(lab.K, 1e-6)), "log10 K")]
+        bounds = [0, *lab.cp.tolist(), lab.T]
+        for ax, per_frame, seg_vals, name in panels:
+            ax.plot(t, per_frame, lw=0.7, color="tab:blue", label="per frame")
+            for v, a, b in zip(seg_vals, bounds[:-1], bounds[1:], strict=True):
+                ax.hlines(v, a, b, color="tab:green", lw=2, label="segment")
+            ax.set_ylabel(name)
+        row[3].scatter(t, fr[:, 2], c=[STATE_COLOURS[int(s)] for s in fr[:, 2]], s=3)
+        row[3].set_yticks(range(4), ["imm.", "conf.", "free", "dir."])
+        for ax in row[1:]:
+            for c in lab.cp:
+                ax.axvline(c, ls="--", color="tab:green", lw=0.8)
+        if idx in truth:
+            tl = truth[idx]
+            tb = [0, *tl.cp.tolist(), tl.T]
+            for ax, vals in ((row[1], tl.alpha), (row[2], np.log10(np.maximum(tl.K, 1e-6))),
+                             (row[3], tl.state)):
+                for v, a, b in zip(vals, tb[:-1], tb[1:], strict=True):
+                    ax.hlines(v, a, b, color="k", lw=1, ls=":")
+                for c in tl.cp:
+                    ax.axvline(c, ls=":", color="k", lw=0.8)
+    axes[-1][1].set_xlabel("frame from trajectory start")
+    fig.suptitle(f"track {track} · exp {exp} · fov {fov}  (green: predicted segments, "
+                 f"black dotted: truth)")
+    fig.tight_layout()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"fov_track{track}_exp{exp}_fov{fov}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_ensemble(submission: str | Path, ref: str | Path, track: int, exp: int,
+                  out: str | Path) -> Path:
+    """Predicted vs true mixture distributions of α and K of one experiment (as scored)."""
+    plt = _pyplot()
+    true = read_ensemble(layout.ensemble_path(ref, track, exp)).matrix
+    pred = read_ensemble(layout.ensemble_path(submission, track, exp)).matrix
+    t, p = M.ensemble_components(true.squeeze()), M.ensemble_components(pred.squeeze())
+    w1 = M.ensemble_distances(true.squeeze(), pred.squeeze())
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    for ax, name, d in zip(axes, ("alpha", "K"), w1, strict=True):
+        x = M.support(name)[::100]
+        for comps, label, colour in ((t, "true", "k"), (p, "predicted", "tab:blue")):
+            dens = np.zeros_like(x)
+            lo, hi = M.ALPHA_BOUNDS if name == "alpha" else M.K_BOUNDS
+            from scipy.stats import truncnorm
+
+            for m, v, w in zip(*comps[name], strict=True):
+                s = np.sqrt(max(v, 1e-9))
+                dens += w * truncnorm.pdf(x, (lo - m) / s, (hi - m) / s, loc=m, scale=s)
+            ax.plot(x, dens, color=colour, label=label)
+        if name == "K":
+            ax.set_xscale("log")
+            ax.set_xlim(1e-4, 1e2)
+        ax.set_title(f"{'α' if name == 'alpha' else 'K'} (W1 = {d:.3f})")
+        ax.legend()
+    fig.suptitle(f"track {track} · exp {exp}: ensemble distributions")
+    fig.tight_layout()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"ensemble_track{track}_exp{exp}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
