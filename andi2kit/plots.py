@@ -23,6 +23,14 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    _pyplot().close(fig)
+    return path
+
+
 def plot_fov(public: str | Path, track: int, exp: int, fov: int, out: str | Path, *,
              ref: str | Path | None = None, checkpoint: str | Path | None = None,
              max_trajs: int = 6) -> Path:
@@ -84,18 +92,12 @@ def plot_fov(public: str | Path, track: int, exp: int, fov: int, out: str | Path
     axes[-1][1].set_xlabel("frame from trajectory start")
     fig.suptitle(f"track {track} · exp {exp} · fov {fov}  (green: predicted segments, "
                  f"black dotted: truth)")
-    fig.tight_layout()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"fov_track{track}_exp{exp}_fov{fov}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, Path(out) / f"fov_track{track}_exp{exp}_fov{fov}.png")
 
 
 def plot_ensemble(submission: str | Path, ref: str | Path, track: int, exp: int,
                   out: str | Path) -> Path:
-    """Predicted vs true mixture distributions of α and K of one experiment (as scored)."""
+    """Predicted vs true distributions (CDFs) of α and K of one experiment, as scored."""
     plt = _pyplot()
     true = read_ensemble(layout.ensemble_path(ref, track, exp)).matrix
     pred = read_ensemble(layout.ensemble_path(submission, track, exp)).matrix
@@ -105,24 +107,14 @@ def plot_ensemble(submission: str | Path, ref: str | Path, track: int, exp: int,
     for ax, name, d in zip(axes, ("alpha", "K"), w1, strict=True):
         x = M.support(name)[::100]
         for comps, label, colour in ((t, "true", "k"), (p, "predicted", "tab:blue")):
-            dens = np.zeros_like(x)
-            lo, hi = M.ALPHA_BOUNDS if name == "alpha" else M.K_BOUNDS
-            from scipy.stats import truncnorm
-
-            for m, v, w in zip(*comps[name], strict=True):
-                s = np.sqrt(max(v, 1e-9))
-                dens += w * truncnorm.pdf(x, (lo - m) / s, (hi - m) / s, loc=m, scale=s)
-            ax.plot(x, dens, color=colour, label=label)
+            # CDFs: W1 is the area between them, and spikes (zero variance) stay readable
+            cdf = np.cumsum(M.mixture_density(*comps[name], name, x=x))
+            ax.plot(x, cdf / cdf[-1], color=colour, label=label)
+        ax.set_ylabel("cumulative distribution")
         if name == "K":
             ax.set_xscale("log")
             ax.set_xlim(1e-4, 1e2)
         ax.set_title(f"{'α' if name == 'alpha' else 'K'} (W1 = {d:.3f})")
         ax.legend()
     fig.suptitle(f"track {track} · exp {exp}: ensemble distributions")
-    fig.tight_layout()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"ensemble_track{track}_exp{exp}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, Path(out) / f"ensemble_track{track}_exp{exp}.png")

@@ -294,14 +294,16 @@ _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
 
 def mixture_density(
-    means: np.ndarray, variances: np.ndarray, weights: np.ndarray | float, param: str
+    means: np.ndarray, variances: np.ndarray, weights: np.ndarray | float, param: str,
+    x: np.ndarray | None = None,
 ) -> np.ndarray:
     """Weighted sum of truncated normals on the parameter's support (variance floored at 1e-9).
 
     Evaluates ``scipy.stats.truncnorm.pdf`` with the same floating-point steps, without its
-    per-call overhead (a tenth of the time on the 1e6-point support).
+    per-call overhead (a tenth of the time on the 1e6-point support). ``x`` replaces the
+    scorer's support (e.g. a thinned one for plots).
     """
-    x = support(param)
+    x = support(param) if x is None else x
     lo, hi = ALPHA_BOUNDS if param == "alpha" else K_BOUNDS
     dens = np.zeros_like(x)
     for m, v, w in zip(np.atleast_1d(means), np.atleast_1d(variances),
