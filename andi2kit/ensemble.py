@@ -121,3 +121,7 @@ def gaussian_mixture(labels: Iterable[TrajectoryLabel], max_states: int = 3,
     m[4] /= m[4].sum()
     order = np.argsort(m[2])[::-1]  # fastest state first
     return EnsembleLabel(_model_name(np.array(states), m.shape[1]), m[:, order])
+
+
+#: Ensemble builders by name (the choice ``andi2kit tune`` makes and ``--method unet`` uses).
+ENSEMBLE_METHODS = {"single_gaussian": single_gaussian, "gaussian_mixture": gaussian_mixture}

@@ -633,15 +633,10 @@ def _write_ensemble(out: Path, exp: int, records: list[dict], video: bool) -> No
 
 
 def _versions() -> dict[str, str | None]:
-    import importlib.metadata as md
+    from andi2kit.versions import package_versions
 
-    found: dict[str, str | None] = {"python": sys.version.split()[0]}
-    for name in ("andi-datasets", "numpy", "deeptrack", "stochastic", "andi2kit"):
-        try:
-            found[name] = md.version(name)
-        except md.PackageNotFoundError:
-            found[name] = None
-    return found
+    return {"python": sys.version.split()[0],
+            **package_versions(("andi-datasets", "numpy", "deeptrack", "stochastic", "andi2kit"))}
 
 
 def _prepare_out(out: Path, run_info: dict, force: bool) -> None:

@@ -280,17 +280,24 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
     return write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2))
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import version
+def _versions() -> dict[str, str | None]:
+    from andi2kit.versions import package_versions
 
-    return {p: version(p) for p in ("andi-datasets", "numpy", "stochastic")}
+    return package_versions(("andi-datasets", "numpy", "stochastic"))
 
 
-def load_shards(folder: str | Path, names: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Concatenate the shards of a training-data folder."""
-    folder = Path(folder)
-    paths = sorted(folder.glob("shard_*.npz")) if names is None else [folder / n for n in names]
-    if not paths:
-        raise FileNotFoundError(f"{folder}: no shard_*.npz (run `andi2kit make-train-data`)")
+def split_shards(folders: list[Path], val_shards: int) -> tuple[list[Path], list[Path]]:
+    """Training and validation shard paths; the last ``val_shards`` of the last folder are
+    held out."""
+    paths = [p for f in folders for p in sorted(Path(f).glob("shard_*.npz"))]
+    if len(paths) <= val_shards:
+        raise ValueError(f"{', '.join(map(str, folders))}: {len(paths)} shard(s); need more "
+                         f"than {val_shards} (validation shards are held out; run "
+                         "`andi2kit make-train-data`)")
+    return paths[:-val_shards], paths[-val_shards:]
+
+
+def load_shards(paths: list[Path]) -> dict[str, np.ndarray]:
+    """Concatenate shard files into one set of arrays."""
     parts = [dict(np.load(p)) for p in paths]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -19,13 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit import layout
-from andi2kit.ensemble import gaussian_mixture, single_gaussian
+from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.io import read_ensemble, read_trajectories, write_text_atomic
 from andi2kit.scoring import metrics as M
 from andi2kit.scoring.score import Record, chain_fovs, load_records, score_single
 from andi2kit.segment import Segmenter
-
-ENSEMBLES = {"single_gaussian": single_gaussian, "gaussian_mixture": gaussian_mixture}
 
 
 def _record(lab) -> Record:
@@ -63,7 +61,7 @@ def evaluate(preds: dict, ref: Path, segmenter: Segmenter, ensemble: str = "sing
         s["n"] = len(trues)
         rows.append(s)
         true_ens = read_ensemble(layout.ensemble_path(ref, 2, e)).matrix
-        pred_ens = ENSEMBLES[ensemble](all_labels).matrix
+        pred_ens = ENSEMBLE_METHODS[ensemble](all_labels).matrix
         w1.append(M.ensemble_distances(true_ens, pred_ens))
     n = np.array([r["n"] for r in rows], float)
     out = {k: float(np.average([r[k] for r in rows], weights=n))
@@ -105,7 +103,7 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
             results.append({"method": m, "pen": pen, **r, "seconds": time.perf_counter() - t})
     best = max(results, key=lambda r: (round(r["jsc_cp"], 2), -r["rmse_cp"]))
     seg = Segmenter(method=best["method"], pen=float(best["pen"] or 1.0))
-    ens_scores = {name: evaluate(preds, ref, seg, name) for name in ENSEMBLES}
+    ens_scores = {name: evaluate(preds, ref, seg, name) for name in ENSEMBLE_METHODS}
     best_ens = min(ens_scores, key=lambda k: ens_scores[k]["w1_alpha"] + ens_scores[k]["w1_K"])
     chosen = {"segmenter": asdict(seg), "ensemble": best_ens,
               "validation": {**ens_scores[best_ens]}, "prediction_seconds": t_pred}

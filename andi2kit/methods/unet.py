@@ -13,13 +13,11 @@ import json
 
 import pandas as pd
 
-from andi2kit.ensemble import gaussian_mixture, single_gaussian
+from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.io import EnsembleLabel, TrajectoryLabel
 from andi2kit.predict import load_checkpoint, predict_tensors
 from andi2kit.segment import Segmenter
 from andi2kit.tensors import pack, to_dense
-
-_ENSEMBLES = {"single_gaussian": single_gaussian, "gaussian_mixture": gaussian_mixture}
 
 
 class UNetMethod:
@@ -52,9 +50,9 @@ class UNetMethod:
             seg["pen"] = float(pen)
         self.segmenter = Segmenter(**seg)
         self.ensemble_name = ensemble or tuned.get("ensemble", "gaussian_mixture")
-        if self.ensemble_name not in _ENSEMBLES:
+        if self.ensemble_name not in ENSEMBLE_METHODS:
             raise ValueError(f"unknown ensemble {self.ensemble_name!r}; "
-                             f"available: {', '.join(_ENSEMBLES)}")
+                             f"available: {', '.join(ENSEMBLE_METHODS)}")
 
     def predict_frames(self, trajs: pd.DataFrame):
         """Packed tensor and per-trajectory ``(T, 7)`` frame predictions of one FOV."""
@@ -68,4 +66,4 @@ class UNetMethod:
 
     def ensemble(self, labels: list[TrajectoryLabel]) -> EnsembleLabel:
         """Ensemble of the experiment's segments."""
-        return _ENSEMBLES[self.ensemble_name](labels)
+        return ENSEMBLE_METHODS[self.ensemble_name](labels)

@@ -74,12 +74,13 @@ def compare_with_msd(checkpoint: str | Path | None, data: str | Path, shards: in
     import pandas as pd
 
     from andi2kit.methods.msd import MSDMethod
-    from andi2kit.models.train import _load, _split, make_examples
+    from andi2kit.models.train import make_examples
     from andi2kit.predict import load_checkpoint
+    from andi2kit.training_data import load_shards, split_shards
 
     folders = [Path(f) for f in str(data).split(":")]
-    _, val_paths = _split(folders, shards)
-    d = _load(val_paths)
+    _, val_paths = split_shards(folders, shards)
+    d = load_shards(val_paths)
     x, y = make_examples(d, np.random.default_rng(seed), sigma, augment=False)
     ckpt = load_checkpoint(checkpoint)
     unet = evaluate_frames(ckpt.model, x, y)

@@ -138,19 +138,6 @@ def make_examples(data: dict[str, np.ndarray], rng: np.random.Generator,
     return x.reshape(chunks, ROWS, FRAMES, 2), y
 
 
-def _split(folders: list[Path], val_shards: int) -> tuple[list[Path], list[Path]]:
-    paths = [p for f in folders for p in sorted(f.glob("shard_*.npz"))]
-    if len(paths) <= val_shards:
-        raise ValueError(f"{', '.join(map(str, folders))}: {len(paths)} shard(s); need more "
-                         f"than {val_shards} (validation shards are held out)")
-    return paths[:-val_shards], paths[-val_shards:]
-
-
-def _load(paths: list[Path]) -> dict[str, np.ndarray]:
-    parts = [dict(np.load(p)) for p in paths]
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
 def compile_model(model, cfg: TrainConfig):
     """Compile with the masked losses."""
     import keras
@@ -175,11 +162,12 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
     from andi2kit.models.attention_unet import build_model
     from andi2kit.models.evaluate import evaluate_frames, write_metrics
     from andi2kit.progress import progress_bar
+    from andi2kit.training_data import load_shards, split_shards
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     folders = [Path(f) for f in cfg.data.split(":")]
-    train_paths, val_paths = _split(folders, cfg.val_shards)
+    train_paths, val_paths = split_shards(folders, cfg.val_shards)
     state_path = out / "train_state.json"
     state = {"epoch": 0, "best": None, "wait": 0, "wall_s": 0.0, "history": []}
     if state_path.is_file() and (out / "last.keras").is_file():
@@ -194,8 +182,8 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
     write_text_atomic(out / "data_manifest.json", json.dumps(manifests, indent=2))
     write_text_atomic(out / "versions.json", json.dumps(_versions(), indent=2))
 
-    train_data = _load(train_paths)
-    val_data = _load(val_paths)
+    train_data = load_shards(train_paths)
+    val_data = load_shards(val_paths)
     xv, yv = make_examples(val_data, np.random.default_rng(12345), SIGMA_CHALLENGE, False)
     print(f"training on {train_data['length'].size} trajectories "
           f"({len(train_paths)} shards), validating on {val_data['length'].size}; "
@@ -263,13 +251,7 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import version
+    from andi2kit.versions import package_versions
 
-    pk = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "andi-datasets")
-    out = {}
-    for p in pk:
-        try:
-            out[p] = version(p)
-        except Exception:
-            continue
-    return out
+    found = package_versions(("tensorflow-cpu", "tensorflow", "keras", "numpy", "andi-datasets"))
+    return {k: v for k, v in found.items() if v is not None}
