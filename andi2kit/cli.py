@@ -27,13 +27,15 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Base seed; same seed, same bytes.")] = 0,
     video: Annotated[bool, typer.Option("--video/--no-video", help="Render Track 1 videos.")]
     = True,
+    video_fovs: Annotated[int | None, typer.Option(
+        help="Videos only for the first N FOVs of each experiment (default: all).")] = None,
     force: Annotated[bool, typer.Option(help="Redo FOVs that exist.")] = False,
 ) -> None:
     """Simulate a challenge-layout dataset with andi-datasets."""
     from andi2kit.simulate import simulate as _simulate
 
     manifest = _simulate(out, preset, fovs=fovs, workers=workers, seed=seed, video=video,
-                         force=force)
+                         video_fovs=video_fovs, force=force)
     console.print(f"[green]done[/green]: {out} (manifest {manifest})")
 
 
@@ -42,13 +44,18 @@ def run(
     public: Annotated[Path, typer.Argument(help="public_data folder.")],
     out: Annotated[Path, typer.Option(help="Submission folder to write.")],
     track: Annotated[int, typer.Option(help="1 (videos) or 2 (trajectories).")] = 2,
-    method: Annotated[str, typer.Option(help="Prediction method.")] = "msd",
+    method: Annotated[str, typer.Option(help="Prediction method: unet or msd.")] = "unet",
     workers: Annotated[int, typer.Option(help="Parallel processes over FOVs.")] = 1,
     force: Annotated[bool, typer.Option(help="Redo FOVs already written.")] = False,
+    tracks: Annotated[Path | None, typer.Option(
+        help="Track 1: folder of tracked VIP trajectories, read if there, else written.")]
+    = None,
     checkpoint: Annotated[Path | None, typer.Option(help="unet: checkpoint folder.")] = None,
     segmentation: Annotated[str | None, typer.Option(help="unet: segmentation method.")]
     = None,
     pen: Annotated[float | None, typer.Option(help="unet: change-point penalty.")] = None,
+    pooling: Annotated[bool, typer.Option(
+        "--pooling/--no-pooling", help="unet: pool segment values per experiment.")] = True,
 ) -> None:
     """Predict every FOV of a track and write a validated submission."""
     from andi2kit.pipeline import run as _run
@@ -60,7 +67,10 @@ def run(
         options["segmentation"] = segmentation
     if pen is not None:
         options["pen"] = pen
-    rep = _run(public, out, track, method, options=options, workers=workers, force=force)
+    if not pooling:
+        options["pooling"] = False
+    rep = _run(public, out, track, method, options=options, workers=workers, force=force,
+               tracks=tracks)
     console.print(f"track {track}: {len(rep.written)} FOV(s) written, {len(rep.skipped)} "
                   f"already done, {len(rep.failed)} failed; ensembles for "
                   f"{len(rep.ensembles)} experiment(s)")
@@ -254,6 +264,10 @@ def tune(
     console.print(t)
     for name, r in res["ensembles"].items():
         console.print(f"ensemble {name}: W1 α {r['w1_alpha']:.3f}, W1 K {r['w1_K']:.3f}")
+    best = res["best"]
+    a, b = best["validation_without_pooling"], best["validation"]
+    console.print(f"pooling {'kept' if best['pooling'] else 'not kept'}: α MAE {a['alpha']:.3f} "
+                  f"→ {b['alpha']:.3f}, K MSLE {a['K']:.4f} → {b['K']:.4f}")
     console.print(f"[green]chosen[/green] {res['best']['segmenter']['method']} "
                   f"pen {res['best']['segmenter']['pen']}, {res['best']['ensemble']} "
                   f"→ {res['path']}")

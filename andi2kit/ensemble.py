@@ -63,7 +63,8 @@ def single_gaussian(labels: Iterable[TrajectoryLabel]) -> EnsembleLabel:
     return EnsembleLabel("single_state", np.array([[ma], [va], [mk], [vk], [1.0]]))
 
 
-def _model_name(states: np.ndarray, n: int) -> str:
+def model_name(states: np.ndarray, n: int) -> str:
+    """Guess the andi-datasets model from the states' majority labels and their number."""
     if n == 1:
         return "single_state"
     if 0 in states:
@@ -73,33 +74,35 @@ def _model_name(states: np.ndarray, n: int) -> str:
     return "multi_state"
 
 
-def gaussian_mixture(labels: Iterable[TrajectoryLabel], max_states: int = 3,
-                     frames_per_sample: int = 10, seed: int = 0) -> EnsembleLabel:
-    """Ensemble from a Gaussian mixture on (α, log10 K), states chosen by BIC.
+def fit_mixture(x: np.ndarray, length: np.ndarray, max_states: int = 3,
+                seed: int = 0, frames_per_sample: int = 10):
+    """Gaussian mixture on segment features, number of components chosen by BIC.
 
     Segments are repeated in proportion to their length (one sample per
     ``frames_per_sample`` frames, at least one), since the reference weights are fractions
-    of time. Each component's α and K moments are then computed from the segments it claims
-    (K in linear units, as the scorer compares linear-K distributions).
+    of time.
 
     Parameters
     ----------
-    labels : iterable of TrajectoryLabel
+    x : numpy.ndarray
+        ``(n, d)`` segment features.
+    length : numpy.ndarray
+        ``(n,)`` segment lengths in frames.
     max_states : int
         Largest number of components tried.
+    seed : int
+        Seed of the fits.
     frames_per_sample : int
         Frames represented by one repeated sample.
-    seed : int
-        Seed of the mixture fits.
+
+    Returns
+    -------
+    sklearn.mixture.GaussianMixture
     """
     from sklearn.mixture import GaussianMixture
 
-    seg = segment_table(labels)
-    if seg.shape[0] == 0:
-        raise ValueError("no predicted segment to build an ensemble from")
-    reps = np.maximum(1, np.round(seg[:, 3] / frames_per_sample)).astype(int)
-    feats = np.column_stack([seg[:, 0], np.log10(np.maximum(seg[:, 1], 1e-6))])
-    X = np.repeat(feats, reps, axis=0)
+    reps = np.maximum(1, np.round(np.asarray(length) / frames_per_sample)).astype(int)
+    X = np.repeat(x, reps, axis=0)
     best, best_bic = None, np.inf
     for n in range(1, min(max_states, len(np.unique(X, axis=0))) + 1):
         gm = GaussianMixture(n, covariance_type="full", random_state=seed, reg_covar=1e-4)
@@ -107,7 +110,29 @@ def gaussian_mixture(labels: Iterable[TrajectoryLabel], max_states: int = 3,
         bic = gm.bic(X)
         if bic < best_bic:
             best, best_bic = gm, bic
-    comp = best.predict(feats)
+    return best
+
+
+def gaussian_mixture(labels: Iterable[TrajectoryLabel], max_states: int = 3,
+                     seed: int = 0) -> EnsembleLabel:
+    """Ensemble from a Gaussian mixture on (α, log10 K), states chosen by BIC.
+
+    Each component's α and K moments are computed from the segments it claims (K in linear
+    units, as the scorer compares linear-K distributions), weighted by length.
+
+    Parameters
+    ----------
+    labels : iterable of TrajectoryLabel
+    max_states : int
+        Largest number of components tried.
+    seed : int
+        Seed of the mixture fits.
+    """
+    seg = segment_table(labels)
+    if seg.shape[0] == 0:
+        raise ValueError("no predicted segment to build an ensemble from")
+    feats = np.column_stack([seg[:, 0], np.log10(np.maximum(seg[:, 1], 1e-6))])
+    comp = fit_mixture(feats, seg[:, 3], max_states, seed).predict(feats)
     cols, states = [], []
     for c in np.unique(comp):
         sel = comp == c
@@ -120,7 +145,7 @@ def gaussian_mixture(labels: Iterable[TrajectoryLabel], max_states: int = 3,
     m = np.array(cols).T
     m[4] /= m[4].sum()
     order = np.argsort(m[2])[::-1]  # fastest state first
-    return EnsembleLabel(_model_name(np.array(states), m.shape[1]), m[:, order])
+    return EnsembleLabel(model_name(np.array(states), m.shape[1]), m[:, order])
 
 
 #: Ensemble builders by name (the choice ``andi2kit tune`` makes and ``--method unet`` uses).

@@ -367,10 +367,15 @@ def read_labels(path: str | Path) -> list[TrajectoryLabel]:
     return [row_to_label(r, f"{path}:{i}") for i, r in enumerate(read_label_rows(path), 1)]
 
 
-def write_labels(path: str | Path, labels: Iterable[TrajectoryLabel]) -> Path:
-    """Write ``fov_<F>.txt`` atomically, one line per trajectory, sorted by index."""
+def format_labels(labels: Iterable[TrajectoryLabel]) -> str:
+    """Text of ``fov_<F>.txt``: one line per trajectory, sorted by index."""
     lines = [lab.to_line() for lab in sorted(labels, key=lambda lab: lab.idx)]
-    return write_text_atomic(path, "".join(line + "\n" for line in lines))
+    return "".join(line + "\n" for line in lines)
+
+
+def write_labels(path: str | Path, labels: Iterable[TrajectoryLabel]) -> Path:
+    """Write ``fov_<F>.txt`` atomically (see :func:`format_labels`)."""
+    return write_text_atomic(path, format_labels(labels))
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from pathlib import Path
 
 TRACKS = (1, 2)
 ENSEMBLE_FILE = "ensemble_labels.txt"
+#: Folder of a submission holding the per-FOV predictions before experiment-level pooling.
+SEGMENTS_DIR = ".segments"
 
 _EXP_RE = re.compile(r"^exp_(\d+)$")
 _FOV_RE = {
@@ -67,6 +69,11 @@ def vip_path(ref: str | Path, exp: int, fov: int) -> Path:
 def prediction_path(submission: str | Path, track: int, exp: int, fov: int) -> Path:
     """Predicted segment labels of a FOV in a submission."""
     return exp_dir(submission, track, exp) / f"fov_{fov}.txt"
+
+
+def segments_path(submission: str | Path, track: int, exp: int, fov: int) -> Path:
+    """A method's own per-FOV labels, before the experiment-level steps (not submitted)."""
+    return Path(submission) / SEGMENTS_DIR / f"track_{track}" / f"exp_{exp}" / f"fov_{fov}.txt"
 
 
 def ensemble_path(root: str | Path, track: int, exp: int) -> Path:

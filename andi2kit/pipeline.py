@@ -1,10 +1,13 @@
 """``andi2kit run``: public data → submission folder, for one track.
 
 For every FOV: read the input (Track 2: the trajectory CSV; Track 1: the video, tracked into
-VIP trajectories), predict segment labels with the chosen method, write ``fov_<F>.txt``
-atomically. FOVs whose output exists are skipped (resume) unless ``force``; a FOV that fails
-is reported and the others go on. Then, per experiment, the ensemble is built from the
-written predictions, and the submission is validated against the data.
+VIP trajectories), predict segment labels with the chosen method and write them atomically to
+``<out>/.segments/`` (not part of the submission). FOVs whose segments exist are skipped
+(resume) unless ``force``; a FOV that fails is reported and the others go on. Then, per
+experiment, the method may pool the segments of all its FOVs (``method.pool``, see
+:mod:`andi2kit.pooling`); the results are written to ``fov_<F>.txt`` (only files whose
+content changes are rewritten), the ensemble is built from the FOVs' own segments, and the
+submission is validated against the data.
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from andi2kit import layout
-from andi2kit.io import InputError, read_labels, read_trajectories, write_ensemble, write_labels
+from andi2kit.io import (
+    InputError,
+    format_labels,
+    read_labels,
+    read_trajectories,
+    write_ensemble,
+    write_labels,
+    write_text_atomic,
+    write_trajectories,
+)
 from andi2kit.methods import get_method
 from andi2kit.progress import progress_bar
 from andi2kit.validate import Problem, validate
@@ -50,27 +62,38 @@ def _method(name: str, options: dict):
     return _METHODS[key]
 
 
-def read_fov_input(public: Path, track: int, exp: int, fov: int):
-    """The trajectory table a method sees for one FOV (Track 1: tracked VIP trajectories)."""
+def read_fov_input(public: Path, track: int, exp: int, fov: int, tracks: Path | None = None):
+    """The trajectory table a method sees for one FOV (Track 1: tracked VIP trajectories).
+
+    With ``tracks`` (Track 1), the VIP trajectories are read from ``tracks`` when
+    :func:`andi2kit.tracking.track_folder` (``andi2kit track``) or an earlier run wrote them
+    there, else tracked and saved there for the next method.
+    """
     if track == 2:
         return read_trajectories(layout.trajs_path(public, 2, exp, fov))
-    from andi2kit.tracking import track_vips
+    from andi2kit.tracking import track_vips, tracks_path
 
-    return track_vips(layout.video_path(public, exp, fov))
+    cached = tracks_path(tracks, exp, fov) if tracks is not None else None
+    if cached is not None and cached.is_file():
+        return read_trajectories(cached)
+    trajs = track_vips(layout.video_path(public, exp, fov))
+    if cached is not None:
+        write_trajectories(cached, trajs)
+    return trajs
 
 
 def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
-                method: str, options: dict) -> Path:
-    """Predict and write one FOV's ``fov_<F>.txt``; returns its path."""
-    trajs = read_fov_input(public, track, exp, fov)
+                method: str, options: dict, tracks: Path | None = None) -> Path:
+    """Predict one FOV and write its segments (before pooling); returns the path."""
+    trajs = read_fov_input(public, track, exp, fov, tracks)
     labels = _method(method, options).predict(trajs)
-    return write_labels(layout.prediction_path(out, track, exp, fov), labels)
+    return write_labels(layout.segments_path(out, track, exp, fov), labels)
 
 
 def _job(args: tuple) -> tuple[tuple[int, int], str | None]:
-    public, out, track, exp, fov, method, options = args
+    public, out, track, exp, fov, method, options, tracks = args
     try:
-        predict_fov(public, out, track, exp, fov, method, options)
+        predict_fov(public, out, track, exp, fov, method, options, tracks)
         return (exp, fov), None
     except InputError as exc:
         return (exp, fov), str(exc)
@@ -81,7 +104,8 @@ def _job(args: tuple) -> tuple[tuple[int, int], str | None]:
 
 def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
         options: dict | None = None, workers: int = 1, force: bool = False,
-        progress: bool = True, exps: list[int] | None = None) -> RunReport:
+        progress: bool = True, exps: list[int] | None = None,
+        tracks: str | Path | None = None) -> RunReport:
     """Produce a submission for one track.
 
     Parameters
@@ -104,6 +128,9 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
         Show a progress bar.
     exps : list of int, optional
         Only these experiments.
+    tracks : path-like, optional
+        Track 1: folder of tracked VIP trajectories (``andi2kit track --out``), read when
+        present and filled otherwise, so that several methods track each video once.
 
     Returns
     -------
@@ -120,10 +147,11 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
     jobs = []
     for e in exps:
         for f in layout.fovs(public, track, e, kind):
-            if not force and layout.prediction_path(out, track, e, f).is_file():
+            if not force and layout.segments_path(out, track, e, f).is_file():
                 report.skipped.append((e, f))
             else:
-                jobs.append((public, out, track, e, f, method, options))
+                jobs.append((public, out, track, e, f, method, options,
+                             Path(tracks) if tracks is not None else None))
 
     with progress_bar(progress) as bar:
         task = bar.add_task(f"track {track} · {method}", total=len(jobs))
@@ -140,20 +168,33 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
 
     m = _method(method, options)
     for e in exps:
-        files = [layout.prediction_path(out, track, e, f)
-                 for f in layout.fovs(public, track, e, kind)]
-        present = [p for p in files if p.is_file()]
-        if not present:
+        fovs = [f for f in layout.fovs(public, track, e, kind)
+                if layout.segments_path(out, track, e, f).is_file()]
+        if not fovs:
             report.ensemble_failed[e] = "no FOV prediction"
             continue
         try:
-            labels = [lab for p in present for lab in read_labels(p)]
-            write_ensemble(layout.ensemble_path(out, track, e), m.ensemble(labels))
+            per_fov = [read_labels(layout.segments_path(out, track, e, f)) for f in fovs]
+            raw = [lab for labels in per_fov for lab in labels]
+            pooled = m.pool(raw) if hasattr(m, "pool") else raw
+            k = 0
+            for f, labels in zip(fovs, per_fov, strict=True):
+                _write_if_changed(layout.prediction_path(out, track, e, f),
+                                  pooled[k:k + len(labels)])
+                k += len(labels)
+            write_ensemble(layout.ensemble_path(out, track, e), m.ensemble(raw))
             report.ensembles.append(e)
         except Exception as exc:
             report.ensemble_failed[e] = f"{type(exc).__name__}: {exc}"
     report.problems = validate(out, public, tracks=(track,))
     return report
+
+
+def _write_if_changed(path: Path, labels) -> None:
+    # a rerun that changes nothing leaves the files (and their times) alone
+    text = format_labels(labels)
+    if not (path.is_file() and path.read_text() == text):
+        write_text_atomic(path, text)
 
 
 def _record(report: RunReport, key: tuple[int, int], error: str | None) -> None:

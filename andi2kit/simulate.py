@@ -687,6 +687,7 @@ def simulate(
     workers: int = 1,
     seed: int = 0,
     video: bool = True,
+    video_fovs: int | None = None,
     force: bool = False,
     progress: bool = True,
 ) -> Path:
@@ -708,6 +709,11 @@ def simulate(
     video : bool
         Render the Track 1 videos (10-30 s per FOV, up to 200 s for the densest) and write
         the Track 1 files.
+    video_fovs : int, optional
+        With ``video``, render videos only for FOVs ``0 .. video_fovs - 1`` of each experiment
+        (the rest get Track 2 files only); None: every FOV. Track 1 then has fewer FOVs than
+        Track 2. A rerun with a larger value renders the missing videos (the trajectories of
+        a FOV are the same with or without its video).
     force : bool
         Start over: remove this folder's earlier simulation output and simulate every FOV.
         Without it, FOVs whose outputs all exist are skipped (resuming an interrupted run).
@@ -728,8 +734,8 @@ def simulate(
     """
     spec = _get_preset(preset)
     n_fovs = spec.fovs if fovs is None else int(fovs)
-    if n_fovs < 1 or workers < 1 or seed < 0:
-        raise ValueError("fovs and workers must be >= 1 and seed >= 0")
+    if n_fovs < 1 or workers < 1 or seed < 0 or (video_fovs is not None and video_fovs < 1):
+        raise ValueError("fovs, video_fovs and workers must be >= 1 and seed >= 0")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -750,9 +756,10 @@ def simulate(
         )
 
     jobs = [
-        _Job(str(out), e, f, dic, seed, video, spec.num_vip, spec.sigma_noise, key)
-        for e, dic in enumerate(dics) for f in range(n_fovs)
-    ]
+        _Job(str(out), e, f, dic, seed, video and (video_fovs is None or f < video_fovs),
+             spec.num_vip, spec.sigma_noise, key)
+        for f in range(n_fovs) for e, dic in enumerate(dics)
+    ]  # FOV-major: an interrupted run leaves every experiment with the same number of FOVs
     records: dict[tuple[int, int], dict] = {}
     skipped: set[tuple[int, int]] = set()
     for job in jobs:
@@ -789,6 +796,7 @@ def simulate(
         "seed": seed,
         "video": video,
         "fovs_per_experiment": n_fovs,
+        "video_fovs_per_experiment": (min(n_fovs, video_fovs or n_fovs) if video else 0),
         "num_vip": spec.num_vip if video else None,
         "sigma_noise": spec.sigma_noise,
         "T": T_FRAMES,

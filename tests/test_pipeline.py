@@ -80,3 +80,36 @@ def test_plots(sim_data, tmp_path):
     p2 = plot_ensemble(sub, ref, 2, 1, tmp_path / "plots")
     for p in (p1, p2):
         assert p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
+    public = sim_data / "public_data"
+    sub, tracks = tmp_path / "sub", tmp_path / "tracks"
+    rep = run(public, sub, 2, "unet", progress=False)
+    assert rep.ok, (rep.failed, rep.problems)
+    own = read_labels(layout.segments_path(sub, 2, 0, 0))
+    final = read_labels(layout.prediction_path(sub, 2, 0, 0))
+    # pooling moves α and K, never the change points or the states
+    assert [lab.idx for lab in own] == [lab.idx for lab in final]
+    assert all(np.array_equal(a.cp, b.cp) and np.array_equal(a.state, b.state)
+               for a, b in zip(own, final, strict=True))
+    assert any(not np.allclose(a.alpha, b.alpha) for a, b in zip(own, final, strict=True))
+    no_pool = run(public, tmp_path / "nopool", 2, "unet", options={"pooling": False},
+                  progress=False)
+    assert no_pool.ok
+    assert (layout.prediction_path(tmp_path / "nopool", 2, 0, 0).read_text()
+            == layout.segments_path(tmp_path / "nopool", 2, 0, 0).read_text())
+
+    # Track 1 with a tracks folder: tracked once, then read by the next method
+    rep1 = run(public, sub, 1, "msd", progress=False, tracks=tracks)
+    assert rep1.ok, (rep1.failed, rep1.problems)
+    cached = sorted(tracks.glob("exp_*/trajs_fov_*.csv"))
+    assert len(cached) == len(rep1.written) > 0
+    stamp = cached[0].stat().st_mtime_ns
+    rep2 = run(public, tmp_path / "sub2", 1, "msd", progress=False, tracks=tracks)
+    assert rep2.ok and cached[0].stat().st_mtime_ns == stamp
+    # the same trajectories (up to the CSV's float text) give the same labels
+    for a, b in zip(read_labels(layout.prediction_path(sub, 1, 0, 0)),
+                    read_labels(layout.prediction_path(tmp_path / "sub2", 1, 0, 0)),
+                    strict=True):
+        assert a.idx == b.idx and np.allclose(a.alpha, b.alpha) and np.allclose(a.K, b.K)

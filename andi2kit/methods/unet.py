@@ -4,7 +4,8 @@ Per-frame α, K and state come from a trained checkpoint (:mod:`andi2kit.predict
 :class:`andi2kit.segment.Segmenter` turns them into change points and segment values; the
 experiment's segments are pooled into ``ensemble_labels``. The segmentation and ensemble
 settings are those tuned for the checkpoint (``segmentation.json`` in its folder, written by
-``andi2kit tune``), unless given.
+``andi2kit tune``), unless given; so is the experiment-level pooling of segment values
+(:mod:`andi2kit.pooling`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.io import EnsembleLabel, TrajectoryLabel
+from andi2kit.pooling import SegmentErrorModel, pool_experiment
 from andi2kit.predict import load_checkpoint, predict_tensors
 from andi2kit.segment import Segmenter
 from andi2kit.tensors import pack, to_dense
@@ -33,12 +35,16 @@ class UNetMethod:
         Penalty (default: the tuned one).
     ensemble : str, optional
         ``"single_gaussian"`` or ``"gaussian_mixture"`` (default: the tuned one).
+    pooling : bool
+        Pool each experiment's segments (:mod:`andi2kit.pooling`) when the checkpoint's
+        tuning kept it.
     """
 
     name = "unet"
 
     def __init__(self, checkpoint: str | None = None, segmentation: str | None = None,
-                 pen: float | None = None, ensemble: str | None = None) -> None:
+                 pen: float | None = None, ensemble: str | None = None,
+                 pooling: bool = True) -> None:
         self.checkpoint = load_checkpoint(checkpoint)
         tuned_file = self.checkpoint.path / "segmentation.json"
         tuned = json.loads(tuned_file.read_text()) if tuned_file.is_file() else {}
@@ -50,6 +56,8 @@ class UNetMethod:
             seg["pen"] = float(pen)
         self.segmenter = Segmenter(**seg)
         self.ensemble_name = ensemble or tuned.get("ensemble", "gaussian_mixture")
+        err = tuned.get("pooling") if pooling else None
+        self.pooling = SegmentErrorModel(**err) if err else None
         if self.ensemble_name not in ENSEMBLE_METHODS:
             raise ValueError(f"unknown ensemble {self.ensemble_name!r}; "
                              f"available: {', '.join(ENSEMBLE_METHODS)}")
@@ -63,6 +71,12 @@ class UNetMethod:
         """Segment labels of every trajectory of a FOV."""
         tensor, frames = self.predict_frames(trajs)
         return [self.segmenter(i, f) for i, f in zip(tensor.idx, frames, strict=True)]
+
+    def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
+        """Experiment-level pooling of all the experiment's trajectories (or none)."""
+        if self.pooling is None:
+            return list(labels)
+        return pool_experiment(labels, self.pooling)
 
     def ensemble(self, labels: list[TrajectoryLabel]) -> EnsembleLabel:
         """Ensemble of the experiment's segments."""

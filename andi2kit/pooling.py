@@ -1,0 +1,153 @@
+"""Experiment-level pooling: the segments of all FOVs of an experiment inform each other.
+
+Every FOV of a challenge experiment is simulated from the same parameters, so the segments
+of an experiment fall into a few diffusive states whose spread in α and K is often smaller
+than the error of a single segment's estimate. :func:`pool_experiment` fits a Gaussian
+mixture (number of states by BIC) to the segments' ``(α, log10 K)`` and replaces each
+segment's values by their posterior mean (empirical Bayes): the estimate is pulled towards its
+state's mean by ``err² / (err² + spread²)``, where ``err²`` depends on the segment's length
+(:class:`SegmentErrorModel`) and ``spread²`` is the state's scatter minus the mean error.
+Long segments in a broad state barely move; short segments in a narrow state move most of
+the way. Change points and states are untouched.
+
+The error model is calibrated on simulated validation data (``andi2kit tune``) by comparing
+predicted segments with the true values over the frames they cover. The ensemble is *not*
+built from the pooled values nor deconvolved by the error model: on the validation data both
+made the ensemble distances worse (``data/scripts`` measurements in the closing note of the
+segmentation issue), so :mod:`andi2kit.ensemble` keeps using the raw segment values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from andi2kit.ensemble import fit_mixture, segment_table
+from andi2kit.io import TrajectoryLabel
+
+#: Smallest spread (standard deviation) assumed for a state in α and in log10 K.
+MIN_SPREAD = (0.02, 0.02)
+
+
+@dataclass(frozen=True)
+class SegmentErrorModel:
+    """Variance of a segment's estimate as ``a + b / length``, for α and for log10 K.
+
+    Attributes
+    ----------
+    a_alpha, b_alpha, a_logk, b_logk : float
+        Coefficients (``b`` in frames).
+    """
+
+    a_alpha: float = 0.01
+    b_alpha: float = 1.0
+    a_logk: float = 0.002
+    b_logk: float = 0.3
+
+    def variance(self, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Error variances of α and of log10 K for segments of ``length`` frames."""
+        n = np.maximum(np.asarray(length, dtype=np.float64), 1.0)
+        return self.a_alpha + self.b_alpha / n, self.a_logk + self.b_logk / n
+
+    def to_dict(self) -> dict:
+        """Plain dictionary (for ``segmentation.json``)."""
+        return asdict(self)
+
+    @classmethod
+    def fit(cls, pred: Sequence[TrajectoryLabel], true: Sequence[TrajectoryLabel]
+            ) -> SegmentErrorModel:
+        """Least-squares fit of the squared errors of predicted segments against the truth.
+
+        Parameters
+        ----------
+        pred, true : sequence of TrajectoryLabel
+            Predicted and true labels of the same trajectories, in the same order.
+        """
+        rows = []
+        for p, t in zip(pred, true, strict=True):
+            ta, tk = _frames(t)
+            n = min(ta.size, p.T)
+            bounds = np.concatenate(([0], p.cp, [p.T]))
+            for s in range(p.alpha.size):
+                lo, hi = int(bounds[s]), int(min(bounds[s + 1], n))
+                if hi <= lo:
+                    continue
+                true_a = ta[lo:hi].mean()
+                # immobile frames (K = 0) have no log K: left out of the K errors
+                true_k = (np.log10(tk[lo:hi]).mean() if np.all(tk[lo:hi] > 1e-4)
+                          else np.nan)
+                rows.append((hi - lo, p.alpha[s] - true_a,
+                             np.log10(max(p.K[s], 1e-6)) - true_k))
+        if len(rows) < 10:
+            raise ValueError("too few segments to fit an error model")
+        r = np.array(rows)
+        # errors are heavy-tailed (a misplaced change point mixes two states; immobile
+        # segments have K = 0): a robust variance per length bin, then a + b / length
+        edges = np.unique(np.quantile(r[:, 0], np.linspace(0, 1, 9)))
+        coef = []
+        for col in (1, 2):
+            ok = np.isfinite(r[:, col])
+            xs, ys = [], []
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+                sel = ok & (r[:, 0] >= lo) & (r[:, 0] <= hi)
+                if sel.sum() >= 10:
+                    e = r[sel, col]
+                    xs.append(1.0 / np.median(r[sel, 0]))
+                    ys.append((1.4826 * np.median(np.abs(e - np.median(e)))) ** 2)
+            c, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(xs)), xs]), np.array(ys),
+                                    rcond=None)
+            coef.append(np.maximum(c, [1e-4, 0.0]))
+        return cls(float(coef[0][0]), float(coef[0][1]), float(coef[1][0]), float(coef[1][1]))
+
+
+def _frames(lab: TrajectoryLabel) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame α and K of a label."""
+    lengths = np.diff(np.concatenate(([0], lab.cp, [lab.T]))).astype(int)
+    return np.repeat(lab.alpha, lengths), np.repeat(lab.K, lengths)
+
+
+def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
+                    max_states: int = 3, seed: int = 0) -> list[TrajectoryLabel]:
+    """Pull every segment's α and K towards the mean of its state.
+
+    Parameters
+    ----------
+    labels : sequence of TrajectoryLabel
+        All predicted trajectories of one experiment.
+    error : SegmentErrorModel
+        Error variances of single-segment estimates.
+    max_states : int
+        Largest number of mixture components (BIC chooses).
+    seed : int
+        Seed of the mixture fits.
+
+    Returns
+    -------
+    list of TrajectoryLabel
+        Same trajectories, change points and states; α and K pooled.
+    """
+    seg = segment_table(labels)
+    if seg.shape[0] == 0:
+        return list(labels)
+    x = np.column_stack([seg[:, 0], np.log10(np.maximum(seg[:, 1], 1e-6))])
+    length = np.maximum(seg[:, 3], 1.0)
+    err = np.column_stack(error.variance(length))
+    resp = fit_mixture(x, length, max_states, seed).predict_proba(x)  # (n, C)
+    w = resp * length[:, None]
+    total = w.sum(axis=0)[:, None]
+    mean = (w.T @ x) / total  # (C, 2)
+    scatter = np.einsum("nc,ncd->cd", w, (x[:, None, :] - mean[None]) ** 2) / total
+    spread2 = np.maximum(scatter - (w.T @ err) / total, np.square(MIN_SPREAD)[None])
+    # posterior mean under each state, averaged over the responsibilities
+    gain = spread2[None] / (spread2[None] + err[:, None, :])  # (n, C, 2)
+    pooled = np.einsum("nc,ncd->nd", resp, mean[None] + gain * (x[:, None, :] - mean[None]))
+    pooled[:, 0] = np.clip(pooled[:, 0], 0.0, 2.0)
+    out, k = [], 0
+    for lab in labels:
+        n = lab.alpha.size
+        out.append(replace(lab, alpha=pooled[k:k + n, 0].copy(),
+                           K=np.power(10.0, pooled[k:k + n, 1])))
+        k += n
+    return out

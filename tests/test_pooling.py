@@ -1,0 +1,70 @@
+"""Experiment-level pooling on synthetic segments with known states and known errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from andi2kit.io import TrajectoryLabel
+from andi2kit.pooling import SegmentErrorModel, pool_experiment
+
+ERR = SegmentErrorModel(0.005, 0.5, 0.002, 0.4)
+
+
+def _experiment(rng, n=400, states=((0.5, 0.01), (1.5, 1.0)), spread=(0.03, 0.05), err=ERR):
+    """One-segment trajectories from two narrow states; estimates with the model's error."""
+    true, pred = [], []
+    for i in range(n):
+        s = i % 2
+        a = states[s][0] + rng.normal(0, spread[0])
+        logk = np.log10(states[s][1]) + rng.normal(0, spread[1])
+        length = int(rng.integers(20, 200))
+        va, vk = err.variance(np.array([length]))
+        true.append(TrajectoryLabel(i, 10 ** logk, a, 2, T=length))
+        pred.append(TrajectoryLabel(i, 10 ** (logk + rng.normal(0, np.sqrt(vk[0]))),
+                                    a + rng.normal(0, np.sqrt(va[0])), 2, T=length))
+    return true, pred
+
+
+def test_pooling_shrinks_errors_of_narrow_states():
+    rng = np.random.default_rng(0)
+    true, pred = _experiment(rng)
+    pooled = pool_experiment(pred, ERR)
+    a_true = np.array([t.alpha[0] for t in true])
+    k_true = np.log10([t.K[0] for t in true])
+
+    def mae(labels):
+        a = np.array([p.alpha[0] for p in labels])
+        k = np.log10([p.K[0] for p in labels])
+        return np.mean(np.abs(a - a_true)), np.mean(np.abs(k - k_true))
+
+    (raw_a, raw_k), (pool_a, pool_k) = mae(pred), mae(pooled)
+    assert pool_a < 0.6 * raw_a
+    assert pool_k < 0.7 * raw_k
+    # change points, states and lengths untouched
+    assert [p.T for p in pooled] == [p.T for p in pred]
+    assert all(np.array_equal(p.state, q.state) for p, q in zip(pooled, pred, strict=True))
+
+
+def test_long_segments_of_a_broad_state_barely_move():
+    rng = np.random.default_rng(1)
+    err = SegmentErrorModel(0.001, 0.1, 0.001, 0.1)
+    # one broad state: the spread dwarfs the error, so the estimates are kept
+    labels = [TrajectoryLabel(i, 10 ** rng.normal(0, 0.8), rng.uniform(0.2, 1.8), 2, T=200)
+              for i in range(300)]
+    pooled = pool_experiment(labels, err, max_states=1)
+    moved = np.abs(np.array([p.alpha[0] - q.alpha[0] for p, q in zip(pooled, labels,
+                                                                         strict=True)]))
+    assert np.median(moved) < 0.01
+
+
+def test_error_model_fit_recovers_coefficients():
+    rng = np.random.default_rng(2)
+    truth = SegmentErrorModel(0.01, 1.0, 0.004, 0.5)
+    true, pred = _experiment(rng, n=3000, err=truth)
+    fit = SegmentErrorModel.fit(pred, true)
+    assert fit.b_alpha == pytest.approx(truth.b_alpha, rel=0.25)
+    assert fit.a_alpha == pytest.approx(truth.a_alpha, abs=0.006)
+    assert fit.b_logk == pytest.approx(truth.b_logk, rel=0.25)
+    with pytest.raises(ValueError, match="too few"):
+        SegmentErrorModel.fit(pred[:3], true[:3])
