@@ -262,6 +262,8 @@ def tune(
     for r in res["results"]:
         t.add_row(*[str(r[c]) if c in ("method", "pen") else fmt(r[c]) for c in cols])
     console.print(t)
+    for w, r in res["refine"].items():
+        console.print(f"refine window {w}: RMSE CP {r['rmse_cp']:.3f}, JSC {r['jsc_cp']:.3f}")
     for name, r in res["ensembles"].items():
         console.print(f"ensemble {name}: W1 α {r['w1_alpha']:.3f}, W1 K {r['w1_K']:.3f}")
     best = res["best"]

@@ -76,3 +76,21 @@ def test_labels_from_frames():
     assert lab.K.tolist() == [1, 1, 0.1] and lab.T == 50
     one = segment_values(a, K, s, [])
     assert one.cp.size == 0 and one.alpha[0] == 1.0
+
+
+def test_refine_moves_change_points_to_the_variance_change():
+    from andi2kit.segment import refine_change_points
+
+    rng = np.random.default_rng(3)
+    T, true_cp = 120, 57
+    sd = np.where(np.arange(T) < true_cp, 1.0, 0.1)  # fast then almost immobile
+    steps = rng.normal(0, 1, (T, 2)) * sd[:, None]
+    for guess in (54, 55, 59, 60):
+        assert refine_change_points(steps, [guess], window=3) == [true_cp]
+    # a change point farther than the window only moves within it
+    assert abs(refine_change_points(steps, [50], window=3)[0] - 50) <= 3
+    # no change in variance: a high required gain keeps the point
+    flat = rng.normal(0, 1, (T, 2))
+    assert refine_change_points(flat, [60], window=3, min_gain=10.0) == [60]
+    # segments never shrink below min_size
+    assert refine_change_points(steps, [4, 57], window=3, min_size=3)[0] >= 4

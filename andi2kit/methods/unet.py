@@ -19,7 +19,7 @@ from andi2kit.io import EnsembleLabel, TrajectoryLabel
 from andi2kit.pooling import SegmentErrorModel, pool_experiment
 from andi2kit.predict import load_checkpoint, predict_tensors
 from andi2kit.segment import Segmenter
-from andi2kit.tensors import pack, to_dense
+from andi2kit.tensors import pack, to_dense, unpack
 
 
 class UNetMethod:
@@ -70,7 +70,9 @@ class UNetMethod:
     def predict(self, trajs: pd.DataFrame) -> list[TrajectoryLabel]:
         """Segment labels of every trajectory of a FOV."""
         tensor, frames = self.predict_frames(trajs)
-        return [self.segmenter(i, f) for i, f in zip(tensor.idx, frames, strict=True)]
+        steps = unpack(tensor, tensor.x)
+        return [self.segmenter(i, f, st)
+                for i, f, st in zip(tensor.idx, frames, steps, strict=True)]
 
     def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
         """Experiment-level pooling of all the experiment's trajectories (or none)."""
