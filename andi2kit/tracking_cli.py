@@ -54,6 +54,9 @@ def track_eval(
         help="Where tracked CSVs are written and reused (default: tracks/ beside "
              "public_data).")] = None,
     force: Annotated[bool, typer.Option(help="Track again even if tracks exist.")] = False,
+    limits: Annotated[bool, typer.Option(
+        help="Also link the true positions (perfect detection) and measure how many VIP "
+             "frames follow a close encounter.")] = False,
 ) -> None:
     """Track (or reuse tracks) and print the tracking quality per experiment and overall."""
     from andi2kit.io import InputError
@@ -72,5 +75,24 @@ def track_eval(
     console.print(quality_table(summarize(per_fov), failed=[
         f"not evaluated: {line}" for line in _fail_lines(failed)]))
     console.print(f"tracks in {tracks}")
+    if limits:
+        from rich import box
+        from rich.table import Table
+
+        from andi2kit.tracking_limits import limits_folder
+
+        res = limits_folder(root.parent, ref, summarize(per_fov))
+        t = Table(title="Where VIP frames are lost", box=box.SIMPLE_HEAD, show_edge=False)
+        for c in ("exp", "tracked ≤1 px", "perfect detection ≤1 px", "after a <1 px encounter",
+                  "encounters / VIP"):
+            t.add_column(c, justify="right")
+        for exp, r in res.iterrows():
+            t.add_row(str(exp), *[f"{100 * r[c]:.1f} %" if c != "encounters_per_vip"
+                                  else f"{r[c]:.1f}" for c in res.columns],
+                      style="bold" if exp == "overall" else None)
+        t.caption = ("perfect detection: the same linking and VIP logic on the true positions "
+                     "of all particles; after a <1 px encounter: VIP frames at or after the "
+                     "first frame another particle was closer than 1 px")
+        console.print(t)
     if failed:
         raise typer.Exit(1)
