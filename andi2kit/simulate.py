@@ -835,7 +835,8 @@ def _run_parallel(todo: list[_Job], workers: int, finish, advance) -> None:
 
     # spawn: the parent may hold threads (progress bar, TensorFlow) that fork would copy
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool, \
+            _sigterm_interrupts():
         pending: dict[Future, _Job] = {pool.submit(_run_fov_safe, job): job for job in todo}
         try:
             while pending:
@@ -848,11 +849,33 @@ def _run_parallel(todo: list[_Job], workers: int, finish, advance) -> None:
                         finish(job.exp, job.fov, None, f"{type(exc).__name__}: {exc}")
                     advance(job)
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
             # on Ctrl-C do not wait minutes for running videos; their files are only temporary
-            for proc in list(getattr(pool, "_processes", {}).values()):
+            # (take the processes first: shutdown() forgets them)
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
                 proc.terminate()
             raise
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Treat SIGTERM (``kill``) like Ctrl-C, so that the workers are stopped, not orphaned."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

@@ -240,3 +240,40 @@ def test_definitions() -> None:
     assert {"demo", "benchmark", "test"} <= set(sim.PRESETS)
     with pytest.raises(ValueError, match="unknown preset"):
         sim.experiment_definitions("nope")
+
+
+def test_sigterm_stops_the_workers_too(tmp_path):
+    """``kill`` of a parallel simulate must not leave its worker processes running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "andi2kit.cli", "simulate", str(tmp_path / "s"), "--preset",
+         "test", "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    deadline = time.time() + 60
+    while time.time() < deadline and len(children) < 3:  # resource tracker + 2 workers
+        time.sleep(0.5)
+        out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+        children = [int(x) for x in out.stdout.split()]
+    assert len(children) >= 3, "workers did not start"
+    time.sleep(2)  # let the workers get into their FOVs
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    def alive() -> list[int]:
+        out = []
+        for pid in children:
+            try:
+                os.kill(pid, 0)
+                out.append(pid)
+            except ProcessLookupError:
+                pass
+        return out
+
+    deadline = time.time() + 15  # a rendering video is not worth waiting for: seconds at most
+    while alive() and time.time() < deadline:
+        time.sleep(0.5)
+    assert not alive(), f"process(es) {alive()} outlived the parent"
