@@ -156,7 +156,12 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
     with progress_bar(progress) as bar:
         task = bar.add_task(f"track {track} · {method}", total=len(jobs))
         if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            import multiprocessing
+
+            # spawn: forking a parent that has loaded TensorFlow (an earlier run in the same
+            # process) deadlocks the children
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                 futures = [pool.submit(_job, j) for j in jobs]
                 for fut in as_completed(futures):
                     _record(report, *fut.result())

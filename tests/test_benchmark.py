@@ -32,9 +32,11 @@ def test_summary_table_and_readme_section(tmp_path):
     ours = {"2:msd": score(2, 0.0, 0.2, 0.3), "2:unet": score(2, 1.0, 0.6, 0.1),
             "1:msd": score(1, 0.0, 0.2, 0.3), "1:unet": score(1, 1.0, 0.6, 0.1)}
     text = summary_table(ours)
-    # msd's RMSE 0 is not bold: it comes with the lower JSC
+    # msd's RMSE 0 (nothing found) is not bold, nor a rival; unet's 1.000 loses to the
+    # paper's 0.722 on track 2 and beats its 2.217 on track 1 (with a higher JSC)
     assert "| 2 | msd | 0.000 | 0.200 | 0.300 |" in text
     assert "| 2 | unet | 1.000 | **0.600** | **0.100** |" in text
+    assert "| 1 | unet | **1.000** | **0.600** | **0.100** |" in text
     assert "| 2 | paper (AnomalousNet) | 0.722 | 0.254 |" in text
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\nrest\n")

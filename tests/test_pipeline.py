@@ -108,6 +108,9 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     stamp = cached[0].stat().st_mtime_ns
     rep2 = run(public, tmp_path / "sub2", 1, "msd", progress=False, tracks=tracks)
     assert rep2.ok and cached[0].stat().st_mtime_ns == stamp
+    # parallel workers after TensorFlow is loaded in this process (forked workers deadlocked)
+    rep3 = run(public, tmp_path / "sub3", 1, "unet", progress=False, tracks=tracks, workers=2)
+    assert rep3.ok and len(rep3.written) == len(cached)
     # the same trajectories (up to the CSV's float text) give the same labels
     for a, b in zip(read_labels(layout.prediction_path(sub, 1, 0, 0)),
                     read_labels(layout.prediction_path(tmp_path / "sub2", 1, 0, 0)),
