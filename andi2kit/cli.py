@@ -312,7 +312,7 @@ def plot_ensemble(
 
 
 def _register_tracking() -> None:
-    from andi2kit.tracking_cli import track, track_eval
+    from andi2kit.tracking.cli import track, track_eval
 
     app.command(help="Track the VIP particles of every Track 1 video into trajectory CSVs.")(
         track)

@@ -24,7 +24,7 @@ from andi2kit.tracking import (
     track_vips,
     tracks_path,
 )
-from andi2kit.tracking_eval import evaluate_fov, evaluate_vips, read_truth, summarize
+from andi2kit.tracking.evaluate import evaluate_fov, evaluate_vips, read_truth, summarize
 
 SIGMA = 0.79  # PSF width of andi-datasets videos
 
@@ -306,7 +306,7 @@ def test_cli_track_resume_failure_and_eval(sim_data, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from andi2kit.tracking_cli import track, track_eval
+    from andi2kit.tracking.cli import track, track_eval
 
     app = typer.Typer()
     app.command()(track)
@@ -336,7 +336,7 @@ def test_cli_track_resume_failure_and_eval(sim_data, tmp_path):
 
 
 def test_encounters_count_exposure_after_the_first_close_approach(tmp_path):
-    from andi2kit.tracking_limits import encounters
+    from andi2kit.tracking.limits import encounters
 
     # VIP 0 walks right along y = 10; particle 1 crosses its path at frame 5 only
     frames = np.arange(10)
@@ -352,8 +352,8 @@ def test_encounters_count_exposure_after_the_first_close_approach(tmp_path):
 
 
 def test_limits_folder_on_simulated_videos(tracked_sim):
-    from andi2kit.tracking_eval import evaluate_folder, summarize
-    from andi2kit.tracking_limits import limits_folder
+    from andi2kit.tracking.evaluate import evaluate_folder, summarize
+    from andi2kit.tracking.limits import limits_folder
 
     sim, tracks = tracked_sim
     summary = summarize(evaluate_folder(sim / "public_data" / "track_1", sim / "ref", tracks,

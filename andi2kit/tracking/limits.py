@@ -28,7 +28,7 @@ from scipy.spatial import cKDTree
 
 from andi2kit import io, layout
 from andi2kit.tracking import TrackingParams, follow_vips, fov_jobs, link
-from andi2kit.tracking_eval import evaluate_fov, read_truth
+from andi2kit.tracking.evaluate import evaluate_fov, read_truth
 
 __all__ = ["encounters", "limits_folder", "perfect_detection"]
 
@@ -55,7 +55,7 @@ def perfect_detection(public: str | Path, ref: str | Path, exp: int, fov: int,
     Returns
     -------
     dict
-        :func:`andi2kit.tracking_eval.evaluate_fov` fields.
+        :func:`andi2kit.tracking.evaluate.evaluate_fov` fields.
     """
     params = TrackingParams() if params is None else params
     public = Path(public)
@@ -117,7 +117,7 @@ def limits_folder(public: str | Path, ref: str | Path, tracked_summary: pd.DataF
     public, ref : path-like
         A simulation with videos.
     tracked_summary : pandas.DataFrame, optional
-        :func:`andi2kit.tracking_eval.summarize` of the real tracker, to put beside.
+        :func:`andi2kit.tracking.evaluate.summarize` of the real tracker, to put beside.
     params : TrackingParams, optional
         Tracker settings.
     radius : float

@@ -61,7 +61,7 @@ def track_eval(
     """Track (or reuse tracks) and print the tracking quality per experiment and overall."""
     from andi2kit.io import InputError
     from andi2kit.tracking import track1_root
-    from andi2kit.tracking_eval import evaluate_folder, quality_table, summarize
+    from andi2kit.tracking.evaluate import evaluate_folder, quality_table, summarize
 
     try:
         root = track1_root(public_track1)
@@ -79,7 +79,7 @@ def track_eval(
         from rich import box
         from rich.table import Table
 
-        from andi2kit.tracking_limits import limits_folder
+        from andi2kit.tracking.limits import limits_folder
 
         res = limits_folder(root.parent, ref, summarize(per_fov))
         t = Table(title="Where VIP frames are lost", box=box.SIMPLE_HEAD, show_edge=False)

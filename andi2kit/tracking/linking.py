@@ -1,0 +1,239 @@
+"""Linking detections into tracks: per-track motion models (default) or trackpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from andi2kit.tracking.params import TrackingParams
+
+
+def link(features: pd.DataFrame, params: TrackingParams = TrackingParams()) -> pd.DataFrame:
+    """Link detections into tracks with trackpy (memory, adaptive search).
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Output of :func:`locate`.
+    params : TrackingParams
+        Linking settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``features`` with a ``particle`` column (int), sorted by particle then frame.
+    """
+    import trackpy as tp
+
+    tp.quiet()
+    if features.empty:
+        out = features.copy()
+        out["particle"] = np.zeros(0, dtype=np.int64)
+        return out
+    if params.linker == "motion":
+        tracks = features.copy()
+        tracks["particle"] = link_motion(features[["y", "x"]].to_numpy(),
+                                         features["frame"].to_numpy(), params)
+    elif params.linker == "trackpy":
+        kwargs = dict(memory=params.memory, adaptive_stop=params.adaptive_stop,
+                      adaptive_step=params.adaptive_step, link_strategy="auto")
+        if params.predict:
+            pred = tp.predict.NearestVelocityPredict(span=1)
+            tracks = pred.link_df(features, params.search_range, **kwargs)
+        else:
+            tracks = tp.link(features, params.search_range, **kwargs)
+    else:
+        raise ValueError(f"linker must be 'motion' or 'trackpy', got {params.linker!r}")
+    tracks = tracks.astype({"particle": np.int64})
+    return tracks.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
+
+
+class _TrackState:
+    """Growing arrays of every track's last position and its recent steps (a ring)."""
+
+    def __init__(self, span: int, cap: int = 1024) -> None:
+        self.span = span
+        self.n = 0
+        self.pos = np.zeros((cap, 2))
+        self.frame = np.zeros(cap, dtype=np.int64)
+        self.steps = np.zeros((cap, span, 2))
+        self.gaps = np.zeros((cap, span))
+        self.ptr = np.zeros(cap, dtype=np.int64)
+
+    def new(self, pos: np.ndarray, frame: int) -> np.ndarray:
+        k = len(pos)
+        while self.n + k > len(self.pos):
+            for name in ("pos", "frame", "steps", "gaps", "ptr"):
+                arr = getattr(self, name)
+                setattr(self, name, np.concatenate([arr, np.zeros_like(arr)]))
+        ids = np.arange(self.n, self.n + k)
+        self.pos[ids] = pos
+        self.frame[ids] = frame
+        self.n += k
+        return ids
+
+    def extend(self, ids: np.ndarray, pos: np.ndarray, frame: int) -> None:
+        slot = self.ptr[ids]
+        self.steps[ids, slot] = pos - self.pos[ids]
+        self.gaps[ids, slot] = frame - self.frame[ids]
+        self.ptr[ids] = (slot + 1) % self.span
+        self.pos[ids] = pos
+        self.frame[ids] = frame
+
+
+def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = TrackingParams()
+                ) -> np.ndarray:
+    """Link detections frame by frame, each track scored with its own motion model.
+
+    Every track carries its recent steps. They give its diffusivity and, when the mean step
+    is significant against their scatter, a velocity (directed motion). A detection is scored
+    by the likelihood of the step under a mixture: the track's own Gaussian (weight
+    ``1 - switch_weight``) and a broad one of diffusivity ``D_broad`` for a particle that
+    changes state. Each frame the assignment of tracks to detections that maximises the total
+    likelihood is found (Hungarian algorithm on each connected group of candidates); a track
+    without a detection waits up to ``memory`` frames, a detection without a track starts one.
+    So an immobile particle keeps its detection when a fast one passes by, which a nearest-
+    distance linker (trackpy) often gets wrong.
+
+    Parameters
+    ----------
+    pos : numpy.ndarray
+        ``(n, 2)`` detection positions.
+    frames : numpy.ndarray
+        ``(n,)`` frame numbers.
+    params : TrackingParams
+        ``memory``, ``search_range``, ``velocity_frames`` (steps remembered), ``D_prior``,
+        ``D_broad``, ``switch_weight``, ``link_cost``, ``loc_sigma``, ``directed_chi2``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` track label of every detection.
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    p = params
+    pos = np.asarray(pos, dtype=np.float64)
+    frames = np.asarray(frames, dtype=np.int64)
+    labels = np.full(len(frames), -1, dtype=np.int64)
+    if not len(frames):
+        return labels
+    order = np.argsort(frames, kind="stable")
+    cuts = np.flatnonzero(np.diff(frames[order])) + 1
+    st = _TrackState(max(p.velocity_frames, 2))
+    noise = 2.0 * p.loc_sigma ** 2  # per-axis variance of a step from localisation alone
+    alive = np.zeros(0, dtype=np.int64)
+    for idx in np.split(order, cuts):
+        t = int(frames[idx[0]])
+        x = pos[idx]
+        alive = alive[t - st.frame[alive] <= p.memory + 1]
+        ids = np.full(len(idx), -1, dtype=np.int64)
+        if len(alive):
+            g = (t - st.frame[alive]).astype(np.float64)
+            pred, var_own = _motion_model(st, alive, g, p)
+            var_broad = 2 * p.D_broad * g + noise
+            var_own = np.maximum(var_own, noise)
+            # candidates out to where the wider of the two Gaussians is 1e-4 of its peak
+            radius = np.minimum(np.sqrt(-2 * np.maximum(var_own, var_broad) * np.log(1e-4)),
+                                p.search_range * np.sqrt(g))
+            tree = cKDTree(x)
+            cand = tree.query_ball_point(pred, radius)
+            rows = np.repeat(np.arange(len(alive)), [len(c) for c in cand])
+            if rows.size:
+                cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in cand])
+                d2 = np.sum((x[cols] - pred[rows]) ** 2, axis=1)
+                vo, vb = var_own[rows], var_broad[rows]
+                like = ((1 - p.switch_weight) * np.exp(-d2 / (2 * vo)) / (2 * np.pi * vo)
+                        + p.switch_weight * np.exp(-d2 / (2 * vb)) / (2 * np.pi * vb))
+                cost = -np.log(np.maximum(like, 1e-300)) + p.gap_cost * (g[rows] - 1)
+                ok = cost < p.link_cost
+                rows, cols, cost = rows[ok], cols[ok], cost[ok]
+            if rows.size:
+                ids = _assign(rows, cols, cost, len(alive), len(x), p.link_cost,
+                              linear_sum_assignment, coo_matrix, connected_components)
+                matched = ids >= 0
+                ids[matched] = alive[ids[matched]]
+                st.extend(ids[matched], x[matched], t)
+        born = ids < 0
+        if born.any():
+            new = st.new(x[born], t)
+            ids[born] = new
+            alive = np.concatenate([alive, new])
+        labels[idx] = ids
+    return labels
+
+
+def _motion_model(st: _TrackState, ids: np.ndarray, g: np.ndarray, p: TrackingParams
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted positions and per-axis variances of tracks ``ids`` after ``g`` frames.
+
+    From each track's recent steps (shrunk towards ``D_prior`` by two pseudo-steps):
+    a drift velocity when the mean step is significant (directed motion), and the lag-1
+    correlation of the steps, which predicts the next step from the last one: positive for
+    persistent motion, down to -0.5 for strongly subdiffusive motion that jitters in place.
+    """
+    steps, gaps = st.steps[ids], st.gaps[ids]
+    sg = gaps.sum(axis=1)
+    n0 = 2.0
+    prior = n0 * 2 * p.D_prior
+    vel = steps.sum(axis=1) / np.maximum(sg, 1.0)[:, None]
+    resid = steps - vel[:, None, :] * gaps[:, :, None]
+    rate_dir = (np.sum(resid ** 2, axis=(1, 2)) / 2 + prior) / (sg + n0)
+    rate = (np.sum(steps ** 2, axis=(1, 2)) / 2 + prior) / (sg + n0)
+    nsteps = (gaps > 0).sum(axis=1)
+    directed = (nsteps >= 3) & (np.sum(vel ** 2, axis=1) * sg > p.directed_chi2 * rate_dir)
+    vel = np.where(directed[:, None], vel, 0.0)
+    rate = np.where(directed, rate_dir, rate)
+    # lag-1 correlation of the steps around the drift (ring order: ptr is the oldest slot)
+    span = st.span
+    newest = (st.ptr[ids] - 1) % span
+    nxt = (np.arange(span)[None, :] + 1) % span
+    dev = resid
+    pair_ok = ((gaps == 1) & (np.take_along_axis(gaps, np.broadcast_to(nxt, gaps.shape), 1) == 1)
+               & (np.arange(span)[None, :] != newest[:, None]))
+    nxt_dev = dev[:, nxt[0], :]
+    cross = np.sum(np.where(pair_ok[:, :, None], dev * nxt_dev, 0.0), axis=(1, 2))
+    npairs = pair_ok.sum(axis=1)
+    rho = cross / (2 * rate * (npairs + n0))
+    rho = np.clip(np.where(directed, 0.0, rho), -0.6, 0.9)
+    last = dev[np.arange(len(ids)), newest]
+    last_ok = gaps[np.arange(len(ids)), newest] == 1
+    use_ar = (g == 1) & last_ok
+    step_pred = vel * g[:, None] + np.where(use_ar[:, None], rho[:, None] * last, 0.0)
+    var = np.where(use_ar, rate * (1 - rho ** 2), rate * g)
+    return st.pos[ids] + step_pred, var
+
+
+def _assign(rows, cols, cost, n_rows, n_cols, alt, lsa, coo_matrix, connected_components):
+    """Best matching of rows to columns where every non-match costs ``alt``.
+
+    Returns, for each column, its row or -1. Solved per connected group of candidate pairs.
+    """
+    out = np.full(n_cols, -1, dtype=np.int64)
+    n = n_rows + n_cols
+    graph = coo_matrix((np.ones(rows.size), (rows, n_rows + cols)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    ecomp = comp[rows]
+    order = np.argsort(ecomp, kind="stable")
+    bounds = np.flatnonzero(np.diff(ecomp[order])) + 1
+    for sel in np.split(order, bounds):
+        r, c, w = rows[sel], cols[sel], cost[sel]
+        if sel.size == 1:
+            out[c[0]] = r[0]  # cost < alt was checked by the caller
+            continue
+        ur, ri = np.unique(r, return_inverse=True)
+        uc, ci = np.unique(c, return_inverse=True)
+        nr, nc = ur.size, uc.size
+        big = 1e9
+        m = np.full((nr + nc, nc + nr), big)
+        m[ri, ci] = w
+        m[np.arange(nr), nc + np.arange(nr)] = alt  # row unmatched
+        m[nr + np.arange(nc), np.arange(nc)] = 0.0  # column unmatched (alt paid by its row)
+        m[nr + ci, nc + ri] = 0.0  # dummy-dummy pairs where a real pair exists
+        a, b = lsa(m)
+        real = (a < nr) & (b < nc)
+        out[uc[b[real]]] = ur[a[real]]
+    return out

@@ -1,0 +1,160 @@
+"""Detection, linking and VIP-following settings of the Track 1 tracker."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+#: Movie frames of a challenge video (page 0, the VIP frame, comes on top).
+N_FRAMES = 200
+
+#: Shortest trajectory the challenge generates (``_defaults_andi2()._min_T``).
+MIN_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    """Detection, linking and VIP-following settings.
+
+    Intensities are in units of the background noise: :func:`preprocess` subtracts each
+    frame's background and divides by its noise, so the thresholds do not depend on the
+    per-frame 8-bit rescaling of the challenge videos.
+
+    Attributes
+    ----------
+    diameter : int
+        trackpy feature diameter (odd, px).
+    minmass : float
+        Smallest integrated brightness of a feature (trackpy ``minmass``).
+    separation : float
+        Smallest distance between two features (px).
+    percentile : float
+        Peaks must be brighter than this percentile of the frame.
+    threshold : float
+        Bandpassed intensity under which pixels are clipped before peak finding (noise units).
+    noise_size : float
+        Width of trackpy's Gaussian noise filter (px).
+    max_iterations : int
+        Centroid refinement iterations.
+    pad : int
+        Border extension (px) so that particles at the edge are found.
+    search_range : float
+        Largest displacement linked between consecutive frames (px); after a gap of ``g``
+        frames, ``search_range * sqrt(g)`` (motion linker). trackpy's linker slows down
+        badly with large values: use about 6 with ``linker="trackpy"``.
+    memory : int
+        Frames a particle may vanish and still be linked to itself.
+    adaptive_stop, adaptive_step : float
+        trackpy's adaptive search: oversized subnetworks are retried with
+        ``search_range`` multiplied by ``adaptive_step`` down to ``adaptive_stop``.
+    predict : bool
+        With ``linker="trackpy"``: link with trackpy's nearest-velocity predictor.
+    linker : {"motion", "trackpy"}
+        ``"motion"``: :func:`link_motion` (per-track motion models); ``"trackpy"``:
+        ``trackpy.link`` (nearest distance).
+    D_prior : float
+        Diffusivity (px²/frame) a new track is assumed to have, worth two steps.
+    D_broad : float
+        Diffusivity of the broad component for a particle that changes its motion.
+    switch_weight : float
+        Weight of the broad component.
+    link_cost : float
+        Negative log-likelihood of a step above which a track rather waits or ends.
+    gap_cost : float
+        Extra cost per frame a track was not seen.
+    loc_sigma : float
+        Localisation error (px).
+    directed_chi2 : float
+        Significance (chi-square, 2 dof) the mean step needs to be used as a velocity.
+    vip_radius : float
+        Largest distance between a page-0 centroid and its first-frame detection (px).
+    reacquire_frames : int
+        How many frames after a lost track a continuation may start.
+    reacquire_radius : float
+        Base search radius of a continuation (px); it grows with the square root of the gap.
+    reacquire_growth : float
+        Growth of the radius per square-root frame of gap (px).
+    reacquire_chi2 : float
+        The radius is at least this many variances (chi-square, 2 dof) of the particle's own
+        recent steps, for fast particles.
+    steal_cost : float
+        Extra cost of continuing on a detection inside another track rather than on a track
+        start.
+    velocity_frames : int
+        Recent steps a track remembers for its motion model, and whose mean displacement
+        predicts where a lost VIP went.
+    edge : float
+        A track lost closer than this to the border (px) is taken to have left the FOV.
+    fill_radius : float
+        In a gap of a VIP's trajectory, a detection this close to the interpolated position
+        (px) is taken as the VIP (it is usually hidden in another particle's blob); 0 turns
+        this off and gaps are interpolated linearly.
+    refine : bool
+        Refine trackpy's features by a joint Gaussian fit (:func:`refine_frame`).
+    psf_sigma : float
+        Width of the Gaussian PSF (px); 0.79 measured on andi-datasets videos.
+    fit_radius : int
+        Half-size of the window a spot is fitted in (px).
+    fit_sweeps : int
+        Passes over all spots of a frame.
+    max_shift : float
+        Farthest a spot may move from trackpy's position (px).
+    min_amplitude : float
+        Spots fitted fainter than this (noise units) are dropped.
+    residual_peak : float
+        Matched-filter response of the residual above which a hidden spot is added
+        (0: no residual search).
+    min_distance : float
+        Of two spots closer than this (px) the fainter is dropped.
+    expected_frames : int or None
+        Movie frames a video must have (the challenge's 200); None accepts any number.
+    """
+
+    diameter: int = 5
+    minmass: float = 6.0
+    separation: float = 1.5
+    percentile: float = 0.0
+    threshold: float = 1.0
+    noise_size: float = 1.0
+    max_iterations: int = 10
+    pad: int = 5
+    search_range: float = 15.0
+    memory: int = 3
+    adaptive_stop: float = 1.0
+    adaptive_step: float = 0.9
+    predict: bool = False
+    linker: str = "motion"
+    D_prior: float = 0.5
+    D_broad: float = 1.0
+    switch_weight: float = 0.2
+    link_cost: float = 14.0
+    gap_cost: float = 0.5
+    loc_sigma: float = 0.15
+    directed_chi2: float = 12.0
+    vip_radius: float = 3.0
+    reacquire_frames: int = 30
+    reacquire_radius: float = 2.5
+    reacquire_growth: float = 1.5
+    reacquire_chi2: float = 9.2
+    steal_cost: float = 2.0
+    velocity_frames: int = 5
+    edge: float = 2.0
+    fill_radius: float = 1.5
+    refine: bool = True
+    psf_sigma: float = 0.79
+    fit_radius: int = 2
+    fit_sweeps: int = 4
+    max_shift: float = 1.5
+    min_amplitude: float = 6.0
+    residual_peak: float = 5.0
+    min_distance: float = 0.7
+    expected_frames: int | None = N_FRAMES
+
+    def __post_init__(self) -> None:
+        if self.diameter < 3 or self.diameter % 2 == 0:
+            raise ValueError(f"diameter must be an odd integer >= 3, got {self.diameter}")
+        if self.search_range <= 0 or self.memory < 0 or self.pad < 0:
+            raise ValueError("search_range must be > 0, memory and pad >= 0")
+
+    def to_dict(self) -> dict:
+        """The settings as a plain dictionary."""
+        return asdict(self)

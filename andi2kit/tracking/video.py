@@ -1,0 +1,244 @@
+"""Whole videos and folders of videos: ``videos_fov_<F>.tiff`` → VIP trajectory CSVs."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from andi2kit import io, layout
+from andi2kit.io import InputError
+from andi2kit.tracking.detect import locate, preprocess
+from andi2kit.tracking.linking import link
+from andi2kit.tracking.params import TrackingParams
+from andi2kit.tracking.vips import follow_vips
+
+
+def _check_vip_frame(frame: np.ndarray, source: Path) -> dict[int, np.ndarray]:
+    # a real VIP frame is almost all background (255) with a few tiny labelled blobs
+    if np.mean(frame == 255) < 0.9:
+        raise InputError(
+            f"{source}: page 0 is not a VIP frame (background 255 with labelled particles): "
+            f"only {np.mean(frame == 255):.0%} of its pixels are 255"
+        )
+    return io.decode_vip_frame(frame, source)
+
+
+def track_video(video: np.ndarray, params: TrackingParams = TrackingParams(),
+                source: str | Path = "<video>") -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
+    """Detect and link every particle of a video array.
+
+    Parameters
+    ----------
+    video : numpy.ndarray
+        ``(pages, height, width)`` uint8; page 0 the VIP frame.
+    params : TrackingParams
+        Settings.
+    source : path-like
+        Named in error messages.
+
+    Returns
+    -------
+    tracks : pandas.DataFrame
+        Output of :func:`link`, frames numbered like the trajectory CSVs (page - 1).
+    centroids : dict
+        VIP centroids of page 0.
+
+    Raises
+    ------
+    InputError
+        On a page 0 that is no VIP frame, too few frames, or no detection at all.
+    """
+    source = Path(source)
+    centroids = _check_vip_frame(video[0], source)
+    n = video.shape[0] - 1
+    if params.expected_frames is not None and n < params.expected_frames:
+        raise InputError(f"{source}: {n} movie frame(s) after the VIP frame, expected "
+                         f"{params.expected_frames}")
+    feats = locate(preprocess(video[1:], params.pad), params)
+    if feats.empty:
+        raise InputError(f"{source}: no particle detected in any of the {n} movie frames")
+    return link(feats, params), centroids
+
+
+def track_vips(video_path: str | Path, params: TrackingParams = TrackingParams(),
+               origin: tuple[float, float] = (0.0, 0.0)) -> pd.DataFrame:
+    """Trajectories of the VIP particles of a challenge video.
+
+    Parameters
+    ----------
+    video_path : path-like
+        A ``videos_fov_<F>.tiff`` file (page 0 the VIP frame, then the movie).
+    params : TrackingParams
+        Detection, linking and VIP settings.
+    origin : tuple of float
+        FOV origin ``(x0, y0)`` in the simulation box when known (simulated data); the
+        trajectories are shifted by it. The challenge does not publish it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``traj_idx`` (the VIP index of page 0), ``frame`` (page - 1, as in the
+        trajectory CSVs), ``x``, ``y`` in the trajectory coordinates (``x = row + x0``,
+        ``y = col + y0``); one row per frame of each VIP's estimated visible span, gaps
+        interpolated, every VIP present. Sorted by ``traj_idx`` then ``frame``.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, not uint8, has too few pages, page 0 is not a
+        VIP frame, or nothing is detected.
+    """
+    video_path = Path(video_path)
+    video = io.read_video(video_path, min_frames=2)
+    tracks, centroids = track_video(video, params, video_path)
+    vips = follow_vips(tracks, centroids, video.shape[1:], video.shape[0] - 1, params)
+    out = pd.DataFrame({
+        "traj_idx": vips["traj_idx"].astype(np.int64),
+        "frame": vips["frame"].astype(np.int64),
+        "x": vips["row"].to_numpy() + float(origin[0]),
+        "y": vips["col"].to_numpy() + float(origin[1]),
+    })
+    return out.sort_values(["traj_idx", "frame"], kind="stable").reset_index(drop=True)
+
+
+
+
+def track1_root(path: str | Path) -> Path:
+    """The ``track_1`` folder of a ``public_data`` folder (or the folder itself).
+
+    Raises
+    ------
+    InputError
+        If neither ``path`` nor ``path/track_1`` is a folder named ``track_1``.
+    """
+    path = Path(path)
+    if (path / "track_1").is_dir():
+        path = path / "track_1"
+    if path.name != "track_1" or not path.is_dir():
+        raise InputError(f"{path}: not a public_data/track_1 folder")
+    return path
+
+
+def fov_jobs(public_track1: str | Path) -> list[tuple[int, int, Path]]:
+    """``(exp, fov, video path)`` of every video under a ``track_1`` folder, sorted."""
+    root = track1_root(public_track1)
+    public = root.parent
+    return [(e, f, layout.video_path(public, e, f))
+            for e in layout.experiments(public, 1) for f in layout.fovs(public, 1, e, "video")]
+
+
+def tracks_path(out: str | Path, exp: int, fov: int) -> Path:
+    """Where :func:`track_folder` writes a FOV's VIP trajectories."""
+    return Path(out) / f"exp_{exp}" / f"trajs_fov_{fov}.csv"
+
+
+@dataclass
+class TrackReport:
+    """What :func:`track_folder` did."""
+
+    written: list[tuple[int, int]] = field(default_factory=list)
+    skipped: list[tuple[int, int]] = field(default_factory=list)
+    failed: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no FOV failed."""
+        return not self.failed
+
+
+def _track_job(args: tuple) -> tuple[int, int, str | None]:
+    exp, fov, video, dest, params = args
+    try:
+        io.write_trajectories(dest, track_vips(video, params))
+        return exp, fov, None
+    except InputError as exc:
+        return exp, fov, str(exc)
+    except Exception as exc:  # reported, and the other FOVs go on
+        return exp, fov, f"{video}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+
+
+def track_folder(public_track1: str | Path, out: str | Path,
+                 params: TrackingParams = TrackingParams(), *, workers: int = 1,
+                 force: bool = False, progress: bool = True) -> TrackReport:
+    """Track the VIPs of every video of a ``track_1`` folder.
+
+    Writes ``out/exp_<E>/trajs_fov_<F>.csv`` (``traj_idx, frame, x, y``; coordinates as
+    :func:`track_vips` with no origin) atomically. Existing files are kept unless ``force``;
+    a FOV that fails is reported and the others are still done.
+
+    Parameters
+    ----------
+    public_track1 : path-like
+        ``public_data/track_1`` (or ``public_data``).
+    out : path-like
+        Output folder.
+    params : TrackingParams
+        Tracking settings.
+    workers : int
+        Processes tracking FOVs in parallel.
+    force : bool
+        Redo FOVs whose output exists.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    TrackReport
+
+    Raises
+    ------
+    InputError
+        If the folder is not a ``track_1`` folder or holds no video.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from andi2kit.progress import progress_bar
+
+    jobs = fov_jobs(public_track1)
+    if not jobs:
+        raise InputError(f"{track1_root(public_track1)}: no exp_*/videos_fov_*.tiff")
+    report = TrackReport()
+    todo = []
+    for exp, fov, video in jobs:
+        dest = tracks_path(out, exp, fov)
+        if dest.is_file() and not force:
+            report.skipped.append((exp, fov))
+        else:
+            todo.append((exp, fov, video, dest, params))
+    with progress_bar(progress) as bar:
+        task = bar.add_task("tracking", total=len(jobs), completed=len(report.skipped))
+
+        def done(res: tuple[int, int, str | None]) -> None:
+            exp, fov, err = res
+            if err is None:
+                report.written.append((exp, fov))
+            else:
+                report.failed[exp, fov] = err
+            bar.advance(task)
+
+        if workers <= 1 or len(todo) <= 1:
+            for job in todo:
+                done(_track_job(job))
+        else:
+            import multiprocessing
+
+            # spawn: the progress bar's thread must not be copied into the workers by fork
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+                futures = {pool.submit(_track_job, job): job for job in todo}
+                for fut in as_completed(futures):
+                    job = futures[fut]
+                    try:
+                        done(fut.result())
+                    except Exception as exc:  # the worker process died
+                        done((job[0], job[1], f"{job[2]}: {type(exc).__name__}: {exc}"))
+    report.written.sort()
+    return report
+
+
+logging.getLogger("trackpy").setLevel(logging.WARNING)

@@ -1,0 +1,276 @@
+"""VIP identification: page-0 centroids → first-frame tracks → whole trajectories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
+
+
+def match_vips(centroids: dict[int, np.ndarray], first: pd.DataFrame,
+               radius: float) -> dict[int, int | None]:
+    """Pair VIP centroids with first-frame tracks by minimum total distance.
+
+    Parameters
+    ----------
+    centroids : dict
+        ``{vip: array([col, row])}`` from :func:`andi2kit.io.decode_vip_frame`.
+    first : pandas.DataFrame
+        Linked detections of the first frame (``x`` column, ``y`` row, ``particle``).
+    radius : float
+        Pairs farther apart are dropped.
+
+    Returns
+    -------
+    dict
+        ``{vip: particle or None}``.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    vips = sorted(centroids)
+    out: dict[int, int | None] = dict.fromkeys(vips)
+    if first.empty or not vips:
+        return out
+    c = np.array([centroids[v] for v in vips])  # (col, row)
+    d = np.hypot(c[:, None, 0] - first["x"].to_numpy()[None],
+                 c[:, None, 1] - first["y"].to_numpy()[None])
+    big = 1e6
+    rows, cols = linear_sum_assignment(np.where(d <= radius, d, big))
+    particles = first["particle"].to_numpy()
+    for r, k in zip(rows, cols, strict=True):
+        if d[r, k] <= radius:
+            out[vips[r]] = int(particles[k])
+    return out
+
+
+@dataclass
+class _Track:
+    frames: np.ndarray
+    pos: np.ndarray  # (n, 2): row, col
+
+
+def _tracks_by_particle(tracks: pd.DataFrame) -> dict[int, _Track]:
+    out = {}
+    if tracks.empty:
+        return out
+    pid = tracks["particle"].to_numpy()
+    frames = tracks["frame"].to_numpy()
+    pos = tracks[["y", "x"]].to_numpy()
+    bounds = np.flatnonzero(np.diff(pid)) + 1
+    for sl in np.split(np.arange(pid.size), bounds):
+        out[int(pid[sl[0]])] = _Track(frames[sl], pos[sl])
+    return out
+
+
+def _step_rate(frames: np.ndarray, pos: np.ndarray, p: TrackingParams, span: int = 10) -> float:
+    """Per-axis variance per frame of a trajectory's recent steps (with a weak prior)."""
+    k = min(span, frames.size - 1)
+    n0 = 2.0
+    if k < 1:
+        return 2 * p.D_prior
+    d = np.diff(pos[-1 - k:], axis=0)
+    g = np.diff(frames[-1 - k:]).astype(np.float64)
+    return float((np.sum(d ** 2) / 2 + n0 * 2 * p.D_prior) / (g.sum() + n0))
+
+
+def _predict(frames: np.ndarray, pos: np.ndarray, ahead: int, span: int) -> np.ndarray:
+    """Position ``ahead`` frames after the last point, from the mean recent velocity."""
+    if frames.size < 2 or span < 1:
+        return pos[-1]
+    k = min(span, frames.size - 1)
+    vel = (pos[-1] - pos[-1 - k]) / max(frames[-1] - frames[-1 - k], 1)
+    # extrapolate only motion that is clearly directed, else random steps add noise
+    steps = np.diff(pos[-1 - k:], axis=0)
+    spread = np.sqrt(np.mean(np.sum((steps - vel) ** 2, axis=1))) if k > 1 else np.inf
+    if np.linalg.norm(vel) < spread:
+        return pos[-1]
+    return pos[-1] + vel * ahead
+
+
+@dataclass
+class _Detections:
+    """All linked detections sorted by frame, for searching continuations."""
+
+    frame: np.ndarray
+    pos: np.ndarray  # (n, 2): row, col
+    particle: np.ndarray
+    start: np.ndarray  # first detection of its track
+
+    @classmethod
+    def from_tracks(cls, tracks: pd.DataFrame) -> _Detections:
+        if tracks.empty:
+            z = np.zeros(0, dtype=np.int64)
+            return cls(z, np.zeros((0, 2)), z, np.zeros(0, dtype=bool))
+        start = ~tracks["particle"].duplicated().to_numpy()  # tracks are sorted by frame
+        order = np.argsort(tracks["frame"].to_numpy(), kind="stable")
+        return cls(tracks["frame"].to_numpy()[order], tracks[["y", "x"]].to_numpy()[order],
+                   tracks["particle"].to_numpy()[order], start[order])
+
+    def window(self, lo: int, hi: int) -> slice:
+        """Rows with ``lo < frame <= hi``."""
+        a, b = np.searchsorted(self.frame, [lo, hi], side="right")
+        return slice(int(a), int(b))
+
+
+def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
+            dets: _Detections, claimed: set[int], shape: tuple[int, int], last_frame: int,
+            first_frame: int, p: TrackingParams) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and positions (row, col) of one VIP, chaining tracks across losses.
+
+    When the VIP's track ends, its continuation is the best detection in the next frames
+    near the position predicted from its own motion: preferably the start of a new track,
+    else a detection inside another (unclaimed) track, which the VIP then follows from there
+    (the linker gave the VIP's detection to a neighbour that had just vanished).
+    """
+    frames_out: list[np.ndarray] = []
+    pos_out: list[np.ndarray] = []
+    if start is None:
+        # not seen in the first frame: look for it from the page-0 position onwards
+        cur_frames = np.array([first_frame - 1])
+        cur_pos = seed_pos[None]
+    else:
+        claimed.add(start)
+        t = tracks[start]
+        frames_out.append(t.frames)
+        pos_out.append(t.pos)
+        cur_frames, cur_pos = t.frames, t.pos
+    while True:
+        end = int(cur_frames[-1])
+        if end >= last_frame:
+            break
+        allf = np.concatenate(frames_out) if frames_out else cur_frames
+        allp = np.concatenate(pos_out) if pos_out else cur_pos
+        last = allp[-1]
+        near_edge = (min(last[0], last[1], shape[0] - 1 - last[0], shape[1] - 1 - last[1])
+                     < p.edge)
+        window = p.memory + 1 if near_edge else p.reacquire_frames
+        sl = dets.window(end, end + window)
+        pid = dets.particle[sl]
+        free = ~np.isin(pid, list(claimed))
+        if not free.any():
+            break
+        fr = dets.frame[sl][free]
+        pos = dets.pos[sl][free]
+        pid, is_start = pid[free], dets.start[sl][free]
+        gap = fr - end
+        pred = np.array([_predict(allf, allp, g, p.velocity_frames) for g in range(1, window + 1)])
+        pred = pred[gap - 1]
+        dist = np.hypot(pos[:, 0] - pred[:, 0], pos[:, 1] - pred[:, 1])
+        # the particle's own step size sets how far it may have gone
+        var = _step_rate(allf, allp, p) * gap + 2 * p.loc_sigma ** 2
+        radius = np.maximum(p.reacquire_radius + p.reacquire_growth * np.sqrt(gap - 1),
+                            np.sqrt(p.reacquire_chi2 * var))
+        ok = dist <= radius
+        if not ok.any():
+            break
+        score = (dist ** 2 / (2 * var) + np.log(var) + p.gap_cost * gap
+                 + np.where(is_start, 0.0, p.steal_cost))
+        k = int(np.argmin(np.where(ok, score, np.inf)))
+        chosen = int(pid[k])
+        claimed.add(chosen)
+        t = tracks[chosen]
+        keep = t.frames >= fr[k]
+        frames_out.append(t.frames[keep])
+        pos_out.append(t.pos[keep])
+        cur_frames = t.frames[keep]
+    if not frames_out:
+        # never found: the page-0 position over the whole movie is the best guess left
+        frames = np.arange(first_frame, last_frame + 1)
+        return frames, np.repeat(seed_pos[None], frames.size, axis=0)
+    return np.concatenate(frames_out), np.concatenate(pos_out)
+
+
+def _fill(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
+          radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the missing frames between the first and last one.
+
+    A VIP missing from its tracks is mostly hidden in the blob of a particle it overlaps:
+    walking through a gap, the detection nearest to the straight line towards the next known
+    position is taken when it lies within ``radius``; otherwise the position is interpolated.
+    """
+    order = np.argsort(frames, kind="stable")
+    frames, pos = frames[order], pos[order]
+    keep = np.concatenate([[True], np.diff(frames) > 0])
+    frames, pos = frames[keep], pos[keep]
+    full = np.arange(frames[0], frames[-1] + 1)
+    out = np.empty((full.size, 2))
+    out[frames - frames[0]] = pos
+    for k in np.flatnonzero(np.diff(frames) > 1):
+        a, b = int(frames[k]), int(frames[k + 1])
+        prev, nxt = pos[k], pos[k + 1]
+        for fr in range(a + 1, b):
+            guess = prev + (nxt - prev) / (b - fr + 1)
+            cand = dets.get(fr)
+            if radius > 0 and cand is not None and len(cand):
+                d = np.hypot(cand[:, 0] - guess[0], cand[:, 1] - guess[1])
+                j = int(np.argmin(d))
+                if d[j] <= radius:
+                    guess = cand[j]
+            out[fr - frames[0]] = prev = guess
+    return full, out
+
+
+def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: tuple[int, int],
+                n_frames: int, params: TrackingParams = TrackingParams(),
+                first_frame: int = 0) -> pd.DataFrame:
+    """Trajectories of the VIP particles from linked tracks.
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        Output of :func:`link` (``y`` row, ``x`` column, ``frame``, ``particle``).
+    centroids : dict
+        ``{vip: array([col, row])}`` from :func:`andi2kit.io.decode_vip_frame`.
+    shape : tuple of int
+        Frame height and width.
+    n_frames : int
+        Number of movie frames; frames are ``first_frame .. first_frame + n_frames - 1``.
+    params : TrackingParams
+        VIP settings.
+    first_frame : int
+        Number of the first movie frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``traj_idx, frame, row, col``, one row per frame of each VIP's span, every VIP present.
+    """
+    p = params
+    last_frame = first_frame + n_frames - 1
+    by_pid = _tracks_by_particle(tracks)
+    first = tracks[tracks["frame"] == first_frame] if not tracks.empty else tracks
+    pairs = match_vips(centroids, first, p.vip_radius)
+    found = _Detections.from_tracks(tracks)
+    claimed = {pid for pid in pairs.values() if pid is not None}
+    dets = {}
+    if not tracks.empty:
+        fr = tracks["frame"].to_numpy()
+        yx = tracks[["y", "x"]].to_numpy()
+        order = np.argsort(fr, kind="stable")
+        fr, yx = fr[order], yx[order]
+        cuts = np.flatnonzero(np.diff(fr)) + 1
+        dets = {int(g[0]): yx[idx] for g, idx in
+                zip(np.split(fr, cuts), np.split(np.arange(fr.size), cuts), strict=True)}
+    parts = []
+    for vip in sorted(centroids):
+        seed = np.asarray(centroids[vip], dtype=float)[::-1]  # (row, col)
+        frames, pos = _follow(pairs[vip], seed, by_pid, found, claimed, shape, last_frame,
+                              first_frame, p)
+        if frames.min() > first_frame:
+            # a VIP is in the first frame by definition: start from its page-0 position
+            frames = np.concatenate([[first_frame], frames])
+            pos = np.concatenate([seed[None], pos])
+        frames, pos = _fill(frames, pos, dets, p.fill_radius)
+        if frames.size < MIN_LENGTH:
+            # the challenge never makes a trajectory shorter than MIN_LENGTH: hold the last
+            # position rather than hand a predictor a stub
+            extra = np.arange(frames[-1] + 1,
+                              min(frames[0] + MIN_LENGTH, last_frame + 1))
+            frames = np.concatenate([frames, extra])
+            pos = np.concatenate([pos, np.repeat(pos[-1:], extra.size, axis=0)])
+        parts.append(pd.DataFrame({"traj_idx": vip, "frame": frames,
+                                   "row": pos[:, 0], "col": pos[:, 1]}))
+    return pd.concat(parts, ignore_index=True)
