@@ -266,6 +266,9 @@ def tune(
         console.print(f"refine window {w}: RMSE CP {r['rmse_cp']:.3f}, JSC {r['jsc_cp']:.3f}")
     for name, r in res["ensembles"].items():
         console.print(f"ensemble {name}: W1 α {r['w1_alpha']:.3f}, W1 K {r['w1_K']:.3f}")
+    for (ms, spread), r in res["pooling"].items():
+        console.print(f"pooling, ≤ {ms} states, spread ≥ {spread}: α MAE {r['alpha']:.4f}, "
+                      f"K MSLE {r['K']:.4f}")
     best = res["best"]
     a, b = best["validation_without_pooling"], best["validation"]
     console.print(f"pooling {'kept' if best['pooling'] else 'not kept'}: α MAE {a['alpha']:.3f} "

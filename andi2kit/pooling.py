@@ -27,8 +27,8 @@ import numpy as np
 from andi2kit.ensemble import fit_mixture, segment_table
 from andi2kit.io import TrajectoryLabel
 
-#: Smallest spread (standard deviation) assumed for a state in α and in log10 K.
-MIN_SPREAD = (0.02, 0.02)
+#: Default smallest spread (standard deviation) assumed for a state, in α and in log10 K.
+MIN_SPREAD = 0.02
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,8 @@ def _frames(lab: TrajectoryLabel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
-                    max_states: int = 3, seed: int = 0) -> list[TrajectoryLabel]:
+                    max_states: int = 3, min_spread: float = MIN_SPREAD, seed: int = 0
+                    ) -> list[TrajectoryLabel]:
     """Pull every segment's α and K towards the mean of its state.
 
     Parameters
@@ -120,6 +121,9 @@ def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
         Error variances of single-segment estimates.
     max_states : int
         Largest number of mixture components (BIC chooses).
+    min_spread : float
+        Smallest standard deviation assumed for a state (α and log10 K), so that a state
+        whose scatter is all estimation error still lets long segments speak.
     seed : int
         Seed of the mixture fits.
 
@@ -139,7 +143,7 @@ def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
     total = w.sum(axis=0)[:, None]
     mean = (w.T @ x) / total  # (C, 2)
     scatter = np.einsum("nc,ncd->cd", w, (x[:, None, :] - mean[None]) ** 2) / total
-    spread2 = np.maximum(scatter - (w.T @ err) / total, np.square(MIN_SPREAD)[None])
+    spread2 = np.maximum(scatter - (w.T @ err) / total, min_spread ** 2)
     # posterior mean under each state, averaged over the responsibilities
     gain = spread2[None] / (spread2[None] + err[:, None, :])  # (n, C, 2)
     pooled = np.einsum("nc,ncd->nd", resp, mean[None] + gain * (x[:, None, :] - mean[None]))
@@ -151,3 +155,36 @@ def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
                            K=np.power(10.0, pooled[k:k + n, 1])))
         k += n
     return out
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """Pooling settings as tuned on validation data (``segmentation.json``).
+
+    Attributes
+    ----------
+    error : SegmentErrorModel
+    max_states : int
+    min_spread : float
+    """
+
+    error: SegmentErrorModel
+    max_states: int = 3
+    min_spread: float = MIN_SPREAD
+
+    def __call__(self, labels: Sequence[TrajectoryLabel]) -> list[TrajectoryLabel]:
+        """Pool one experiment's trajectories (:func:`pool_experiment`)."""
+        return pool_experiment(labels, self.error, self.max_states, self.min_spread)
+
+    def to_dict(self) -> dict:
+        """Plain dictionary (for ``segmentation.json``)."""
+        return {"error": self.error.to_dict(), "max_states": self.max_states,
+                "min_spread": self.min_spread}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Pooling:
+        """Inverse of :meth:`to_dict` (also reads the bare error model of older files)."""
+        if "error" not in d:
+            return cls(SegmentErrorModel(**d))
+        return cls(SegmentErrorModel(**d["error"]), int(d.get("max_states", 3)),
+                   float(d.get("min_spread", MIN_SPREAD)))

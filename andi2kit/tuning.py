@@ -27,7 +27,7 @@ from andi2kit.io import (
     read_trajectories,
     write_text_atomic,
 )
-from andi2kit.pooling import SegmentErrorModel, pool_experiment
+from andi2kit.pooling import Pooling, SegmentErrorModel
 from andi2kit.scoring import metrics as M
 from andi2kit.scoring.score import Record, chain_fovs, load_records, score_single
 from andi2kit.segment import Segmenter
@@ -74,7 +74,7 @@ def fit_error_model(preds: dict, ref: Path, segmenter: Segmenter) -> SegmentErro
 
 
 def evaluate(preds: dict, ref: Path, segmenter: Segmenter, ensemble: str = "single_gaussian",
-             pooling: SegmentErrorModel | None = None) -> dict[str, float]:
+             pooling: Pooling | None = None) -> dict[str, float]:
     """Track 2 metrics (trajectory-weighted / plain means over experiments) of one setting.
 
     With ``pooling``, each experiment's segments go through
@@ -85,7 +85,7 @@ def evaluate(preds: dict, ref: Path, segmenter: Segmenter, ensemble: str = "sing
     for e, fov_labels in segment_all(preds, segmenter).items():
         raw = [lab for fl in fov_labels for lab in fl]
         if pooling is not None:
-            flat = pool_experiment(raw, pooling)
+            flat = pooling(raw)
             sizes = np.cumsum([0] + [len(fl) for fl in fov_labels])
             fov_labels = [flat[a:b] for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         exp_fovs = [f for (ee, f) in fovs if ee == e]
@@ -109,6 +109,7 @@ def evaluate(preds: dict, ref: Path, segmenter: Segmenter, ensemble: str = "sing
 def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = None,
          methods=("optimal", "binseg", "bottomup", "window"),
          pens=(1, 2, 4, 8, 16, 32, 64), refine_windows=(0, 1, 2, 3),
+         pool_states=(2, 3, 4, 5), pool_spreads=(0.02, 0.05, 0.1, 0.2, 0.4),
          out: str | Path | None = None) -> dict:
     """Grid-search segmenters and ensembles; write the best to ``segmentation.json``.
 
@@ -117,8 +118,9 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
     ties broken by the lower change-point RMSE; then the window of the change-point refinement
     on the raw steps (:func:`~andi2kit.segment.refine_change_points`) by the lowest RMSE at
     the same JSC; the ensemble method by the sum of the two W1
-    distances. Then the pooling error model (:mod:`andi2kit.pooling`) is fitted, and kept
-    when pooling makes neither the α MAE nor the K MSLE worse.
+    distances. Then the pooling error model (:mod:`andi2kit.pooling`) is fitted, the number of
+    states and smallest state spread chosen by the summed relative α MAE and K MSLE, and the
+    pooling kept when it makes neither worse.
 
     Returns
     -------
@@ -148,17 +150,26 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
     seg = replace(seg, refine=w_best)
     ens_scores = {name: evaluate(preds, ref, seg, name) for name in ENSEMBLE_METHODS}
     best_ens = min(ens_scores, key=lambda k: ens_scores[k]["w1_alpha"] + ens_scores[k]["w1_K"])
-    # experiment-level pooling: kept only if it improves both α and K on validation
+    # experiment-level pooling: the setting with the best α MAE and K MSLE (relative to no
+    # pooling, summed), kept only if it improves both
+    base = ens_scores[best_ens]
     error = fit_error_model(preds, ref, seg)
-    pooled = evaluate(preds, ref, seg, best_ens, pooling=error)
-    use_pool = (pooled["alpha"] <= ens_scores[best_ens]["alpha"]
-                and pooled["K"] <= ens_scores[best_ens]["K"])
+    pool_scores = {}
+    for ms in pool_states:
+        for spread in pool_spreads:
+            cand = Pooling(error, ms, spread)
+            pool_scores[cand] = evaluate(preds, ref, seg, best_ens, pooling=cand)
+    best_pool = min(pool_scores, key=lambda c: (pool_scores[c]["alpha"] / base["alpha"]
+                                                + pool_scores[c]["K"] / base["K"]))
+    pooled = pool_scores[best_pool]
+    use_pool = pooled["alpha"] <= base["alpha"] and pooled["K"] <= base["K"]
     chosen = {"segmenter": asdict(seg), "ensemble": best_ens,
-              "pooling": error.to_dict() if use_pool else None,
+              "pooling": best_pool.to_dict() if use_pool else None,
               "validation": {**(pooled if use_pool else ens_scores[best_ens])},
               "validation_without_pooling": {**ens_scores[best_ens]},
               "prediction_seconds": t_pred}
     target = Path(out) if out else method.checkpoint.path / "segmentation.json"
     write_text_atomic(target, json.dumps(chosen, indent=2))
-    return {"results": results, "refine": refined, "ensembles": ens_scores, "best": chosen,
-            "path": str(target)}
+    return {"results": results, "refine": refined, "ensembles": ens_scores,
+            "pooling": {(c.max_states, c.min_spread): r for c, r in pool_scores.items()},
+            "best": chosen, "path": str(target)}

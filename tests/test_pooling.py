@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from andi2kit.io import TrajectoryLabel
-from andi2kit.pooling import SegmentErrorModel, pool_experiment
+from andi2kit.pooling import Pooling, SegmentErrorModel, pool_experiment
 
 ERR = SegmentErrorModel(0.005, 0.5, 0.002, 0.4)
 
@@ -68,3 +68,14 @@ def test_error_model_fit_recovers_coefficients():
     assert fit.b_logk == pytest.approx(truth.b_logk, rel=0.25)
     with pytest.raises(ValueError, match="too few"):
         SegmentErrorModel.fit(pred[:3], true[:3])
+
+
+def test_pooling_settings_round_trip_and_call():
+    rng = np.random.default_rng(4)
+    _, pred = _experiment(rng, n=100)
+    pool = Pooling(ERR, max_states=2, min_spread=0.05)
+    again = Pooling.from_dict(pool.to_dict())
+    assert again == pool
+    a = [lab.alpha[0] for lab in pool(pred)]
+    b = [lab.alpha[0] for lab in pool_experiment(pred, ERR, 2, 0.05)]
+    assert np.allclose(a, b)

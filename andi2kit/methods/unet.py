@@ -16,7 +16,7 @@ import pandas as pd
 
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.io import EnsembleLabel, TrajectoryLabel
-from andi2kit.pooling import SegmentErrorModel, pool_experiment
+from andi2kit.pooling import Pooling
 from andi2kit.predict import load_checkpoint, predict_tensors
 from andi2kit.segment import Segmenter
 from andi2kit.tensors import pack, to_dense, unpack
@@ -56,8 +56,8 @@ class UNetMethod:
             seg["pen"] = float(pen)
         self.segmenter = Segmenter(**seg)
         self.ensemble_name = ensemble or tuned.get("ensemble", "gaussian_mixture")
-        err = tuned.get("pooling") if pooling else None
-        self.pooling = SegmentErrorModel(**err) if err else None
+        pool = tuned.get("pooling") if pooling else None
+        self.pooling = Pooling.from_dict(pool) if pool else None
         if self.ensemble_name not in ENSEMBLE_METHODS:
             raise ValueError(f"unknown ensemble {self.ensemble_name!r}; "
                              f"available: {', '.join(ENSEMBLE_METHODS)}")
@@ -78,7 +78,7 @@ class UNetMethod:
         """Experiment-level pooling of all the experiment's trajectories (or none)."""
         if self.pooling is None:
             return list(labels)
-        return pool_experiment(labels, self.pooling)
+        return self.pooling(labels)
 
     def ensemble(self, labels: list[TrajectoryLabel]) -> EnsembleLabel:
         """Ensemble of the experiment's segments."""
