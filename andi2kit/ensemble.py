@@ -20,14 +20,15 @@ MIN_VAR = 1e-6
 
 def segment_table(labels: Iterable[TrajectoryLabel]) -> np.ndarray:
     """``(n_segments, 4)`` array of ``alpha, K, state, length`` over all trajectories."""
-    rows = []
-    for lab in labels:
-        bounds = np.concatenate(([0], lab.cp, [lab.T]))
-        lengths = np.diff(bounds)
-        rows.append(np.column_stack([lab.alpha, lab.K, lab.state, lengths]))
+    rows = [np.column_stack([lab.alpha, lab.K, lab.state, lab.lengths]) for lab in labels]
     if not rows:
         return np.zeros((0, 4))
     return np.vstack(rows)
+
+
+def segment_features(seg: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` α and log10 K of :func:`segment_table` rows: the space states are found in."""
+    return np.column_stack([seg[:, 0], np.log10(np.maximum(seg[:, 1], 1e-6))])
 
 
 def _weighted_moments(v: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -131,7 +132,7 @@ def gaussian_mixture(labels: Iterable[TrajectoryLabel], max_states: int = 3,
     seg = segment_table(labels)
     if seg.shape[0] == 0:
         raise ValueError("no predicted segment to build an ensemble from")
-    feats = np.column_stack([seg[:, 0], np.log10(np.maximum(seg[:, 1], 1e-6))])
+    feats = segment_features(seg)
     comp = fit_mixture(feats, seg[:, 3], max_states, seed).predict(feats)
     cols, states = [], []
     for c in np.unique(comp):

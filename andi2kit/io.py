@@ -281,6 +281,11 @@ class TrajectoryLabel:
         """Number of segments."""
         return int(self.K.size)
 
+    @property
+    def lengths(self) -> np.ndarray:
+        """Frames in each segment."""
+        return np.diff(np.concatenate(([0], self.cp, [self.T]))).astype(np.int64)
+
     def to_line(self) -> str:
         """Format as ``idx, K_1, alpha_1, state_1, CP_1, ..., K_n, alpha_n, state_n, T``."""
         fields = [str(int(self.idx))]

@@ -12,9 +12,9 @@ the way. Change points and states are untouched.
 
 The error model is calibrated on simulated validation data (``andi2kit tune``) by comparing
 predicted segments with the true values over the frames they cover. The ensemble is *not*
-built from the pooled values nor deconvolved by the error model: on the validation data both
-made the ensemble distances worse (``data/scripts`` measurements in the closing note of the
-segmentation issue), so :mod:`andi2kit.ensemble` keeps using the raw segment values.
+built from the pooled values nor deconvolved by the error model: both made the ensemble
+distances worse on the validation data during development, so :mod:`andi2kit.ensemble` keeps
+using the raw segment values.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from andi2kit.ensemble import fit_mixture, segment_table
+from andi2kit.ensemble import fit_mixture, segment_features, segment_table
 from andi2kit.io import TrajectoryLabel
 
 #: Default smallest spread (standard deviation) assumed for a state, in α and in log10 K.
@@ -104,8 +104,7 @@ class SegmentErrorModel:
 
 def _frames(lab: TrajectoryLabel) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame α and K of a label."""
-    lengths = np.diff(np.concatenate(([0], lab.cp, [lab.T]))).astype(int)
-    return np.repeat(lab.alpha, lengths), np.repeat(lab.K, lengths)
+    return np.repeat(lab.alpha, lab.lengths), np.repeat(lab.K, lab.lengths)
 
 
 def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
@@ -135,7 +134,7 @@ def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
     seg = segment_table(labels)
     if seg.shape[0] == 0:
         return list(labels)
-    x = np.column_stack([seg[:, 0], np.log10(np.maximum(seg[:, 1], 1e-6))])
+    x = segment_features(seg)
     length = np.maximum(seg[:, 3], 1.0)
     err = np.column_stack(error.variance(length))
     resp = fit_mixture(x, length, max_states, seed).predict_proba(x)  # (n, C)
