@@ -53,14 +53,14 @@ def plot_fov(public: str | Path, track: int, exp: int, fov: int, out: str | Path
     trajs = read_fov_input(public, track, exp, fov)
     method = UNetMethod(checkpoint=checkpoint)
     tensor, frames = method.predict_frames(trajs)
+    labels = method.segments(tensor, frames)  # the segments `andi2kit run` writes (unpooled)
     truth = {}
     if ref is not None:
         truth = {lab.idx: lab for lab in read_labels(layout.labels_path(ref, track, exp, fov))}
     order = np.argsort(-tensor.length)[:max_trajs]
     fig, axes = plt.subplots(len(order), 4, figsize=(16, 2.6 * len(order)), squeeze=False)
     for row, i in zip(axes, order, strict=True):
-        idx, fr = int(tensor.idx[i]), frames[i]
-        lab = method.segmenter(idx, fr)
+        idx, fr, lab = int(tensor.idx[i]), frames[i], labels[i]
         t = np.arange(fr.shape[0])
         xy = trajs[trajs.traj_idx == idx].sort_values("frame")
         row[0].plot(xy.x, xy.y, lw=0.8)

@@ -1,7 +1,9 @@
 """Prediction methods: trajectory table of a FOV → segment labels of its trajectories.
 
 Every method has ``name``, ``predict(trajs) -> list[TrajectoryLabel]`` and
-``ensemble(labels) -> EnsembleLabel``; :func:`get_method` builds one by name.
+``ensemble(labels) -> EnsembleLabel``; a method may also have ``pool(labels) -> labels``, which
+:func:`andi2kit.pipeline.run` applies to all trajectories of an experiment before writing them.
+:func:`get_method` builds one by name.
 """
 
 from __future__ import annotations

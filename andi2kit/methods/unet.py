@@ -67,12 +67,16 @@ class UNetMethod:
         tensor = pack(to_dense(trajs))
         return tensor, predict_tensors(self.checkpoint, [tensor])[0]
 
-    def predict(self, trajs: pd.DataFrame) -> list[TrajectoryLabel]:
-        """Segment labels of every trajectory of a FOV."""
-        tensor, frames = self.predict_frames(trajs)
+    def segments(self, tensor, frames) -> list[TrajectoryLabel]:
+        """Segment labels from :meth:`predict_frames` output (change points refined on the
+        trajectories' own steps)."""
         steps = unpack(tensor, tensor.x)
         return [self.segmenter(i, f, st)
                 for i, f, st in zip(tensor.idx, frames, steps, strict=True)]
+
+    def predict(self, trajs: pd.DataFrame) -> list[TrajectoryLabel]:
+        """Segment labels of every trajectory of a FOV."""
+        return self.segments(*self.predict_frames(trajs))
 
     def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
         """Experiment-level pooling of all the experiment's trajectories (or none)."""
