@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from andi2kit import io, layout
 from andi2kit.tracking import TrackingParams, follow_vips, fov_jobs, link
@@ -97,9 +96,9 @@ def encounters(public: str | Path, ref: str | Path, exp: int, fov: int,
             if g is None:
                 continue
             others = g[g["traj_idx"] != idx][["x", "y"]].to_numpy()
-            if len(others):
-                d, _ = cKDTree(others).query([x, y])
-                close[k] = d < radius
+            # one query per frame: a plain distance scan, no tree to build
+            close[k] = len(others) > 0 and np.min(np.hypot(others[:, 0] - x,
+                                                           others[:, 1] - y)) < radius
         frames += len(t)
         close_frames += int(close.sum())
         if close.any():
