@@ -59,26 +59,39 @@ class _TrackState:
         self.steps = np.zeros((cap, span, 2))
         self.gaps = np.zeros((cap, span))
         self.ptr = np.zeros(cap, dtype=np.int64)
+        self.det = np.zeros(cap, dtype=np.int64)  # input row of the last detection
+        self.src = np.zeros((cap, span), dtype=np.int64)  # input row each step left from
 
-    def new(self, pos: np.ndarray, frame: int) -> np.ndarray:
+    def new(self, pos: np.ndarray, frame: int, det: np.ndarray) -> np.ndarray:
         k = len(pos)
         while self.n + k > len(self.pos):
-            for name in ("pos", "frame", "steps", "gaps", "ptr"):
+            for name in ("pos", "frame", "steps", "gaps", "ptr", "det", "src"):
                 arr = getattr(self, name)
                 setattr(self, name, np.concatenate([arr, np.zeros_like(arr)]))
         ids = np.arange(self.n, self.n + k)
         self.pos[ids] = pos
         self.frame[ids] = frame
+        self.det[ids] = det
         self.n += k
         return ids
 
-    def extend(self, ids: np.ndarray, pos: np.ndarray, frame: int) -> None:
+    def extend(self, ids: np.ndarray, pos: np.ndarray, frame: int, det: np.ndarray) -> None:
         slot = self.ptr[ids]
         self.steps[ids, slot] = pos - self.pos[ids]
         self.gaps[ids, slot] = frame - self.frame[ids]
+        self.src[ids, slot] = self.det[ids]
         self.ptr[ids] = (slot + 1) % self.span
         self.pos[ids] = pos
         self.frame[ids] = frame
+        self.det[ids] = det
+
+    def chronological(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Steps ``(n, span, 2)``, gaps and source rows ``(n, span)`` of tracks ``ids``,
+        oldest first."""
+        order = (self.ptr[ids][:, None] + np.arange(self.span)[None, :]) % self.span
+        steps = np.take_along_axis(self.steps[ids], order[:, :, None], axis=1)
+        return (steps, np.take_along_axis(self.gaps[ids], order, axis=1),
+                np.take_along_axis(self.src[ids], order, axis=1))
 
 
 def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = TrackingParams()
@@ -110,12 +123,80 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
     numpy.ndarray
         ``(n,)`` track label of every detection.
     """
+    return _link(pos, frames, params)
+
+
+def link_known_motion(pos: np.ndarray, frames: np.ndarray, alpha: np.ndarray, K: np.ndarray,
+                      params: TrackingParams = TrackingParams(), sigma: float | None = None,
+                      span: int = 10) -> np.ndarray:
+    """Link detections whose motion parameters are known (a diagnostic, not a tracker).
+
+    As :func:`link_motion`, but every track predicts its next position with the exact
+    fractional-Brownian conditional distribution (:func:`andi2kit.tracking.fbm.predict_increment`)
+    of the ``alpha`` and ``K`` of its last detection, given its last steps (up to ``span``,
+    in the same segment: with the same parameters). Fed with the true positions and the
+    simulation's true parameters, it shows how well a frame-by-frame linker could do if it
+    knew the motion: what it still gets wrong, the motion cannot tell.
+
+    Parameters
+    ----------
+    pos : numpy.ndarray
+        ``(n, 2)`` detection positions.
+    frames : numpy.ndarray
+        ``(n,)`` frame numbers.
+    alpha, K : numpy.ndarray
+        ``(n,)`` anomalous exponent and generalised diffusion coefficient (px²/frame**alpha)
+        of the particle of each detection, for the step that leaves it.
+    params : TrackingParams
+        ``memory``, ``search_range``, ``link_cost``, ``gap_cost`` (and ``switch_weight``,
+        ``D_broad`` if a broad component is wanted; set ``switch_weight=0`` for none).
+    sigma : float, optional
+        Localisation error (px); default ``params.loc_sigma``.
+    span : int
+        Steps of history used in the prediction.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` track label of every detection.
+    """
+    from andi2kit.tracking.fbm import predict_increment
+
+    sigma = params.loc_sigma if sigma is None else sigma
+    alpha = np.clip(np.asarray(alpha, dtype=np.float64), 0.01, 1.99)
+    K = np.asarray(K, dtype=np.float64)
+
+    def model(st: _TrackState, ids: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a, k = alpha[st.det[ids]], K[st.det[ids]]
+        steps, gaps, src = st.chronological(ids)
+        # steps of the same motion (segment) as the coming one, from consecutive frames
+        ok = (gaps == 1) & (alpha[src] == a[:, None]) & (K[src] == k[:, None])
+        # the run of such steps ending with the newest, if the track was seen last frame
+        run = np.where(ok.all(axis=1), st.span, np.argmin(ok[:, ::-1], axis=1))
+        run = np.where(g == 1, run, 0)
+        mean, var = np.zeros((len(ids), 2)), np.empty(len(ids))
+        for r in np.unique(run):
+            sel = run == r
+            mean[sel], var[sel] = predict_increment(steps[sel, st.span - r:], a[sel], k[sel],
+                                                    sigma)
+        gap = g > 1
+        var[gap] = 2 * k[gap] * g[gap] ** a[gap] + 2 * sigma ** 2
+        return st.pos[ids] + mean, var
+
+    return _link(pos, frames, params, model, span)
+
+
+def _link(pos: np.ndarray, frames: np.ndarray, params: TrackingParams, model=None,
+          span: int | None = None) -> np.ndarray:
+    """Frame-by-frame likelihood linking; ``model(state, ids, gaps)`` gives each track's
+    predicted position and per-axis variance (default: :func:`_motion_model`)."""
     from scipy.optimize import linear_sum_assignment
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
     p = params
+    model = model or (lambda st, ids, g: _motion_model(st, ids, g, p))
     pos = np.asarray(pos, dtype=np.float64)
     frames = np.asarray(frames, dtype=np.int64)
     labels = np.full(len(frames), -1, dtype=np.int64)
@@ -123,7 +204,7 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
         return labels
     order = np.argsort(frames, kind="stable")
     cuts = np.flatnonzero(np.diff(frames[order])) + 1
-    st = _TrackState(max(p.velocity_frames, 2))
+    st = _TrackState(span or max(p.velocity_frames, 2))
     noise = 2.0 * p.loc_sigma ** 2  # per-axis variance of a step from localisation alone
     alive = np.zeros(0, dtype=np.int64)
     for idx in np.split(order, cuts):
@@ -133,7 +214,7 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
         ids = np.full(len(idx), -1, dtype=np.int64)
         if len(alive):
             g = (t - st.frame[alive]).astype(np.float64)
-            pred, var_own = _motion_model(st, alive, g, p)
+            pred, var_own = model(st, alive, g)
             var_broad = 2 * p.D_broad * g + noise
             var_own = np.maximum(var_own, noise)
             # candidates out to where the wider of the two Gaussians is 1e-4 of its peak
@@ -156,10 +237,10 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
                               linear_sum_assignment, coo_matrix, connected_components)
                 matched = ids >= 0
                 ids[matched] = alive[ids[matched]]
-                st.extend(ids[matched], x[matched], t)
+                st.extend(ids[matched], x[matched], t, idx[matched])
         born = ids < 0
         if born.any():
-            new = st.new(x[born], t)
+            new = st.new(x[born], t, idx[born])
             ids[born] = new
             alive = np.concatenate([alive, new])
         labels[idx] = ids
