@@ -314,6 +314,23 @@ def plot_ensemble(
         console.print(f"wrote {_plot(submission, ref, track, e, out)}")
 
 
+@plot_app.command("tracks")
+def plot_tracks(
+    public: Annotated[Path, typer.Argument(help="public_data folder (Track 1 videos).")],
+    exp: Annotated[int, typer.Option(help="Experiment.")],
+    fov: Annotated[int, typer.Option(help="FOV.")],
+    tracks: Annotated[Path, typer.Option(help="Output folder of `andi2kit track`.")],
+    out: Annotated[Path, typer.Option(help="Folder for the PNG.")] = Path("plots"),
+    ref: Annotated[Path | None, typer.Option(
+        help="Reference folder of a simulation (draws the truth and the distance to it).")]
+    = None,
+) -> None:
+    """Tracked VIP trajectories over the video's first frame (and their error, with --ref)."""
+    from andi2kit.plots import plot_tracks as _plot
+
+    console.print(f"wrote {_plot(public, exp, fov, tracks, out, ref=ref)}")
+
+
 def _register_tracking() -> None:
     from andi2kit.tracking.cli import track, track_eval
 

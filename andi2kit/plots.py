@@ -118,3 +118,76 @@ def plot_ensemble(submission: str | Path, ref: str | Path, track: int, exp: int,
         ax.legend()
     fig.suptitle(f"track {track} · exp {exp}: ensemble distributions")
     return _save(fig, Path(out) / f"ensemble_track{track}_exp{exp}.png")
+
+
+def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, out: str | Path,
+                *, ref: str | Path | None = None, tol: float = 1.0) -> Path:
+    """The VIP trajectories tracked in a Track 1 video, drawn over its first movie frame.
+
+    With ``ref`` (a simulation), the true VIP trajectories are drawn dotted in the same
+    colours and a second panel shows each VIP's distance to its truth frame by frame: a jump
+    that stays above ``tol`` is an identity switch.
+
+    Parameters
+    ----------
+    public : path-like
+        ``public_data`` folder (``track_1/exp_E/videos_fov_F.tiff``).
+    exp, fov : int
+        The FOV.
+    tracks : path-like
+        Output folder of ``andi2kit track``.
+    out : path-like
+        Folder for the PNG.
+    ref : path-like, optional
+        Reference folder of a simulation.
+    tol : float
+        Distance (px) drawn as the "correct" line.
+
+    Returns
+    -------
+    Path
+        The PNG written.
+    """
+    from andi2kit.io import read_trajectories, read_video
+    from andi2kit.tracking import tracks_path
+    from andi2kit.tracking.evaluate import read_truth
+
+    plt = _pyplot()
+    video = read_video(layout.video_path(public, exp, fov))
+    tracked = read_trajectories(tracks_path(tracks, exp, fov))
+    truth = origin = None
+    if ref is not None:
+        truth, origin = read_truth(ref, exp, fov)
+    fig, axes = plt.subplots(1, 2 if truth is not None else 1,
+                             figsize=(14 if truth is not None else 7, 7), squeeze=False)
+    ax = axes[0][0]
+    ax.imshow(video[1], cmap="gray")
+    colours = plt.get_cmap("tab10")
+    for i, (idx, g) in enumerate(tracked.groupby("traj_idx")):
+        c = colours(i % 10)
+        ax.plot(g["y"], g["x"], color=c, lw=1)  # tracks are in pixels: x = row, y = column
+        ax.text(g["y"].iloc[0], g["x"].iloc[0], str(idx), color=c, fontsize=9,
+                fontweight="bold")
+        if truth is not None:
+            t = truth[truth["traj_idx"] == idx]
+            ax.plot(t["y"] - origin[1], t["x"] - origin[0], color=c, lw=1, ls=":")
+    ax.set_xlim(-0.5, video.shape[2] - 0.5)
+    ax.set_ylim(video.shape[1] - 0.5, -0.5)
+    ax.set_title(f"exp {exp} · fov {fov}: tracked VIPs"
+                 + (" (dotted: truth)" if truth is not None else ""))
+    if truth is not None:
+        both = tracked.merge(truth.assign(x=truth["x"] - origin[0], y=truth["y"] - origin[1]),
+                             on=["traj_idx", "frame"], suffixes=("", "_true"))
+        err = np.hypot(both["x"] - both["x_true"], both["y"] - both["y_true"])
+        ax2 = axes[0][1]
+        for i, idx in enumerate(sorted(tracked["traj_idx"].unique())):
+            sel = (both["traj_idx"] == idx).to_numpy()
+            ax2.semilogy(both["frame"][sel], np.maximum(err[sel], 1e-2), color=colours(i % 10),
+                         lw=1, label=str(idx))
+        ax2.axhline(tol, color="k", ls="--", lw=0.8)
+        ax2.set_xlabel("frame")
+        ax2.set_ylabel("distance to the true VIP (px)")
+        within = float(np.sum(err <= tol)) / max(len(truth), 1)
+        ax2.set_title(f"{within:.0%} of true VIP frames within {tol:g} px")
+        ax2.legend(title="VIP", fontsize=7, ncol=2)
+    return _save(fig, Path(out) / f"tracks_exp{exp}_fov{fov}.png")

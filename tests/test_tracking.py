@@ -369,3 +369,25 @@ def test_limits_folder_on_simulated_videos(tracked_sim):
     assert row["perfect_detection"] >= row["tracked"] - 0.05
     assert row["perfect_detection"] > 0.6
     assert row["ideal_motion"] > 0.6
+
+
+def test_plot_tracks_with_and_without_truth(tracked_sim, tmp_path):
+    from typer.testing import CliRunner
+
+    from andi2kit.cli import app
+
+    sim, tracks = tracked_sim
+    res = CliRunner().invoke(app, ["plot", "tracks", str(sim / "public_data"), "--exp", "1",
+                                   "--fov", "0", "--tracks", str(tracks), "--ref",
+                                   str(sim / "ref"), "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    with_truth = tmp_path / "a" / "tracks_exp1_fov0.png"
+    res = CliRunner().invoke(app, ["plot", "tracks", str(sim / "public_data"), "--exp", "1",
+                                   "--fov", "0", "--tracks", str(tracks),
+                                   "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    alone = tmp_path / "b" / "tracks_exp1_fov0.png"
+    for p in (with_truth, alone):
+        assert p.read_bytes()[:4] == b"\x89PNG" and p.stat().st_size > 10_000
+    # the truth adds the error panel: a wider figure
+    assert with_truth.stat().st_size > alone.stat().st_size
