@@ -360,15 +360,14 @@ def test_limits_folder_on_simulated_videos(tracked_sim):
                                         progress=False))
     res = limits_folder(sim / "public_data", sim / "ref", summary)
     assert list(res.index)[-1] == "overall"
-    assert set(res.columns) == {"tracked", "perfect_detection", "ideal_motion",
-                                "after_encounter", "encounters_per_vip"}
+    assert set(res.columns) == {"tracked", "perfect_detection", "after_encounter",
+                                "encounters_per_vip"}
     row = res.loc["overall"]
     assert 0 <= row["after_encounter"] <= 1
     # with the true positions the linker does at least as well as with detections, minus
     # a little (a different input can change which track a VIP follows)
     assert row["perfect_detection"] >= row["tracked"] - 0.05
     assert row["perfect_detection"] > 0.6
-    assert row["ideal_motion"] > 0.6
 
 
 def test_plot_tracks_with_and_without_truth(tracked_sim, tmp_path):

@@ -55,9 +55,8 @@ def track_eval(
              "public_data).")] = None,
     force: Annotated[bool, typer.Option(help="Track again even if tracks exist.")] = False,
     limits: Annotated[bool, typer.Option(
-        help="Also link the true positions (perfect detection; ideal motion: with the true "
-             "motion parameters) and measure how many VIP frames follow a close encounter.")
-    ] = False,
+        help="Also link the true positions (perfect detection) and measure how many VIP "
+             "frames follow a close encounter.")] = False,
 ) -> None:
     """Track (or reuse tracks) and print the tracking quality per experiment and overall."""
     from andi2kit.io import InputError
@@ -84,18 +83,16 @@ def track_eval(
 
         res = limits_folder(root.parent, ref, summarize(per_fov))
         t = Table(title="Where VIP frames are lost", box=box.SIMPLE_HEAD, show_edge=False)
-        for c in ("exp", "tracked ≤1 px", "perfect detection ≤1 px", "ideal motion ≤1 px",
-                  "after a <1 px encounter", "encounters / VIP"):
+        for c in ("exp", "tracked ≤1 px", "perfect detection ≤1 px", "after a <1 px encounter",
+                  "encounters / VIP"):
             t.add_column(c, justify="right")
         for exp, r in res.iterrows():
             t.add_row(str(exp), *[f"{100 * r[c]:.1f} %" if c != "encounters_per_vip"
                                   else f"{r[c]:.1f}" for c in res.columns],
                       style="bold" if exp == "overall" else None)
         t.caption = ("perfect detection: the same linking and VIP logic on the true positions "
-                     "of all particles; ideal motion: the true positions linked with each "
-                     "particle's true α and K (exact fBm prediction of every step); after a "
-                     "<1 px encounter: VIP frames at or after the first frame another particle "
-                     "was closer than 1 px")
+                     "of all particles; after a <1 px encounter: VIP frames at or after the "
+                     "first frame another particle was closer than 1 px")
         console.print(t)
     if failed:
         raise typer.Exit(1)

@@ -8,12 +8,6 @@ Two diagnostics on a simulation, both against the true VIP trajectories of ``ref
     the 0.12 px localisation noise) instead of the detections. Its ``within_1px`` is what
     the tracker would reach with a perfect detector: the gap to the real tracker is the
     detector's share of the loss, the gap to 100 % the linker's.
-``ideal_motion``
-    The same again, but linked by :func:`andi2kit.tracking.linking.link_known_motion`: every
-    track predicts its next step from the *true* anomalous exponent and diffusion coefficient
-    of its particle (the simulation's labels) with the exact fractional-Brownian conditional
-    distribution. It is what a frame-by-frame linker could reach if it knew the motion
-    perfectly: the rest of the loss cannot be told from the positions' motion.
 ``encounters``
     For every true VIP frame, whether another particle of the FOV came closer than
     ``radius`` (1 px: the two PSFs merge into one blob) at that frame or before. After such
@@ -26,8 +20,6 @@ Two diagnostics on a simulation, both against the true VIP trajectories of ``ref
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,55 +28,12 @@ import pandas as pd
 from andi2kit import io, layout
 from andi2kit.tracking import TrackingParams, follow_vips, fov_jobs, link
 from andi2kit.tracking.evaluate import evaluate_fov, read_truth
-from andi2kit.tracking.linking import link_known_motion
 
-__all__ = ["encounters", "ideal_motion", "limits_folder", "perfect_detection", "true_motion"]
-
-#: Localisation error of the Track 2 positions of a challenge simulation (px), if its
-#: manifest does not say.
-TRACK2_NOISE = 0.12
+__all__ = ["encounters", "limits_folder", "perfect_detection"]
 
 
 def _all_particles(public: Path, exp: int, fov: int) -> pd.DataFrame:
     return io.read_trajectories(layout.trajs_path(public, 2, exp, fov))
-
-
-def true_motion(parts: pd.DataFrame, labels: list[io.TrajectoryLabel]
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """The true ``alpha`` and ``K`` of every row of a Track 2 trajectory table.
-
-    Parameters
-    ----------
-    parts : pandas.DataFrame
-        ``traj_idx, frame, ...`` rows.
-    labels : list of TrajectoryLabel
-        Ground-truth segmentation of those trajectories (``ref/track_2/.../traj_labs``);
-        change points count from each trajectory's first frame.
-
-    Returns
-    -------
-    alpha, K : numpy.ndarray
-        One value per row, of the segment the row's frame belongs to.
-    """
-    by_idx = {lab.idx: lab for lab in labels}
-    alpha = np.full(len(parts), np.nan)
-    K = np.full(len(parts), np.nan)
-    frames = parts["frame"].to_numpy()
-    for idx, rows in parts.groupby("traj_idx").indices.items():
-        lab = by_idx.get(int(idx))
-        if lab is None:
-            raise io.InputError(f"trajectory {idx} has no ground-truth label")
-        rel = frames[rows] - frames[rows].min()
-        seg = np.minimum(np.searchsorted(lab.cp, rel, side="right"), lab.n_segments - 1)
-        alpha[rows], K[rows] = lab.alpha[seg], lab.K[seg]
-    return alpha, K
-
-
-def _noise(public: Path) -> float:
-    manifest = public.parent / "manifest.json"
-    if manifest.is_file():
-        return float(json.loads(manifest.read_text()).get("sigma_noise", TRACK2_NOISE))
-    return TRACK2_NOISE
 
 
 def perfect_detection(public: str | Path, ref: str | Path, exp: int, fov: int,
@@ -107,42 +56,15 @@ def perfect_detection(public: str | Path, ref: str | Path, exp: int, fov: int,
     dict
         :func:`andi2kit.tracking.evaluate.evaluate_fov` fields.
     """
-    return _linked_quality(public, ref, exp, fov, params, tol, ideal=False)
-
-
-def ideal_motion(public: str | Path, ref: str | Path, exp: int, fov: int,
-                 params: TrackingParams | None = None, tol: float = 1.0) -> dict:
-    """Quality of linking the true positions with each particle's true motion parameters.
-
-    Parameters are as :func:`perfect_detection`; ``ref`` must also hold the Track 2 labels
-    of the FOV (``ref/track_2/exp_E/traj_labs_fov_F.txt``).
-
-    Returns
-    -------
-    dict
-        :func:`andi2kit.tracking.evaluate.evaluate_fov` fields.
-    """
-    return _linked_quality(public, ref, exp, fov, params, tol, ideal=True)
-
-
-def _linked_quality(public: str | Path, ref: str | Path, exp: int, fov: int,
-                    params: TrackingParams | None, tol: float, ideal: bool) -> dict:
     params = TrackingParams() if params is None else params
     public = Path(public)
     truth, origin = read_truth(ref, exp, fov)
-    parts = _all_particles(public, exp, fov).sort_values("frame", kind="stable")
-    parts = parts.reset_index(drop=True)
+    parts = _all_particles(public, exp, fov)
     feats = pd.DataFrame({"y": parts["x"].to_numpy() - origin[0],  # rows (see tracking)
                           "x": parts["y"].to_numpy() - origin[1],
                           "mass": 1.0, "frame": parts["frame"].to_numpy()})
-    if ideal:
-        alpha, K = true_motion(parts, io.read_labels(layout.labels_path(ref, 2, exp, fov)))
-        feats["particle"] = link_known_motion(
-            feats[["y", "x"]].to_numpy(), feats["frame"].to_numpy(), alpha, K,
-            replace(params, switch_weight=0.0), sigma=_noise(public))
-        tracks = feats.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
-    else:
-        tracks = link(feats, params)
+    feats = feats.sort_values("frame", kind="stable").reset_index(drop=True)
+    tracks = link(feats, params)
     centroids = io.decode_vip_frame(io.read_vip_frame(layout.video_path(public, exp, fov)))
     n_frames = int(parts["frame"].max()) + 1
     vips = follow_vips(tracks, centroids, (128, 128), n_frames, params)
@@ -187,7 +109,7 @@ def encounters(public: str | Path, ref: str | Path, exp: int, fov: int,
 
 def limits_folder(public: str | Path, ref: str | Path, tracked_summary: pd.DataFrame | None = None,
                   params: TrackingParams | None = None, radius: float = 1.0) -> pd.DataFrame:
-    """Per experiment and overall: perfect-detection and ideal-motion quality, encounters.
+    """Per experiment and overall: perfect-detection quality and encounter exposure.
 
     Parameters
     ----------
@@ -204,16 +126,14 @@ def limits_folder(public: str | Path, ref: str | Path, tracked_summary: pd.DataF
     -------
     pandas.DataFrame
         Index ``exp`` then ``overall``; columns ``tracked`` (if given), ``perfect_detection``,
-        ``ideal_motion``, ``after_encounter``, ``encounters_per_vip``.
+        ``after_encounter``, ``encounters_per_vip``.
     """
     public = Path(public)
     rows = []
     for exp, fov, _ in fov_jobs(public / "track_1"):
         pdq = perfect_detection(public, ref, exp, fov, params)
-        ideal = ideal_motion(public, ref, exp, fov, params)
         enc = encounters(public, ref, exp, fov, radius)
         rows.append({"exp": exp, "frames": pdq["frames"], "hits": pdq["hits"],
-                     "ideal_hits": ideal["hits"],
                      "vips": pdq["vips"], "exposed": enc["exposed"],
                      "encounters": enc["encounters"]})
     df = pd.DataFrame(rows)
@@ -222,7 +142,6 @@ def limits_folder(public: str | Path, ref: str | Path, tracked_summary: pd.DataF
     for key, g in groups.items():
         frames = g["frames"].sum()
         out[key] = {"perfect_detection": g["hits"].sum() / frames,
-                    "ideal_motion": g["ideal_hits"].sum() / frames,
                     "after_encounter": g["exposed"].sum() / frames,
                     "encounters_per_vip": g["encounters"].sum() / g["vips"].sum()}
         if tracked_summary is not None and key in tracked_summary.index:

@@ -48,6 +48,44 @@ def link(features: pd.DataFrame, params: TrackingParams = TrackingParams()) -> p
     return tracks.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
 
 
+class _Prediction:
+    """Where each of ``n`` tracks may be next: a mixture of ``m`` isotropic 2-D components.
+
+    ``mean`` ``(n, m, 2)``, ``scale2`` ``(n, m)`` per-axis variance (Gaussian) or squared
+    scale (Student t with ``dof`` degrees of freedom), ``weight`` ``(n, m)`` summing to 1.
+    """
+
+    def __init__(self, mean: np.ndarray, scale2: np.ndarray, weight: np.ndarray,
+                 dof: np.ndarray | None = None) -> None:
+        self.mean, self.scale2, self.weight, self.dof = mean, scale2, weight, dof
+
+    @classmethod
+    def gaussian(cls, mean: np.ndarray, var: np.ndarray) -> _Prediction:
+        return cls(mean[:, None, :], var[:, None], np.ones((len(var), 1)))
+
+    def density(self, rows: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        """Density of track ``rows[i]`` at ``pts[i]``."""
+        d2 = np.sum((pts[:, None, :] - self.mean[rows]) ** 2, axis=2)
+        s2 = self.scale2[rows]
+        if self.dof is None:
+            dens = np.exp(-d2 / (2 * s2))
+        else:
+            nu = self.dof[rows]
+            dens = (1 + d2 / (nu * s2)) ** (-(nu + 2) / 2)
+        return np.sum(self.weight[rows] * dens / (2 * np.pi * s2), axis=1)
+
+    def reach(self, level: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+        """A centre per track and the radius around it beyond which every component is
+        below ``level`` of its peak."""
+        centre = np.sum(self.weight[:, :, None] * self.mean, axis=1)
+        if self.dof is None:
+            r2 = -2 * self.scale2 * np.log(level)
+        else:
+            r2 = self.dof * self.scale2 * (level ** (-2 / (self.dof + 2)) - 1)
+        off = np.sqrt(np.sum((self.mean - centre[:, None, :]) ** 2, axis=2))
+        return centre, np.max(off + np.sqrt(r2), axis=1)
+
+
 class _TrackState:
     """Growing arrays of every track's last position and its recent steps (a ring)."""
 
@@ -59,54 +97,51 @@ class _TrackState:
         self.steps = np.zeros((cap, span, 2))
         self.gaps = np.zeros((cap, span))
         self.ptr = np.zeros(cap, dtype=np.int64)
-        self.det = np.zeros(cap, dtype=np.int64)  # input row of the last detection
-        self.src = np.zeros((cap, span), dtype=np.int64)  # input row each step left from
 
-    def new(self, pos: np.ndarray, frame: int, det: np.ndarray) -> np.ndarray:
+    def new(self, pos: np.ndarray, frame: int) -> np.ndarray:
         k = len(pos)
         while self.n + k > len(self.pos):
-            for name in ("pos", "frame", "steps", "gaps", "ptr", "det", "src"):
+            for name in ("pos", "frame", "steps", "gaps", "ptr"):
                 arr = getattr(self, name)
                 setattr(self, name, np.concatenate([arr, np.zeros_like(arr)]))
         ids = np.arange(self.n, self.n + k)
         self.pos[ids] = pos
         self.frame[ids] = frame
-        self.det[ids] = det
         self.n += k
         return ids
 
-    def extend(self, ids: np.ndarray, pos: np.ndarray, frame: int, det: np.ndarray) -> None:
+    def extend(self, ids: np.ndarray, pos: np.ndarray, frame: int) -> None:
         slot = self.ptr[ids]
         self.steps[ids, slot] = pos - self.pos[ids]
         self.gaps[ids, slot] = frame - self.frame[ids]
-        self.src[ids, slot] = self.det[ids]
         self.ptr[ids] = (slot + 1) % self.span
         self.pos[ids] = pos
         self.frame[ids] = frame
-        self.det[ids] = det
 
-    def chronological(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Steps ``(n, span, 2)``, gaps and source rows ``(n, span)`` of tracks ``ids``,
-        oldest first."""
+    def chronological(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steps ``(n, span, 2)`` and gaps ``(n, span)`` of tracks ``ids``, oldest first."""
         order = (self.ptr[ids][:, None] + np.arange(self.span)[None, :]) % self.span
         steps = np.take_along_axis(self.steps[ids], order[:, :, None], axis=1)
-        return (steps, np.take_along_axis(self.gaps[ids], order, axis=1),
-                np.take_along_axis(self.src[ids], order, axis=1))
+        return steps, np.take_along_axis(self.gaps[ids], order, axis=1)
 
 
 def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = TrackingParams()
                 ) -> np.ndarray:
     """Link detections frame by frame, each track scored with its own motion model.
 
-    Every track carries its recent steps. They give its diffusivity and, when the mean step
-    is significant against their scatter, a velocity (directed motion). A detection is scored
-    by the likelihood of the step under a mixture: the track's own Gaussian (weight
-    ``1 - switch_weight``) and a broad one of diffusivity ``D_broad`` for a particle that
-    changes state. Each frame the assignment of tracks to detections that maximises the total
-    likelihood is found (Hungarian algorithm on each connected group of candidates); a track
-    without a detection waits up to ``memory`` frames, a detection without a track starts one.
-    So an immobile particle keeps its detection when a fast one passes by, which a nearest-
-    distance linker (trackpy) often gets wrong.
+    Every track carries its recent steps, from which it predicts where it goes next
+    (``params.motion``): by default as fractional Brownian motion whose anomalous exponent and
+    diffusivity it learns from those steps (:class:`andi2kit.tracking.fbm.FbmPredictor`), so
+    a particle that jitters in place is expected back where it jitters and a directed one
+    further along its way; ``"ar1"`` uses a diffusivity, a drift and the lag-1 correlation of
+    the steps. A detection is scored by the likelihood of the step under a mixture: the
+    track's own prediction (weight ``1 - switch_weight``) and a broad Gaussian of diffusivity
+    ``D_broad`` for a particle that changes state. Each frame the assignment of tracks to
+    detections that maximises the total likelihood is found (Hungarian algorithm on each
+    connected group of candidates); a track without a detection waits up to ``memory``
+    frames, a detection without a track starts one. So an immobile particle keeps its
+    detection when a fast one passes by, which a nearest-distance linker (trackpy) often gets
+    wrong.
 
     Parameters
     ----------
@@ -115,88 +150,28 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
     frames : numpy.ndarray
         ``(n,)`` frame numbers.
     params : TrackingParams
-        ``memory``, ``search_range``, ``velocity_frames`` (steps remembered), ``D_prior``,
-        ``D_broad``, ``switch_weight``, ``link_cost``, ``loc_sigma``, ``directed_chi2``.
+        ``memory``, ``search_range``, ``motion`` and its settings, ``D_broad``,
+        ``switch_weight``, ``link_cost``, ``gap_cost``, ``loc_sigma``.
 
     Returns
     -------
     numpy.ndarray
         ``(n,)`` track label of every detection.
     """
-    return _link(pos, frames, params)
-
-
-def link_known_motion(pos: np.ndarray, frames: np.ndarray, alpha: np.ndarray, K: np.ndarray,
-                      params: TrackingParams = TrackingParams(), sigma: float | None = None,
-                      span: int = 10) -> np.ndarray:
-    """Link detections whose motion parameters are known (a diagnostic, not a tracker).
-
-    As :func:`link_motion`, but every track predicts its next position with the exact
-    fractional-Brownian conditional distribution (:func:`andi2kit.tracking.fbm.predict_increment`)
-    of the ``alpha`` and ``K`` of its last detection, given its last steps (up to ``span``,
-    in the same segment: with the same parameters). Fed with the true positions and the
-    simulation's true parameters, it shows how well a frame-by-frame linker could do if it
-    knew the motion: what it still gets wrong, the motion cannot tell.
-
-    Parameters
-    ----------
-    pos : numpy.ndarray
-        ``(n, 2)`` detection positions.
-    frames : numpy.ndarray
-        ``(n,)`` frame numbers.
-    alpha, K : numpy.ndarray
-        ``(n,)`` anomalous exponent and generalised diffusion coefficient (px²/frame**alpha)
-        of the particle of each detection, for the step that leaves it.
-    params : TrackingParams
-        ``memory``, ``search_range``, ``link_cost``, ``gap_cost`` (and ``switch_weight``,
-        ``D_broad`` if a broad component is wanted; set ``switch_weight=0`` for none).
-    sigma : float, optional
-        Localisation error (px); default ``params.loc_sigma``.
-    span : int
-        Steps of history used in the prediction.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n,)`` track label of every detection.
-    """
-    from andi2kit.tracking.fbm import predict_increment
-
-    sigma = params.loc_sigma if sigma is None else sigma
-    alpha = np.clip(np.asarray(alpha, dtype=np.float64), 0.01, 1.99)
-    K = np.asarray(K, dtype=np.float64)
-
-    def model(st: _TrackState, ids: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a, k = alpha[st.det[ids]], K[st.det[ids]]
-        steps, gaps, src = st.chronological(ids)
-        # steps of the same motion (segment) as the coming one, from consecutive frames
-        ok = (gaps == 1) & (alpha[src] == a[:, None]) & (K[src] == k[:, None])
-        # the run of such steps ending with the newest, if the track was seen last frame
-        run = np.where(ok.all(axis=1), st.span, np.argmin(ok[:, ::-1], axis=1))
-        run = np.where(g == 1, run, 0)
-        mean, var = np.zeros((len(ids), 2)), np.empty(len(ids))
-        for r in np.unique(run):
-            sel = run == r
-            mean[sel], var[sel] = predict_increment(steps[sel, st.span - r:], a[sel], k[sel],
-                                                    sigma)
-        gap = g > 1
-        var[gap] = 2 * k[gap] * g[gap] ** a[gap] + 2 * sigma ** 2
-        return st.pos[ids] + mean, var
-
-    return _link(pos, frames, params, model, span)
-
-
-def _link(pos: np.ndarray, frames: np.ndarray, params: TrackingParams, model=None,
-          span: int | None = None) -> np.ndarray:
-    """Frame-by-frame likelihood linking; ``model(state, ids, gaps)`` gives each track's
-    predicted position and per-axis variance (default: :func:`_motion_model`)."""
     from scipy.optimize import linear_sum_assignment
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
     p = params
-    model = model or (lambda st, ids, g: _motion_model(st, ids, g, p))
+    noise = 2.0 * p.loc_sigma ** 2  # per-axis variance of a step from localisation alone
+    if p.motion == "fbm":
+        model, span = _fbm_model(p), p.history
+    else:
+        def model(st, ids, g):
+            pred, var = _motion_model(st, ids, g, p)
+            return _Prediction.gaussian(pred, np.maximum(var, noise))
+        span = max(p.velocity_frames, 2)
     pos = np.asarray(pos, dtype=np.float64)
     frames = np.asarray(frames, dtype=np.int64)
     labels = np.full(len(frames), -1, dtype=np.int64)
@@ -204,8 +179,7 @@ def _link(pos: np.ndarray, frames: np.ndarray, params: TrackingParams, model=Non
         return labels
     order = np.argsort(frames, kind="stable")
     cuts = np.flatnonzero(np.diff(frames[order])) + 1
-    st = _TrackState(span or max(p.velocity_frames, 2))
-    noise = 2.0 * p.loc_sigma ** 2  # per-axis variance of a step from localisation alone
+    st = _TrackState(span)
     alive = np.zeros(0, dtype=np.int64)
     for idx in np.split(order, cuts):
         t = int(frames[idx[0]])
@@ -214,21 +188,16 @@ def _link(pos: np.ndarray, frames: np.ndarray, params: TrackingParams, model=Non
         ids = np.full(len(idx), -1, dtype=np.int64)
         if len(alive):
             g = (t - st.frame[alive]).astype(np.float64)
-            pred, var_own = model(st, alive, g)
-            var_broad = 2 * p.D_broad * g + noise
-            var_own = np.maximum(var_own, noise)
-            # candidates out to where the wider of the two Gaussians is 1e-4 of its peak
-            radius = np.minimum(np.sqrt(-2 * np.maximum(var_own, var_broad) * np.log(1e-4)),
-                                p.search_range * np.sqrt(g))
-            tree = cKDTree(x)
-            cand = tree.query_ball_point(pred, radius)
+            own = model(st, alive, g)
+            centre, reach = own.reach()
+            broad = _Prediction.gaussian(centre, 2 * p.D_broad * g + noise)
+            radius = np.minimum(np.maximum(reach, broad.reach()[1]), p.search_range * np.sqrt(g))
+            cand = cKDTree(x).query_ball_point(centre, radius)
             rows = np.repeat(np.arange(len(alive)), [len(c) for c in cand])
             if rows.size:
                 cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in cand])
-                d2 = np.sum((x[cols] - pred[rows]) ** 2, axis=1)
-                vo, vb = var_own[rows], var_broad[rows]
-                like = ((1 - p.switch_weight) * np.exp(-d2 / (2 * vo)) / (2 * np.pi * vo)
-                        + p.switch_weight * np.exp(-d2 / (2 * vb)) / (2 * np.pi * vb))
+                like = ((1 - p.switch_weight) * own.density(rows, x[cols])
+                        + p.switch_weight * broad.density(rows, x[cols]))
                 cost = -np.log(np.maximum(like, 1e-300)) + p.gap_cost * (g[rows] - 1)
                 ok = cost < p.link_cost
                 rows, cols, cost = rows[ok], cols[ok], cost[ok]
@@ -237,14 +206,39 @@ def _link(pos: np.ndarray, frames: np.ndarray, params: TrackingParams, model=Non
                               linear_sum_assignment, coo_matrix, connected_components)
                 matched = ids >= 0
                 ids[matched] = alive[ids[matched]]
-                st.extend(ids[matched], x[matched], t, idx[matched])
+                st.extend(ids[matched], x[matched], t)
         born = ids < 0
         if born.any():
-            new = st.new(x[born], t, idx[born])
+            new = st.new(x[born], t)
             ids[born] = new
             alive = np.concatenate([alive, new])
         labels[idx] = ids
     return labels
+
+
+def _fbm_model(p: TrackingParams):
+    """Each track's next position from :class:`~andi2kit.tracking.fbm.FbmPredictor` fed with
+    its run of consecutive steps ending at its last detection."""
+    from andi2kit.tracking.fbm import FbmPredictor
+
+    grid = np.asarray(p.alpha_grid, dtype=np.float64)
+    predictor = FbmPredictor(grid, np.where(grid == 1.0, 2.0, 1.0), p.K_prior, p.K_prior_steps,
+                             floor=p.loc_sigma ** 2)
+
+    def model(st: _TrackState, ids: np.ndarray, g: np.ndarray) -> _Prediction:
+        steps, gaps = st.chronological(ids)
+        ok = gaps == 1
+        run = np.where(ok.all(axis=1), st.span, np.argmin(ok[:, ::-1], axis=1))
+        m = grid.size
+        mean, scale2 = np.zeros((len(ids), m, 2)), np.empty((len(ids), m))
+        weight, dof = np.empty((len(ids), m)), np.empty((len(ids), m))
+        for r in np.unique(run):
+            sel = np.flatnonzero(run == r)
+            mean[sel], scale2[sel], weight[sel], dof[sel] = predictor.predict(
+                steps[sel, st.span - r:], g[sel])
+        return _Prediction(st.pos[ids][:, None, :] + mean, scale2, weight, dof)
+
+    return model
 
 
 def _motion_model(st: _TrackState, ids: np.ndarray, g: np.ndarray, p: TrackingParams

@@ -51,8 +51,21 @@ class TrackingParams:
     linker : {"motion", "trackpy"}
         ``"motion"``: :func:`link_motion` (per-track motion models); ``"trackpy"``:
         ``trackpy.link`` (nearest distance).
+    motion : {"fbm", "ar1"}
+        The motion linker's model of a track. ``"fbm"``: fractional Brownian motion whose
+        anomalous exponent (on ``alpha_grid``) and diffusivity are learnt from the track's
+        last ``history`` steps (:class:`andi2kit.tracking.fbm.FbmPredictor`); ``"ar1"``: the
+        earlier model, a diffusivity, a drift and the lag-1 correlation of the last
+        ``velocity_frames`` steps (tuned with ``switch_weight=0.2``).
+    history : int
+        Steps an fBm track remembers.
+    alpha_grid : tuple of float
+        Anomalous exponents an fBm track may have (Brownian, 1.0, twice as likely a priori).
+    K_prior, K_prior_steps : float
+        Diffusivity (px²/frame**alpha) an fBm track is assumed to have before it moved, and
+        how many steps that assumption is worth.
     D_prior : float
-        Diffusivity (px²/frame) a new track is assumed to have, worth two steps.
+        Diffusivity (px²/frame) a new ``"ar1"`` track is assumed to have, worth two steps.
     D_broad : float
         Diffusivity of the broad component for a particle that changes its motion.
     switch_weight : float
@@ -123,9 +136,14 @@ class TrackingParams:
     adaptive_step: float = 0.9
     predict: bool = False
     linker: str = "motion"
+    motion: str = "fbm"
+    history: int = 10
+    alpha_grid: tuple[float, ...] = (0.1, 0.4, 0.7, 1.0, 1.3, 1.6, 1.9)
+    K_prior: float = 0.2
+    K_prior_steps: float = 2.0
     D_prior: float = 0.5
     D_broad: float = 1.0
-    switch_weight: float = 0.2
+    switch_weight: float = 0.1
     link_cost: float = 14.0
     gap_cost: float = 0.5
     loc_sigma: float = 0.15
@@ -154,6 +172,10 @@ class TrackingParams:
             raise ValueError(f"diameter must be an odd integer >= 3, got {self.diameter}")
         if self.search_range <= 0 or self.memory < 0 or self.pad < 0:
             raise ValueError("search_range must be > 0, memory and pad >= 0")
+        if self.motion not in ("fbm", "ar1"):
+            raise ValueError(f"motion must be 'fbm' or 'ar1', got {self.motion!r}")
+        if self.history < 1 or not all(0 < a < 2 for a in self.alpha_grid):
+            raise ValueError("history must be >= 1 and every alpha_grid value in (0, 2)")
 
     def to_dict(self) -> dict:
         """The settings as a plain dictionary."""
