@@ -5,9 +5,9 @@ diffusion coefficient ``K``: per axis, ``<(x(t + tau) - x(t))**2> = 2 K tau**alp
 increments are fractional Gaussian noise, whose autocovariance at lag ``k`` is
 ``K (|k + 1|**alpha - 2 |k|**alpha + |k - 1|**alpha)``; a localisation error of standard
 deviation ``sigma`` on every position adds ``2 sigma**2`` at lag 0 and ``-sigma**2`` at
-lag 1. Given a particle's last increments, the next one is Gaussian with the conditional mean
-and variance below: subdiffusive particles are pulled back towards where they came from,
-superdiffusive ones keep going.
+lag 1. Given a particle's last increments and its parameters, the next increment is Gaussian
+(conditioning on the past ones); :class:`FbmPredictor` learns the parameters from those same
+increments and averages over what it does not know.
 """
 
 from __future__ import annotations
