@@ -150,7 +150,7 @@ def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, out:
     """
     from andi2kit.io import read_trajectories, read_video
     from andi2kit.tracking import tracks_path
-    from andi2kit.tracking.evaluate import read_truth
+    from andi2kit.tracking.evaluate import frame_errors, read_truth
 
     plt = _pyplot()
     video = read_video(layout.video_path(public, exp, fov))
@@ -176,18 +176,17 @@ def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, out:
     ax.set_title(f"exp {exp} · fov {fov}: tracked VIPs"
                  + (" (dotted: truth)" if truth is not None else ""))
     if truth is not None:
-        both = tracked.merge(truth.assign(x=truth["x"] - origin[0], y=truth["y"] - origin[1]),
-                             on=["traj_idx", "frame"], suffixes=("", "_true"))
-        err = np.hypot(both["x"] - both["x_true"], both["y"] - both["y_true"])
+        err = frame_errors(tracked.assign(x=tracked["x"] + origin[0],
+                                          y=tracked["y"] + origin[1]), truth)
         ax2 = axes[0][1]
         for i, idx in enumerate(sorted(tracked["traj_idx"].unique())):
-            sel = (both["traj_idx"] == idx).to_numpy()
-            ax2.semilogy(both["frame"][sel], np.maximum(err[sel], 1e-2), color=colours(i % 10),
+            e = err[err["traj_idx"] == idx]
+            ax2.semilogy(e["frame"], np.maximum(e["dist"], 1e-2), color=colours(i % 10),
                          lw=1, label=str(idx))
         ax2.axhline(tol, color="k", ls="--", lw=0.8)
         ax2.set_xlabel("frame")
         ax2.set_ylabel("distance to the true VIP (px)")
-        within = float(np.sum(err <= tol)) / max(len(truth), 1)
+        within = float(np.sum(err["dist"] <= tol)) / max(len(truth), 1)
         ax2.set_title(f"{within:.0%} of true VIP frames within {tol:g} px")
         ax2.legend(title="VIP", fontsize=7, ncol=2)
     return _save(fig, Path(out) / f"tracks_exp{exp}_fov{fov}.png")

@@ -77,6 +77,31 @@ def read_truth(ref: str | Path, exp: int, fov: int) -> tuple[pd.DataFrame, np.nd
     return truth, origin
 
 
+def frame_errors(tracked: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Distance of each true VIP position to the tracked one of the same VIP and frame.
+
+    Parameters
+    ----------
+    tracked, truth : pandas.DataFrame
+        ``traj_idx, frame, x, y`` tables in the same coordinates (of a frame tracked twice,
+        the first row counts).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``traj_idx, frame, dist``: one row per true position, sorted by VIP then frame;
+        ``dist`` is NaN where the VIP was not tracked.
+    """
+    t = truth.loc[:, ["traj_idx", "frame", "x", "y"]]
+    t = t.sort_values(["traj_idx", "frame"], kind="stable")
+    tr = tracked.loc[:, ["traj_idx", "frame", "x", "y"]].drop_duplicates(["traj_idx", "frame"])
+    both = t.merge(tr, on=["traj_idx", "frame"], how="left", suffixes=("", "_tracked"))
+    dist = np.hypot(both["x_tracked"].to_numpy(dtype=np.float64) - both["x"].to_numpy(),
+                    both["y_tracked"].to_numpy(dtype=np.float64) - both["y"].to_numpy())
+    return pd.DataFrame({"traj_idx": both["traj_idx"].to_numpy(),
+                         "frame": both["frame"].to_numpy(), "dist": dist})
+
+
 def evaluate_vips(tracked: pd.DataFrame, truth: pd.DataFrame, tol: float = 1.0,
                   switch_run: int = 3) -> pd.DataFrame:
     """Per-VIP comparison of tracked and true trajectories (same coordinates).
@@ -98,17 +123,14 @@ def evaluate_vips(tracked: pd.DataFrame, truth: pd.DataFrame, tol: float = 1.0,
     """
     rows = []
     groups = dict(tuple(tracked.groupby("traj_idx"))) if not tracked.empty else {}
-    for idx, t in truth.groupby("traj_idx"):
-        t = t.sort_values("frame")
-        frames = t["frame"].to_numpy()
+    for idx, e in frame_errors(tracked, truth).groupby("traj_idx"):
+        frames = e["frame"].to_numpy()
         tr = groups.get(idx)
         row = dict(traj_idx=int(idx), frames=int(frames.size), hits=0, sq_err=0.0,
                    id_switches=0, missed=int(frames.size), start_err=np.nan, end_err=np.nan,
                    found=tr is not None)
         if tr is not None:
-            tr = tr.drop_duplicates("frame").set_index("frame").reindex(frames)
-            dist = np.hypot(tr["x"].to_numpy() - t["x"].to_numpy(),
-                            tr["y"].to_numpy() - t["y"].to_numpy())
+            dist = e["dist"].to_numpy()
             present = np.isfinite(dist)
             hit = present & (dist <= tol)
             wrong = present & ~hit
