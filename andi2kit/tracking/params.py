@@ -65,7 +65,8 @@ class TrackingParams:
         Diffusivity (px²/frame**alpha) an fBm track is assumed to have before it moved, and
         how many steps that assumption is worth.
     D_prior : float
-        Diffusivity (px²/frame) a new ``"ar1"`` track is assumed to have, worth two steps.
+        Diffusivity (px²/frame) assumed for a track with few steps, worth two steps: by the
+        ``"ar1"`` model and when a lost VIP is re-acquired.
     D_broad : float
         Diffusivity of the broad component for a particle that changes its motion.
     switch_weight : float
