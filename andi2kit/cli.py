@@ -20,7 +20,8 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Argument(help="Folder to create (public_data/ and ref/ inside).")],
-    preset: Annotated[str, typer.Option(help="demo, benchmark or test.")] = "demo",
+    preset: Annotated[str, typer.Option(
+        help="demo, benchmark, challenge, validation or test.")] = "demo",
     fovs: Annotated[int | None, typer.Option(help="FOVs per experiment (preset's default).")]
     = None,
     workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,

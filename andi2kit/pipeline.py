@@ -26,7 +26,6 @@ from andi2kit.io import (
     write_ensemble,
     write_labels,
     write_text_atomic,
-    write_trajectories,
 )
 from andi2kit.methods import get_method
 from andi2kit.progress import progress_bar
@@ -71,14 +70,14 @@ def read_fov_input(public: Path, track: int, exp: int, fov: int, tracks: Path | 
     """
     if track == 2:
         return read_trajectories(layout.trajs_path(public, 2, exp, fov))
-    from andi2kit.tracking import track_vips, tracks_path
+    from andi2kit.tracking import read_tracks, track_vips, tracks_path, write_tracks
 
     cached = tracks_path(tracks, exp, fov) if tracks is not None else None
     if cached is not None and cached.is_file():
-        return read_trajectories(cached)
+        return read_tracks(cached)
     trajs = track_vips(layout.video_path(public, exp, fov))
     if cached is not None:
-        write_trajectories(cached, trajs)
+        write_tracks(cached, trajs)
     return trajs
 
 
