@@ -90,6 +90,9 @@ class TrackingParams:
     reacquire_chi2 : float
         The radius is at least this many variances (chi-square, 2 dof) of the particle's own
         recent steps, for fast particles.
+    reacquire_amp : float
+        Weight of the brightness signature (the VIP's last ``untangle_window`` frames against
+        each candidate's next ones) in choosing a continuation.
     steal_cost : float
         Extra cost of continuing on a detection inside another track rather than on a track
         start.
@@ -175,6 +178,7 @@ class TrackingParams:
     reacquire_radius: float = 2.5
     reacquire_growth: float = 1.5
     reacquire_chi2: float = 9.2
+    reacquire_amp: float = 1.0
     steal_cost: float = 2.0
     velocity_frames: int = 5
     edge: float = 2.0
