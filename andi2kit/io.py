@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from andi2kit.errors import InputError
+
 #: The only columns the predictors may see. Simulated CSVs carry ground truth beside them.
 TRAJ_COLUMNS = ("traj_idx", "frame", "x", "y")
 
@@ -25,10 +27,6 @@ STATE_NAMES = {0: "immobile", 1: "confined", 2: "free", 3: "directed"}
 
 #: Model names allowed in the first line of ``ensemble_labels.txt``.
 ENSEMBLE_MODELS = ("single_state", "multi_state", "immobile_traps", "dimerization", "confinement")
-
-
-class InputError(ValueError):
-    """A challenge file that cannot be used; the message names the file and the problem."""
 
 
 # --------------------------------------------------------------------------------------------

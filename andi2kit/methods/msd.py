@@ -90,6 +90,11 @@ class MSDMethod:
         self.k_min = k_min
         self.k_max = k_max
 
+    def identity(self) -> dict:
+        """The settings that decide :meth:`predict` (recorded beside its output)."""
+        return {"max_lag": self.max_lag, "immobile_K": self.immobile_K, "k_min": self.k_min,
+                "k_max": self.k_max}
+
     def predict(self, trajs: pd.DataFrame) -> list[TrajectoryLabel]:
         """Segment labels of every trajectory of a FOV (one segment each)."""
         dense = to_dense(trajs)
