@@ -90,7 +90,7 @@ def method_identity(name: str, options: dict) -> dict:
 def _tracker_identity() -> str:
     from andi2kit.tracking import TrackingParams
 
-    return provenance.digest(repr(TrackingParams()))
+    return provenance.tracker_digest(TrackingParams())
 
 
 def read_fov_input(public: Path, track: int, exp: int, fov: int, tracks: Path | None = None):
@@ -108,8 +108,9 @@ def read_fov_input(public: Path, track: int, exp: int, fov: int, tracks: Path | 
     video = layout.video_path(public, exp, fov)
     cached = tracks_path(tracks, exp, fov) if tracks is not None else None
     if cached is not None:
-        rec = provenance.make_record(video=provenance.file_digest(video),
-                                     tracker=_tracker_identity())
+        from andi2kit.tracking import TrackingParams
+
+        rec = provenance.tracks_record(video, TrackingParams())
         reason = provenance.stale_reason(cached, rec)
         if reason is None:
             return read_trajectories(cached)
@@ -170,6 +171,25 @@ def _job(args: tuple) -> tuple[tuple[int, int], str | None, list[str]]:
         return (exp, fov), f"{type(exc).__name__}: {exc}\n{tb}", []
 
 
+def tracks_present(public: Path) -> list[int]:
+    """The tracks of a public_data folder that hold inputs (``track_<N>/exp_*``).
+
+    Raises
+    ------
+    InputError
+        If ``public`` is missing, a file, or holds no track with an experiment.
+    """
+    if not public.exists():
+        raise InputError(f"{public}: no such folder (expected a public_data folder)")
+    if not public.is_dir():
+        raise InputError(f"{public}: is a file; expected the public_data folder")
+    found = [t for t in layout.TRACKS if layout.experiments(public, t)]
+    if not found:
+        raise InputError(f"{public}: no track_1/exp_* or track_2/exp_* input folder; is "
+                         "this the public_data folder?")
+    return found
+
+
 def check_public(public: Path, track: int) -> list[int]:
     """Experiments of a track's public data.
 
@@ -178,10 +198,7 @@ def check_public(public: Path, track: int) -> list[int]:
     InputError
         If ``public`` is missing, a file, or holds no ``track_<N>/exp_*`` input.
     """
-    if not public.exists():
-        raise InputError(f"{public}: no such folder (expected a public_data folder)")
-    if not public.is_dir():
-        raise InputError(f"{public}: is a file; expected the public_data folder")
+    tracks_present(public)
     exps = layout.experiments(public, track)
     if not exps:
         raise InputError(f"{layout.track_dir(public, track)}: no exp_* folder with inputs")

@@ -71,6 +71,17 @@ def make_record(**parts: object) -> dict:
                                  default=str))
 
 
+def tracks_record(video: str | Path, params: object) -> dict:
+    """The record of a video's tracked VIP trajectories: the video file and the tracker's
+    settings (``repr`` of its parameters)."""
+    return make_record(video=file_digest(video), tracker=tracker_digest(params))
+
+
+def tracker_digest(params: object) -> str:
+    """Identity of tracking settings (SHA-256 of their ``repr``)."""
+    return digest(repr(params))
+
+
 def stale_reason(output: str | Path, record: dict) -> str | None:
     """Why ``output`` cannot be reused for ``record`` (None: it can).
 
