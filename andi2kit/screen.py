@@ -37,8 +37,8 @@ def screen(trajs: pd.DataFrame) -> dict[str, list[int]]:
     moves = (g["x"].nunique() > 1) | (g["y"].nunique() > 1)
     found = {
         f"shorter than {MIN_FRAMES} frames": span.index[span < MIN_FRAMES],
-        f"coordinates beyond ±{MAX_ABS_COORDINATE:g} px": np.unique(trajs.traj_idx[big]),
-        "never moves (no step to fit)": moves.index[~moves & (span >= MIN_FRAMES)],
+        f"with coordinates beyond ±{MAX_ABS_COORDINATE:g} px": np.unique(trajs.traj_idx[big]),
+        "that never move (no step to fit)": moves.index[~moves & (span >= MIN_FRAMES)],
     }
     return {k: sorted(int(i) for i in v) for k, v in found.items() if len(v)}
 
