@@ -241,9 +241,26 @@ def score(
         raise fail(f"{ref}: no track_1/ or track_2/ reference folder")
     for r in results:
         console.print(score_table(r))
+    for line in _unscored(submission, ref, (track,) if track else (1, 2)):
+        say(f"warning: {line}", "yellow", stderr=True)
     out = out or submission
     paths = write_outputs(results, out)
     say(f"wrote {paths[0]} and {paths[1]}")
+
+
+def _unscored(submission: Path, ref: Path, tracks: tuple[int, ...]) -> list[str]:
+    """Prediction files the reference has no labels for (they are not scored)."""
+    from andi2kit import layout
+
+    lines = []
+    for t in tracks:
+        for e in layout.experiments(ref, t):
+            have = set(layout.fovs(ref, t, e, "labels"))
+            for f in layout.fovs(submission, t, e, "prediction"):
+                if f not in have:
+                    lines.append(f"{layout.labels_path(ref, t, e, f)} missing: "
+                                 f"{layout.prediction_path(submission, t, e, f)} not scored")
+    return lines
 
 
 def score_table(r) -> Table | str:

@@ -255,13 +255,14 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
     tracks = Path(tracks) if tracks is not None else None
     if tracks is not None and tracks.exists() and not tracks.is_dir():
         raise InputError(f"{tracks}: --tracks must be a folder")
+    exps = [e for e in all_exps if exps is None or e in exps]
+    fovs = {e: layout.fovs(public, track, e, kind) for e in all_exps}  # names checked first
     identity = method_identity(method, options)  # loads a checkpoint before the first FOV
     provenance.claim_output_folder(out, layout.SEGMENTS_DIR, force)
-    exps = [e for e in all_exps if exps is None or e in exps]
     report = RunReport()
     jobs = []
     for e in exps:
-        for f in layout.fovs(public, track, e, kind):
+        for f in fovs[e]:
             seg = layout.segments_path(out, track, e, f)
             try:
                 rec = fov_record(public, track, e, f, identity)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def _exit_on_sigterm(signum, frame) -> None:
+    # SystemExit unwinds the job (its ``finally`` blocks remove temporary files); the pool's
+    # worker loop catches it as the job's failure and would wait for more, hence the timer
+    threading.Timer(1.0, os._exit, args=(128 + signum,)).start()
     raise SystemExit(128 + signum)
 
 

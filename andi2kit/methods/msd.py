@@ -99,7 +99,8 @@ class MSDMethod:
         """Segment labels of every trajectory of a FOV (one segment each)."""
         dense = to_dense(trajs)
         lags = np.arange(1, self.max_lag + 1)
-        alpha, K = fit_power_law(tamsd(dense.pos, lags), lags)
+        with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates: reported
+            alpha, K = fit_power_law(tamsd(dense.pos, lags), lags)  # by andi2kit.screen
         alpha = np.clip(np.nan_to_num(alpha, nan=1.0), 0.0, 2.0)
         K = np.clip(np.nan_to_num(K, nan=self.k_min), self.k_min, self.k_max)
         state = np.where(K < self.immobile_K, 0, 2)
