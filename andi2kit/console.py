@@ -51,7 +51,7 @@ def setup(verbose: int = 0, quiet: bool = False, debug: bool = False) -> None:
     for h in root.handlers:
         h.setLevel(level)
     if not debug:
-        for noisy in ("absl", "tensorflow", "h5py", "numba", "matplotlib"):
+        for noisy in ("absl", "tensorflow", "h5py", "numba", "matplotlib", "tifffile"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
 
 

@@ -107,6 +107,33 @@ def test_bad_csv_fails_its_fov_only(tmp_path, case):
                for e, f in [(0, 0), (0, 1), (1, 1)])
 
 
+BAD_VIDEO = {
+    "not a TIFF": (None, "cannot read TIFF"),
+    "one page": (1, "1 page(s), need at least 2"),
+    "page 0 not a VIP frame": (3, "page 0 is not a VIP frame"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_VIDEO))
+def test_bad_video_fails_its_fov(tmp_path, case):
+    import tifffile
+
+    pages, msg = BAD_VIDEO[case]
+    video = layout.video_path(tmp_path / "pub", 0, 0)
+    video.parent.mkdir(parents=True)
+    if pages is None:
+        video.write_bytes(b"this is no TIFF")
+    else:
+        tifffile.imwrite(video, np.zeros((pages, 16, 16), np.uint8), photometric="minisblack")
+    out = tmp_path / "sub"
+    res = invoke("run", tmp_path / "pub", "--track", "1", "--method", "msd", "--out", out)
+    assert res.exit_code == 1
+    assert "FOV failed exp 0 fov 0" in res.output and msg in one_line(res.output)
+    assert str(video) in one_line(res.output)
+    assert not layout.prediction_path(out, 1, 0, 0).exists()
+    assert not list(out.rglob("*.tmp"))
+
+
 # --------------------------------------------------------------------------------------------
 # unusual but valid trajectories: labelled, and reported per FOV with their indices
 # --------------------------------------------------------------------------------------------
