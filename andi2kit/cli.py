@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from andi2kit import __version__
@@ -147,7 +146,8 @@ def run(
     if not pooling:
         options["pooling"] = False
     if options and name != "unet":
-        raise fail(f"--{next(iter(options))} applies to --method unet only, not {name}")
+        flag = "--no-pooling" if next(iter(options)) == "pooling" else f"--{next(iter(options))}"
+        raise fail(f"{flag} applies to --method unet only, not {name}")
     out = out if out is not None else Path("submissions") / name
     todo = tracks_present(public) if track is None else [track]
     ok = True
@@ -230,6 +230,7 @@ def score(
     = None,
 ) -> None:
     """Score a submission with our implementation of the official metrics."""
+    from andi2kit.scoring.report import score_table, unscored
     from andi2kit.scoring.score import score as _score
     from andi2kit.scoring.score import write_outputs
 
@@ -241,56 +242,11 @@ def score(
         raise fail(f"{ref}: no track_1/ or track_2/ reference folder")
     for r in results:
         console.print(score_table(r))
-    for line in _unscored(submission, ref, (track,) if track else (1, 2)):
+    for line in unscored(submission, ref, (track,) if track else (1, 2)):
         say(f"warning: {line}", "yellow", stderr=True)
     out = out or submission
     paths = write_outputs(results, out)
     say(f"wrote {paths[0]} and {paths[1]}")
-
-
-def _unscored(submission: Path, ref: Path, tracks: tuple[int, ...]) -> list[str]:
-    """Prediction files the reference has no labels for (they are not scored)."""
-    from andi2kit import layout
-
-    lines = []
-    for t in tracks:
-        for e in layout.experiments(ref, t):
-            have = set(layout.fovs(ref, t, e, "labels"))
-            for f in layout.fovs(submission, t, e, "prediction"):
-                if f not in have:
-                    lines.append(f"{layout.labels_path(ref, t, e, f)} missing: "
-                                 f"{layout.prediction_path(submission, t, e, f)} not scored")
-    return lines
-
-
-def score_table(r) -> Table | str:
-    """A rich table of one track's scores, laid out like the paper's Tables 3–4."""
-    from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, fmt
-
-    name = "videos" if r.track == 1 else "trajectories"
-    if not r.submitted:
-        return f"[yellow]Track {r.track} ({name}): no submission folder[/yellow]"
-    t = Table(title=f"Track {r.track} ({name})")
-    t.add_column("exp", justify="right")
-    t.add_column("trajs", justify="right")
-    for k in (*SINGLE_KEYS, *ENSEMBLE_KEYS):
-        t.add_column(TITLES[k], justify="right")
-    for row in r.per_exp:
-        t.add_row(str(row["exp"]), str(row.get("num_trajs", "–")),
-                  *[fmt(row.get(k)) for k in (*SINGLE_KEYS, *ENSEMBLE_KEYS)])
-    total = sum(row.get("num_trajs", 0) for row in r.per_exp)
-    t.add_row("avg", str(total), *[fmt(r.single[k]) for k in SINGLE_KEYS],
-              *[fmt(r.ensemble[k]) for k in ENSEMBLE_KEYS], style="bold")
-    notes = []
-    if r.single_failure:
-        notes.append(f"single-trajectory task voided (max errors): {r.single_failure}")
-    if r.ensemble_failure:
-        notes.append(f"ensemble task voided (max errors): {r.ensemble_failure}")
-    if r.missing_trajs:
-        notes.append(f"{r.missing_trajs} trajectory/ies missing, scored as maximally wrong")
-    if notes:
-        t.caption = escape("\n".join(notes))
-    return t
 
 
 @app.command("make-train-data")
