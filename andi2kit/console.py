@@ -19,6 +19,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from andi2kit.errors import USER_ERRORS
+from andi2kit.workers import sigterm_interrupts
 
 #: Exit code of an input problem or a bad option (click uses it for usage errors too).
 EXIT_INPUT = 2
@@ -68,11 +69,13 @@ def fail(message: str, code: int = EXIT_INPUT) -> click.exceptions.Exit:
 
 
 class ErrorBoundary(TyperGroup):
-    """A command group whose commands report input errors as short messages."""
+    """A command group whose commands report input errors as short messages, and stop on
+    SIGTERM as on Ctrl-C (exit code 130)."""
 
     def invoke(self, ctx: click.Context):  # noqa: D102  (click API)
         try:
-            return super().invoke(ctx)
+            with sigterm_interrupts():  # kill → unwind: temporary files removed, exit 130
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
