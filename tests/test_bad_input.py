@@ -544,3 +544,19 @@ def test_signal_stops_every_worker(sig):
     alive = [k for k in kids if Path(f"/proc/{k}/status").exists()
              and "zombie" not in Path(f"/proc/{k}/status").read_text()]
     assert alive == []
+
+
+def test_quiet_and_verbose_go_through_logging(submission, tmp_path):
+    pub, sub = submission
+    loud = invoke("zip", sub, "--data", pub, "--out", tmp_path / "a.zip")
+    quiet = invoke("-q", "zip", sub, "--data", pub, "--out", tmp_path / "b.zip")
+    assert loud.exit_code == quiet.exit_code == 0
+    assert "a.zip: 6 files from" in one_line(loud.output)
+    assert "files from" not in quiet.output and "wrote" in quiet.output
+
+
+def test_python_dash_m_and_version():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, "-m", "andi2kit", "--version"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.startswith("andi2kit ") and res.stderr == ""
