@@ -121,6 +121,18 @@ def _tuned_checkpoint(source: Path, out: str | Path | None) -> Path:
     return folder / "segmentation.json"
 
 
+def write_tuned(source: Path, target: Path, chosen: dict) -> Path:
+    """Write tuned settings to ``target`` (a checkpoint's ``segmentation.json``); when it
+    lies in another folder than ``source``, copy the checkpoint's other files there first,
+    so that the folder is a complete checkpoint. Returns ``target``."""
+    if target.parent.resolve() != source.resolve():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for f in source.iterdir():
+            if f.is_file() and f.name != target.name:
+                shutil.copy2(f, target.parent / f.name)
+    return write_text_atomic(target, json.dumps(chosen, indent=2))
+
+
 def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = None,
          methods=("optimal", "binseg", "bottomup", "window"),
          pens=(1, 2, 4, 8, 16, 32, 64), refine_windows=(0, 1, 2, 3),
@@ -197,11 +209,7 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
               "validation": {**(pooled if use_pool else ens_scores[best_ens])},
               "validation_without_pooling": {**ens_scores[best_ens]},
               "prediction_seconds": t_pred}
-    for f in method.checkpoint.path.iterdir():  # a tuned copy is a complete checkpoint
-        if f.is_file() and f.name != "segmentation.json" and f.parent != target.parent:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, target.parent / f.name)
-    write_text_atomic(target, json.dumps(chosen, indent=2))
+    write_tuned(method.checkpoint.path, target, chosen)
     return {"results": results, "refine": refined, "ensembles": ens_scores,
             "pooling": {(c.max_states, c.min_spread): r for c, r in pool_scores.items()},
             "best": chosen, "path": str(target)}

@@ -560,3 +560,19 @@ def test_python_dash_m_and_version():
     res = subprocess.run([sys.executable, "-m", "andi2kit", "--version"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.startswith("andi2kit ") and res.stderr == ""
+
+
+def test_tune_out_copies_and_never_touches_the_source(tmp_path):
+    from andi2kit.tuning import _tuned_checkpoint, write_tuned
+
+    src = tmp_path / "ck"
+    src.mkdir()
+    for name in ("model.keras", "config.json", "segmentation.json"):
+        (src / name).write_text(name)
+    target = _tuned_checkpoint(src, tmp_path / "tuned")
+    write_tuned(src, target, {"ensemble": "single_gaussian"})
+    assert (src / "segmentation.json").read_text() == "segmentation.json"
+    assert json.loads(target.read_text()) == {"ensemble": "single_gaussian"}
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        "config.json", "model.keras", "segmentation.json"]
+    assert (target.parent / "model.keras").read_text() == "model.keras"
