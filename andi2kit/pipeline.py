@@ -31,7 +31,6 @@ from andi2kit.io import (
     write_ensemble,
     write_labels,
     write_text_atomic,
-    write_trajectories,
 )
 from andi2kit.methods import get_method
 from andi2kit.progress import progress_bar
@@ -103,7 +102,7 @@ def read_fov_input(public: Path, track: int, exp: int, fov: int, tracks: Path | 
     """
     if track == 2:
         return read_trajectories(layout.trajs_path(public, 2, exp, fov))
-    from andi2kit.tracking import track_vips, tracks_path
+    from andi2kit.tracking import read_tracks, track_vips, tracks_path, write_tracks
 
     video = layout.video_path(public, exp, fov)
     cached = tracks_path(tracks, exp, fov) if tracks is not None else None
@@ -113,13 +112,13 @@ def read_fov_input(public: Path, track: int, exp: int, fov: int, tracks: Path | 
         rec = provenance.tracks_record(video, TrackingParams())
         reason = provenance.stale_reason(cached, rec)
         if reason is None:
-            return read_trajectories(cached)
+            return read_tracks(cached)
         if reason != "missing":
             log.info("%s: tracking again (%s)", cached, reason)
         provenance.forget(cached)
     trajs = track_vips(video)
     if cached is not None:
-        write_trajectories(cached, trajs)
+        write_tracks(cached, trajs)
         provenance.write_record(cached, rec)
     return trajs
 

@@ -169,6 +169,11 @@ class Segmenter:
         to where the steps' variance changes most (:func:`refine_change_points`); 0: off.
     refine_gain : float
         Smallest log-likelihood gain for which a change point is moved.
+    artefact_margin : int
+        A change point with a frame the tracker was unsure of (``uncertain``, see
+        :meth:`__call__`) within this many frames is dropped: an encounter, a filled gap or a
+        re-acquisition changes the apparent motion without the particle changing; -1: keep
+        every change point.
     """
 
     method: str = "none"
@@ -179,6 +184,7 @@ class Segmenter:
     min_dwell: int = 3
     refine: int = 0
     refine_gain: float = 0.0
+    artefact_margin: int = 2
 
     def __post_init__(self) -> None:
         if self.method not in SEARCH_METHODS:
@@ -211,8 +217,8 @@ class Segmenter:
                 return []
         return [int(e) for e in ends[:-1] if 0 < e < T]
 
-    def __call__(self, idx: int, frames: np.ndarray, steps: np.ndarray | None = None
-                 ) -> TrajectoryLabel:
+    def __call__(self, idx: int, frames: np.ndarray, steps: np.ndarray | None = None,
+                 uncertain: np.ndarray | None = None) -> TrajectoryLabel:
         """Segment labels of one trajectory with index ``idx``.
 
         Parameters
@@ -223,15 +229,35 @@ class Segmenter:
             ``(T, 7)``: α, K, state, p0..p3 per frame.
         steps : numpy.ndarray, optional
             ``(T, 2)`` displacements into each frame (row 0 unused), for ``refine``.
+        uncertain : numpy.ndarray, optional
+            ``(T,)`` bool: frames where the tracker was unsure (Track 1); change points near
+            them are dropped (``artefact_margin``).
         """
         states = smooth_states(frames[:, 2], self.min_dwell)
         cps = self.change_points(frames)
         if self.refine and steps is not None and cps:
             cps = refine_change_points(steps, cps, self.refine, self.refine_gain,
                                        self.min_size)
+        if uncertain is not None and self.artefact_margin >= 0 and cps:
+            cps = drop_near(cps, uncertain, self.artefact_margin)
         lab = segment_values(frames[:, 0], frames[:, 1], states, cps)
         lab.idx = int(idx)
         return lab
+
+
+def drop_near(cps: list[int], flagged: np.ndarray, margin: int) -> list[int]:
+    """Change points with no flagged frame within ``margin`` frames.
+
+    Examples
+    --------
+    >>> drop_near([10, 50], np.arange(100) == 52, margin=2)
+    [10]
+    """
+    flagged = np.asarray(flagged, dtype=bool)
+    if not flagged.any():
+        return list(cps)
+    near = np.convolve(flagged, np.ones(2 * margin + 1, dtype=bool), mode="same") > 0
+    return [c for c in cps if not near[min(max(c, 0), near.size - 1)]]
 
 
 def _variance_ll(sq: np.ndarray, lo: int, hi: int) -> float:

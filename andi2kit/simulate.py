@@ -170,6 +170,10 @@ class Preset:
         Localisation noise (px) added to the public trajectories.
     min_N : int
         Experiments with fewer particles are raised to this many (the benchmark's rule).
+    seeded_defaults : bool
+        Draw the random defaults of ``_get_dic_andi2`` under the run's ``seed`` (every seed is
+        a new set of experiments, as the organisers' generator makes them); otherwise under a
+        fixed seed (the experiments are the same whatever the run's seed).
     """
 
     name: str
@@ -179,6 +183,7 @@ class Preset:
     num_vip: int = 10
     sigma_noise: float = 0.12
     min_N: int = 100
+    seeded_defaults: bool = False
 
 
 def _two(a1: float, va1: float, a2: float, va2: float) -> list[list[float]]:
@@ -270,6 +275,14 @@ PRESETS: dict[str, Preset] = {
         " for tuning segmentation and ensembles without touching the benchmark.",
         _validation_experiments(), fovs=4, min_N=0,
     ),
+    "challenge": Preset(
+        "challenge",
+        "10 experiments (2 per model) with andi-datasets' own random defaults"
+        " (_get_dic_andi2, drawn anew for every seed), 3 FOVs each with videos: unseen"
+        " experiments like the challenge's; tune on one seed, report on another.",
+        tuple(ExperimentSpec(m) for m in MODEL_NUMBERS for _ in range(2)), fovs=3,
+        seeded_defaults=True,
+    ),
     "test": Preset(
         "test",
         "2 small experiments (multi-state, traps; 70 particles), 2 FOVs each, for the tests.",
@@ -333,13 +346,14 @@ def _import_deeptrack() -> types.ModuleType:
     return deeptrack
 
 
-def experiment_definitions(preset: str) -> list[dict]:
+def experiment_definitions(preset: str, seed: int = 0) -> list[dict]:
     """The andi-datasets parameter dictionaries of a preset's experiments.
 
     Each starts from ``_get_dic_andi2(model)`` (the challenge defaults: T = 200, L = 1.8 * 128,
     N = 50) and applies the preset's overrides; N is then raised to the preset's ``min_N``
     (100 for ``benchmark`` and ``demo``). The random defaults of ``_get_dic_andi2`` are drawn
-    under a fixed seed and the global NumPy state is restored, so the result is deterministic.
+    under a fixed seed, or under ``seed`` for a preset with ``seeded_defaults``, and the global
+    NumPy state is restored, so the result is deterministic.
     Per-FOV geometry (``comp_center`` of confinement, ``traps_pos`` of traps) is drawn in each
     FOV's job and is not part of the definition.
 
@@ -347,6 +361,8 @@ def experiment_definitions(preset: str) -> list[dict]:
     ----------
     preset : str
         A key of :data:`PRESETS`.
+    seed : int
+        The run's seed; used only by presets with ``seeded_defaults``.
 
     Returns
     -------
@@ -359,7 +375,7 @@ def experiment_definitions(preset: str) -> list[dict]:
     # andi-datasets draws from NumPy's legacy global generator: seed it, then restore it
     state = np.random.get_state()  # noqa: NPY002
     try:
-        np.random.seed(0)  # noqa: NPY002
+        np.random.seed(seed if spec.seeded_defaults else 0)  # noqa: NPY002
         dics = []
         for exp in spec.experiments:
             dic = dc._get_dic_andi2(MODEL_NUMBERS[exp.model])
@@ -515,6 +531,30 @@ def _reindex_labels(text: str, df: pd.DataFrame, source: str) -> str:
     return "".join(out[i] + "\n" for i in sorted(out))
 
 
+def _check_labels(text: str, df: pd.DataFrame, source: str) -> None:
+    """Check every label line frame by frame against its trajectory's per-frame truth.
+
+    A label's segments must give, at each frame of the trajectory with the same index, the
+    ``D``, ``alpha`` and ``state`` columns of that frame: a label that describes another
+    trajectory (andi-datasets' renumbering) or a misplaced change point fails here.
+    """
+    truth = {int(k): g for k, g in df.groupby("traj_idx", sort=False)}
+    for line in text.splitlines():
+        values = np.array([float(v) for v in line.split(",")])
+        idx, body = int(values[0]), values[1:]
+        g = truth[idx]
+        K, alpha, state = body[0:-1:4], body[1:-1:4], body[2:-1:4]
+        ends = np.concatenate([body[3:-1:4], body[-1:]]).astype(np.int64)
+        seg = np.searchsorted(ends, np.arange(len(g)), side="right")
+        if ends[-1] != len(g) or not (
+            np.allclose(g["D"].to_numpy(), K[seg], rtol=1e-6, atol=1e-12)
+            and np.allclose(g["alpha"].to_numpy(), alpha[seg], rtol=1e-6, atol=1e-12)
+            and np.array_equal(g["state"].to_numpy().astype(np.int64), state[seg].astype(np.int64))
+        ):
+            raise RuntimeError(f"{source}: the label of trajectory {idx} does not describe its "
+                               "frames (K, alpha or state differ)")
+
+
 def _run_fov(job: _Job) -> dict:
     """Simulate one FOV and move its files into place; returns the staging record."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -575,6 +615,7 @@ def _place_outputs(job: _Job, tmp: Path, df: pd.DataFrame, origin: list, seeds: 
         (tmp / f"traj_labs_{raw}.txt").read_text(), df, f"exp {exp} fov {fov}"
     )
     df = df.sort_values(["traj_idx", "frame"], kind="stable").reset_index(drop=True)
+    _check_labels(labels, df, f"exp {exp} fov {fov}")
 
     noisy = df.loc[:, list(io.TRAJ_COLUMNS)].copy()
     noise = np.random.default_rng(seeds["noise"]).normal(0.0, job.sigma_noise, (len(df), 2))
@@ -739,7 +780,7 @@ def simulate(
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
 
-    dics = experiment_definitions(preset)
+    dics = experiment_definitions(preset, seed)
     defs_json = _jsonable(dics)
     key = _digest([defs_json, seed, video, spec.num_vip, spec.sigma_noise])
     run_info = {"generator": _GENERATOR, "preset": preset, "seed": seed, "video": video,

@@ -277,3 +277,35 @@ def test_sigterm_stops_the_workers_too(tmp_path):
     while alive() and time.time() < deadline:
         time.sleep(0.5)
     assert not alive(), f"process(es) {alive()} outlived the parent"
+
+
+def test_challenge_preset_draws_new_experiments_per_seed() -> None:
+    """``challenge``: andi-datasets' random defaults, all five models, a new draw per seed."""
+    a, b = sim.experiment_definitions("challenge", 0), sim.experiment_definitions("challenge", 1)
+    models = [d["model"] for d in a]
+    assert sorted(set(models)) == sorted(sim.MODEL_NUMBERS) and len(a) == 10
+    assert models == [d["model"] for d in b]
+    assert all(d["N"] == 100 for d in a)
+    assert sim._digest(sim._jsonable(a)) != sim._digest(sim._jsonable(b))
+    again = sim.experiment_definitions("challenge", 0)
+    assert sim._digest(sim._jsonable(again)) == sim._digest(sim._jsonable(a))
+    # a preset without seeded defaults ignores the seed
+    assert (sim._digest(sim._jsonable(sim.experiment_definitions("demo", 5)))
+            == sim._digest(sim._jsonable(sim.experiment_definitions("demo", 0))))
+
+
+def test_labels_are_checked_frame_by_frame() -> None:
+    """A label that describes another trajectory (swapped indices) is refused."""
+    df = pd.DataFrame({
+        "traj_idx": [0] * 4 + [1] * 4, "frame": list(range(4)) * 2,
+        "alpha": [1.0, 1.0, 0.5, 0.5] + [0.8] * 4, "D": [1.0, 1.0, 0.1, 0.1] + [0.3] * 4,
+        "state": [2, 2, 2, 2, 2, 2, 2, 2],
+    })
+    good = "0,1.0,1.0,2.0,2,0.1,0.5,2.0,4\n1,0.3,0.8,2.0,4\n"
+    sim._check_labels(good, df, "fov")
+    swapped = "1,1.0,1.0,2.0,2,0.1,0.5,2.0,4\n0,0.3,0.8,2.0,4\n"
+    with pytest.raises(RuntimeError, match="trajectory 1 does not describe"):
+        sim._check_labels(swapped, df, "fov")
+    late_cp = "0,1.0,1.0,2.0,3,0.1,0.5,2.0,4\n1,0.3,0.8,2.0,4\n"
+    with pytest.raises(RuntimeError, match="trajectory 0"):
+        sim._check_labels(late_cp, df, "fov")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
 import pandas as pd
 
 from andi2kit import provenance
@@ -22,6 +23,15 @@ from andi2kit.pooling import Pooling
 from andi2kit.predict import checkpoint_file, load_checkpoint, predict_tensors, read_json
 from andi2kit.segment import Segmenter
 from andi2kit.tensors import pack, to_dense, unpack
+
+
+def uncertain_frames(trajs: pd.DataFrame) -> dict[int, np.ndarray]:
+    """``{traj_idx: bool array over the trajectory's frames}`` from a ``flags`` column (any
+    bit set), empty without one."""
+    if "flags" not in trajs:
+        return {}
+    return {int(i): g.sort_values("frame")["flags"].to_numpy() != 0
+            for i, g in trajs.groupby("traj_idx")}
 
 
 class UNetMethod:
@@ -82,16 +92,23 @@ class UNetMethod:
         tensor = pack(to_dense(trajs))
         return tensor, predict_tensors(self.checkpoint, [tensor])[0]
 
-    def segments(self, tensor, frames) -> list[TrajectoryLabel]:
+    def segments(self, tensor, frames, uncertain: dict[int, np.ndarray] | None = None
+                 ) -> list[TrajectoryLabel]:
         """Segment labels from :meth:`predict_frames` output (change points refined on the
-        trajectories' own steps)."""
+        trajectories' own steps; none next to the frames ``uncertain[idx]`` a tracker was
+        unsure of)."""
         steps = unpack(tensor, tensor.x)
-        return [self.segmenter(i, f, st)
+        uncertain = uncertain or {}
+        return [self.segmenter(i, f, st, uncertain.get(int(i)))
                 for i, f, st in zip(tensor.idx, frames, steps, strict=True)]
 
     def predict(self, trajs: pd.DataFrame) -> list[TrajectoryLabel]:
-        """Segment labels of every trajectory of a FOV."""
-        return self.segments(*self.predict_frames(trajs))
+        """Segment labels of every trajectory of a FOV.
+
+        A ``flags`` column (Track 1: :func:`andi2kit.tracking.track_vips`) marks frames the
+        tracker was unsure of; no change point is put next to them.
+        """
+        return self.segments(*self.predict_frames(trajs), uncertain_frames(trajs))
 
     def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
         """Experiment-level pooling of all the experiment's trajectories (or none)."""

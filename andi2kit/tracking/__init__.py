@@ -57,11 +57,13 @@ from andi2kit.tracking.params import MIN_LENGTH, N_FRAMES, TrackingParams
 from andi2kit.tracking.video import (
     TrackReport,
     fov_jobs,
+    read_tracks,
     track1_root,
     track_folder,
     track_video,
     track_vips,
     tracks_path,
+    write_tracks,
 )
 from andi2kit.tracking.vips import follow_vips, match_vips
 
@@ -77,6 +79,7 @@ __all__ = [
     "locate",
     "match_vips",
     "preprocess",
+    "read_tracks",
     "refine",
     "refine_frame",
     "track1_root",
@@ -84,4 +87,5 @@ __all__ = [
     "track_video",
     "track_vips",
     "tracks_path",
+    "write_tracks",
 ]

@@ -50,6 +50,15 @@ def track_eval(
     limits: Annotated[bool, typer.Option(
         help="Also link the true positions (perfect detection) and measure how many VIP "
              "frames follow a close encounter.")] = False,
+    losses: Annotated[bool, typer.Option(
+        help="Classify every loss of a VIP by its cause (merged spots, missed detection, "
+             "gap, encounter, linking, frame 0).")] = False,
+    scores: Annotated[bool, typer.Option(
+        help="Run the U-Net pipeline and the MSD floor on the tracked and on the true VIP "
+             "trajectories and print both score tables side by side.")] = False,
+    scores_out: Annotated[Path | None, typer.Option(
+        help="Working folder of --scores (default: tracking-cost/ beside public_data).")]
+    = None,
 ) -> None:
     """Track (or reuse tracks) and print the tracking quality per experiment and overall."""
     from andi2kit.tracking import track1_root
@@ -82,5 +91,18 @@ def track_eval(
                      "of all particles; after a <1 px encounter: VIP frames at or after the "
                      "first frame another particle was closer than 1 px")
         console.print(t)
+    if losses:
+        from andi2kit.tracking.losses import losses_folder, losses_table
+
+        found = losses_folder(root.parent, ref, tracks)
+        console.print(losses_table(found))
+    if scores:
+        from andi2kit.tracking_cost import cost_table, tracking_cost
+
+        work = scores_out if scores_out is not None else root.parent.parent / "tracking-cost"
+        costs = [tracking_cost(root.parent, ref, tracks, work / m, m, workers=workers)
+                 for m in ("unet", "msd")]
+        console.print(cost_table(costs, summarize(per_fov)["within_1px"]))
+        say(f"submissions in {work}")
     if failed:
         raise typer.Exit(1)

@@ -240,7 +240,13 @@ def evaluate_folder(public_track1: str | Path, ref: str | Path, tracks: str | Pa
         One row per FOV: ``exp, fov``, the fields of :func:`evaluate_fov` and ``error``
         (None, or why the FOV could not be tracked or evaluated).
     """
-    from andi2kit.tracking import TrackingParams, fov_jobs, track_folder, tracks_path
+    from andi2kit.tracking import (
+        TrackingParams,
+        fov_jobs,
+        read_tracks,
+        track_folder,
+        tracks_path,
+    )
 
     params = TrackingParams() if params is None else params
     report = track_folder(public_track1, tracks, params, workers=workers, force=force,
@@ -251,7 +257,7 @@ def evaluate_folder(public_track1: str | Path, ref: str | Path, tracks: str | Pa
         if row["error"] is None:
             try:
                 truth, origin = read_truth(ref, exp, fov)
-                tracked = io.read_trajectories(tracks_path(tracks, exp, fov))
+                tracked = read_tracks(tracks_path(tracks, exp, fov))
                 tracked = tracked.assign(x=tracked["x"] + origin[0], y=tracked["y"] + origin[1])
                 row.update(evaluate_fov(tracked, truth, tol))
             except io.InputError as exc:

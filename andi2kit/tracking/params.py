@@ -98,10 +98,31 @@ class TrackingParams:
         predicts where a lost VIP went.
     edge : float
         A track lost closer than this to the border (px) is taken to have left the FOV.
+    encounter_radius, encounter_frames, encounter_merged : float, int, float
+        A VIP frame is flagged as an encounter when another detection lies within
+        ``encounter_radius`` (px) of it (in that frame or the next or previous one), or its
+        own spot is ``encounter_merged`` times as bright as usual (two spots in one); and so
+        are the ``encounter_frames`` frames before and after.
     fill_radius : float
         In a gap of a VIP's trajectory, a detection this close to the interpolated position
         (px) is taken as the VIP (it is usually hidden in another particle's blob); 0 turns
         this off and gaps are interpolated linearly.
+    contact_radius : float
+        Two tracks closer than this (px) are in contact: :func:`~andi2kit.tracking.untangle`
+        may exchange their tails.
+    untangle_window : int
+        Frames before and after a contact whose signatures are compared (0: no untangling).
+    untangle_min : int
+        Fewest frames each of the four stretches of a contact needs to be judged.
+    untangle_margin : float
+        How much cheaper (negative log-likelihood) exchanging the tails must be.
+    untangle_hidden : bool
+        Also judge contacts where one spot hid the other (a track ends beside another and a
+        new one starts there a few frames later).
+    untangle_amp, untangle_motion : float
+        Weights of the brightness and motion signatures.
+    amp_scatter : float
+        Relative scatter of one frame's fitted amplitude (0.097 measured).
     refine : bool
         Refine trackpy's features by a joint Gaussian fit (:func:`refine_frame`).
     psf_sigma : float
@@ -158,6 +179,17 @@ class TrackingParams:
     velocity_frames: int = 5
     edge: float = 2.0
     fill_radius: float = 1.5
+    encounter_radius: float = 3.0
+    encounter_frames: int = 2
+    encounter_merged: float = 1.5
+    contact_radius: float = 3.0
+    untangle_window: int = 40
+    untangle_min: int = 5
+    untangle_margin: float = 2.0
+    untangle_hidden: bool = True
+    untangle_amp: float = 1.0
+    untangle_motion: float = 1.0
+    amp_scatter: float = 0.1
     refine: bool = True
     psf_sigma: float = 0.79
     fit_radius: int = 2

@@ -15,6 +15,7 @@ from andi2kit.io import InputError
 from andi2kit.tracking.detect import locate, preprocess
 from andi2kit.tracking.linking import link
 from andi2kit.tracking.params import TrackingParams
+from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.vips import follow_vips
 
 
@@ -62,7 +63,7 @@ def track_video(video: np.ndarray, params: TrackingParams = TrackingParams(),
     feats = locate(preprocess(video[1:], params.pad), params)
     if feats.empty:
         raise InputError(f"{source}: no particle detected in any of the {n} movie frames")
-    return link(feats, params), centroids
+    return untangle(link(feats, params), params), centroids
 
 
 def track_vips(video_path: str | Path, params: TrackingParams = TrackingParams(),
@@ -84,8 +85,10 @@ def track_vips(video_path: str | Path, params: TrackingParams = TrackingParams()
     pandas.DataFrame
         Columns ``traj_idx`` (the VIP index of page 0), ``frame`` (page - 1, as in the
         trajectory CSVs), ``x``, ``y`` in the trajectory coordinates (``x = row + x0``,
-        ``y = col + y0``); one row per frame of each VIP's estimated visible span, gaps
-        interpolated, every VIP present. Sorted by ``traj_idx`` then ``frame``.
+        ``y = col + y0``) and ``flags`` (where the tracker is unsure, see
+        :data:`andi2kit.tracking.vips.ENCOUNTER` and the other bits); one row per frame of
+        each VIP's estimated visible span, gaps filled, every VIP present. Sorted by
+        ``traj_idx`` then ``frame``.
 
     Raises
     ------
@@ -102,6 +105,7 @@ def track_vips(video_path: str | Path, params: TrackingParams = TrackingParams()
         "frame": vips["frame"].astype(np.int64),
         "x": vips["row"].to_numpy() + float(origin[0]),
         "y": vips["col"].to_numpy() + float(origin[1]),
+        "flags": vips["flags"].astype(np.int64),
     })
     return out.sort_values(["traj_idx", "frame"], kind="stable").reset_index(drop=True)
 
@@ -137,6 +141,36 @@ def tracks_path(out: str | Path, exp: int, fov: int) -> Path:
     return Path(out) / f"exp_{exp}" / f"trajs_fov_{fov}.csv"
 
 
+def write_tracks(path: str | Path, tracks: pd.DataFrame) -> Path:
+    """Write tracked VIP trajectories (``traj_idx, frame, x, y`` and ``flags`` when present)
+    as CSV, atomically."""
+    cols = [*io.TRAJ_COLUMNS, *(["flags"] if "flags" in tracks else [])]
+    return io.write_text_atomic(path, tracks.loc[:, cols].to_csv(index=False))
+
+
+def read_tracks(path: str | Path) -> pd.DataFrame:
+    """Read tracked VIP trajectories: :func:`andi2kit.io.read_trajectories` plus the tracker's
+    ``flags`` column (zeros for a file without one, e.g. true trajectories).
+
+    Raises
+    ------
+    InputError
+        As :func:`andi2kit.io.read_trajectories`, or on a ``flags`` column that is not made of
+        non-negative integers.
+    """
+    df = io.read_trajectories(path)
+    header = pd.read_csv(path, nrows=0).columns
+    if "flags" not in header:
+        return df.assign(flags=np.zeros(len(df), dtype=np.int64))
+    raw = pd.read_csv(path, usecols=["traj_idx", "frame", "flags"])
+    flags = pd.to_numeric(raw["flags"], errors="coerce").to_numpy()
+    if not (np.isfinite(flags).all() and (flags >= 0).all() and (flags == np.round(flags)).all()):
+        raise InputError(f"{path}: column flags must hold non-negative integers")
+    raw = raw.assign(flags=flags.astype(np.int64)).astype({"traj_idx": np.int64,
+                                                             "frame": np.int64})
+    return df.merge(raw, on=["traj_idx", "frame"], how="left", validate="one_to_one")
+
+
 @dataclass
 class TrackReport:
     """What :func:`track_folder` did."""
@@ -154,7 +188,7 @@ class TrackReport:
 def _track_job(args: tuple) -> tuple[int, int, str | None]:
     exp, fov, video, dest, params, record = args
     try:
-        io.write_trajectories(dest, track_vips(video, params))
+        write_tracks(dest, track_vips(video, params))
         provenance.write_record(dest, record)
         return exp, fov, None
     except InputError as exc:

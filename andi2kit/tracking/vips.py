@@ -9,6 +9,17 @@ import pandas as pd
 
 from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
 
+#: Bits of the ``flags`` column of tracked VIP trajectories: where the tracker is unsure.
+#: ENCOUNTER: another detection within ``encounter_radius`` of the VIP at this frame or
+#: within ``encounter_frames`` of it (spots overlap, identities can swap);
+#: REACQUIRED: first frame of a continuation after the VIP's track was lost;
+#: FILLED: a gap frame given the nearest detection; INTERPOLATED: a gap frame with no
+#: detection near (straight line); HELD: a position that is a guess (page-0 position or the
+#: last one held).
+ENCOUNTER, REACQUIRED, FILLED, INTERPOLATED, HELD = 1, 2, 4, 8, 16
+FLAG_NAMES = {ENCOUNTER: "encounter", REACQUIRED: "reacquired", FILLED: "filled",
+              INTERPOLATED: "interpolated", HELD: "held"}
+
 
 def match_vips(centroids: dict[int, np.ndarray], first: pd.DataFrame,
                radius: float) -> dict[int, int | None]:
@@ -117,8 +128,10 @@ class _Detections:
 
 def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
             dets: _Detections, claimed: set[int], shape: tuple[int, int], last_frame: int,
-            first_frame: int, p: TrackingParams) -> tuple[np.ndarray, np.ndarray]:
-    """Frames and positions (row, col) of one VIP, chaining tracks across losses.
+            first_frame: int, p: TrackingParams
+            ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Frames and positions (row, col) of one VIP, chaining tracks across losses, and the
+    frames where a continuation was joined.
 
     When the VIP's track ends, its continuation is the best detection in the next frames
     near the position predicted from its own motion: preferably the start of a new track,
@@ -127,6 +140,7 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
     """
     frames_out: list[np.ndarray] = []
     pos_out: list[np.ndarray] = []
+    joins: list[int] = []
     if start is None:
         # not seen in the first frame: look for it from the page-0 position onwards
         cur_frames = np.array([first_frame - 1])
@@ -173,23 +187,25 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
         claimed.add(chosen)
         t = tracks[chosen]
         keep = t.frames >= fr[k]
+        joins.append(int(fr[k]))
         frames_out.append(t.frames[keep])
         pos_out.append(t.pos[keep])
         cur_frames = t.frames[keep]
     if not frames_out:
         # never found: the page-0 position over the whole movie is the best guess left
         frames = np.arange(first_frame, last_frame + 1)
-        return frames, np.repeat(seed_pos[None], frames.size, axis=0)
-    return np.concatenate(frames_out), np.concatenate(pos_out)
+        return frames, np.repeat(seed_pos[None], frames.size, axis=0), []
+    return np.concatenate(frames_out), np.concatenate(pos_out), joins
 
 
 def _fill(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
-          radius: float) -> tuple[np.ndarray, np.ndarray]:
+          radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fill the missing frames between the first and last one.
 
     A VIP missing from its tracks is mostly hidden in the blob of a particle it overlaps:
     walking through a gap, the detection nearest to the straight line towards the next known
-    position is taken when it lies within ``radius``; otherwise the position is interpolated.
+    position is taken when it lies within ``radius`` (flag ``FILLED``); otherwise the
+    position is interpolated (``INTERPOLATED``). Returns frames, positions and flags.
     """
     order = np.argsort(frames, kind="stable")
     frames, pos = frames[order], pos[order]
@@ -197,20 +213,57 @@ def _fill(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
     frames, pos = frames[keep], pos[keep]
     full = np.arange(frames[0], frames[-1] + 1)
     out = np.empty((full.size, 2))
+    flags = np.zeros(full.size, dtype=np.int64)
     out[frames - frames[0]] = pos
     for k in np.flatnonzero(np.diff(frames) > 1):
         a, b = int(frames[k]), int(frames[k + 1])
         prev, nxt = pos[k], pos[k + 1]
         for fr in range(a + 1, b):
             guess = prev + (nxt - prev) / (b - fr + 1)
+            flag = INTERPOLATED
             cand = dets.get(fr)
             if radius > 0 and cand is not None and len(cand):
                 d = np.hypot(cand[:, 0] - guess[0], cand[:, 1] - guess[1])
                 j = int(np.argmin(d))
                 if d[j] <= radius:
-                    guess = cand[j]
+                    guess, flag = cand[j], FILLED
             out[fr - frames[0]] = prev = guess
-    return full, out
+            flags[fr - frames[0]] = flag
+    return full, out, flags
+
+
+def _encounters(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
+                masses: dict[int, np.ndarray], radius: float, merged: float) -> np.ndarray:
+    """Frames where the VIP meets another spot.
+
+    Another spot is a detection other than the VIP's own within ``radius`` in this frame or
+    the frames just before and after. Two spots that merge show as one: a frame whose own
+    detection is more than ``merged`` times as bright as the VIP's median counts too.
+    """
+    close = np.zeros(frames.size, dtype=bool)
+    if radius <= 0:
+        return close
+    own = {int(f): pos[k] for k, f in enumerate(frames)}
+    others, own_mass = {}, np.full(frames.size, np.nan)
+    for f, cand in dets.items():
+        mine = own.get(f)
+        if mine is None:
+            others[f] = cand
+            continue
+        d = np.hypot(cand[:, 0] - mine[0], cand[:, 1] - mine[1])
+        others[f] = cand[d > 1e-9]
+        if np.any(d <= 1e-9):
+            own_mass[int(f) - int(frames[0])] = masses[f][np.argmin(d)]
+    for k, fr in enumerate(frames):
+        for s in (int(fr) - 1, int(fr), int(fr) + 1):
+            cand = others.get(s)
+            if cand is not None and len(cand) and np.any(
+                    np.hypot(cand[:, 0] - pos[k, 0], cand[:, 1] - pos[k, 1]) <= radius):
+                close[k] = True
+                break
+    if merged > 0 and np.isfinite(own_mass).sum() >= 5:
+        close |= own_mass > merged * np.nanmedian(own_mass)
+    return close
 
 
 def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: tuple[int, int],
@@ -236,7 +289,10 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
     Returns
     -------
     pandas.DataFrame
-        ``traj_idx, frame, row, col``, one row per frame of each VIP's span, every VIP present.
+        ``traj_idx, frame, row, col, flags``, one row per frame of each VIP's span, every VIP
+        present; ``flags`` holds the bits :data:`ENCOUNTER`, :data:`REACQUIRED`,
+        :data:`FILLED`, :data:`INTERPOLATED`, :data:`HELD` (0: a detection of the VIP's own
+        track, away from other spots).
     """
     p = params
     last_frame = first_frame + n_frames - 1
@@ -245,25 +301,34 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
     pairs = match_vips(centroids, first, p.vip_radius)
     found = _Detections.from_tracks(tracks)
     claimed = {pid for pid in pairs.values() if pid is not None}
-    dets = {}
+    dets, masses = {}, {}
     if not tracks.empty:
         fr = tracks["frame"].to_numpy()
         yx = tracks[["y", "x"]].to_numpy()
+        mass = (tracks["mass"].to_numpy() if "mass" in tracks
+                else np.ones(len(tracks)))
         order = np.argsort(fr, kind="stable")
-        fr, yx = fr[order], yx[order]
+        fr, yx, mass = fr[order], yx[order], mass[order]
         cuts = np.flatnonzero(np.diff(fr)) + 1
-        dets = {int(g[0]): yx[idx] for g, idx in
-                zip(np.split(fr, cuts), np.split(np.arange(fr.size), cuts), strict=True)}
+        for idx in np.split(np.arange(fr.size), cuts):
+            dets[int(fr[idx[0]])], masses[int(fr[idx[0]])] = yx[idx], mass[idx]
     parts = []
     for vip in sorted(centroids):
         seed = np.asarray(centroids[vip], dtype=float)[::-1]  # (row, col)
-        frames, pos = _follow(pairs[vip], seed, by_pid, found, claimed, shape, last_frame,
-                              first_frame, p)
-        if frames.min() > first_frame:
+        frames, pos, joins = _follow(pairs[vip], seed, by_pid, found, claimed, shape,
+                                     last_frame, first_frame, p)
+        never_found = not joins and pairs[vip] is None
+        seeded = frames.min() > first_frame
+        if seeded:
             # a VIP is in the first frame by definition: start from its page-0 position
             frames = np.concatenate([[first_frame], frames])
             pos = np.concatenate([seed[None], pos])
-        frames, pos = _fill(frames, pos, dets, p.fill_radius)
+        frames, pos, flags = _fill(frames, pos, dets, p.fill_radius)
+        if never_found:
+            flags[:] = HELD
+        elif seeded:
+            flags[0] |= HELD
+        flags[np.isin(frames, joins)] |= REACQUIRED
         if frames.size < MIN_LENGTH:
             # the challenge never makes a trajectory shorter than MIN_LENGTH: hold the last
             # position rather than hand a predictor a stub
@@ -271,6 +336,13 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
                               min(frames[0] + MIN_LENGTH, last_frame + 1))
             frames = np.concatenate([frames, extra])
             pos = np.concatenate([pos, np.repeat(pos[-1:], extra.size, axis=0)])
+            flags = np.concatenate([flags, np.full(extra.size, HELD)])
+        close = _encounters(frames, pos, dets, masses, p.encounter_radius,
+                            p.encounter_merged)
+        if p.encounter_frames > 0 and close.any():
+            kernel = np.ones(2 * p.encounter_frames + 1, dtype=bool)
+            close = np.convolve(close, kernel, mode="same") > 0
+        flags[close] |= ENCOUNTER
         parts.append(pd.DataFrame({"traj_idx": vip, "frame": frames,
-                                   "row": pos[:, 0], "col": pos[:, 1]}))
+                                   "row": pos[:, 0], "col": pos[:, 1], "flags": flags}))
     return pd.concat(parts, ignore_index=True)

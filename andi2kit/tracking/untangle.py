@@ -1,0 +1,248 @@
+"""Give identities back after encounters: signatures learnt over whole stretches of track.
+
+Frame-to-frame linking decides who is who when two spots overlap from one or two steps; for
+Brownian look-alikes that is a guess. Each particle also carries signatures that last: its
+brightness (andi-datasets draws each particle's intensity once, 500 ± 20, so two particles
+differ by about 5 % while one frame's fitted amplitude scatters by about 10 %) and its motion
+(diffusivity, and the anomalous exponent through the lag-2 / lag-1 displacement ratio).
+Averaged over tens of frames before and after an encounter, they tell which outgoing stretch
+belongs to which incoming one far better than the crossing itself.
+
+:func:`untangle` finds every *contact* of two linked tracks (closer than ``contact_radius``
+for one or more frames), and compares the two ways of joining the stretches before the contact
+with those after it: as linked (*keep*) or crossed (*swap*). Each way costs the negative
+log-likelihood of its pairings: equal brightness (Gaussian on the means), equal step variance
+(two-sample likelihood ratio), equal lag-2/lag-1 ratio, and the continuity of the positions
+across the contact. When *swap* is cheaper by more than ``untangle_margin``, the two tracks'
+tails after the closest approach are exchanged. Contacts are visited in time order, each
+decision seeing the earlier ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from andi2kit.tracking.params import TrackingParams
+
+__all__ = ["contacts", "untangle"]
+
+
+def contacts(tracks: pd.DataFrame, radius: float, join: int = 2) -> pd.DataFrame:
+    """Intervals during which two tracks are closer than ``radius``.
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        ``y, x, frame, particle``.
+    radius : float
+        Contact distance (px).
+    join : int
+        Intervals of one pair separated by at most this many frames are one contact.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``i, j, start, end, closest`` (``i < j``; ``closest`` the frame of smallest distance),
+        sorted by ``closest``.
+    """
+    from scipy.spatial import cKDTree
+
+    cols = ["i", "j", "start", "end", "closest"]
+    hits = []
+    for t, g in tracks.groupby("frame", sort=True):
+        if len(g) < 2:
+            continue
+        xy = g[["y", "x"]].to_numpy()
+        pairs = cKDTree(xy).query_pairs(radius, output_type="ndarray")
+        if not len(pairs):
+            continue
+        pid = g["particle"].to_numpy()
+        a, b = pid[pairs[:, 0]], pid[pairs[:, 1]]
+        d = np.hypot(*(xy[pairs[:, 0]] - xy[pairs[:, 1]]).T)
+        hits.append(pd.DataFrame({"i": np.minimum(a, b), "j": np.maximum(a, b),
+                                  "frame": int(t), "dist": d}))
+    if not hits:
+        return pd.DataFrame(columns=cols)
+    h = pd.concat(hits, ignore_index=True).sort_values(["i", "j", "frame"], kind="stable")
+    new = ((h["i"].diff() != 0) | (h["j"].diff() != 0) | (h["frame"].diff() > join + 1))
+    h["event"] = np.cumsum(new.to_numpy())
+    grouped = h.groupby("event")
+    out = grouped.agg(i=("i", "first"), j=("j", "first"), start=("frame", "min"),
+                      end=("frame", "max"))
+    out["closest"] = h.loc[grouped["dist"].idxmin().to_numpy(), "frame"].to_numpy()
+    return out.sort_values(["closest", "i", "j"], kind="stable").reset_index(drop=True)[cols]
+
+
+class _Stretch:
+    """Signatures of one stretch of track: mean brightness, steps, positions at its ends."""
+
+    def __init__(self, frames: np.ndarray, pos: np.ndarray, mass: np.ndarray) -> None:
+        self.n = frames.size
+        self.mass = mass
+        self.first, self.last = (pos[0], pos[-1]) if self.n else (None, None)
+        self.t0, self.t1 = (int(frames[0]), int(frames[-1])) if self.n else (0, 0)
+        ok1 = np.diff(frames) == 1
+        self.d1 = np.diff(pos, axis=0)[ok1] if self.n > 1 else np.zeros((0, 2))
+        if self.n > 2:
+            ok2 = frames[2:] - frames[:-2] == 2
+            self.d2 = (pos[2:] - pos[:-2])[ok2]
+        else:
+            self.d2 = np.zeros((0, 2))
+
+
+def _var_lr(a: np.ndarray, b: np.ndarray) -> float:
+    """Negative log-likelihood ratio that two sets of zero-mean Gaussian steps share one
+    variance (0 when they are alike)."""
+    na, nb = a.size, b.size
+    if na < 4 or nb < 4:
+        return 0.0
+    va, vb = np.mean(a ** 2) + 1e-6, np.mean(b ** 2) + 1e-6
+    vp = (na * va + nb * vb) / (na + nb)
+    return 0.5 * (na * np.log(vp / va) + nb * np.log(vp / vb))
+
+
+def _pair_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
+    """Cost of ``after`` being the continuation of ``before``."""
+    cost = 0.0
+    # brightness: means of the two stretches, each frame scattering by amp_scatter
+    ma, mb = before.mass, after.mass
+    if ma.size >= 3 and mb.size >= 3:
+        m = 0.5 * (ma.mean() + mb.mean())
+        var = (p.amp_scatter * m) ** 2 * (1 / ma.size + 1 / mb.size)
+        cost += p.untangle_amp * (ma.mean() - mb.mean()) ** 2 / (2 * var)
+    # motion: step variance at lag 1 and lag 2 (the ratio carries the exponent)
+    cost += p.untangle_motion * (_var_lr(before.d1, after.d1) + _var_lr(before.d2, after.d2))
+    # continuity across the contact, Brownian with the pooled step variance
+    steps = np.concatenate([before.d1, after.d1])
+    v = float(np.mean(steps ** 2)) if steps.size else 2 * p.D_prior
+    v = max(v, p.loc_sigma ** 2)
+    g = max(after.t0 - before.t1, 1)
+    d2 = float(np.sum((after.first - before.last) ** 2))
+    cost += d2 / (2 * v * g) + np.log(v * g)
+    return cost
+
+
+def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) -> pd.DataFrame:
+    """Exchange the tails of two tracks after a contact where their signatures say so.
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        :func:`andi2kit.tracking.link` output (``y, x, mass, frame, particle``).
+    params : TrackingParams
+        ``contact_radius``, ``untangle_window``, ``untangle_margin``, ``untangle_amp``,
+        ``untangle_motion``, ``amp_scatter``, ``D_prior``, ``loc_sigma``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same detections with ``particle`` relabelled, sorted by particle then frame.
+
+    See Also
+    --------
+    contacts : the encounters considered.
+    """
+    p = params
+    if tracks.empty or p.untangle_window < 1:
+        return tracks
+    events = contacts(tracks, p.contact_radius)
+    if events.empty:
+        return tracks
+    frame = tracks["frame"].to_numpy()
+    pos = tracks[["y", "x"]].to_numpy()
+    mass = tracks["mass"].to_numpy()
+    original = tracks["particle"].to_numpy()
+    label = original.copy()
+    row_at = {(int(a), int(b)): r for r, (a, b) in enumerate(zip(original, frame, strict=True))}
+    rows_of: dict[int, np.ndarray] = {
+        int(k): np.asarray(v) for k, v in tracks.groupby("particle").indices.items()}
+    w = p.untangle_window
+
+    def stretch(pid: int, lo: int, hi: int) -> _Stretch:
+        r = rows_of[pid]
+        r = r[(frame[r] >= lo) & (frame[r] <= hi)]
+        r = r[np.argsort(frame[r], kind="stable")]
+        return _Stretch(frame[r], pos[r], mass[r])
+
+    for ev in events.itertuples(index=False):
+        # the tracks that hold the two contact detections now (earlier swaps relabelled them)
+        i = int(label[row_at[int(ev.i), int(ev.closest)]])
+        j = int(label[row_at[int(ev.j), int(ev.closest)]])
+        bi, bj = stretch(i, ev.start - w, ev.start - 1), stretch(j, ev.start - w, ev.start - 1)
+        ai, aj = stretch(i, ev.end + 1, ev.end + w), stretch(j, ev.end + 1, ev.end + w)
+        if min(bi.n, bj.n, ai.n, aj.n) < p.untangle_min:
+            continue
+        keep = _pair_cost(bi, ai, p) + _pair_cost(bj, aj, p)
+        swap = _pair_cost(bi, aj, p) + _pair_cost(bj, ai, p)
+        if swap < keep - p.untangle_margin:
+            ri, rj = rows_of[i], rows_of[j]
+            ti, tj = ri[frame[ri] > ev.closest], rj[frame[rj] > ev.closest]
+            label[ti], label[tj] = j, i
+            rows_of[i] = np.concatenate([ri[frame[ri] <= ev.closest], tj])
+            rows_of[j] = np.concatenate([rj[frame[rj] <= ev.closest], ti])
+    if p.untangle_hidden:
+        label = _hidden_partings(frame, pos, label, rows_of, stretch, p)
+    out = tracks.assign(particle=label)
+    return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
+
+
+def _hidden_partings(frame, pos, label, rows_of, stretch, p: TrackingParams) -> np.ndarray:
+    """Contacts where one spot hid the other: a track ``i`` ends beside a track ``j`` and a
+    track ``k`` starts beside ``j`` a few frames later. Either ``k`` is ``i`` coming out again
+    (*keep*: ``k`` joins ``i``) or ``j`` went on as ``i`` and ``k`` is ``j`` (*swap*); the
+    signatures decide as in :func:`untangle`."""
+    w = p.untangle_window
+    last = frame.max()
+    ends = {pid: (int(frame[r].max()), int(frame[r].min())) for pid, r in rows_of.items()}
+    for i in sorted(rows_of, key=lambda q: ends[q][0]):
+        if i not in rows_of:  # joined to another track earlier
+            continue
+        te = ends[i][0]
+        if te >= last - 1:
+            continue
+        ri = rows_of[i]
+        end_pos = pos[ri[np.argmax(frame[ri])]]
+        # the partner: a track with a detection at te within contact_radius of i's last one
+        at = np.flatnonzero((frame == te) & (label != i))
+        if not at.size:
+            continue
+        d = np.hypot(*(pos[at] - end_pos).T)
+        if d.min() > p.contact_radius:
+            continue
+        j = int(label[at[np.argmin(d)]])
+        # the newcomer: a track starting soon after near i's last position
+        cands = [k for k, (_, t0) in ends.items()
+                 if te < t0 <= te + p.memory + 2 and k not in (i, j) and k in rows_of]
+        best, best_d = None, np.inf
+        for k in cands:
+            rk = rows_of[k]
+            r0 = rk[np.argmin(frame[rk])]
+            dk = float(np.hypot(*(pos[r0] - end_pos)))
+            reach = p.contact_radius + p.reacquire_growth * np.sqrt(frame[r0] - te)
+            if dk <= reach and dk < best_d:
+                best, best_d = k, dk
+        if best is None:
+            continue
+        k = best
+        t0 = ends[k][1]
+        bi, bj = stretch(i, te - w, te), stretch(j, te - w, te)
+        aj, ak = stretch(j, t0, t0 + w), stretch(k, t0, t0 + w)
+        if min(bi.n, bj.n, aj.n, ak.n) < p.untangle_min:
+            continue
+        keep = _pair_cost(bi, ak, p) + _pair_cost(bj, aj, p)
+        swap = _pair_cost(bi, aj, p) + _pair_cost(bj, ak, p)
+        rj, rk = rows_of[j], rows_of.pop(k)
+        if swap < keep - p.untangle_margin:
+            tail = rj[frame[rj] > te]
+            label[tail], label[rk] = i, j
+            rows_of[i] = np.concatenate([ri, tail])
+            rows_of[j] = np.concatenate([rj[frame[rj] <= te], rk])
+            ends[i], ends[j] = (int(frame[tail].max()) if tail.size else te, ends[i][1]), (
+                int(frame[rk].max()), ends[j][1])
+        else:
+            label[rk] = i
+            rows_of[i] = np.concatenate([ri, rk])
+            ends[i] = (int(frame[rk].max()), ends[i][1])
+        del ends[k]
+    return label
