@@ -576,3 +576,18 @@ def test_tune_out_copies_and_never_touches_the_source(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == [
         "config.json", "model.keras", "segmentation.json"]
     assert (target.parent / "model.keras").read_text() == "model.keras"
+
+
+def test_true_tracks_are_used_by_run_not_tracked_again(tmp_path):
+    from andi2kit.pipeline import read_fov_input
+    from andi2kit.tracking_cost import write_true_tracks
+
+    video = layout.video_path(tmp_path / "pub", 0, 0)
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"any bytes: a video that cannot be tracked")
+    truth = layout.trajs_path(tmp_path / "ref", 1, 0, 0)
+    truth.parent.mkdir(parents=True)
+    truth.write_text(_csv(n=2, T=200))
+    tracks = write_true_tracks(tmp_path / "pub", tmp_path / "ref", tmp_path / "true")
+    got = read_fov_input(tmp_path / "pub", 1, 0, 0, tracks)  # tracking would raise
+    assert sorted(got.traj_idx.unique()) == [0, 1] and len(got) == 400
