@@ -7,7 +7,7 @@ WORKERS ?= 2
 SUBMISSION ?= submissions/msd
 DATA ?=
 
-.PHONY: install test lint demo benchmark bench-scorer bench-inference bench-tracking clean-demo \
+.PHONY: submission.zip install test lint demo benchmark bench-scorer bench-inference bench-tracking clean-demo \
         train-data validation-data train tune evaluate-model
 
 install: $(STAMP)
@@ -40,12 +40,9 @@ demo: install
 	$(BIN)/andi2kit score submissions/unet data/demo/ref
 
 # make submission.zip SUBMISSION=submissions/<name> [DATA=path/to/public_data]
+# (validates; writes nothing when anything would cost points)
 submission.zip: install
-	$(BIN)/andi2kit validate $(SUBMISSION) $(if $(DATA),--data $(DATA),)
-	rm -f $@.tmp
-	cd $(SUBMISSION) && $(CURDIR)/$(BIN)/python -m zipfile -c $(CURDIR)/$@.tmp $$(ls -d track_1 track_2 2>/dev/null)
-	mv $@.tmp $@
-	@echo "wrote $@ from $(SUBMISSION)"
+	$(BIN)/andi2kit zip $(SUBMISSION) $(if $(DATA),--data $(DATA),) --out $@
 
 # --- the default per-frame model, reproducibly (≈ 30 min data + 50 min training on 2 cores) ---
 data/train/manifest.json: | install
@@ -62,7 +59,7 @@ train: train-data
 	$(BIN)/andi2kit train --config configs/unet-default.json --out checkpoints/unet-default
 
 tune: validation-data
-	$(BIN)/andi2kit tune data/validation/public_data data/validation/ref --checkpoint checkpoints/unet-default
+	$(BIN)/andi2kit tune data/validation/public_data data/validation/ref --checkpoint checkpoints/unet-default --out checkpoints/unet-tuned
 
 evaluate-model: install
 	$(BIN)/andi2kit evaluate-model --checkpoint checkpoints/unet-default --data data/train:data/train2

@@ -1,86 +1,176 @@
-"""``andi2kit`` command line: one thin function per command."""
+"""``andi2kit`` command line: one thin function per command.
+
+Errors a user can fix are reported by :class:`andi2kit.console.ErrorBoundary` as one or two
+lines (exit code 2); fixed choices are click choices and numbers are range-checked here,
+before any work starts.
+"""
 
 from __future__ import annotations
 
-import sys
+import math
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+from andi2kit import __version__
+from andi2kit.console import ErrorBoundary, console, err, fail, say, setup
+from andi2kit.ensemble import ENSEMBLE_METHODS
+from andi2kit.methods import METHODS
+from andi2kit.segment import SEARCH_METHODS
+from andi2kit.simulate import PRESETS
+
+app = typer.Typer(cls=ErrorBoundary, add_completion=False, no_args_is_help=True,
                   help="Compete in and reproduce the 2nd AnDi Challenge.")
-# wide enough for the score tables when the output is a file or a CI log
-console = Console(width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+#: The method ``run`` uses unless told otherwise.
+DEFAULT_METHOD = "unet"
+
+Method = Enum("Method", {m: m for m in METHODS}, type=str)
+Segmentation = Enum("Segmentation", {m: m for m in SEARCH_METHODS}, type=str)
+EnsembleName = Enum("EnsembleName", {m: m for m in ENSEMBLE_METHODS}, type=str)
+PresetName = Enum("PresetName", {m: m for m in PRESETS}, type=str)
+TRACK = typer.Option(min=1, max=2, help="1 (videos) or 2 (trajectories).")
+
+
+def _value(choice: Enum | None) -> str | None:
+    return None if choice is None else choice.value
+
+
+def _version(flag: bool) -> None:
+    if flag:
+        console.print(f"andi2kit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="More log lines (-v: debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Only warnings and errors; no progress bars.")]
+    = False,
+    debug: Annotated[bool, typer.Option(help="Show the traceback of an error.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Compete in and reproduce the 2nd AnDi Challenge."""
+    setup(verbose, quiet, debug)
+
+
+def _pen(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"must be a finite number >= 0, got {value}")
+    return value
 
 
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Argument(help="Folder to create (public_data/ and ref/ inside).")],
-    preset: Annotated[str, typer.Option(
-        help="demo, benchmark, challenge, validation or test.")] = "demo",
-    fovs: Annotated[int | None, typer.Option(help="FOVs per experiment (preset's default).")]
-    = None,
-    workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,
-    seed: Annotated[int, typer.Option(help="Base seed; same seed, same bytes.")] = 0,
+    preset: Annotated[PresetName, typer.Option(help="Experiment set.")] = "demo",
+    fovs: Annotated[int | None, typer.Option(
+        min=1, help="FOVs per experiment (preset's default).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel processes.")] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="Base seed; same seed, same bytes.")] = 0,
     video: Annotated[bool, typer.Option("--video/--no-video", help="Render Track 1 videos.")]
     = True,
     video_fovs: Annotated[int | None, typer.Option(
-        help="Videos only for the first N FOVs of each experiment (default: all).")] = None,
+        min=1, help="Videos only for the first N FOVs of each experiment (default: all).")]
+    = None,
     force: Annotated[bool, typer.Option(help="Redo FOVs that exist.")] = False,
 ) -> None:
     """Simulate a challenge-layout dataset with andi-datasets."""
     from andi2kit.simulate import simulate as _simulate
 
-    manifest = _simulate(out, preset, fovs=fovs, workers=workers, seed=seed, video=video,
-                         video_fovs=video_fovs, force=force)
-    console.print(f"[green]done[/green]: {out} (manifest {manifest})")
+    if out.exists() and not out.is_dir():
+        raise fail(f"{out}: exists and is not a folder")
+    try:
+        manifest = _simulate(out, _value(preset), fovs=fovs, workers=workers, seed=seed,
+                             video=video, video_fovs=video_fovs, force=force,
+                             progress=not _quiet())
+    except ValueError as exc:  # a folder holding another simulation
+        raise fail(str(exc).replace("pass force=True", "pass --force")) from None
+    say(f"done: {out} (manifest {manifest})", "green")
+
+
+def _quiet() -> bool:
+    from andi2kit.console import quiet
+
+    return quiet()
 
 
 @app.command()
 def run(
     public: Annotated[Path, typer.Argument(help="public_data folder.")],
-    out: Annotated[Path, typer.Option(help="Submission folder to write.")],
-    track: Annotated[int, typer.Option(help="1 (videos) or 2 (trajectories).")] = 2,
-    method: Annotated[str, typer.Option(help="Prediction method: unet or msd.")] = "unet",
-    workers: Annotated[int, typer.Option(help="Parallel processes over FOVs.")] = 1,
-    force: Annotated[bool, typer.Option(help="Redo FOVs already written.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        help="Submission folder to write (default: submissions/<method>).")] = None,
+    track: Annotated[int | None, typer.Option(
+        min=1, max=2, help="1 (videos) or 2 (trajectories); default: every track present.")]
+    = None,
+    method: Annotated[Method, typer.Option(help="Prediction method.")] = DEFAULT_METHOD,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel processes over FOVs.")] = 1,
+    force: Annotated[bool, typer.Option(
+        help="Redo every FOV; take over a folder holding a submission without a record.")]
+    = False,
     tracks: Annotated[Path | None, typer.Option(
-        help="Track 1: folder of tracked VIP trajectories, read if there, else written.")]
+        help="Track 1: folder of tracked VIP trajectories, read if made from the same "
+             "video, else written.")]
     = None,
     checkpoint: Annotated[Path | None, typer.Option(help="unet: checkpoint folder.")] = None,
-    segmentation: Annotated[str | None, typer.Option(help="unet: segmentation method.")]
-    = None,
-    pen: Annotated[float | None, typer.Option(help="unet: change-point penalty.")] = None,
+    segmentation: Annotated[Segmentation | None, typer.Option(
+        help="unet: change-point search (default: the checkpoint's tuned one).")] = None,
+    pen: Annotated[float | None, typer.Option(
+        callback=_pen, help="unet: change-point penalty, finite and >= 0.")] = None,
+    ensemble: Annotated[EnsembleName | None, typer.Option(
+        help="unet: ensemble method (default: the checkpoint's tuned one).")] = None,
     pooling: Annotated[bool, typer.Option(
         "--pooling/--no-pooling", help="unet: pool segment values per experiment.")] = True,
 ) -> None:
-    """Predict every FOV of a track and write a validated submission."""
+    """Predict every FOV of a track (default: every track present) and write a validated
+    submission."""
     from andi2kit.pipeline import run as _run
+    from andi2kit.pipeline import tracks_present
 
+    name = _value(method)
     options = {}
     if checkpoint is not None:
         options["checkpoint"] = str(checkpoint)
     if segmentation is not None:
-        options["segmentation"] = segmentation
+        options["segmentation"] = _value(segmentation)
     if pen is not None:
         options["pen"] = pen
+    if ensemble is not None:
+        options["ensemble"] = _value(ensemble)
     if not pooling:
         options["pooling"] = False
-    rep = _run(public, out, track, method, options=options, workers=workers, force=force,
-               tracks=tracks)
-    console.print(f"track {track}: {len(rep.written)} FOV(s) written, {len(rep.skipped)} "
-                  f"already done, {len(rep.failed)} failed; ensembles for "
-                  f"{len(rep.ensembles)} experiment(s)")
-    for (e, f), msg in sorted(rep.failed.items()):
-        err.print(f"[red]FOV failed[/red] exp {e} fov {f}: {msg}")
-    for e, msg in sorted(rep.ensemble_failed.items()):
-        err.print(f"[red]ensemble failed[/red] exp {e}: {msg}")
-    _print_problems(rep.problems)
-    if not rep.ok:
+    if options and name != "unet":
+        flag = "--no-pooling" if next(iter(options)) == "pooling" else f"--{next(iter(options))}"
+        raise fail(f"{flag} applies to --method unet only, not {name}")
+    out = out if out is not None else Path("submissions") / name
+    todo = tracks_present(public) if track is None else [track]
+    ok = True
+    for t in todo:
+        rep = _run(public, out, t, name, options=options, workers=workers, force=force,
+                   tracks=tracks, progress=not _quiet())
+        say(f"track {t}: {len(rep.written)} FOV(s) written ({len(rep.redone)} of them "
+            f"redone: stale), {len(rep.skipped)} unchanged, {len(rep.failed)} failed; "
+            f"ensembles for {len(rep.ensembles)} experiment(s) → {out}/track_{t}")
+        for (e, f), lines in sorted(rep.notes.items()):
+            for line in lines:
+                say(f"note: exp {e} fov {f}: {line}", "yellow", stderr=True)
+        for p in rep.removed:
+            say(f"removed {p}: not in the input", "yellow", stderr=True)
+        for (e, f), msg in sorted(rep.failed.items()):
+            say(f"FOV failed exp {e} fov {f}: {msg}", "red", stderr=True)
+        for e, msg in sorted(rep.ensemble_failed.items()):
+            say(f"ensemble failed exp {e}: {msg}", "red", stderr=True)
+        _print_problems(rep.problems)
+        ok = ok and rep.ok
+    say(f"submission in {out}" + ("" if ok else " (incomplete: see above)"),
+        "green" if ok else "red")
+    if not ok:
         raise typer.Exit(1)
 
 
@@ -88,7 +178,7 @@ def run(
 def validate(
     submission: Annotated[Path, typer.Argument(help="Submission folder.")],
     data: Annotated[Path | None, typer.Option(help="public_data folder it answers.")] = None,
-    track: Annotated[int | None, typer.Option(help="Only this track.")] = None,
+    track: Annotated[int | None, typer.Option(min=1, max=2, help="Only this track.")] = None,
 ) -> None:
     """Check a submission; exit code 1 when anything would cost points."""
     from andi2kit.validate import has_errors
@@ -99,85 +189,81 @@ def validate(
     _print_problems(problems)
     if has_errors(problems):
         raise typer.Exit(1)
-    console.print(f"[green]valid[/green]: {submission}")
+    say(f"valid: {submission}", "green")
 
 
 def _print_problems(problems) -> None:
     for p in problems[:200]:
-        colour = "red" if p.severity == "error" else "yellow"
-        err.print(f"[{colour}]{p}[/{colour}]", highlight=False)
+        say(p, "red" if p.severity == "error" else "yellow", stderr=True)
     if len(problems) > 200:
         err.print(f"… {len(problems) - 200} more")
+
+
+@app.command("zip")
+def zip_(
+    submission: Annotated[Path, typer.Argument(help="Submission folder.")],
+    data: Annotated[Path | None, typer.Option(
+        help="public_data folder it answers (checks that nothing is missing).")] = None,
+    out: Annotated[Path, typer.Option(help="Archive to write.")] = Path("submission.zip"),
+) -> None:
+    """Validate a submission and write the archive to upload; refuse (writing nothing) when
+    anything would cost points."""
+    from andi2kit.archive import write_zip
+
+    path, problems = write_zip(submission, out, data)
+    _print_problems(problems)
+    if path is None:
+        say(f"not written: {out} (fix the errors above)", "red", stderr=True)
+        raise typer.Exit(1)
+    if data is None:
+        say("warning: without --data, missing FOVs or trajectories are not detected",
+            "yellow", stderr=True)
+    say(f"wrote {path} from {submission}", "green")
 
 
 @app.command()
 def score(
     submission: Annotated[Path, typer.Argument(help="Submission folder.")],
     ref: Annotated[Path, typer.Argument(help="Reference folder (ground truth).")],
-    track: Annotated[int | None, typer.Option(help="Only this track.")] = None,
+    track: Annotated[int | None, typer.Option(min=1, max=2, help="Only this track.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write scores.txt and scores.csv here.")]
     = None,
 ) -> None:
     """Score a submission with our implementation of the official metrics."""
+    from andi2kit.scoring.report import score_table, unscored
     from andi2kit.scoring.score import score as _score
     from andi2kit.scoring.score import write_outputs
 
+    for path, what in ((submission, "submission"), (ref, "reference")):
+        if not path.is_dir():
+            raise fail(f"{path}: {what} folder not found")
     results = _score(submission, ref, tracks=(track,) if track else (1, 2))
     if not results:
-        err.print(f"[red]{ref}: no track_1/ or track_2/ reference folder[/red]")
-        raise typer.Exit(2)
+        raise fail(f"{ref}: no track_1/ or track_2/ reference folder")
     for r in results:
         console.print(score_table(r))
+    for line in unscored(submission, ref, (track,) if track else (1, 2)):
+        say(f"warning: {line}", "yellow", stderr=True)
     out = out or submission
     paths = write_outputs(results, out)
-    console.print(f"wrote {paths[0]} and {paths[1]}")
-
-
-def score_table(r) -> Table | str:
-    """A rich table of one track's scores, laid out like the paper's Tables 3–4."""
-    from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, fmt
-
-    name = "videos" if r.track == 1 else "trajectories"
-    if not r.submitted:
-        return f"[yellow]Track {r.track} ({name}): no submission folder[/yellow]"
-    t = Table(title=f"Track {r.track} ({name})")
-    t.add_column("exp", justify="right")
-    t.add_column("trajs", justify="right")
-    for k in (*SINGLE_KEYS, *ENSEMBLE_KEYS):
-        t.add_column(TITLES[k], justify="right")
-    for row in r.per_exp:
-        t.add_row(str(row["exp"]), str(row.get("num_trajs", "–")),
-                  *[fmt(row.get(k)) for k in (*SINGLE_KEYS, *ENSEMBLE_KEYS)])
-    total = sum(row.get("num_trajs", 0) for row in r.per_exp)
-    t.add_row("avg", str(total), *[fmt(r.single[k]) for k in SINGLE_KEYS],
-              *[fmt(r.ensemble[k]) for k in ENSEMBLE_KEYS], style="bold")
-    notes = []
-    if r.single_failure:
-        notes.append(f"single-trajectory task voided (max errors): {r.single_failure}")
-    if r.ensemble_failure:
-        notes.append(f"ensemble task voided (max errors): {r.ensemble_failure}")
-    if r.missing_trajs:
-        notes.append(f"{r.missing_trajs} trajectory/ies missing, scored as maximally wrong")
-    if notes:
-        t.caption = "\n".join(notes)
-    return t
+    say(f"wrote {paths[0]} and {paths[1]}")
 
 
 @app.command("make-train-data")
 def make_train_data(
     out: Annotated[Path, typer.Argument(help="Folder for the shards.")] = Path("data/train"),
-    boxes: Annotated[int, typer.Option(help="Simulated boxes (≈100–400 trajectories each).")]
-    = 300,
-    boxes_per_shard: Annotated[int, typer.Option(help="Boxes per shard file.")] = 15,
-    workers: Annotated[int, typer.Option(help="Parallel processes.")] = 1,
+    boxes: Annotated[int, typer.Option(
+        min=1, help="Simulated boxes (≈100–400 trajectories each).")] = 300,
+    boxes_per_shard: Annotated[int, typer.Option(min=1, help="Boxes per shard file.")] = 15,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel processes.")] = 1,
     seed: Annotated[int, typer.Option(help="Base seed.")] = 1,
 ) -> None:
     """Simulate training trajectories with per-frame labels (all five models, broad priors)."""
     from andi2kit.training_data import make_training_data
 
     manifest = make_training_data(out, boxes=boxes, boxes_per_shard=boxes_per_shard,
-                                  workers=workers, seed=seed)
-    console.print(f"[green]done[/green]: {manifest}")
+                                  workers=workers, seed=seed, progress=not _quiet())
+    say(f"done: {manifest}", "green")
 
 
 @app.command()
@@ -202,7 +288,7 @@ def train(
     if max_minutes is not None:
         cfg.max_minutes = max_minutes
     path = _train(cfg, out)
-    console.print(f"[green]done[/green]: {path}")
+    say(f"done: {path}", "green")
 
 
 @app.command()
@@ -217,8 +303,7 @@ def predict(
 
     table = _predict(read_trajectories(trajs), checkpoint)
     write_text_atomic(out, table.to_csv(index=False))
-    console.print(f"wrote {len(table)} frames of {table.traj_idx.nunique()} trajectories "
-                  f"to {out}")
+    say(f"wrote {len(table)} frames of {table.traj_idx.nunique()} trajectories to {out}")
 
 
 @app.command("evaluate-model")
@@ -249,13 +334,16 @@ def evaluate_model(
 def tune(
     public: Annotated[Path, typer.Argument(help="Validation public_data (never the benchmark).")],
     ref: Annotated[Path, typer.Argument(help="Its reference folder.")],
+    out: Annotated[Path, typer.Option(
+        help="Checkpoint folder to write: a copy of --checkpoint with the chosen settings "
+             "(the packaged default is never modified).")],
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
 ) -> None:
     """Choose segmentation and ensemble settings for a checkpoint on validation data."""
     from andi2kit.scoring.score import fmt
     from andi2kit.tuning import tune as _tune
 
-    res = _tune(public, ref, checkpoint)
+    res = _tune(public, ref, checkpoint, out=out)
     t = Table(title="Track 2 validation: segmentation settings")
     cols = ["method", "pen", "rmse_cp", "jsc_cp", "alpha", "K", "state"]
     for c in cols:
@@ -274,9 +362,8 @@ def tune(
     a, b = best["validation_without_pooling"], best["validation"]
     console.print(f"pooling {'kept' if best['pooling'] else 'not kept'}: α MAE {a['alpha']:.3f} "
                   f"→ {b['alpha']:.3f}, K MSLE {a['K']:.4f} → {b['K']:.4f}")
-    console.print(f"[green]chosen[/green] {res['best']['segmenter']['method']} "
-                  f"pen {res['best']['segmenter']['pen']}, {res['best']['ensemble']} "
-                  f"→ {res['path']}")
+    say(f"chosen {res['best']['segmenter']['method']} pen {res['best']['segmenter']['pen']}, "
+        f"{res['best']['ensemble']} → {res['path']}", "green")
 
 
 plot_app = typer.Typer(no_args_is_help=True, help="Write PNG figures.")
@@ -289,7 +376,7 @@ def plot_fov(
     exp: Annotated[int, typer.Option(help="Experiment.")],
     fov: Annotated[int, typer.Option(help="FOV.")],
     out: Annotated[Path, typer.Option(help="Folder for the PNG.")] = Path("plots"),
-    track: Annotated[int, typer.Option(help="1 or 2.")] = 2,
+    track: Annotated[int, typer.Option(min=1, max=2, help="1 or 2.")] = 2,
     ref: Annotated[Path | None, typer.Option(help="Reference folder (draws the truth).")]
     = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
@@ -297,7 +384,7 @@ def plot_fov(
     """Paths and per-frame α(t), K(t), state(t) with predicted (and true) change points."""
     from andi2kit.plots import plot_fov as _plot
 
-    console.print(f"wrote {_plot(public, track, exp, fov, out, ref=ref, checkpoint=checkpoint)}")
+    say(f"wrote {_plot(public, track, exp, fov, out, ref=ref, checkpoint=checkpoint)}")
 
 
 @plot_app.command("ensemble")
@@ -305,14 +392,14 @@ def plot_ensemble(
     submission: Annotated[Path, typer.Argument(help="Submission folder.")],
     ref: Annotated[Path, typer.Argument(help="Reference folder.")],
     out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("plots"),
-    track: Annotated[int, typer.Option(help="1 or 2.")] = 2,
+    track: Annotated[int, typer.Option(min=1, max=2, help="1 or 2.")] = 2,
 ) -> None:
     """Predicted vs true ensemble distributions, one PNG per experiment."""
     from andi2kit import layout
     from andi2kit.plots import plot_ensemble as _plot
 
     for e in layout.experiments(ref, track):
-        console.print(f"wrote {_plot(submission, ref, track, e, out)}")
+        say(f"wrote {_plot(submission, ref, track, e, out)}")
 
 
 @plot_app.command("tracks")
@@ -329,7 +416,7 @@ def plot_tracks(
     """Tracked VIP trajectories over the video's first frame (and their error, with --ref)."""
     from andi2kit.plots import plot_tracks as _plot
 
-    console.print(f"wrote {_plot(public, exp, fov, tracks, out, ref=ref)}")
+    say(f"wrote {_plot(public, exp, fov, tracks, out, ref=ref)}")
 
 
 def _register_tracking() -> None:
@@ -344,5 +431,10 @@ def _register_tracking() -> None:
 _register_tracking()
 
 
+def main() -> None:
+    """Entry point of ``andi2kit`` and ``python -m andi2kit``."""
+    app(prog_name="andi2kit")
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

@@ -17,18 +17,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from andi2kit.errors import InputError
+
 #: The only columns the predictors may see. Simulated CSVs carry ground truth beside them.
 TRAJ_COLUMNS = ("traj_idx", "frame", "x", "y")
+
+#: Most frames one trajectory may span (challenge videos have 200; more is a broken file).
+MAX_SPAN = 100_000
 
 #: Diffusive state codes of the challenge.
 STATE_NAMES = {0: "immobile", 1: "confined", 2: "free", 3: "directed"}
 
 #: Model names allowed in the first line of ``ensemble_labels.txt``.
 ENSEMBLE_MODELS = ("single_state", "multi_state", "immobile_traps", "dimerization", "confinement")
-
-
-class InputError(ValueError):
-    """A challenge file that cannot be used; the message names the file and the problem."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,7 +91,8 @@ def read_trajectories(path: str | Path) -> pd.DataFrame:
     ------
     InputError
         If the file is missing, unreadable, lacks a column, holds non-numeric or non-finite
-        values, or repeats a ``(traj_idx, frame)`` pair.
+        values, repeats a ``(traj_idx, frame)`` pair, or a trajectory spans more than
+        :data:`MAX_SPAN` frames.
     """
     path = Path(path)
     if not path.is_file():
@@ -123,6 +125,12 @@ def read_trajectories(path: str | Path) -> pd.DataFrame:
         raise InputError(
             f"{path}: trajectory {int(r.traj_idx)} has frame {int(r.frame)} more than once"
         )
+    g = df.groupby("traj_idx")["frame"]
+    span = g.max() - g.min() + 1
+    if span.max() > MAX_SPAN:
+        i = int(span.idxmax())
+        raise InputError(f"{path}: trajectory {i} spans {int(span[i]):,} frames (frames "
+                         f"{int(g.min()[i])} to {int(g.max()[i])}); at most {MAX_SPAN:,}")
     return df
 
 

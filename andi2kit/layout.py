@@ -11,13 +11,17 @@ The three trees mirror the organisers' layout::
     <submission>/track_<1|2>/exp_<E>/fov_<F>.txt
     <submission>/track_<1|2>/exp_<E>/ensemble_labels.txt
 
-Every function here is pure path arithmetic or a directory listing; nothing is read.
+Every function here is pure path arithmetic or a directory listing; nothing is read. A
+listing refuses names with leading zeros (``exp_01``), which the organisers never use and
+which would otherwise be read as another experiment's number.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from andi2kit.errors import InputError
 
 TRACKS = (1, 2)
 ENSEMBLE_FILE = "ensemble_labels.txt"
@@ -86,8 +90,8 @@ def experiments(root: str | Path, track: int) -> list[int]:
     tdir = track_dir(root, track)
     if not tdir.is_dir():
         return []
-    nums = [int(m.group(1)) for p in tdir.iterdir() if p.is_dir() and (m := _EXP_RE.match(p.name))]
-    return sorted(nums)
+    found = [(p, m) for p in tdir.iterdir() if p.is_dir() and (m := _EXP_RE.match(p.name))]
+    return sorted(_number(p, m) for p, m in found)
 
 
 def fovs(root: str | Path, track: int, exp: int, kind: str) -> list[int]:
@@ -101,7 +105,16 @@ def fovs(root: str | Path, track: int, exp: int, kind: str) -> list[int]:
     edir = exp_dir(root, track, exp)
     if not edir.is_dir():
         return []
-    return sorted(int(m.group(1)) for p in edir.iterdir() if (m := pattern.match(p.name)))
+    return sorted(_number(p, m) for p in edir.iterdir() if (m := pattern.match(p.name)))
+
+
+def _number(path: Path, match: re.Match) -> int:
+    # exp_01 would be read as experiment 1, whose files live in exp_1: refuse it by name
+    digits = match.group(1)
+    if digits != str(int(digits)):
+        raise InputError(f"{path}: numbers in challenge names have no leading zeros "
+                         f"(rename it to {path.name.replace(digits, str(int(digits)), 1)})")
+    return int(digits)
 
 
 def input_kind(track: int) -> str:

@@ -2,24 +2,29 @@
 
 For every FOV: read the input (Track 2: the trajectory CSV; Track 1: the video, tracked into
 VIP trajectories), predict segment labels with the chosen method and write them atomically to
-``<out>/.segments/`` (not part of the submission). FOVs whose segments exist are skipped
-(resume) unless ``force``; a FOV that fails is reported and the others go on. Then, per
-experiment, the method may pool the segments of all its FOVs (``method.pool``, see
-:mod:`andi2kit.pooling`); the results are written to ``fov_<F>.txt`` (only files whose
-content changes are rewritten), the ensemble is built from the FOVs' own segments, and the
-submission is validated against the data.
+``<out>/.segments/`` (not part of the submission), with a record of what produced them
+(:mod:`andi2kit.provenance`: method, checkpoint identity, options, the input file's size and
+hash). A FOV is skipped (resume) only when its record equals this run's, so another method,
+checkpoint, penalty or input redoes it; ``force`` redoes every FOV. A folder holding a
+submission without a record is refused unless ``force``. A FOV that fails is reported and
+the others go on. Then, per experiment, the method may pool the segments of all its FOVs
+(``method.pool``, see :mod:`andi2kit.pooling`); the results are written to ``fov_<F>.txt``
+(only files whose content changes are rewritten), the ensemble is built from the FOVs' own
+segments, experiments and FOVs that are not in the input are removed from the submission,
+and the submission is validated against the data.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from andi2kit import layout
+from andi2kit import layout, provenance
+from andi2kit.errors import InputError
 from andi2kit.io import (
-    InputError,
     format_labels,
     read_labels,
     read_trajectories,
@@ -29,16 +34,28 @@ from andi2kit.io import (
 )
 from andi2kit.methods import get_method
 from andi2kit.progress import progress_bar
+from andi2kit.screen import describe, screen
 from andi2kit.validate import Problem, validate
+from andi2kit.workers import imap_unordered
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunReport:
-    """What a run did."""
+    """What a run did.
+
+    ``redone`` maps FOVs whose earlier result was stale to the reason; ``notes`` lists, per
+    FOV, the trajectories that got fallback labels (:mod:`andi2kit.screen`); ``removed`` the
+    submission files of experiments or FOVs that are not in the input.
+    """
 
     written: list[tuple[int, int]] = field(default_factory=list)
     skipped: list[tuple[int, int]] = field(default_factory=list)
     failed: dict[tuple[int, int], str] = field(default_factory=dict)
+    redone: dict[tuple[int, int], str] = field(default_factory=dict)
+    notes: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    removed: list[Path] = field(default_factory=list)
     ensembles: list[int] = field(default_factory=list)
     ensemble_failed: dict[int, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
@@ -61,44 +78,130 @@ def _method(name: str, options: dict):
     return _METHODS[key]
 
 
+def method_identity(name: str, options: dict) -> dict:
+    """What decides a method's per-FOV output: its name and settings (a learned method's
+    ``identity()``: checkpoint hash, resolved segmentation settings)."""
+    m = _method(name, options)
+    ident = m.identity() if hasattr(m, "identity") else dict(options)
+    return {"method": name, "settings": ident}
+
+
+def _tracker_identity() -> str:
+    from andi2kit.tracking import TrackingParams
+
+    return provenance.tracker_digest(TrackingParams())
+
+
 def read_fov_input(public: Path, track: int, exp: int, fov: int, tracks: Path | None = None):
     """The trajectory table a method sees for one FOV (Track 1: tracked VIP trajectories).
 
     With ``tracks`` (Track 1), the VIP trajectories are read from ``tracks`` when
     :func:`andi2kit.tracking.track_folder` (``andi2kit track``) or an earlier run wrote them
-    there, else tracked and saved there for the next method.
+    there from the same video bytes with the same tracker (their record says so), else
+    tracked and saved there, with their record, for the next method.
     """
     if track == 2:
         return read_trajectories(layout.trajs_path(public, 2, exp, fov))
     from andi2kit.tracking import read_tracks, track_vips, tracks_path, write_tracks
 
+    video = layout.video_path(public, exp, fov)
     cached = tracks_path(tracks, exp, fov) if tracks is not None else None
-    if cached is not None and cached.is_file():
-        return read_tracks(cached)
-    trajs = track_vips(layout.video_path(public, exp, fov))
+    if cached is not None:
+        from andi2kit.tracking import TrackingParams
+
+        rec = provenance.tracks_record(video, TrackingParams())
+        reason = provenance.stale_reason(cached, rec)
+        if reason is None:
+            return read_tracks(cached)
+        if reason != "missing":
+            log.info("%s: tracking again (%s)", cached, reason)
+        provenance.forget(cached)
+    trajs = track_vips(video)
     if cached is not None:
         write_tracks(cached, trajs)
+        provenance.write_record(cached, rec)
     return trajs
 
 
+def input_path(public: Path, track: int, exp: int, fov: int) -> Path:
+    """The public-data file a FOV's prediction depends on."""
+    if track == 1:
+        return layout.video_path(public, exp, fov)
+    return layout.trajs_path(public, 2, exp, fov)
+
+
+def fov_record(public: Path, track: int, exp: int, fov: int, identity: dict) -> dict:
+    """The record of a FOV's segments: method identity and input file (Track 1: tracker)."""
+    extra = {"tracker": _tracker_identity()} if track == 1 else {}
+    return provenance.make_record(**identity, **extra,
+                                  input=provenance.file_digest(input_path(public, track,
+                                                                          exp, fov)))
+
+
 def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
-                method: str, options: dict, tracks: Path | None = None) -> Path:
-    """Predict one FOV and write its segments (before pooling); returns the path."""
+                method: str, options: dict, tracks: Path | None = None,
+                record: dict | None = None) -> tuple[Path, list[str]]:
+    """Predict one FOV and write its segments (before pooling) and their record.
+
+    Returns
+    -------
+    path : Path
+        The segments file.
+    notes : list of str
+        Trajectories that got fallback labels (:func:`andi2kit.screen.describe`).
+    """
     trajs = read_fov_input(public, track, exp, fov, tracks)
     labels = _method(method, options).predict(trajs)
-    return write_labels(layout.segments_path(out, track, exp, fov), labels)
+    path = write_labels(layout.segments_path(out, track, exp, fov), labels)
+    if record is not None:
+        provenance.write_record(path, record)
+    return path, describe(screen(trajs))
 
 
-def _job(args: tuple) -> tuple[tuple[int, int], str | None]:
-    public, out, track, exp, fov, method, options, tracks = args
+def _job(args: tuple) -> tuple[tuple[int, int], str | None, list[str]]:
+    public, out, track, exp, fov, method, options, tracks, record = args
     try:
-        predict_fov(public, out, track, exp, fov, method, options, tracks)
-        return (exp, fov), None
+        _, notes = predict_fov(public, out, track, exp, fov, method, options, tracks, record)
+        return (exp, fov), None, notes
     except InputError as exc:
-        return (exp, fov), str(exc)
+        return (exp, fov), str(exc), []
     except Exception as exc:  # report and go on with the other FOVs
         tb = traceback.format_exc(limit=3)
-        return (exp, fov), f"{type(exc).__name__}: {exc}\n{tb}"
+        return (exp, fov), f"{type(exc).__name__}: {exc}\n{tb}", []
+
+
+def tracks_present(public: Path) -> list[int]:
+    """The tracks of a public_data folder that hold inputs (``track_<N>/exp_*``).
+
+    Raises
+    ------
+    InputError
+        If ``public`` is missing, a file, or holds no track with an experiment.
+    """
+    if not public.exists():
+        raise InputError(f"{public}: no such folder (expected a public_data folder)")
+    if not public.is_dir():
+        raise InputError(f"{public}: is a file; expected the public_data folder")
+    found = [t for t in layout.TRACKS if layout.experiments(public, t)]
+    if not found:
+        raise InputError(f"{public}: no track_1/exp_* or track_2/exp_* input folder; is "
+                         "this the public_data folder?")
+    return found
+
+
+def check_public(public: Path, track: int) -> list[int]:
+    """Experiments of a track's public data.
+
+    Raises
+    ------
+    InputError
+        If ``public`` is missing, a file, or holds no ``track_<N>/exp_*`` input.
+    """
+    tracks_present(public)
+    exps = layout.experiments(public, track)
+    if not exps:
+        raise InputError(f"{layout.track_dir(public, track)}: no exp_* folder with inputs")
+    return exps
 
 
 def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
@@ -122,49 +225,69 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
     workers : int
         Processes working on FOVs in parallel.
     force : bool
-        Redo FOVs whose output exists.
+        Redo every FOV, and take over a folder holding a submission without a record.
     progress : bool
         Show a progress bar.
     exps : list of int, optional
         Only these experiments.
     tracks : path-like, optional
         Track 1: folder of tracked VIP trajectories (``andi2kit track --out``), read when
-        present and filled otherwise, so that several methods track each video once.
+        present and made from the same video, filled otherwise, so that several methods
+        track each video once.
 
     Returns
     -------
     RunReport
+
+    Raises
+    ------
+    InputError
+        If the public data has no input for the track, or a method option or checkpoint
+        cannot be used (checked before the first FOV).
+    StaleOutputError
+        If ``out`` holds a submission without a record and ``force`` is False.
     """
     public, out = Path(public), Path(out)
     options = dict(options or {})
     kind = layout.input_kind(track)
-    all_exps = layout.experiments(public, track)
-    if not all_exps:
-        raise InputError(f"{layout.track_dir(public, track)}: no exp_* folder with inputs")
+    all_exps = check_public(public, track)
+    tracks = Path(tracks) if tracks is not None else None
+    if tracks is not None and tracks.exists() and not tracks.is_dir():
+        raise InputError(f"{tracks}: --tracks must be a folder")
     exps = [e for e in all_exps if exps is None or e in exps]
+    fovs = {e: layout.fovs(public, track, e, kind) for e in all_exps}  # names checked first
+    identity = method_identity(method, options)  # loads a checkpoint before the first FOV
+    provenance.claim_output_folder(out, layout.SEGMENTS_DIR, force)
     report = RunReport()
     jobs = []
     for e in exps:
-        for f in layout.fovs(public, track, e, kind):
-            if not force and layout.segments_path(out, track, e, f).is_file():
+        for f in fovs[e]:
+            seg = layout.segments_path(out, track, e, f)
+            try:
+                rec = fov_record(public, track, e, f, identity)
+            except OSError as exc:
+                report.failed[e, f] = f"{input_path(public, track, e, f)}: cannot read ({exc})"
+                continue
+            reason = "--force" if force else provenance.stale_reason(seg, rec)
+            if reason is None:
                 report.skipped.append((e, f))
-            else:
-                jobs.append((public, out, track, e, f, method, options,
-                             Path(tracks) if tracks is not None else None))
+                continue
+            if reason != "missing":
+                report.redone[e, f] = reason
+                log.info("track %d exp %d fov %d: redone (%s)", track, e, f, reason)
+            # a failure or an interruption must not leave the old result looking current
+            provenance.forget(seg)
+            layout.prediction_path(out, track, e, f).unlink(missing_ok=True)
+            jobs.append((public, out, track, e, f, method, options, tracks, rec))
 
     with progress_bar(progress) as bar:
         task = bar.add_task(f"track {track} · {method}", total=len(jobs))
         if workers > 1 and len(jobs) > 1:
-            import multiprocessing
-
-            # spawn: forking a parent that has loaded TensorFlow (an earlier run in the same
-            # process) deadlocks the children
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = [pool.submit(_job, j) for j in jobs]
-                for fut in as_completed(futures):
-                    _record(report, *fut.result())
-                    bar.advance(task)
+            for job, res, exc in imap_unordered(_job, jobs, workers):
+                if exc is not None:
+                    res = (job[3], job[4]), f"worker died: {type(exc).__name__}: {exc}", []
+                _record(report, *res)
+                bar.advance(task)
         else:
             for j in jobs:
                 _record(report, *_job(j))
@@ -172,26 +295,60 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
 
     m = _method(method, options)
     for e in exps:
-        fovs = [f for f in layout.fovs(public, track, e, kind)
-                if layout.segments_path(out, track, e, f).is_file()]
-        if not fovs:
-            report.ensemble_failed[e] = "no FOV prediction"
-            continue
-        try:
-            per_fov = [read_labels(layout.segments_path(out, track, e, f)) for f in fovs]
-            raw = [lab for labels in per_fov for lab in labels]
-            pooled = m.pool(raw) if hasattr(m, "pool") else raw
-            k = 0
-            for f, labels in zip(fovs, per_fov, strict=True):
-                _write_if_changed(layout.prediction_path(out, track, e, f),
-                                  pooled[k:k + len(labels)])
-                k += len(labels)
-            write_ensemble(layout.ensemble_path(out, track, e), m.ensemble(raw))
-            report.ensembles.append(e)
-        except Exception as exc:
-            report.ensemble_failed[e] = f"{type(exc).__name__}: {exc}"
+        _write_experiment(report, m, public, out, track, e)
+    report.removed = _remove_stale(public, out, track, all_exps)
     report.problems = validate(out, public, tracks=(track,))
     return report
+
+
+def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
+                      e: int) -> None:
+    fovs = [f for f in layout.fovs(public, track, e, layout.input_kind(track))
+            if layout.segments_path(out, track, e, f).is_file()]
+    if not fovs:
+        report.ensemble_failed[e] = "no FOV prediction"
+        layout.ensemble_path(out, track, e).unlink(missing_ok=True)
+        return
+    try:
+        per_fov = [read_labels(layout.segments_path(out, track, e, f)) for f in fovs]
+        raw = [lab for labels in per_fov for lab in labels]
+        pooled = m.pool(raw) if hasattr(m, "pool") else raw
+        k = 0
+        for f, labels in zip(fovs, per_fov, strict=True):
+            _write_if_changed(layout.prediction_path(out, track, e, f),
+                              pooled[k:k + len(labels)])
+            k += len(labels)
+        write_ensemble(layout.ensemble_path(out, track, e), m.ensemble(raw))
+        report.ensembles.append(e)
+    except Exception as exc:
+        report.ensemble_failed[e] = f"{type(exc).__name__}: {exc}"
+
+
+def _remove_stale(public: Path, out: Path, track: int, all_exps: list[int]) -> list[Path]:
+    """Remove experiments and FOVs of the submission (and ``.segments``) not in the input."""
+    removed: list[Path] = []
+    kind = layout.input_kind(track)
+    for root in (out, out / layout.SEGMENTS_DIR):
+        tdir = root / f"track_{track}"
+        if not tdir.is_dir():
+            continue
+        keep = {f"exp_{e}" for e in all_exps}
+        for d in sorted(tdir.iterdir()):
+            if d.is_dir() and d.name.startswith("exp_") and d.name not in keep:
+                shutil.rmtree(d)
+                removed.append(d)
+        for e in all_exps:
+            names = {f"fov_{f}.txt" for f in layout.fovs(public, track, e, kind)}
+            edir = tdir / f"exp_{e}"
+            if not edir.is_dir():
+                continue
+            for p in sorted(edir.glob("fov_*.txt")):
+                if p.name not in names:
+                    provenance.forget(p)
+                    removed.append(p)
+    for p in removed:
+        log.warning("removed %s: not in the input %s", p, public)
+    return removed
 
 
 def _write_if_changed(path: Path, labels) -> None:
@@ -201,8 +358,11 @@ def _write_if_changed(path: Path, labels) -> None:
         write_text_atomic(path, text)
 
 
-def _record(report: RunReport, key: tuple[int, int], error: str | None) -> None:
+def _record(report: RunReport, key: tuple[int, int], error: str | None,
+            notes: list[str]) -> None:
     if error is None:
         report.written.append(key)
     else:
         report.failed[key] = error
+    if notes:
+        report.notes[key] = notes

@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from andi2kit.errors import InputError
 from andi2kit.tensors import FOVTensor, pack, to_dense, unpack
 
-#: The checkpoint `andi2kit run --method unet` loads unless told otherwise.
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "unet-default"
+#: The checkpoint `andi2kit run --method unet` loads unless told otherwise: package data
+#: (``andi2kit/checkpoints/unet-default``), so that it is there after ``pip install .`` too.
+DEFAULT_CHECKPOINT = Path(os.fspath(files("andi2kit") / "checkpoints" / "unet-default"))
 
 FRAME_COLUMNS = ("traj_idx", "frame", "alpha", "K", "state", "p0", "p1", "p2", "p3")
 
@@ -31,27 +34,66 @@ class Checkpoint:
     config: dict
 
 
+def checkpoint_file(path: str | Path | None = None) -> Path:
+    """The ``model.keras`` of a checkpoint folder (or the file itself; default:
+    :data:`DEFAULT_CHECKPOINT`).
+
+    Raises
+    ------
+    InputError
+        If there is no such file.
+    """
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    file = path / "model.keras" if path.is_dir() else path
+    if not file.is_file():
+        raise InputError(f"{file}: no trained model here (--checkpoint takes a folder with "
+                         "model.keras; train one with `andi2kit train`)")
+    return file
+
+
+def read_json(path: Path) -> dict:
+    """A checkpoint's JSON settings file ({} when absent).
+
+    Raises
+    ------
+    InputError
+        If the file is not a JSON object.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        obj = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
 def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     """Load ``model.keras`` of a checkpoint folder.
 
     Raises
     ------
-    FileNotFoundError
-        If the folder has no ``model.keras``.
+    InputError
+        If the folder has no ``model.keras``, it cannot be loaded (corrupt, another
+        format), or its ``config.json`` is not a JSON object.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    file = checkpoint_file(path)
+    config = read_json(file.parent / "config.json")
+    import absl.logging
     import keras
 
     import andi2kit.models.attention_unet  # noqa: F401  (registers custom layers)
     import andi2kit.models.losses  # noqa: F401  (registers custom losses)
 
-    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
-    file = path / "model.keras" if path.is_dir() else path
-    if not file.is_file():
-        raise FileNotFoundError(f"{file}: no trained model (train one with `andi2kit train`)")
-    cfg_file = file.parent / "config.json"
-    config = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
-    return Checkpoint(model=keras.models.load_model(file), path=file.parent, config=config)
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    try:
+        model = keras.models.load_model(file)
+    except Exception as exc:  # keras raises many types for a file it cannot read
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{file}: cannot load the model ({first[:200]})") from exc
+    return Checkpoint(model=model, path=file.parent, config=config)
 
 
 def predict_tensors(ckpt: Checkpoint, tensors: list[FOVTensor],

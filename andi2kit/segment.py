@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from andi2kit.errors import OptionError
 from andi2kit.io import TrajectoryLabel
 
 
@@ -184,6 +185,13 @@ class Segmenter:
     refine: int = 0
     refine_gain: float = 0.0
     artefact_margin: int = 2
+
+    def __post_init__(self) -> None:
+        if self.method not in SEARCH_METHODS:
+            raise OptionError(f"segmentation method {self.method!r} is not one of "
+                              f"{', '.join(SEARCH_METHODS)}")
+        if not (np.isfinite(self.pen) and self.pen >= 0):
+            raise OptionError(f"pen must be a finite number >= 0, got {self.pen!r}")
 
     def signal(self, frames: np.ndarray) -> np.ndarray:
         """The multivariate signal searched for change points."""

@@ -95,7 +95,6 @@ import traceback
 import types
 import warnings
 from collections.abc import Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -872,51 +871,15 @@ def simulate(
 
 
 def _run_parallel(todo: list[_Job], workers: int, finish, advance) -> None:
-    import multiprocessing
+    # SIGTERM and Ctrl-C stop every worker (andi2kit.workers); their files are only temporary
+    from andi2kit.workers import imap_unordered
 
-    # spawn: the parent may hold threads (progress bar, TensorFlow) that fork would copy
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool, \
-            _sigterm_interrupts():
-        pending: dict[Future, _Job] = {pool.submit(_run_fov_safe, job): job for job in todo}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    job = pending.pop(fut)
-                    try:
-                        finish(*fut.result())
-                    except Exception as exc:  # the worker process itself died
-                        finish(job.exp, job.fov, None, f"{type(exc).__name__}: {exc}")
-                    advance(job)
-        except BaseException:
-            # on Ctrl-C do not wait minutes for running videos; their files are only temporary
-            # (take the processes first: shutdown() forgets them)
-            procs = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in procs:
-                proc.terminate()
-            raise
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Treat SIGTERM (``kill``) like Ctrl-C, so that the workers are stopped, not orphaned."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    for job, res, exc in imap_unordered(_run_fov_safe, todo, workers):
+        if exc is None:
+            finish(*res)
+        else:  # the worker process itself died
+            finish(job.exp, job.fov, None, f"{type(exc).__name__}: {exc}")
+        advance(job)
 
 
 @contextlib.contextmanager

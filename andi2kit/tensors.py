@@ -76,8 +76,12 @@ class FOVTensor:
     mask : numpy.ndarray
         ``(chunks, 64, 208)`` bool, True on real frames.
     idx, start, length : numpy.ndarray
-        Trajectory index, first frame and length of each packed row, in row order
-        (row ``r`` of chunk ``c`` is trajectory ``c * 64 + r``).
+        Trajectory index, first frame and length of each trajectory. Without windows, row
+        ``r`` of chunk ``c`` is trajectory ``c * 64 + r``.
+    windows : numpy.ndarray or None
+        For a FOV with a trajectory longer than the 208 columns: ``(rows, 2)`` trajectory
+        number and first column of each packed row (consecutive windows of 208 frames);
+        None when every trajectory fits in one row.
     """
 
     x: np.ndarray
@@ -85,6 +89,7 @@ class FOVTensor:
     idx: np.ndarray
     start: np.ndarray
     length: np.ndarray
+    windows: np.ndarray | None = None
 
 
 def displacements(pos: np.ndarray) -> np.ndarray:
@@ -110,31 +115,49 @@ def displacements(pos: np.ndarray) -> np.ndarray:
 def pack(dense: DenseTrajectories, rows: int = ROWS, frames: int = FRAMES) -> FOVTensor:
     """Pack a FOV's trajectories into ``(chunks, rows, frames, 2)`` model inputs.
 
-    More than ``rows`` trajectories give more chunks; the last chunk is zero-padded.
-
-    Raises
-    ------
-    ValueError
-        If a trajectory is longer than ``frames``.
+    More than ``rows`` trajectories give more chunks; the last chunk is zero-padded. A
+    trajectory longer than ``frames`` is cut into consecutive windows of ``frames`` steps,
+    one row each (the steps are computed on the whole trajectory first, so none is lost);
+    :func:`unpack` joins their outputs again.
     """
     n, T = dense.pos.shape[:2]
-    if T > frames:
-        raise ValueError(f"trajectory of {T} frames does not fit in {frames} columns")
-    chunks = max(1, -(-n // rows))
+    d = displacements(dense.pos) / SCALE
+    if T <= frames:
+        windows = None
+        row_traj, row_off = np.arange(n), np.zeros(n, np.int64)
+    else:
+        per = np.maximum(1, -(-dense.length // frames))
+        row_traj = np.repeat(np.arange(n), per)
+        row_off = np.concatenate([np.arange(k) * frames for k in per])
+        windows = np.column_stack([row_traj, row_off])
+    nrows = row_traj.size
+    chunks = max(1, -(-nrows // rows))
     x = np.zeros((chunks * rows, frames, 2), np.float32)
     mask = np.zeros((chunks * rows, frames), bool)
-    x[:n, :T] = displacements(dense.pos) / SCALE
-    mask[:n, :T] = np.arange(T)[None, :] < dense.length[:, None]
-    x[:n][~mask[:n]] = 0
+    if windows is None:
+        x[:n, :T] = d
+        mask[:n, :T] = np.arange(T)[None, :] < dense.length[:, None]
+    else:
+        for r, (i, o) in enumerate(windows):
+            w = int(min(frames, dense.length[i] - o))
+            x[r, :w] = d[i, o:o + w]
+            mask[r, :w] = True
+    x[:nrows][~mask[:nrows]] = 0
     return FOVTensor(x=x.reshape(chunks, rows, frames, 2), mask=mask.reshape(chunks, rows, frames),
-                     idx=dense.idx, start=dense.start, length=dense.length)
+                     idx=dense.idx, start=dense.start, length=dense.length, windows=windows)
 
 
 def unpack(tensor: FOVTensor, out: np.ndarray) -> list[np.ndarray]:
     """Per-frame outputs ``(chunks, rows, frames, C)`` → one ``(length_i, C)`` array per trajectory.
 
     The inverse of :func:`pack`: element ``i`` belongs to trajectory ``tensor.idx[i]`` and
-    its row ``t`` to frame ``tensor.start[i] + t``.
+    its row ``t`` to frame ``tensor.start[i] + t`` (windows of a long trajectory joined).
     """
     flat = out.reshape(-1, out.shape[2], *out.shape[3:])
-    return [flat[i, : int(L)] for i, L in enumerate(tensor.length)]
+    if tensor.windows is None:
+        return [flat[i, : int(L)] for i, L in enumerate(tensor.length)]
+    rows_of: list[list[int]] = [[] for _ in tensor.length]
+    for r, (i, _) in enumerate(tensor.windows):
+        rows_of[i].append(r)
+    return [np.concatenate([flat[r] for r in rs])[: int(L)]
+            for rs, L in zip(rows_of, tensor.length, strict=True)]

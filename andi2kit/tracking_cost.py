@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from andi2kit import io, layout
+from andi2kit import io, layout, provenance
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, TrackScore, score_track
-from andi2kit.tracking import fov_jobs, tracks_path
+from andi2kit.tracking import TrackingParams, fov_jobs, tracks_path
 
 __all__ = ["TrackingCost", "cost_table", "tracking_cost"]
 
@@ -65,9 +65,12 @@ def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path) -> P
     label columns), so the pipeline sees nothing more than from a tracker.
     """
     out = Path(out)
-    for exp, fov, _ in fov_jobs(Path(public) / "track_1"):
+    for exp, fov, video in fov_jobs(Path(public) / "track_1"):
         truth = io.read_trajectories(layout.trajs_path(ref, 1, exp, fov))
-        io.write_trajectories(tracks_path(out, exp, fov), truth)
+        dest = io.write_trajectories(tracks_path(out, exp, fov), truth)
+        # recorded as this video's tracks, so that `run --tracks` uses them instead of
+        # tracking the video again (they are rewritten, with their record, on every call)
+        provenance.write_record(dest, provenance.tracks_record(video, TrackingParams()))
     return out
 
 

@@ -24,7 +24,6 @@ import io as _stdio
 import json
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 
 from andi2kit.io import write_text_atomic
 from andi2kit.progress import progress_bar
+from andi2kit.workers import imap_unordered
 
 MODELS = ("single_state", "multi_state", "immobile_traps", "dimerization", "confinement")
 T = 200
@@ -262,10 +262,11 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
     t0 = time.perf_counter()
     with progress_bar(progress) as bar:
         task = bar.add_task("training data (shards)", total=len(todo))
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                for _ in pool.map(_make_shard, todo):
-                    bar.advance(task)
+        if workers > 1:  # SIGTERM and Ctrl-C stop every worker (andi2kit.workers)
+            for _job, _res, exc in imap_unordered(_make_shard, todo, workers):
+                if exc is not None:
+                    raise exc
+                bar.advance(task)
         else:
             for j in todo:
                 _make_shard(j)

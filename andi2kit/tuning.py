@@ -3,7 +3,8 @@
 Per-frame predictions of every validation FOV are computed once; then every candidate
 segmenter (search method × penalty) turns them into segments, which are scored with the
 official metrics (:mod:`andi2kit.scoring`) against the validation reference. The winner is
-written next to the checkpoint (``segmentation.json``) and used by ``--method unet``.
+written to ``segmentation.json`` of a checkpoint folder (``--out``: a copy of the source
+checkpoint) and used by ``--method unet --checkpoint`` that folder.
 
 The validation data must come from the training priors (``andi2kit simulate
 data/validation --preset validation --no-video``), never from the benchmark.
@@ -12,6 +13,7 @@ data/validation --preset validation --no-video``), never from the benchmark.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -20,6 +22,7 @@ import numpy as np
 
 from andi2kit import layout
 from andi2kit.ensemble import ENSEMBLE_METHODS
+from andi2kit.errors import OptionError
 from andi2kit.io import (
     TrajectoryLabel,
     read_ensemble,
@@ -106,6 +109,30 @@ def evaluate(preds: dict, ref: Path, segmenter: Segmenter, ensemble: str = "sing
     return out
 
 
+def _tuned_checkpoint(source: Path, out: str | Path | None) -> Path:
+    from andi2kit.predict import DEFAULT_CHECKPOINT
+
+    folder = Path(out) if out is not None else source
+    if folder.exists() and not folder.is_dir():
+        raise OptionError(f"--out {folder}: exists and is not a folder")
+    if folder.resolve() == DEFAULT_CHECKPOINT.resolve():
+        raise OptionError(f"--out {folder}: the packaged default checkpoint is never "
+                          "modified; choose another folder")
+    return folder / "segmentation.json"
+
+
+def write_tuned(source: Path, target: Path, chosen: dict) -> Path:
+    """Write tuned settings to ``target`` (a checkpoint's ``segmentation.json``); when it
+    lies in another folder than ``source``, copy the checkpoint's other files there first,
+    so that the folder is a complete checkpoint. Returns ``target``."""
+    if target.parent.resolve() != source.resolve():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for f in source.iterdir():
+            if f.is_file() and f.name != target.name:
+                shutil.copy2(f, target.parent / f.name)
+    return write_text_atomic(target, json.dumps(chosen, indent=2))
+
+
 def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = None,
          methods=("optimal", "binseg", "bottomup", "window"),
          pens=(1, 2, 4, 8, 16, 32, 64), refine_windows=(0, 1, 2, 3),
@@ -122,14 +149,28 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
     states and smallest state spread chosen by the summed relative α MAE and K MSLE, and the
     pooling kept when it makes neither worse.
 
+    Parameters
+    ----------
+    out : path-like, optional
+        Checkpoint folder to write: the source checkpoint's files are copied there and the
+        chosen settings written to its ``segmentation.json``. None: the source checkpoint
+        itself, which is refused for the packaged default (it is never modified).
+
     Returns
     -------
     dict
-        ``{"results": [...], "best": {...}}``.
+        ``{"results": [...], "best": {...}, "path": segmentation.json written}``.
+
+    Raises
+    ------
+    OptionError
+        If the settings would overwrite the packaged default checkpoint.
     """
     from andi2kit.methods.unet import UNetMethod
+    from andi2kit.predict import checkpoint_file
 
     public, ref = Path(public), Path(ref)
+    target = _tuned_checkpoint(checkpoint_file(checkpoint).parent, out)  # before any work
     method = UNetMethod(checkpoint=checkpoint)
     t0 = time.perf_counter()
     preds = frame_predictions(public, method)
@@ -168,8 +209,7 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
               "validation": {**(pooled if use_pool else ens_scores[best_ens])},
               "validation_without_pooling": {**ens_scores[best_ens]},
               "prediction_seconds": t_pred}
-    target = Path(out) if out else method.checkpoint.path / "segmentation.json"
-    write_text_atomic(target, json.dumps(chosen, indent=2))
+    write_tuned(method.checkpoint.path, target, chosen)
     return {"results": results, "refine": refined, "ensembles": ens_scores,
             "pooling": {(c.max_states, c.min_spread): r for c, r in pool_scores.items()},
             "best": chosen, "path": str(target)}

@@ -2,9 +2,10 @@
 
 Every problem is reported with its file and line. *Errors* would cost points with the
 official scorer (a missing FOV voids a whole track's single-trajectory task, a wrong VIP set
-too, a missing or malformed trajectory is scored as maximally wrong); *warnings* cost
-nothing but are probably mistakes (extra trajectories, a trajectory length that differs from
-the data).
+too, a missing or malformed trajectory is scored as maximally wrong, an extra trajectory
+shifts the scorer's pairing of every later one, an input that cannot be read leaves its
+prediction unchecked); *warnings* cost nothing but are probably mistakes (a trajectory
+length that differs from the data).
 """
 
 from __future__ import annotations
@@ -105,9 +106,12 @@ def check_fov_file(path: Path, expected: dict[int, int] | None, track: int) -> l
         seen[idx] = i
         if expected is not None and not msgs:
             if idx not in expected:
-                sev = "error" if track == 1 else "warning"
-                what = "not a VIP of the video" if track == 1 else "not in the data"
-                probs.append(Problem(path, i, f"trajectory {idx} is {what}", sev))
+                # the official scorer pairs predictions with the truth by position: one
+                # extra line shifts every later trajectory (and FOV) of the track
+                what = ("not a VIP of the video" if track == 1 else
+                        "not in the data (the official scorer would then misalign the "
+                        "following trajectories)")
+                probs.append(Problem(path, i, f"trajectory {idx} is {what}"))
             elif expected[idx] > 0 and int(row[-1]) != expected[idx]:
                 probs.append(Problem(path, i, f"T = {int(row[-1])} but trajectory {idx} has "
                                      f"{expected[idx]} frames in the data", "warning"))
@@ -185,6 +189,11 @@ def validate(submission: str | Path, data: str | Path | None = None,
     probs: list[Problem] = []
     if not submission.is_dir():
         return [Problem(submission, None, "submission folder not found")]
+    if data is not None and not data.is_dir():
+        return [Problem(data, None, "public_data folder not found (--data)")]
+    if data is not None and not any(layout.experiments(data, t) for t in tracks):
+        return [Problem(data, None, "no track_<N>/exp_<E> input folder: is this the "
+                        "public_data folder?")]
     checked = 0
     for track in tracks:
         if data is not None:
@@ -208,9 +217,10 @@ def validate(submission: str | Path, data: str | Path | None = None,
                 if data is not None:
                     try:
                         expected = expected_trajectories(data, track, exp, fov)
-                    except InputError as exc:
-                        probs.append(Problem(Path(str(exc).split(":", 1)[0]), None,
-                                             f"cannot read input: {exc}", "warning"))
+                    except (InputError, OSError) as exc:
+                        probs.append(Problem(layout.exp_dir(data, track, exp), None,
+                                             f"cannot read the input of FOV {fov}, so its "
+                                             f"prediction cannot be checked: {exc}"))
                 probs += check_fov_file(layout.prediction_path(submission, track, exp, fov),
                                         expected, track)
                 checked += 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
 from typer.testing import CliRunner
 
-from andi2kit import layout
+from andi2kit import layout, provenance
 from andi2kit.cli import app
 from andi2kit.io import read_labels
 from andi2kit.pipeline import run
@@ -108,6 +109,16 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     stamp = cached[0].stat().st_mtime_ns
     rep2 = run(public, tmp_path / "sub2", 1, "msd", progress=False, tracks=tracks)
     assert rep2.ok and cached[0].stat().st_mtime_ns == stamp
+    # a cached file whose record names another video is tracked again, the others are reused
+    rec_path = provenance.record_path(cached[0])
+    rec = json.loads(rec_path.read_text())
+    rec["video"]["sha256"] = "0" * 64
+    rec_path.write_text(json.dumps(rec))
+    others = [c.stat().st_mtime_ns for c in cached[1:]]
+    assert run(public, tmp_path / "sub4", 1, "msd", progress=False, tracks=tracks).ok
+    assert cached[0].stat().st_mtime_ns != stamp
+    assert [c.stat().st_mtime_ns for c in cached[1:]] == others
+    assert json.loads(rec_path.read_text())["video"]["sha256"] != "0" * 64
     # parallel workers after TensorFlow is loaded in this process (forked workers deadlocked)
     rep3 = run(public, tmp_path / "sub3", 1, "unet", progress=False, tracks=tracks, workers=2)
     assert rep3.ok and len(rep3.written) == len(cached)

@@ -31,7 +31,7 @@ def test_fov_file_against_data(tmp_path):
     msgs = [(pr.line, pr.severity, pr.message) for pr in probs]
     assert (2, "error", "trajectory 0 already on line 1") in msgs
     assert any(ln == 3 and sev == "warning" and "31 frames" in m for ln, sev, m in msgs)
-    assert any(ln == 4 and sev == "warning" and "not in the data" in m for ln, sev, m in msgs)
+    assert any(ln == 4 and sev == "error" and "not in the data" in m for ln, sev, m in msgs)
     assert any(ln == 5 and "blank line" in m for ln, _, m in msgs)
     assert any(ln is None and "1 trajectory/ies missing: 1" in m for ln, _, m in msgs)
     assert all(str(p) in str(pr) for pr in probs)

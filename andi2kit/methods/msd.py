@@ -90,11 +90,17 @@ class MSDMethod:
         self.k_min = k_min
         self.k_max = k_max
 
+    def identity(self) -> dict:
+        """The settings that decide :meth:`predict` (recorded beside its output)."""
+        return {"max_lag": self.max_lag, "immobile_K": self.immobile_K, "k_min": self.k_min,
+                "k_max": self.k_max}
+
     def predict(self, trajs: pd.DataFrame) -> list[TrajectoryLabel]:
         """Segment labels of every trajectory of a FOV (one segment each)."""
         dense = to_dense(trajs)
         lags = np.arange(1, self.max_lag + 1)
-        alpha, K = fit_power_law(tamsd(dense.pos, lags), lags)
+        with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates: reported
+            alpha, K = fit_power_law(tamsd(dense.pos, lags), lags)  # by andi2kit.screen
         alpha = np.clip(np.nan_to_num(alpha, nan=1.0), 0.0, 2.0)
         K = np.clip(np.nan_to_num(K, nan=self.k_min), self.k_min, self.k_max)
         state = np.where(K < self.immobile_K, 0, 2)

@@ -10,15 +10,17 @@ settings are those tuned for the checkpoint (``segmentation.json`` in its folder
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 
+from andi2kit import provenance
 from andi2kit.ensemble import ENSEMBLE_METHODS
+from andi2kit.errors import InputError, OptionError
 from andi2kit.io import EnsembleLabel, TrajectoryLabel
 from andi2kit.pooling import Pooling
-from andi2kit.predict import load_checkpoint, predict_tensors
+from andi2kit.predict import checkpoint_file, load_checkpoint, predict_tensors, read_json
 from andi2kit.segment import Segmenter
 from andi2kit.tensors import pack, to_dense, unpack
 
@@ -38,7 +40,7 @@ class UNetMethod:
     Parameters
     ----------
     checkpoint : str, optional
-        Checkpoint folder (default: ``checkpoints/unet-default``).
+        Checkpoint folder (default: :data:`andi2kit.predict.DEFAULT_CHECKPOINT`).
     segmentation : str, optional
         Search method of :class:`~andi2kit.segment.Segmenter` (default: the tuned one).
     pen : float, optional
@@ -55,22 +57,35 @@ class UNetMethod:
     def __init__(self, checkpoint: str | None = None, segmentation: str | None = None,
                  pen: float | None = None, ensemble: str | None = None,
                  pooling: bool = True) -> None:
-        self.checkpoint = load_checkpoint(checkpoint)
-        tuned_file = self.checkpoint.path / "segmentation.json"
-        tuned = json.loads(tuned_file.read_text()) if tuned_file.is_file() else {}
+        # the settings first: a bad option or settings file fails before TensorFlow loads
+        tuned_file = checkpoint_file(checkpoint).parent / "segmentation.json"
+        tuned = read_json(tuned_file)
         seg = dict(tuned.get("segmenter", {"method": "optimal", "pen": 2.0}))
         seg["weights"] = tuple(seg.get("weights", (1.0, 1.0, 1.0)))
         if segmentation is not None:
             seg["method"] = segmentation
         if pen is not None:
             seg["pen"] = float(pen)
-        self.segmenter = Segmenter(**seg)
         self.ensemble_name = ensemble or tuned.get("ensemble", "gaussian_mixture")
-        pool = tuned.get("pooling") if pooling else None
-        self.pooling = Pooling.from_dict(pool) if pool else None
         if self.ensemble_name not in ENSEMBLE_METHODS:
-            raise ValueError(f"unknown ensemble {self.ensemble_name!r}; "
-                             f"available: {', '.join(ENSEMBLE_METHODS)}")
+            raise OptionError(f"ensemble {self.ensemble_name!r} is not one of "
+                              f"{', '.join(ENSEMBLE_METHODS)}")
+        try:
+            self.segmenter = Segmenter(**seg)
+            pool = tuned.get("pooling") if pooling else None
+            self.pooling = Pooling.from_dict(pool) if pool else None
+        except OptionError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise InputError(f"{tuned_file}: unusable settings ({type(exc).__name__}: "
+                             f"{exc})") from None
+        self.checkpoint = load_checkpoint(checkpoint)
+
+    def identity(self) -> dict:
+        """What decides :meth:`predict` (recorded beside its output): the model file's
+        hash and the segmentation settings."""
+        model = provenance.file_digest(self.checkpoint.path / "model.keras")
+        return {"model_sha256": model["sha256"], "segmenter": asdict(self.segmenter)}
 
     def predict_frames(self, trajs: pd.DataFrame):
         """Packed tensor and per-trajectory ``(T, 7)`` frame predictions of one FOV."""

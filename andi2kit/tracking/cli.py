@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
-err = Console(stderr=True)
+from andi2kit.console import console, say
 
 
 def _fail_lines(failed: dict[tuple[int, int], str]) -> list[str]:
@@ -25,22 +23,17 @@ def track(
     public_track1: Annotated[Path, typer.Argument(
         help="public_data/track_1 folder (videos); public_data itself is accepted.")],
     out: Annotated[Path, typer.Option(help="Folder for exp_<E>/trajs_fov_<F>.csv.")],
-    workers: Annotated[int, typer.Option(help="Parallel processes over FOVs.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel processes over FOVs.")] = 1,
     force: Annotated[bool, typer.Option(help="Track FOVs whose output exists again.")] = False,
 ) -> None:
     """Track the VIP particles of every video into Track-2-style trajectory CSVs."""
-    from andi2kit.io import InputError
     from andi2kit.tracking import track_folder
 
-    try:
-        rep = track_folder(public_track1, out, workers=workers, force=force)
-    except InputError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from None
-    console.print(f"tracking: {len(rep.written)} FOV(s) written, {len(rep.skipped)} already "
-                  f"done, {len(rep.failed)} failed → {out}")
+    rep = track_folder(public_track1, out, workers=workers, force=force)  # input errors: exit 2
+    say(f"tracking: {len(rep.written)} FOV(s) written, {len(rep.skipped)} already "
+        f"done, {len(rep.failed)} failed → {out}")
     for line in _fail_lines(rep.failed):
-        err.print(f"[red]FOV failed[/red] {line}", highlight=False)
+        say(f"FOV failed {line}", "red", stderr=True)
     if not rep.ok:
         raise typer.Exit(1)
 
@@ -49,7 +42,7 @@ def track_eval(
     public_track1: Annotated[Path, typer.Argument(
         help="public_data/track_1 folder of a simulation.")],
     ref: Annotated[Path, typer.Option(help="Its ref folder (true VIP trajectories).")],
-    workers: Annotated[int, typer.Option(help="Parallel processes over FOVs.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel processes over FOVs.")] = 1,
     tracks: Annotated[Path | None, typer.Option(
         help="Where tracked CSVs are written and reused (default: tracks/ beside "
              "public_data).")] = None,
@@ -68,22 +61,17 @@ def track_eval(
     = None,
 ) -> None:
     """Track (or reuse tracks) and print the tracking quality per experiment and overall."""
-    from andi2kit.io import InputError
     from andi2kit.tracking import track1_root
     from andi2kit.tracking.evaluate import evaluate_folder, quality_table, summarize
 
-    try:
-        root = track1_root(public_track1)
-    except InputError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from None
+    root = track1_root(public_track1)  # input errors: exit 2 (andi2kit.console)
     tracks = tracks if tracks is not None else root.parent.parent / "tracks"
     per_fov = evaluate_folder(root, ref, tracks, workers=workers, force=force)
     failed = {(int(r.exp), int(r.fov)): r.error for r in per_fov.itertuples()
               if r.error is not None}
     console.print(quality_table(summarize(per_fov), failed=[
         f"not evaluated: {line}" for line in _fail_lines(failed)]))
-    console.print(f"tracks in {tracks}")
+    say(f"tracks in {tracks}")
     if limits:
         from rich import box
         from rich.table import Table
@@ -115,6 +103,6 @@ def track_eval(
         costs = [tracking_cost(root.parent, ref, tracks, work / m, m, workers=workers)
                  for m in ("unet", "msd")]
         console.print(cost_table(costs, summarize(per_fov)["within_1px"]))
-        console.print(f"submissions in {work}")
+        say(f"submissions in {work}")
     if failed:
         raise typer.Exit(1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from andi2kit import io, layout
+from andi2kit import io, layout, provenance
 from andi2kit.io import InputError
 from andi2kit.tracking.detect import locate, preprocess
 from andi2kit.tracking.linking import link
@@ -186,9 +186,10 @@ class TrackReport:
 
 
 def _track_job(args: tuple) -> tuple[int, int, str | None]:
-    exp, fov, video, dest, params = args
+    exp, fov, video, dest, params, record = args
     try:
         write_tracks(dest, track_vips(video, params))
+        provenance.write_record(dest, record)
         return exp, fov, None
     except InputError as exc:
         return exp, fov, str(exc)
@@ -229,8 +230,6 @@ def track_folder(public_track1: str | Path, out: str | Path,
     InputError
         If the folder is not a ``track_1`` folder or holds no video.
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     from andi2kit.progress import progress_bar
 
     jobs = fov_jobs(public_track1)
@@ -240,10 +239,12 @@ def track_folder(public_track1: str | Path, out: str | Path,
     todo = []
     for exp, fov, video in jobs:
         dest = tracks_path(out, exp, fov)
-        if dest.is_file() and not force:
+        record = provenance.tracks_record(video, params)  # reused only if made from the same
+        if not force and provenance.stale_reason(dest, record) is None:  # video and settings
             report.skipped.append((exp, fov))
         else:
-            todo.append((exp, fov, video, dest, params))
+            provenance.forget(dest)
+            todo.append((exp, fov, video, dest, params, record))
     with progress_bar(progress) as bar:
         task = bar.add_task("tracking", total=len(jobs), completed=len(report.skipped))
 
@@ -259,18 +260,12 @@ def track_folder(public_track1: str | Path, out: str | Path,
             for job in todo:
                 done(_track_job(job))
         else:
-            import multiprocessing
+            from andi2kit.workers import imap_unordered
 
-            # spawn: the progress bar's thread must not be copied into the workers by fork
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-                futures = {pool.submit(_track_job, job): job for job in todo}
-                for fut in as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        done(fut.result())
-                    except Exception as exc:  # the worker process died
-                        done((job[0], job[1], f"{job[2]}: {type(exc).__name__}: {exc}"))
+            for job, res, exc in imap_unordered(_track_job, todo, workers):
+                # exc: the worker process itself died
+                done(res if exc is None else
+                     (job[0], job[1], f"{job[2]}: {type(exc).__name__}: {exc}"))
     report.written.sort()
     return report
 

@@ -1,0 +1,24 @@
+"""The project's exceptions for problems a user can fix.
+
+The command line (:mod:`andi2kit.cli`) turns each of them into a one- or two-line message and
+exit code 2; everything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """A challenge file or folder that cannot be used; the message names it and the problem."""
+
+
+class OptionError(ValueError):
+    """An option value that cannot be used; the message names the option."""
+
+
+class StaleOutputError(InputError):
+    """An output folder holds results this run cannot vouch for (not made by it, or by a
+    different run); the message says how to proceed (``--force``, another folder)."""
+
+
+#: What the command line reports as a short message (exit code 2) instead of a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (InputError, OptionError, OSError)
