@@ -189,8 +189,9 @@ def test_follow_vips_bridges_a_broken_track_and_keeps_every_vip():
 def test_track_vips_output_contract(walk_video):
     path, traj = walk_video
     out = track_vips(path, TrackingParams(expected_frames=None))
-    assert list(out.columns) == ["traj_idx", "frame", "x", "y"]
+    assert list(out.columns) == ["traj_idx", "frame", "x", "y", "flags"]
     assert out["traj_idx"].dtype == np.int64 and out["frame"].dtype == np.int64
+    assert out["flags"].dtype == np.int64 and (out["flags"] >= 0).all()
     assert sorted(out["traj_idx"].unique()) == [0, 1, 2]
     for k in range(3):
         v = out[out["traj_idx"] == k].sort_values("frame")

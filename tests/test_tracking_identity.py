@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_tracking import vip_frame, write_video
 
 from andi2kit.tracking import TrackingParams, track_vips
 from andi2kit.tracking.losses import classify_losses
 from andi2kit.tracking.untangle import contacts, untangle
 from andi2kit.tracking.vips import ENCOUNTER, REACQUIRED
-
-from test_tracking import draw, vip_frame, write_video
 
 
 def _brownian(rng, n_frames: int, D: float) -> np.ndarray:

@@ -181,68 +181,6 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
             label[ti], label[tj] = j, i
             rows_of[i] = np.concatenate([ri[frame[ri] <= ev.closest], tj])
             rows_of[j] = np.concatenate([rj[frame[rj] <= ev.closest], ti])
-    if p.untangle_hidden:
-        label = _hidden_partings(frame, pos, label, rows_of, stretch, p)
     out = tracks.assign(particle=label)
     return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
 
-
-def _hidden_partings(frame, pos, label, rows_of, stretch, p: TrackingParams) -> np.ndarray:
-    """Contacts where one spot hid the other: a track ``i`` ends beside a track ``j`` and a
-    track ``k`` starts beside ``j`` a few frames later. Either ``k`` is ``i`` coming out again
-    (*keep*: ``k`` joins ``i``) or ``j`` went on as ``i`` and ``k`` is ``j`` (*swap*); the
-    signatures decide as in :func:`untangle`."""
-    w = p.untangle_window
-    last = frame.max()
-    ends = {pid: (int(frame[r].max()), int(frame[r].min())) for pid, r in rows_of.items()}
-    for i in sorted(rows_of, key=lambda q: ends[q][0]):
-        if i not in rows_of:  # joined to another track earlier
-            continue
-        te = ends[i][0]
-        if te >= last - 1:
-            continue
-        ri = rows_of[i]
-        end_pos = pos[ri[np.argmax(frame[ri])]]
-        # the partner: a track with a detection at te within contact_radius of i's last one
-        at = np.flatnonzero((frame == te) & (label != i))
-        if not at.size:
-            continue
-        d = np.hypot(*(pos[at] - end_pos).T)
-        if d.min() > p.contact_radius:
-            continue
-        j = int(label[at[np.argmin(d)]])
-        # the newcomer: a track starting soon after near i's last position
-        cands = [k for k, (_, t0) in ends.items()
-                 if te < t0 <= te + p.memory + 2 and k not in (i, j) and k in rows_of]
-        best, best_d = None, np.inf
-        for k in cands:
-            rk = rows_of[k]
-            r0 = rk[np.argmin(frame[rk])]
-            dk = float(np.hypot(*(pos[r0] - end_pos)))
-            reach = p.contact_radius + p.reacquire_growth * np.sqrt(frame[r0] - te)
-            if dk <= reach and dk < best_d:
-                best, best_d = k, dk
-        if best is None:
-            continue
-        k = best
-        t0 = ends[k][1]
-        bi, bj = stretch(i, te - w, te), stretch(j, te - w, te)
-        aj, ak = stretch(j, t0, t0 + w), stretch(k, t0, t0 + w)
-        if min(bi.n, bj.n, aj.n, ak.n) < p.untangle_min:
-            continue
-        keep = _pair_cost(bi, ak, p) + _pair_cost(bj, aj, p)
-        swap = _pair_cost(bi, aj, p) + _pair_cost(bj, ak, p)
-        rj, rk = rows_of[j], rows_of.pop(k)
-        if swap < keep - p.untangle_margin:
-            tail = rj[frame[rj] > te]
-            label[tail], label[rk] = i, j
-            rows_of[i] = np.concatenate([ri, tail])
-            rows_of[j] = np.concatenate([rj[frame[rj] <= te], rk])
-            ends[i], ends[j] = (int(frame[tail].max()) if tail.size else te, ends[i][1]), (
-                int(frame[rk].max()), ends[j][1])
-        else:
-            label[rk] = i
-            rows_of[i] = np.concatenate([ri, rk])
-            ends[i] = (int(frame[rk].max()), ends[i][1])
-        del ends[k]
-    return label

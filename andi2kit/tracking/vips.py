@@ -61,7 +61,6 @@ def match_vips(centroids: dict[int, np.ndarray], first: pd.DataFrame,
 class _Track:
     frames: np.ndarray
     pos: np.ndarray  # (n, 2): row, col
-    mass: np.ndarray  # (n,): fitted brightness
 
 
 def _tracks_by_particle(tracks: pd.DataFrame) -> dict[int, _Track]:
@@ -71,10 +70,9 @@ def _tracks_by_particle(tracks: pd.DataFrame) -> dict[int, _Track]:
     pid = tracks["particle"].to_numpy()
     frames = tracks["frame"].to_numpy()
     pos = tracks[["y", "x"]].to_numpy()
-    mass = tracks["mass"].to_numpy() if "mass" in tracks else np.ones(pid.size)
     bounds = np.flatnonzero(np.diff(pid)) + 1
     for sl in np.split(np.arange(pid.size), bounds):
-        out[int(pid[sl[0]])] = _Track(frames[sl], pos[sl], mass[sl])
+        out[int(pid[sl[0]])] = _Track(frames[sl], pos[sl])
     return out
 
 
@@ -142,7 +140,6 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
     """
     frames_out: list[np.ndarray] = []
     pos_out: list[np.ndarray] = []
-    mass_out: list[np.ndarray] = []
     joins: list[int] = []
     if start is None:
         # not seen in the first frame: look for it from the page-0 position onwards
@@ -153,7 +150,6 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
         t = tracks[start]
         frames_out.append(t.frames)
         pos_out.append(t.pos)
-        mass_out.append(t.mass)
         cur_frames, cur_pos = t.frames, t.pos
     while True:
         end = int(cur_frames[-1])
@@ -186,9 +182,6 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
             break
         score = (dist ** 2 / (2 * var) + np.log(var) + p.gap_cost * gap
                  + np.where(is_start, 0.0, p.steal_cost))
-        if mass_out and p.reacquire_amp > 0:
-            score = score + p.reacquire_amp * _brightness_cost(
-                np.concatenate(mass_out)[-p.untangle_window:], tracks, pid, fr, p)
         k = int(np.argmin(np.where(ok, score, np.inf)))
         chosen = int(pid[k])
         claimed.add(chosen)
@@ -197,30 +190,12 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
         joins.append(int(fr[k]))
         frames_out.append(t.frames[keep])
         pos_out.append(t.pos[keep])
-        mass_out.append(t.mass[keep])
         cur_frames = t.frames[keep]
     if not frames_out:
         # never found: the page-0 position over the whole movie is the best guess left
         frames = np.arange(first_frame, last_frame + 1)
         return frames, np.repeat(seed_pos[None], frames.size, axis=0), []
     return np.concatenate(frames_out), np.concatenate(pos_out), joins
-
-
-def _brightness_cost(before: np.ndarray, tracks: dict[int, _Track], pid: np.ndarray,
-                     fr: np.ndarray, p: TrackingParams) -> np.ndarray:
-    """Negative log-likelihood that each candidate's track, from its candidate frame on, has
-    the lost VIP's brightness (0 where either stretch is too short to say)."""
-    out = np.zeros(pid.size)
-    if before.size < p.untangle_min:
-        return out
-    for n, (k, f) in enumerate(zip(pid, fr, strict=True)):
-        t = tracks[int(k)]
-        after = t.mass[t.frames >= f][:p.untangle_window]
-        if after.size >= p.untangle_min:
-            m = 0.5 * (before.mean() + after.mean())
-            var = (p.amp_scatter * m) ** 2 * (1 / before.size + 1 / after.size)
-            out[n] = (before.mean() - after.mean()) ** 2 / (2 * var)
-    return out
 
 
 def _fill(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
