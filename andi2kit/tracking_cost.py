@@ -1,14 +1,14 @@
 """What Track 1 tracking costs in score: the pipeline on tracked VIPs against the true ones.
 
 On a simulation with videos, the same method runs twice on Track 1: once on the tracked VIP
-trajectories (what a user submits) and once on the true VIP trajectories kept in ``ref/``
-(what a perfect tracker would hand it). Both submissions are scored against ``ref/``; the
+trajectories (what a user submits) and once on the VIPs' own trajectories (their rows of the
+FOV's Track 2 CSV: what a perfect tracker would hand it). Both submissions are scored against ``ref/``; the
 difference per experiment is the score the tracker loses. The true trajectories enter only
 the second run, never the first.
 
 Layout written under ``out``::
 
-    out/true_tracks/exp_<E>/trajs_fov_<F>.csv   (true VIP positions, traj_idx,frame,x,y)
+    out/true_tracks/exp_<E>/trajs_fov_<F>.csv   (the VIPs' rows of the Track 2 CSV)
     out/tracked/track_1/...                      (submission on the tracked VIPs)
     out/true/track_1/...                         (submission on the true VIPs)
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from andi2kit import io, layout, provenance
@@ -25,7 +26,7 @@ from andi2kit.pipeline import run
 from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, TrackScore, score_track
 from andi2kit.tracking import TrackingParams, fov_jobs, tracks_path
 
-__all__ = ["TrackingCost", "cost_table", "tracking_cost"]
+__all__ = ["TrackingCost", "cost_markdown", "cost_table", "tracking_cost"]
 
 #: Metrics where a larger value is better (the gap is then true - tracked).
 _HIGHER_BETTER = {"jsc_cp", "state"}
@@ -61,12 +62,20 @@ class TrackingCost:
 def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path) -> Path:
     """Write the true VIP trajectories of every video's FOV in the tracks layout.
 
-    Only ``traj_idx, frame, x, y`` are kept (:func:`andi2kit.io.read_trajectories` drops the
-    label columns), so the pipeline sees nothing more than from a tracker.
+    They are the VIPs' rows of the FOV's Track 2 CSV (the simulation numbers the VIPs first
+    in both): true positions with the challenge's localisation noise, ``traj_idx, frame, x,
+    y`` only. The noise-free positions of ``ref`` would not do: an immobile particle there
+    does not move at all, which no tracker (and no Track 2 file) ever shows a model.
     """
     out = Path(out)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
-        truth = io.read_trajectories(layout.trajs_path(ref, 1, exp, fov))
+        vips = np.atleast_1d(np.loadtxt(layout.vip_path(ref, exp, fov), dtype=np.int64))
+        everyone = io.read_trajectories(layout.trajs_path(public, 2, exp, fov))
+        truth = everyone[everyone["traj_idx"].isin(vips)]
+        if sorted(truth["traj_idx"].unique()) != sorted(vips.tolist()):
+            raise io.InputError(f"{layout.trajs_path(public, 2, exp, fov)}: the VIPs "
+                                f"{vips.tolist()} of {layout.vip_path(ref, exp, fov)} are not "
+                                "all in it")
         dest = io.write_trajectories(tracks_path(out, exp, fov), truth)
         # recorded as this video's tracks, so that `run --tracks` uses them instead of
         # tracking the video again (they are rewritten, with their record, on every call)
@@ -111,7 +120,8 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
 
 
 def cost_table(costs: list[TrackingCost], within: pd.Series | None = None):
-    """A rich table: per experiment, each metric on tracked / true VIPs for every method.
+    """A rich table: per experiment and method, each metric on the tracked VIPs, on the true
+    ones, and the score tracking loses.
 
     Parameters
     ----------
@@ -128,24 +138,49 @@ def cost_table(costs: list[TrackingCost], within: pd.Series | None = None):
     from rich.table import Table
 
     keys = (*SINGLE_KEYS, *ENSEMBLE_KEYS)
-    t = Table(title="What tracking costs: score on tracked VIPs / on true VIPs (lost)",
+    t = Table(title="What tracking costs: the same method on tracked and on true VIPs",
               box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
-    t.add_column("exp", justify="right")
-    t.add_column("method")
-    if within is not None:
-        t.add_column("≤1 px", justify="right")
-    for k in keys:
-        t.add_column(TITLES[k], justify="right", no_wrap=True)
+    for c in ("exp", "method", "VIPs", "≤1 px", *(TITLES[k] for k in keys)):
+        t.add_column(c, justify="right" if c not in ("method", "VIPs") else "left",
+                     no_wrap=True)
     for c in costs:
-        g = c.gaps()
-        for exp, row in g.iterrows():
-            cells = [f"{row[f'{k}_tracked']:.3f} / {row[f'{k}_true']:.3f} "
-                     f"({row[f'{k}_lost']:+.3f})" for k in keys]
-            lead = [str(exp), c.method]
-            if within is not None:
-                v = within.get(exp)
-                lead.append("–" if v is None or pd.isna(v) else f"{100 * v:.1f} %")
-            t.add_row(*lead, *cells, style="bold" if exp == "overall" else None)
-    t.caption = ("lost: the score tracking costs (positive = worse on tracked VIPs); "
-                 "single metrics averaged over VIPs, W1 over experiments")
+        for exp, row in c.gaps().iterrows():
+            v = None if within is None else within.get(exp)
+            px = "–" if v is None or pd.isna(v) else f"{100 * v:.1f} %"
+            bold = "bold" if exp == "overall" else None
+            for n, part in enumerate(("tracked", "true", "lost")):
+                lead = [str(exp), c.method, px] if n == 0 else ["", "", ""]
+                cells = [f"{row[f'{k}_{part}']:+.3f}" if part == "lost"
+                         else f"{row[f'{k}_{part}']:.3f}" for k in keys]
+                t.add_row(lead[0], lead[1], part, lead[2], *cells,
+                          style=bold if part == "lost" else None,
+                          end_section=part == "lost")
+    t.caption = ("lost: the score tracking costs (positive = worse on the tracked VIPs); "
+                 "true: the VIPs' own trajectories with the challenge's localisation noise")
     return t
+
+
+def cost_markdown(costs: list[TrackingCost], within: pd.Series | None = None) -> str:
+    """:func:`cost_table` as a Markdown table (for BENCHMARK.md and the README).
+
+    Examples
+    --------
+    >>> from andi2kit.scoring.score import TrackScore
+    >>> s = TrackScore(1, per_exp=[{"exp": 0, "jsc_cp": 0.5}], single={"jsc_cp": 0.5})
+    >>> cost_markdown([TrackingCost("msd", s, s)]).splitlines()[2].split(" | ")[:5]
+    ['| 0', 'msd', '–', '–', '0.500 / 0.500 (+0.000)']
+    """
+    keys = (*SINGLE_KEYS, *ENSEMBLE_KEYS)
+    lines = ["| exp | method | VIP frames ≤ 1 px | "
+             + " | ".join(f"{TITLES[k]} tracked / true (lost)" for k in keys) + " |",
+             "|---" * (3 + len(keys)) + "|"]
+    for c in costs:
+        for exp, row in c.gaps().iterrows():
+            v = None if within is None else within.get(exp)
+            cells = [("**all**" if exp == "overall" else str(exp)), c.method,
+                     "–" if v is None or pd.isna(v) else f"{100 * v:.1f} %"]
+            for k in keys:
+                a, b, lost = row[f"{k}_tracked"], row[f"{k}_true"], row[f"{k}_lost"]
+                cells.append("–" if pd.isna(a) else f"{a:.3f} / {b:.3f} ({lost:+.3f})")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

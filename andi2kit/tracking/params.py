@@ -152,7 +152,7 @@ class TrackingParams:
     max_iterations: int = 10
     pad: int = 5
     search_range: float = 15.0
-    memory: int = 3
+    memory: int = 8
     adaptive_stop: float = 1.0
     adaptive_step: float = 0.9
     predict: bool = False
