@@ -235,12 +235,37 @@ def decode_vip_frame(frame: np.ndarray, source: str | Path = "<frame>") -> dict[
     labels = labels[labels != 255]
     if labels.size == 0:
         raise InputError(f"{source}: VIP frame (page 0) holds no labelled particle")
-    rows, cols = np.indices(frame.shape)
-    out: dict[int, np.ndarray] = {}
-    for lab in labels.tolist():
-        sel = frame == lab
-        out[int(lab)] = np.array([cols[sel].mean(), rows[sel].mean()])
-    return out
+    pixels = {int(lab): np.argwhere(frame == lab) for lab in labels.tolist()}  # (row, col)
+    for lab in sorted(pixels, reverse=True):
+        pair = _overlap_of(lab, pixels)
+        if pair is not None:  # pixels where two blobs overlap belong to both
+            for other in pair:
+                pixels[other] = np.concatenate([pixels[other], pixels[lab]])
+            del pixels[lab]
+    return {lab: np.array([px[:, 1].mean(), px[:, 0].mean()])
+            for lab, px in sorted(pixels.items())}
+
+
+def _overlap_of(lab: int, pixels: dict[int, np.ndarray]) -> tuple[int, int] | None:
+    """The two VIPs whose overlapping blobs made the value ``lab``, if any.
+
+    andi-datasets draws VIP ``k`` as a mask of value ``k + 1``, adds the masks and subtracts
+    1, so where the blobs of ``a`` and ``b`` overlap the pixels read ``a + b + 1``: a value
+    that is no VIP (or another VIP's). Such pixels touch both blobs.
+    """
+    own = pixels[lab]
+    if len(own) >= 4:  # a whole blob (2 x 2): a VIP of its own
+        return None
+
+    def touches(other: int) -> bool:
+        px = pixels[other]
+        return bool(np.any(np.max(np.abs(own[:, None, :] - px[None, :, :]), axis=2) <= 1))
+
+    for a in sorted(pixels):
+        b = lab - 1 - a
+        if a < b and b in pixels and b != lab and a != lab and touches(a) and touches(b):
+            return a, b
+    return None
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ unless the caller forces (see :func:`claim_output_folder`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -78,8 +79,20 @@ def tracks_record(video: str | Path, params: object) -> dict:
 
 
 def tracker_digest(params: object) -> str:
-    """Identity of tracking settings (SHA-256 of their ``repr``)."""
-    return digest(repr(params))
+    """Identity of a tracker: its settings (``repr``) and its code (the source of
+    :mod:`andi2kit.tracking` and of :mod:`andi2kit.io`, which decodes the VIP frame), so that
+    tracks made by another version of the tracker are never reused."""
+    return digest([repr(params), _tracker_source()])
+
+
+@functools.cache
+def _tracker_source() -> str:
+    root = Path(__file__).parent
+    files = sorted((root / "tracking").glob("*.py")) + [root / "io.py"]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 def stale_reason(output: str | Path, record: dict) -> str | None:

@@ -109,3 +109,22 @@ def test_layout_discovery(tmp_path):
     assert layout.experiments(tmp_path, 2) == [2, 10]
     assert layout.fovs(tmp_path, 2, 10, "trajs") == [0, 1]
     assert layout.experiments(tmp_path, 1) == []
+
+
+def test_decode_vip_frame_splits_overlapping_blobs():
+    """andi-datasets adds the VIP masks (value k + 1) and subtracts 1: where the blobs of VIPs
+    5 and 6 overlap the pixel reads 12, which is no VIP (seen in a challenge-preset video)."""
+    page = np.full((128, 128), 255, dtype=np.uint8)
+    corners = {k: (10 + 10 * k, 20) for k in range(10) if k not in (5, 6)}
+    corners |= {5: (73, 92), 6: (72, 91)}  # 2 x 2 blobs sharing pixel (73, 92)
+    for k, (r, c) in corners.items():
+        block = page[r:r + 2, c:c + 2]
+        page[r:r + 2, c:c + 2] = np.where(block == 255, k, block.astype(int) + k + 1)
+    assert page[73, 92] == 12
+    vips = io.decode_vip_frame(page)
+    assert sorted(vips) == list(range(10))
+    assert np.allclose(vips[5], [92.5, 73.5]) and np.allclose(vips[6], [91.5, 72.5])
+    assert np.allclose(vips[0], [20.5, 10.5])
+    # a VIP of index 12 drawn whole is kept
+    page[100:102, 100:102] = 12
+    assert 12 in io.decode_vip_frame(page)
