@@ -3,8 +3,8 @@
 On a simulation with videos, the same method runs twice on Track 1: once on the tracked VIP
 trajectories (what a user submits) and once on the VIPs' own trajectories (their rows of the
 FOV's Track 2 CSV: what a perfect tracker would hand it). Both submissions are scored against
-``ref/``; the difference per experiment is the score the tracker loses. The true trajectories enter only
-the second run, never the first.
+``ref/``; the difference per experiment is the score the tracker loses. The true trajectories
+enter only the second run, never the first.
 
 Layout written under ``out``::
 
