@@ -172,8 +172,12 @@ class Segmenter:
     artefact_margin : int
         A change point with a frame the tracker was unsure of (``uncertain``, see
         :meth:`__call__`) within this many frames is dropped: an encounter, a filled gap or a
-        re-acquisition changes the apparent motion without the particle changing; -1: keep
-        every change point.
+        re-acquisition can change the apparent motion without the particle changing. -1 (the
+        default): keep every change point. Measured on the Track 1 tuning suite (challenge
+        preset, seed 0, 300 VIPs), margin 2 cost JSC 0.731 → 0.640 (0.695 with encounters not
+        counted as unsure) for α MAE 0.102 → 0.103 and K MSLE 0.023 → 0.026: real change
+        points happen at encounters (a dimer binds) and at the frames where a state change
+        makes the linker lose a particle.
     """
 
     method: str = "none"
@@ -184,7 +188,7 @@ class Segmenter:
     min_dwell: int = 3
     refine: int = 0
     refine_gain: float = 0.0
-    artefact_margin: int = 2
+    artefact_margin: int = -1
 
     def __post_init__(self) -> None:
         if self.method not in SEARCH_METHODS:
