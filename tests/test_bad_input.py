@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from andi2kit import console as console_mod
 from andi2kit import layout, provenance
 from andi2kit.cli import app
+from andi2kit.errors import InputError
 from andi2kit.predict import DEFAULT_CHECKPOINT
 from andi2kit.tensors import FRAMES, pack, to_dense, unpack
 
@@ -585,9 +586,15 @@ def test_true_tracks_are_used_by_run_not_tracked_again(tmp_path):
     video = layout.video_path(tmp_path / "pub", 0, 0)
     video.parent.mkdir(parents=True)
     video.write_bytes(b"any bytes: a video that cannot be tracked")
-    truth = layout.trajs_path(tmp_path / "ref", 1, 0, 0)
-    truth.parent.mkdir(parents=True)
-    truth.write_text(_csv(n=2, T=200))
+    everyone = layout.trajs_path(tmp_path / "pub", 2, 0, 0)  # VIPs 0, 1 and a third
+    everyone.parent.mkdir(parents=True)
+    everyone.write_text(_csv(n=3, T=200))
+    vips = layout.vip_path(tmp_path / "ref", 0, 0)
+    vips.parent.mkdir(parents=True)
+    vips.write_text("0\n1\n")
     tracks = write_true_tracks(tmp_path / "pub", tmp_path / "ref", tmp_path / "true")
     got = read_fov_input(tmp_path / "pub", 1, 0, 0, tracks)  # tracking would raise
     assert sorted(got.traj_idx.unique()) == [0, 1] and len(got) == 400
+    vips.write_text("0\n1\n7\n")  # a VIP the Track 2 file lacks
+    with pytest.raises(InputError, match="are not all in it"):
+        write_true_tracks(tmp_path / "pub", tmp_path / "ref", tmp_path / "true")
