@@ -77,19 +77,23 @@ def _crossing(seed: int, Da: float, Db: float, T: int = 200, cross: int = 100) -
     return np.clip(np.stack([a, b, *far], axis=1), 3, 124)
 
 
-@pytest.mark.parametrize("seed", [3, 4, 8])
-def test_look_alikes_crossing_keep_their_identity_by_brightness(tmp_path, seed):
-    """Two particles with the same motion cross; from the steps alone the linker swaps them
-    (these seeds without untangling: 59 %, 51 %, 51 % of VIP frames on the right particle),
-    their brightness (220 vs 280) gives the identities back."""
-    traj = _crossing(seed, 0.5, 0.5)
-    video = _render(tmp_path / "videos_fov_0.tiff", traj, np.array([220.0, 280.0, 250, 250]),
-                    n_vip=2, seed=seed)
-    tracked = track_vips(video)
-    err = _tracked_errors(tracked, traj)
-    assert np.mean(err <= 1.0) >= 0.95
-    at = tracked[tracked["frame"] == 100]
-    assert (at["flags"].to_numpy() & ENCOUNTER).all()  # the crossing is flagged for both
+def test_look_alikes_crossing_keep_their_identity_by_brightness(tmp_path):
+    """Two particles with the same motion (D = 0.5) cross at frame 100, in 8 videos; from the
+    steps alone the linker swaps them in half of them (without untangling: 74 % of VIP frames
+    on the right particle on average, after the crossing as little as 0 %). Their brightness
+    (220 vs 280) gives the identities back."""
+    right, after = [], []
+    for seed in range(1, 9):
+        traj = _crossing(seed, 0.5, 0.5)
+        video = _render(tmp_path / f"videos_fov_{seed}.tiff", traj,
+                        np.array([220.0, 280.0, 250, 250]), n_vip=2, seed=seed)
+        tracked = track_vips(video)
+        err = _tracked_errors(tracked, traj)
+        right.append(np.mean(err <= 1.0))
+        after.append(np.mean(err[:, 105:] <= 1.0))
+        at = tracked[tracked["frame"] == 100]
+        assert (at["flags"].to_numpy() & ENCOUNTER).all()  # the crossing is flagged for both
+    assert np.mean(right) >= 0.9 and min(after) >= 0.8, (right, after)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 8])
