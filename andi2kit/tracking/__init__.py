@@ -2,13 +2,16 @@
 
 A functional pipeline in trackpy's style, with DataFrames as the contract between stages
 (one module each: :mod:`~andi2kit.tracking.detect`, :mod:`~andi2kit.tracking.linking`,
-:mod:`~andi2kit.tracking.vips`, :mod:`~andi2kit.tracking.video`; settings in
+:mod:`~andi2kit.tracking.untangle`, :mod:`~andi2kit.tracking.vips`,
+:mod:`~andi2kit.tracking.video`; settings in
 :mod:`~andi2kit.tracking.params`; quality against simulated truth in
-:mod:`~andi2kit.tracking.evaluate` and :mod:`~andi2kit.tracking.limits`)::
+:mod:`~andi2kit.tracking.evaluate`, :mod:`~andi2kit.tracking.limits` and
+:mod:`~andi2kit.tracking.losses`)::
 
     frames = preprocess(video[1:])          # float frames, borders extended
     features = locate(frames, params)       # y, x, mass, frame (one row per detection)
     tracks = link(features, params)         # + particle
+    tracks = untangle(tracks, params)       # identities given back after contacts
     vips = follow_vips(tracks, vip_centroids, ...)
 
 :func:`track_vips` runs the whole chain on a ``videos_fov_<F>.tiff`` file.
@@ -29,7 +32,9 @@ trackpy finds candidate spots (``trackpy.batch``, numba engine) in the normalise
 :func:`refine_frame` then fits all spots of a frame jointly as Gaussians of the PSF's width
 (0.79 px) and adds spots hidden beside a neighbour, which trackpy's centroids merge or bias.
 :func:`link_motion` links them with a motion model per track (diffusivity, drift, step
-correlation); ``TrackingParams(linker="trackpy")`` uses ``trackpy.link`` instead.
+correlation); ``TrackingParams(linker="trackpy")`` uses ``trackpy.link`` instead. At each
+contact of two tracks, :func:`~andi2kit.tracking.untangle.untangle` exchanges their tails when
+the particles' brightness over tens of frames before and after says they were swapped.
 
 VIP logic
 ---------
@@ -65,6 +70,7 @@ from andi2kit.tracking.video import (
     tracks_path,
     write_tracks,
 )
+from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.vips import follow_vips, match_vips
 
 __all__ = [
@@ -87,5 +93,6 @@ __all__ = [
     "track_video",
     "track_vips",
     "tracks_path",
+    "untangle",
     "write_tracks",
 ]

@@ -31,7 +31,7 @@ def _check_vip_frame(frame: np.ndarray, source: Path) -> dict[int, np.ndarray]:
 
 def track_video(video: np.ndarray, params: TrackingParams = TrackingParams(),
                 source: str | Path = "<video>") -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
-    """Detect and link every particle of a video array.
+    """Detect, link and untangle every particle of a video array.
 
     Parameters
     ----------
