@@ -59,6 +59,7 @@ their neighbours whatever the detector: see the tracking quality table of
 from andi2kit.tracking.detect import locate, preprocess, refine, refine_frame
 from andi2kit.tracking.linking import link, link_motion
 from andi2kit.tracking.params import MIN_LENGTH, N_FRAMES, TrackingParams
+from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.video import (
     TrackReport,
     fov_jobs,
@@ -70,7 +71,6 @@ from andi2kit.tracking.video import (
     tracks_path,
     write_tracks,
 )
-from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.vips import follow_vips, match_vips
 
 __all__ = [
