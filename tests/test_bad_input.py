@@ -531,7 +531,10 @@ def test_signal_stops_every_worker(sig):
     code = ("import time; from andi2kit.workers import imap_unordered\n"
             "for _ in imap_unordered(time.sleep, [60] * 4, 2): pass\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    # a shell's background job ignores SIGINT and its children inherit that (CI may run us
+    # so); the user's Ctrl-C reaches a foreground process, whose SIGINT is the default
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 40
     while len(kids := _children(proc.pid)) < 3 and time.time() < deadline:  # 2 + tracker
         time.sleep(0.2)
