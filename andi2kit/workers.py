@@ -98,15 +98,9 @@ def imap_unordered(fn: Callable, jobs: Iterable, workers: int
 
 
 def stop(pool: ProcessPoolExecutor, timeout: float = 5.0) -> None:
-    """Cancel a pool's pending jobs and terminate its workers, and any other child process
-    (kill after ``timeout`` s). andi2kit runs one pool at a time."""
-    import multiprocessing
-
-    # take the processes first: shutdown() forgets them; a worker still being started when
-    # the signal came is not in the pool's table yet, but it is this process's child (and
-    # the interpreter would wait for it at exit)
+    """Cancel a pool's pending jobs and terminate its workers (kill after ``timeout`` s)."""
+    # take the processes first: shutdown() forgets them
     procs = list((getattr(pool, "_processes", None) or {}).values())
-    procs += [p for p in multiprocessing.active_children() if p not in procs]
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
