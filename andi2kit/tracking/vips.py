@@ -10,15 +10,14 @@ import pandas as pd
 from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
 
 #: Bits of the ``flags`` column of tracked VIP trajectories: where the tracker is unsure.
-#: ENCOUNTER: another detection within ``encounter_radius`` of the VIP at this frame or
-#: within ``encounter_frames`` of it (spots overlap, identities can swap);
+#: ENCOUNTER: another spot within ``encounter_radius`` of the VIP (this frame or the ones
+#: beside it) or the VIP's spot ``encounter_merged`` times as bright as usual, and the
+#: ``encounter_frames`` frames around (spots overlap, identities can swap);
 #: REACQUIRED: first frame of a continuation after the VIP's track was lost;
 #: FILLED: a gap frame given the nearest detection; INTERPOLATED: a gap frame with no
 #: detection near (straight line); HELD: a position that is a guess (page-0 position or the
 #: last one held).
 ENCOUNTER, REACQUIRED, FILLED, INTERPOLATED, HELD = 1, 2, 4, 8, 16
-FLAG_NAMES = {ENCOUNTER: "encounter", REACQUIRED: "reacquired", FILLED: "filled",
-              INTERPOLATED: "interpolated", HELD: "held"}
 
 
 def match_vips(centroids: dict[int, np.ndarray], first: pd.DataFrame,
