@@ -96,6 +96,29 @@ def test_look_alikes_crossing_keep_their_identity_by_brightness(tmp_path):
     assert np.mean(right) >= 0.9 and min(after) >= 0.8, (right, after)
 
 
+def _crossing_kept(seed: int, link_amp: float) -> bool:
+    """Link detections of a look-alike crossing (D = 0.5 both; brightness 0.8 vs 1.2 of the
+    other spots, 10 % scatter per frame) and say whether both keep their track label."""
+    from andi2kit.tracking.linking import link_motion
+
+    traj = _crossing(seed, 0.5, 0.5, T=120, cross=60)
+    rng = np.random.default_rng(100 + seed)
+    T, n = traj.shape[:2]
+    pos = traj.reshape(-1, 2) + rng.normal(0.0, 0.1, (T * n, 2))
+    mass = np.tile([0.8, 1.2, 1.0, 1.0], T) * (1 + 0.1 * rng.standard_normal(T * n))
+    params = TrackingParams(link_amp=link_amp)
+    lab = link_motion(pos, np.repeat(np.arange(T), n), params, mass=mass).reshape(T, n)
+    return bool(lab[0, 0] == lab[-1, 0] and lab[0, 1] == lab[-1, 1])
+
+
+def test_the_linker_keeps_look_alikes_apart_by_brightness():
+    """From the steps alone the linker keeps both identities through the crossing in 58 % of
+    40 crossings (measured); with brightness in its cost in 90 %."""
+    with_amp = np.mean([_crossing_kept(s, 1.0) for s in range(40)])
+    without = np.mean([_crossing_kept(s, 0.0) for s in range(40)])
+    assert with_amp >= 0.85 and without <= 0.7, (with_amp, without)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 8])
 def test_a_crossing_of_two_particles_yields_no_change_point(tmp_path, seed):
     """A slow and a fast particle (seeds 1, 2), or two look-alikes (seed 8), cross: the

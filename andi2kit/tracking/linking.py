@@ -32,8 +32,9 @@ def link(features: pd.DataFrame, params: TrackingParams = TrackingParams()) -> p
         return out
     if params.linker == "motion":
         tracks = features.copy()
+        mass = features["mass"].to_numpy() if "mass" in features else None
         tracks["particle"] = link_motion(features[["y", "x"]].to_numpy(),
-                                         features["frame"].to_numpy(), params)
+                                         features["frame"].to_numpy(), params, mass=mass)
     elif params.linker == "trackpy":
         kwargs = dict(memory=params.memory, adaptive_stop=params.adaptive_stop,
                       adaptive_step=params.adaptive_step, link_strategy="auto")
@@ -125,8 +126,8 @@ class _TrackState:
         return steps, np.take_along_axis(self.gaps[ids], order, axis=1)
 
 
-def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = TrackingParams()
-                ) -> np.ndarray:
+def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = TrackingParams(),
+                mass: np.ndarray | None = None) -> np.ndarray:
     """Link detections frame by frame, each track scored with its own motion model.
 
     Every track carries its recent steps, from which it predicts where it goes next
@@ -138,7 +139,10 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
     track's own prediction (weight ``1 - switch_weight``) and a broad Gaussian of diffusivity
     ``D_broad`` for a particle that changes state. Each frame the assignment of tracks to
     detections that maximises the total likelihood is found (Hungarian algorithm on each
-    connected group of candidates); a track without a detection waits up to ``memory``
+    connected group of candidates); with ``mass`` and ``link_amp > 0`` a detection whose
+    brightness (relative to its frame's median spot) differs from the track's running mean
+    costs more (capped at ``link_amp_cap``), so look-alike crossings keep their identities
+    more often; a track without a detection waits up to ``memory``
     frames, a detection without a track starts one. So an immobile particle keeps its
     detection when a fast one passes by, which a nearest-distance linker (trackpy) often gets
     wrong.
@@ -151,7 +155,10 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
         ``(n,)`` frame numbers.
     params : TrackingParams
         ``memory``, ``search_range``, ``motion`` and its settings, ``D_broad``,
-        ``switch_weight``, ``link_cost``, ``gap_cost``, ``loc_sigma``.
+        ``switch_weight``, ``link_cost``, ``gap_cost``, ``loc_sigma``, ``link_amp``,
+        ``link_amp_cap``, ``link_amp_frames``, ``amp_scatter``.
+    mass : numpy.ndarray, optional
+        ``(n,)`` brightness of each detection (``locate``'s ``mass``).
 
     Returns
     -------
@@ -180,10 +187,16 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
     order = np.argsort(frames, kind="stable")
     cuts = np.flatnonzero(np.diff(frames[order])) + 1
     st = _TrackState(span)
+    use_amp = mass is not None and p.link_amp > 0
+    if use_amp:
+        amp_sum = np.zeros(len(frames))  # per track: running brightness (relative to frame)
+        amp_n = np.zeros(len(frames))
     alive = np.zeros(0, dtype=np.int64)
     for idx in np.split(order, cuts):
         t = int(frames[idx[0]])
         x = pos[idx]
+        if use_amp:
+            rel = mass[idx] / max(float(np.median(mass[idx])), 1e-12)
         alive = alive[t - st.frame[alive] <= p.memory + 1]
         ids = np.full(len(idx), -1, dtype=np.int64)
         if len(alive):
@@ -199,6 +212,12 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
                 like = ((1 - p.switch_weight) * own.density(rows, x[cols])
                         + p.switch_weight * broad.density(rows, x[cols]))
                 cost = -np.log(np.maximum(like, 1e-300)) + p.gap_cost * (g[rows] - 1)
+                if use_amp:
+                    n = amp_n[alive[rows]]
+                    mean = amp_sum[alive[rows]] / np.maximum(n, 1)
+                    z2 = (rel[cols] - mean) ** 2 / (2 * p.amp_scatter ** 2
+                                                    * (1 + 1 / np.maximum(n, 1)))
+                    cost += np.where(n >= 3, p.link_amp * np.minimum(z2, p.link_amp_cap), 0.0)
                 ok = cost < p.link_cost
                 rows, cols, cost = rows[ok], cols[ok], cost[ok]
             if rows.size:
@@ -213,6 +232,11 @@ def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = Tr
             ids[born] = new
             alive = np.concatenate([alive, new])
         labels[idx] = ids
+        if use_amp:
+            # exponential memory of about link_amp_frames frames
+            a = 1.0 / p.link_amp_frames
+            amp_sum[ids] = amp_sum[ids] * (1 - a) + rel
+            amp_n[ids] = amp_n[ids] * (1 - a) + 1
     return labels
 
 
