@@ -21,9 +21,10 @@ before any module of the package can import it, unless the user set them.
 from __future__ import annotations
 
 import os as _os
+import pathlib as _pathlib
+import typing as _typing
 from importlib.metadata import PackageNotFoundError as _NotFound
 from importlib.metadata import version as _version
-from typing import TYPE_CHECKING
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no C++ start-up lines
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN notice
@@ -33,7 +34,7 @@ try:
 except _NotFound:  # a source tree on PYTHONPATH, not installed
     __version__ = "0+unknown"
 
-if TYPE_CHECKING:  # names for annotations only; nothing is imported at run time
+if _typing.TYPE_CHECKING:  # names for annotations only; nothing is imported at run time
     from pathlib import Path
 
     import pandas as pd
@@ -193,7 +194,8 @@ def run(public: str | Path, out: str | Path | None = None, *, track: int | None 
     from andi2kit.pipeline import run as _run
     from andi2kit.pipeline import tracks_present
 
-    out = out if out is not None else f"submissions/{method}"
+    public = _pathlib.Path(public)
+    out = _pathlib.Path(out) if out is not None else _pathlib.Path("submissions") / method
     todo = tracks_present(public) if track is None else [track]
     return {t: _run(public, out, t, method, options=options, workers=workers, force=force,
                     progress=progress, tracks=tracks) for t in todo}

@@ -52,7 +52,7 @@ def test_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     namespace: dict = {}
     exec(compile(readme_example(), str(README), "exec"), namespace)  # noqa: S102
     printed = capsys.readouterr().out
-    assert printed.startswith("True [] {")
+    assert printed.splitlines()[-1].startswith("True [] {")
     assert set(namespace["frames"].columns[:5]) == {"traj_idx", "frame", "alpha", "K", "state"}
     assert len(namespace["fig"].axes) == 2
     assert not list(tmp_path.glob("**/*.png"))

@@ -11,6 +11,7 @@ import pytest
 
 from andi2kit import io, layout
 from andi2kit.errors import SimulationError
+from andi2kit.labels import TrajectoryLabel
 from andi2kit.simulation import driver, presets, simulate
 from andi2kit.simulation import fov as fov_job
 
@@ -27,7 +28,7 @@ def _data_files(root: Path) -> dict[str, bytes]:
     }
 
 
-def _per_frame(label: io.TrajectoryLabel) -> np.ndarray:
+def _per_frame(label: TrajectoryLabel) -> np.ndarray:
     """Per-frame (alpha, K, state) rows of a trajectory's segmentation."""
     bounds = np.r_[0, label.cp, label.T]
     rows = [np.tile([a, k, s], (hi - lo, 1))

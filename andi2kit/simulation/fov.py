@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import io, layout
+from andi2kit.labels import LabelRow, parse_label_line
 from andi2kit.simulation.andi_compat import import_andi, quiet, record_fov_origin
 
 
@@ -98,11 +99,10 @@ def check_labels(text: str, df: pd.DataFrame, source: str) -> None:
     """
     truth = {int(k): g for k, g in df.groupby("traj_idx", sort=False)}
     for line in text.splitlines():
-        values = np.array([float(v) for v in line.split(",")])
-        idx, body = int(values[0]), values[1:]
+        fields = LabelRow.split(parse_label_line(line, source))
+        idx, K, alpha, state = int(fields.idx), fields.K, fields.alpha, fields.state
         g = truth[idx]
-        K, alpha, state = body[0:-1:4], body[1:-1:4], body[2:-1:4]
-        ends = np.concatenate([body[3:-1:4], body[-1:]]).astype(np.int64)
+        ends = fields.bounds.astype(np.int64)
         seg = np.searchsorted(ends, np.arange(len(g)), side="right")
         if ends[-1] != len(g) or not (
             np.allclose(g["D"].to_numpy(), K[seg], rtol=1e-6, atol=1e-12)
