@@ -2,7 +2,7 @@
 
 The archive holds ``track_<N>/exp_<E>/fov_<F>.txt`` and ``ensemble_labels.txt`` at its root
 and nothing else (no ``.segments/``, no scores). It is written only when
-:func:`andi2kit.validate.validate` finds nothing that would cost points, through a
+:func:`andi2kit.validation.validate` finds nothing that would cost points, through a
 temporary file and a rename, so a refused or interrupted call leaves no archive behind.
 """
 
@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from andi2kit import layout
-from andi2kit.validate import Problem, has_errors, validate
+from andi2kit.validation import Problem, has_errors, validate
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,12 @@ import time
 from pathlib import Path
 
 from andi2kit.io import write_text_atomic
+from andi2kit.pipeline import run
 from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, TrackScore, score
+from andi2kit.simulation import simulate
+from andi2kit.tracking import track_folder
+from andi2kit.tracking.evaluate import evaluate_folder, summarize
+from andi2kit.tracking_cost import cost_markdown, tracking_cost
 
 #: AnomalousNet on the organisers' benchmark (paper Tables 3 and 4), per experiment 1..9 and
 #: the average, in the order RMSE CP, JSC CP, α MAE, K MSLE, F1, α W1, K W1.
@@ -139,12 +144,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--readme", type=Path, default=Path("README.md"),
                     help="README whose benchmark section is rewritten (if it has the markers)")
     args = ap.parse_args(argv)
-
-    from andi2kit.pipeline import run
-    from andi2kit.simulate import simulate
-    from andi2kit.tracking import track_folder
-    from andi2kit.tracking.evaluate import evaluate_folder, summarize
-    from andi2kit.tracking_cost import cost_markdown, tracking_cost
 
     times = {}
     t = time.perf_counter()

@@ -7,20 +7,39 @@ before any work starts.
 
 from __future__ import annotations
 
+import json
 import math
 from enum import Enum
+from io import BytesIO
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from andi2kit import __version__
+from andi2kit import __version__, layout, plots
+from andi2kit.archive import write_zip
 from andi2kit.console import ErrorBoundary, console, err, fail, say, setup
+from andi2kit.console import quiet as output_is_quiet
+from andi2kit.constants import STATE_NAMES
 from andi2kit.ensemble import ENSEMBLE_METHODS
+from andi2kit.inference import predict as _predict
+from andi2kit.io import read_trajectories, write_bytes_atomic, write_text_atomic
 from andi2kit.methods import METHODS
+from andi2kit.models.evaluate import compare_with_msd, confusion_table
+from andi2kit.pipeline import run as _run
+from andi2kit.pipeline import tracks_present
+from andi2kit.scoring.report import score_table, unscored
+from andi2kit.scoring.score import fmt, write_outputs
+from andi2kit.scoring.score import score as _score
 from andi2kit.segment import SEARCH_METHODS
-from andi2kit.simulate import PRESETS
+from andi2kit.simulation import simulate as _simulate
+from andi2kit.simulation.presets import PRESETS
+from andi2kit.tracking.cli import track, track_eval
+from andi2kit.training_data import make_training_data
+from andi2kit.tuning import tune as _tune
+from andi2kit.validation import has_errors
+from andi2kit.validation import validate as _validate
 
 app = typer.Typer(cls=ErrorBoundary, add_completion=False, no_args_is_help=True,
                   help="Compete in and reproduce the 2nd AnDi Challenge.")
@@ -82,23 +101,15 @@ def simulate(
     force: Annotated[bool, typer.Option(help="Redo FOVs that exist.")] = False,
 ) -> None:
     """Simulate a challenge-layout dataset with andi-datasets."""
-    from andi2kit.simulate import simulate as _simulate
-
     if out.exists() and not out.is_dir():
         raise fail(f"{out}: exists and is not a folder")
     try:
         manifest = _simulate(out, _value(preset), fovs=fovs, workers=workers, seed=seed,
                              video=video, video_fovs=video_fovs, force=force,
-                             progress=not _quiet())
+                             progress=not output_is_quiet())
     except ValueError as exc:  # a folder holding another simulation
         raise fail(str(exc).replace("pass force=True", "pass --force")) from None
     say(f"done: {out} (manifest {manifest})", "green")
-
-
-def _quiet() -> bool:
-    from andi2kit.console import quiet
-
-    return quiet()
 
 
 @app.command()
@@ -130,9 +141,6 @@ def run(
 ) -> None:
     """Predict every FOV of a track (default: every track present) and write a validated
     submission."""
-    from andi2kit.pipeline import run as _run
-    from andi2kit.pipeline import tracks_present
-
     name = _value(method)
     options = {}
     if checkpoint is not None:
@@ -153,7 +161,7 @@ def run(
     ok = True
     for t in todo:
         rep = _run(public, out, t, name, options=options, workers=workers, force=force,
-                   tracks=tracks, progress=not _quiet())
+                   tracks=tracks, progress=not output_is_quiet())
         say(f"track {t}: {len(rep.written)} FOV(s) written ({len(rep.redone)} of them "
             f"redone: stale), {len(rep.skipped)} unchanged, {len(rep.failed)} failed; "
             f"ensembles for {len(rep.ensembles)} experiment(s) → {out}/track_{t}")
@@ -181,9 +189,6 @@ def validate(
     track: Annotated[int | None, typer.Option(min=1, max=2, help="Only this track.")] = None,
 ) -> None:
     """Check a submission; exit code 1 when anything would cost points."""
-    from andi2kit.validate import has_errors
-    from andi2kit.validate import validate as _validate
-
     tracks = (track,) if track else (1, 2)
     problems = _validate(submission, data, tracks=tracks)
     _print_problems(problems)
@@ -208,8 +213,6 @@ def zip_(
 ) -> None:
     """Validate a submission and write the archive to upload; refuse (writing nothing) when
     anything would cost points."""
-    from andi2kit.archive import write_zip
-
     path, problems = write_zip(submission, out, data)
     _print_problems(problems)
     if path is None:
@@ -230,10 +233,6 @@ def score(
     = None,
 ) -> None:
     """Score a submission with our implementation of the official metrics."""
-    from andi2kit.scoring.report import score_table, unscored
-    from andi2kit.scoring.score import score as _score
-    from andi2kit.scoring.score import write_outputs
-
     for path, what in ((submission, "submission"), (ref, "reference")):
         if not path.is_dir():
             raise fail(f"{path}: {what} folder not found")
@@ -259,10 +258,8 @@ def make_train_data(
     seed: Annotated[int, typer.Option(help="Base seed.")] = 1,
 ) -> None:
     """Simulate training trajectories with per-frame labels (all five models, broad priors)."""
-    from andi2kit.training_data import make_training_data
-
     manifest = make_training_data(out, boxes=boxes, boxes_per_shard=boxes_per_shard,
-                                  workers=workers, seed=seed, progress=not _quiet())
+                                  workers=workers, seed=seed, progress=not output_is_quiet())
     say(f"done: {manifest}", "green")
 
 
@@ -275,8 +272,7 @@ def train(
     max_minutes: Annotated[float | None, typer.Option(help="Wall-time budget.")] = None,
 ) -> None:
     """Train a per-frame Attention U-Net (resumes an interrupted run in OUT)."""
-    import json
-
+    # the training module loads TensorFlow (Keras) when imported: only for this command
     from andi2kit.models.train import TrainConfig
     from andi2kit.models.train import train as _train
 
@@ -298,9 +294,6 @@ def predict(
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
 ) -> None:
     """Per-frame α, K, state and state probabilities of every trajectory of a FOV."""
-    from andi2kit.io import read_trajectories, write_text_atomic
-    from andi2kit.predict import predict as _predict
-
     table = _predict(read_trajectories(trajs), checkpoint)
     write_text_atomic(out, table.to_csv(index=False))
     say(f"wrote {len(table)} frames of {table.traj_idx.nunique()} trajectories to {out}")
@@ -314,8 +307,6 @@ def evaluate_model(
     = "data/train:data/train2",
 ) -> None:
     """Per-frame α MAE, K MSLE, state accuracy and confusion of a model vs the MSD baseline."""
-    from andi2kit.models.evaluate import STATE_LABELS, compare_with_msd, confusion_table
-
     res = compare_with_msd(checkpoint, data)
     t = Table(title=f"Per-frame validation ({res['trajectories']} held-out trajectories, "
                     f"σ = {res['sigma']})")
@@ -326,7 +317,7 @@ def evaluate_model(
         t.add_row(name, str(m["frames"]), f"{m['alpha_mae']:.3f}", f"{m['K_msle']:.4f}",
                   f"{m['logK_mae']:.3f}", f"{m['state_accuracy']:.3f}")
     console.print(t)
-    console.print("U-Net confusion (rows: true " + ", ".join(STATE_LABELS) + "):")
+    console.print("U-Net confusion (rows: true " + ", ".join(STATE_NAMES) + "):")
     console.print(confusion_table(res["unet"]))
 
 
@@ -340,9 +331,6 @@ def tune(
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
 ) -> None:
     """Choose segmentation and ensemble settings for a checkpoint on validation data."""
-    from andi2kit.scoring.score import fmt
-    from andi2kit.tuning import tune as _tune
-
     res = _tune(public, ref, checkpoint, out=out)
     t = Table(title="Track 2 validation: segmentation settings")
     cols = ["method", "pen", "rmse_cp", "jsc_cp", "alpha", "K", "state"]
@@ -370,6 +358,21 @@ plot_app = typer.Typer(no_args_is_help=True, help="Write PNG figures.")
 app.add_typer(plot_app, name="plot")
 
 
+def _figure(figsize: tuple[float, float]):
+    # matplotlib loads only for the plot commands (a Figure of its own: no pyplot, no GUI)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def _save_figure(fig, path: Path) -> Path:
+    """Lay out ``fig`` and write it as PNG, atomically."""
+    fig.tight_layout()
+    png = BytesIO()
+    fig.savefig(png, format="png", dpi=90)
+    return write_bytes_atomic(path, png.getvalue())
+
+
 @plot_app.command("fov")
 def plot_fov(
     public: Annotated[Path, typer.Argument(help="public_data folder.")],
@@ -382,9 +385,10 @@ def plot_fov(
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint folder.")] = None,
 ) -> None:
     """Paths and per-frame α(t), K(t), state(t) with predicted (and true) change points."""
-    from andi2kit.plots import plot_fov as _plot
-
-    say(f"wrote {_plot(public, track, exp, fov, out, ref=ref, checkpoint=checkpoint)}")
+    rows = 6
+    fig = plots.plot_fov(public, track, exp, fov, ref=ref, checkpoint=checkpoint,
+                         max_trajs=rows, fig=_figure((16, 2.6 * rows)))
+    say(f"wrote {_save_figure(fig, out / f'fov_track{track}_exp{exp}_fov{fov}.png')}")
 
 
 @plot_app.command("ensemble")
@@ -395,11 +399,9 @@ def plot_ensemble(
     track: Annotated[int, typer.Option(min=1, max=2, help="1 or 2.")] = 2,
 ) -> None:
     """Predicted vs true ensemble distributions, one PNG per experiment."""
-    from andi2kit import layout
-    from andi2kit.plots import plot_ensemble as _plot
-
     for e in layout.experiments(ref, track):
-        say(f"wrote {_plot(submission, ref, track, e, out)}")
+        fig = plots.plot_ensemble(submission, ref, track, e, fig=_figure((11, 3.5)))
+        say(f"wrote {_save_figure(fig, out / f'ensemble_track{track}_exp{e}.png')}")
 
 
 @plot_app.command("tracks")
@@ -414,21 +416,16 @@ def plot_tracks(
     = None,
 ) -> None:
     """Tracked VIP trajectories over the video's first frame (and their error, with --ref)."""
-    from andi2kit.plots import plot_tracks as _plot
-
-    say(f"wrote {_plot(public, exp, fov, tracks, out, ref=ref)}")
-
-
-def _register_tracking() -> None:
-    from andi2kit.tracking.cli import track, track_eval
-
-    app.command(help="Track the VIP particles of every Track 1 video into trajectory CSVs.")(
-        track)
-    app.command("track-eval", help="Tracking quality against the simulated truth.")(
-        track_eval)
+    fig = _figure((14 if ref is not None else 7, 7))
+    axes = fig.subplots(1, 2 if ref is not None else 1, squeeze=False)[0]
+    plots.plot_tracks(public, exp, fov, tracks, ref=ref, ax=axes[0])
+    if ref is not None:
+        plots.plot_track_errors(exp, fov, tracks, ref, ax=axes[1])
+    say(f"wrote {_save_figure(fig, out / f'tracks_exp{exp}_fov{fov}.png')}")
 
 
-_register_tracking()
+app.command(help="Track the VIP particles of every Track 1 video into trajectory CSVs.")(track)
+app.command("track-eval", help="Tracking quality against the simulated truth.")(track_eval)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from andi2kit.io import EnsembleLabel, TrajectoryLabel
+from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 
 #: Smallest variance written (a zero variance is legal but makes the mixture a spike).
 MIN_VAR = 1e-6
@@ -100,6 +100,7 @@ def fit_mixture(x: np.ndarray, length: np.ndarray, max_states: int = 3,
     -------
     sklearn.mixture.GaussianMixture
     """
+    # scikit-learn takes about a second to import: only the mixture ensemble needs it
     from sklearn.mixture import GaussianMixture
 
     reps = np.maximum(1, np.round(np.asarray(length) / frames_per_sample)).astype(int)

@@ -1,7 +1,7 @@
-"""The project's exceptions for problems a user can fix.
+"""Every exception the package defines.
 
-The command line (:mod:`andi2kit.cli`) turns each of them into a one- or two-line message and
-exit code 2; everything else is a bug and keeps its traceback.
+The command line (:mod:`andi2kit.cli`) turns the user errors (:data:`USER_ERRORS`) into a
+one- or two-line message and exit code 2; everything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +18,15 @@ class OptionError(ValueError):
 class StaleOutputError(InputError):
     """An output folder holds results this run cannot vouch for (not made by it, or by a
     different run); the message says how to proceed (``--force``, another folder)."""
+
+
+class SimulationError(RuntimeError):
+    """One or more FOVs of a simulation failed; the message names each experiment and FOV."""
+
+
+class SingleTaskFailure(Exception):
+    """Scoring: the whole track's single-trajectory task gets the maximum errors (a missing
+    ``fov_<F>.txt`` or a wrong VIP set, as the organisers' scorer decides)."""
 
 
 #: What the command line reports as a short message (exit code 2) instead of a traceback.

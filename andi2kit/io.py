@@ -1,4 +1,5 @@
-"""Reading challenge inputs and writing challenge outputs.
+"""Reading challenge inputs and writing challenge outputs (the types are in
+:mod:`andi2kit.labels`).
 
 Inputs are read defensively (every problem names its file); outputs are written atomically
 (temporary file in the same folder, then ``os.replace``), so an interrupted run never leaves a
@@ -7,29 +8,23 @@ half-written ``fov_*.txt`` that a resumed run would mistake for finished work.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import tifffile
 
 from andi2kit.errors import InputError
+from andi2kit.labels import EnsembleLabel, TrajectoryLabel, parse_label_line, row_to_label
 
 #: The only columns the predictors may see. Simulated CSVs carry ground truth beside them.
 TRAJ_COLUMNS = ("traj_idx", "frame", "x", "y")
 
 #: Most frames one trajectory may span (challenge videos have 200; more is a broken file).
 MAX_SPAN = 100_000
-
-#: Diffusive state codes of the challenge.
-STATE_NAMES = {0: "immobile", 1: "confined", 2: "free", 3: "directed"}
-
-#: Model names allowed in the first line of ``ensemble_labels.txt``.
-ENSEMBLE_MODELS = ("single_state", "multi_state", "immobile_traps", "dimerization", "confinement")
 
 
 # --------------------------------------------------------------------------------------------
@@ -52,12 +47,22 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     Path
         The destination path.
     """
+    return _write_atomic(path, "w", text, newline="\n")
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename (as
+    :func:`write_text_atomic`)."""
+    return _write_atomic(path, "wb", data)
+
+
+def _write_atomic(path: str | Path, mode: str, content: str | bytes, **open_args) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", newline="\n") as fh:
-            fh.write(text)
+        with os.fdopen(fd, mode, **open_args) as fh:
+            fh.write(content)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -165,8 +170,6 @@ def read_video(path: str | Path, min_frames: int = 2) -> np.ndarray:
     InputError
         If the file is missing or unreadable, not 8-bit greyscale, or has too few pages.
     """
-    import tifffile
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
@@ -194,8 +197,6 @@ def read_vip_frame(path: str | Path) -> np.ndarray:
     InputError
         If the file is missing, unreadable or page 0 is not a 2-D uint8 image.
     """
-    import tifffile
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
@@ -268,91 +269,25 @@ def _overlap_of(lab: int, pixels: dict[int, np.ndarray]) -> tuple[int, int] | No
     return None
 
 
+def read_fov_origin(path: str | Path) -> np.ndarray:
+    """Read a ``fov_origin_fov_<F>.txt`` file.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``array([x0, y0])`` (float): video pixel ``(row, col) = (x - x0, y - y0)``.
+    """
+    text = Path(path).read_text().strip()
+    try:
+        x0, y0 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"{path}: expected 'x0,y0', got {text!r}") from None
+    return np.array([x0, y0])
+
+
 # --------------------------------------------------------------------------------------------
 # segment labels (fov_*.txt, traj_labs_fov_*.txt)
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TrajectoryLabel:
-    """Segmentation of one trajectory, as written on one line of ``fov_<F>.txt``.
-
-    Attributes
-    ----------
-    idx : int
-        Trajectory index (VIP index in Track 1).
-    K, alpha, state : numpy.ndarray
-        One value per segment.
-    cp : numpy.ndarray
-        Interior change points (frames from the trajectory's first frame), one fewer than
-        segments.
-    T : int
-        Trajectory length, the end of the last segment.
-    """
-
-    idx: int
-    K: np.ndarray
-    alpha: np.ndarray
-    state: np.ndarray
-    cp: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    T: int = 0
-
-    def __post_init__(self) -> None:
-        self.K = np.atleast_1d(np.asarray(self.K, dtype=np.float64))
-        self.alpha = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
-        self.state = np.atleast_1d(np.asarray(self.state)).astype(np.int64)
-        self.cp = np.atleast_1d(np.asarray(self.cp)).astype(np.int64)
-        n = self.K.size
-        if not (self.alpha.size == n == self.state.size == self.cp.size + 1):
-            raise ValueError(
-                f"trajectory {self.idx}: {n} K, {self.alpha.size} alpha, {self.state.size} "
-                f"state values and {self.cp.size} change points do not describe one segmentation"
-            )
-
-    @property
-    def n_segments(self) -> int:
-        """Number of segments."""
-        return int(self.K.size)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """Frames in each segment."""
-        return np.diff(np.concatenate(([0], self.cp, [self.T]))).astype(np.int64)
-
-    def to_line(self) -> str:
-        """Format as ``idx, K_1, alpha_1, state_1, CP_1, ..., K_n, alpha_n, state_n, T``."""
-        fields = [str(int(self.idx))]
-        bounds = [*self.cp.tolist(), int(self.T)]
-        for k, a, s, b in zip(self.K, self.alpha, self.state, bounds, strict=True):
-            fields += [_fmt(k), _fmt(a), str(int(s)), str(int(b))]
-        return ",".join(fields)
-
-
-def _fmt(value: float) -> str:
-    return repr(float(value)) if math.isfinite(value) else str(float(value))
-
-
-def parse_label_line(line: str, source: str = "<line>") -> np.ndarray:
-    """Parse one comma-separated label line into floats, with a clear error on bad text.
-
-    The organisers' reader crashes on a blank line or a trailing comma; this reports the file
-    and line instead.
-    """
-    parts = line.split(",")
-    try:
-        return np.array([float(p) for p in parts], dtype=np.float64)
-    except ValueError:
-        bad = next(i for i, p in enumerate(parts) if not _is_float(p))
-        what = "an empty field" if parts[bad].strip() == "" else f"{parts[bad].strip()!r}"
-        raise InputError(f"{source}: field {bad + 1} is {what}, not a number") from None
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_label_rows(path: str | Path) -> list[np.ndarray]:
@@ -385,20 +320,6 @@ def read_label_rows(path: str | Path) -> list[np.ndarray]:
     return rows
 
 
-def row_to_label(row: np.ndarray, source: str = "<row>") -> TrajectoryLabel:
-    """Interpret a raw row ``idx, K_1, a_1, s_1, CP_1, ..., T`` as a :class:`TrajectoryLabel`."""
-    if row.size < 5 or (row.size - 1) % 4 != 0:
-        raise InputError(
-            f"{source}: {row.size} fields; a line must have 1 + 4n fields "
-            "(idx, then K, alpha, state, CP-or-T per segment)"
-        )
-    bounds = row[4::4]
-    return TrajectoryLabel(
-        idx=int(row[0]), K=row[1::4], alpha=row[2::4], state=row[3::4],
-        cp=bounds[:-1], T=int(bounds[-1]),
-    )
-
-
 def read_labels(path: str | Path) -> list[TrajectoryLabel]:
     """Read a label file into :class:`TrajectoryLabel` objects."""
     path = Path(path)
@@ -419,36 +340,6 @@ def write_labels(path: str | Path, labels: Iterable[TrajectoryLabel]) -> Path:
 # --------------------------------------------------------------------------------------------
 # ensemble labels
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class EnsembleLabel:
-    """Content of ``ensemble_labels.txt``.
-
-    Attributes
-    ----------
-    model : str
-        One of :data:`ENSEMBLE_MODELS`.
-    matrix : numpy.ndarray
-        5 × N: mean α, variance of α, mean K, variance of K, weight, one column per state.
-    """
-
-    model: str
-    matrix: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.matrix = np.asarray(self.matrix, dtype=np.float64).reshape(5, -1)
-
-    @property
-    def num_state(self) -> int:
-        """Number of states (columns)."""
-        return int(self.matrix.shape[1])
-
-    def to_text(self) -> str:
-        """Format exactly as the challenge expects."""
-        head = f"model: {self.model}; num_state: {self.num_state}\n"
-        body = "".join(";".join(repr(float(v)) for v in row) + "\n" for row in self.matrix)
-        return head + body
 
 
 def write_ensemble(path: str | Path, ens: EnsembleLabel) -> Path:

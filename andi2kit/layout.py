@@ -8,8 +8,12 @@ The three trees mirror the organisers' layout::
     ref/track_<1|2>/exp_<E>/ensemble_labels.txt
     ref/track_1/exp_<E>/vip_idx_fov_<F>.txt
     ref/track_1/exp_<E>/trajs_fov_<F>.csv          # true VIP trajectories (tracking evaluation)
+    ref/track_1/exp_<E>/fov_origin_fov_<F>.txt     # "x0,y0", the FOV origin (simulations)
     <submission>/track_<1|2>/exp_<E>/fov_<F>.txt
     <submission>/track_<1|2>/exp_<E>/ensemble_labels.txt
+    <submission>/.segments/track_<1|2>/exp_<E>/fov_<F>.txt   # before pooling (not submitted)
+    <tracks>/exp_<E>/trajs_fov_<F>.csv              # tracked VIP trajectories (Track 1)
+    <simulation>/.staging/exp_<E>/fov_<F>.json      # a simulated FOV's record (resuming)
 
 Every function here is pure path arithmetic or a directory listing; nothing is read. A
 listing refuses names with leading zeros (``exp_01``), which the organisers never use and
@@ -27,6 +31,8 @@ TRACKS = (1, 2)
 ENSEMBLE_FILE = "ensemble_labels.txt"
 #: Folder of a submission holding the per-FOV predictions before experiment-level pooling.
 SEGMENTS_DIR = ".segments"
+#: Folder of a simulation holding per-FOV records and temporary files (for resuming).
+STAGING_DIR = ".staging"
 
 _EXP_RE = re.compile(r"^exp_(\d+)$")
 _FOV_RE = {
@@ -83,6 +89,27 @@ def segments_path(submission: str | Path, track: int, exp: int, fov: int) -> Pat
 def ensemble_path(root: str | Path, track: int, exp: int) -> Path:
     """Ensemble labels of an experiment (reference or submission)."""
     return exp_dir(root, track, exp) / ENSEMBLE_FILE
+
+
+def fov_origin_path(ref: str | Path, exp: int, fov: int) -> Path:
+    """``ref/track_1/exp_<E>/fov_origin_fov_<F>.txt``: the FOV origin ``x0,y0`` of a
+    simulated Track 1 FOV (read with :func:`andi2kit.io.read_fov_origin`)."""
+    return exp_dir(ref, 1, exp) / f"fov_origin_fov_{fov}.txt"
+
+
+def tracks_path(out: str | Path, exp: int, fov: int) -> Path:
+    """Where :func:`andi2kit.tracking.track_folder` writes a FOV's VIP trajectories."""
+    return Path(out) / f"exp_{exp}" / f"trajs_fov_{fov}.csv"
+
+
+def staging_dir(out: str | Path) -> Path:
+    """A simulation's folder of per-FOV records and temporary files."""
+    return Path(out) / STAGING_DIR
+
+
+def staging_record_path(out: str | Path, exp: int, fov: int) -> Path:
+    """The record a simulated FOV's job writes last (its presence means the FOV is done)."""
+    return staging_dir(out) / f"exp_{exp}" / f"fov_{fov}.json"
 
 
 def experiments(root: str | Path, track: int) -> list[int]:

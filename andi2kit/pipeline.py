@@ -35,7 +35,7 @@ from andi2kit.io import (
 from andi2kit.methods import get_method
 from andi2kit.progress import progress_bar
 from andi2kit.screen import describe, screen
-from andi2kit.validate import Problem, validate
+from andi2kit.validation import Problem, validate
 from andi2kit.workers import imap_unordered
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def method_identity(name: str, options: dict) -> dict:
 
 
 def _tracker_identity() -> str:
+    # the tracker's modules (scipy, numba) take seconds to import: only Track 1 needs them
     from andi2kit.tracking import TrackingParams
 
     return provenance.tracker_digest(TrackingParams())
@@ -102,13 +103,12 @@ def read_fov_input(public: Path, track: int, exp: int, fov: int, tracks: Path | 
     """
     if track == 2:
         return read_trajectories(layout.trajs_path(public, 2, exp, fov))
-    from andi2kit.tracking import read_tracks, track_vips, tracks_path, write_tracks
+    # the tracker's modules (scipy, numba) take seconds to import: only Track 1 needs them
+    from andi2kit.tracking import TrackingParams, read_tracks, track_vips, write_tracks
 
     video = layout.video_path(public, exp, fov)
-    cached = tracks_path(tracks, exp, fov) if tracks is not None else None
+    cached = layout.tracks_path(tracks, exp, fov) if tracks is not None else None
     if cached is not None:
-        from andi2kit.tracking import TrackingParams
-
         rec = provenance.tracks_record(video, TrackingParams())
         reason = provenance.stale_reason(cached, rec)
         if reason is None:

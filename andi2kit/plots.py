@@ -1,5 +1,14 @@
-"""Figures a person would rather look at than read: per-trajectory segmentation of a FOV and
-predicted vs true ensemble distributions of an experiment."""
+"""Figures a person would rather look at than read: per-trajectory segmentation of a FOV,
+predicted vs true ensemble distributions of an experiment, tracked VIPs over their video.
+
+Every function draws into the matplotlib Axes (``ax``) or Figure (``fig``, where it needs
+several Axes) it is given, or into a new one, and returns it; nothing is written to disk
+(``andi2kit plot`` creates the figures and saves them as PNG). In a notebook::
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 7))
+    plot_tracks(public, 1, 0, tracks, ref=ref, ax=left)
+    plot_track_errors(1, 0, tracks, ref, ax=right)
+"""
 
 from __future__ import annotations
 
@@ -8,47 +17,61 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit import layout
-from andi2kit.io import read_ensemble, read_labels
+from andi2kit.inference import COLUMN
+from andi2kit.io import read_ensemble, read_labels, read_trajectories, read_video
+from andi2kit.methods.unet import UNetMethod
+from andi2kit.pipeline import read_fov_input
 from andi2kit.scoring import metrics as M
+from andi2kit.tracking.evaluate import frame_errors, read_truth
 
 STATE_COLOURS = ("tab:gray", "tab:orange", "tab:blue", "tab:red")
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # pyplot (and a notebook's backend) loads only when a figure or a colour map is needed
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    _pyplot().close(fig)
-    return path
+def _new_figure(figsize: tuple[float, float]):
+    return _pyplot().figure(figsize=figsize)
 
 
-def plot_fov(public: str | Path, track: int, exp: int, fov: int, out: str | Path, *,
+def _axes(ax, figsize: tuple[float, float]):
+    return ax if ax is not None else _new_figure(figsize).add_subplot()
+
+
+def plot_fov(public: str | Path, track: int, exp: int, fov: int, *,
              ref: str | Path | None = None, checkpoint: str | Path | None = None,
-             max_trajs: int = 6) -> Path:
+             max_trajs: int = 6, fig=None):
     """Paths and per-frame α(t), K(t), state(t) of a FOV's longest trajectories.
 
     Per-frame predictions come from the U-Net checkpoint, segments (dashed lines: change
     points) from its tuned segmenter; with ``ref``, the true segment values (black) and change
     points (dotted) are drawn too.
 
+    Parameters
+    ----------
+    public : path-like
+        ``public_data`` folder.
+    track, exp, fov : int
+        The FOV.
+    ref : path-like, optional
+        Reference folder (draws the truth).
+    checkpoint : path-like, optional
+        U-Net checkpoint folder (default: the packaged one).
+    max_trajs : int
+        Rows: the longest trajectories, at most this many.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (a grid of one row per trajectory, 4 columns); a new one, 2.6
+        inches high per row, when None.
+
     Returns
     -------
-    Path
-        The PNG written.
+    matplotlib.figure.Figure
+        The figure (several Axes).
     """
-    from andi2kit.methods.unet import UNetMethod
-    from andi2kit.pipeline import read_fov_input
-
-    plt = _pyplot()
     public = Path(public)
     trajs = read_fov_input(public, track, exp, fov)
     method = UNetMethod(checkpoint=checkpoint)
@@ -58,7 +81,8 @@ def plot_fov(public: str | Path, track: int, exp: int, fov: int, out: str | Path
     if ref is not None:
         truth = {lab.idx: lab for lab in read_labels(layout.labels_path(ref, track, exp, fov))}
     order = np.argsort(-tensor.length)[:max_trajs]
-    fig, axes = plt.subplots(len(order), 4, figsize=(16, 2.6 * len(order)), squeeze=False)
+    fig = fig if fig is not None else _new_figure((16, 2.6 * len(order)))
+    axes = fig.subplots(len(order), 4, squeeze=False)
     for row, i in zip(axes, order, strict=True):
         idx, fr, lab = int(tensor.idx[i]), frames[i], labels[i]
         t = np.arange(fr.shape[0])
@@ -66,8 +90,8 @@ def plot_fov(public: str | Path, track: int, exp: int, fov: int, out: str | Path
         row[0].plot(xy.x, xy.y, lw=0.8)
         row[0].set_title(f"trajectory {idx} (T = {lab.T})", fontsize=9)
         row[0].set_aspect("equal", adjustable="datalim")
-        panels = [(row[1], fr[:, 0], lab.alpha, "α"),
-                  (row[2], np.log10(np.maximum(fr[:, 1], 1e-6)),
+        panels = [(row[1], fr[:, COLUMN["alpha"]], lab.alpha, "α"),
+                  (row[2], np.log10(np.maximum(fr[:, COLUMN["K"]], 1e-6)),
                    np.log10(np.maximum(lab.K, 1e-6)), "log10 K")]
         bounds = [0, *lab.cp.tolist(), lab.T]
         for ax, per_frame, seg_vals, name in panels:
@@ -75,7 +99,8 @@ def plot_fov(public: str | Path, track: int, exp: int, fov: int, out: str | Path
             for v, a, b in zip(seg_vals, bounds[:-1], bounds[1:], strict=True):
                 ax.hlines(v, a, b, color="tab:green", lw=2, label="segment")
             ax.set_ylabel(name)
-        row[3].scatter(t, fr[:, 2], c=[STATE_COLOURS[int(s)] for s in fr[:, 2]], s=3)
+        states = fr[:, COLUMN["state"]]
+        row[3].scatter(t, states, c=[STATE_COLOURS[int(s)] for s in states], s=3)
         row[3].set_yticks(range(4), ["imm.", "conf.", "free", "dir."])
         for ax in row[1:]:
             for c in lab.cp:
@@ -92,18 +117,33 @@ def plot_fov(public: str | Path, track: int, exp: int, fov: int, out: str | Path
     axes[-1][1].set_xlabel("frame from trajectory start")
     fig.suptitle(f"track {track} · exp {exp} · fov {fov}  (green: predicted segments, "
                  f"black dotted: truth)")
-    return _save(fig, Path(out) / f"fov_track{track}_exp{exp}_fov{fov}.png")
+    return fig
 
 
-def plot_ensemble(submission: str | Path, ref: str | Path, track: int, exp: int,
-                  out: str | Path) -> Path:
-    """Predicted vs true distributions (CDFs) of α and K of one experiment, as scored."""
-    plt = _pyplot()
+def plot_ensemble(submission: str | Path, ref: str | Path, track: int, exp: int, *,
+                  fig=None):
+    """Predicted vs true distributions (CDFs) of α and K of one experiment, as scored.
+
+    Parameters
+    ----------
+    submission, ref : path-like
+        Submission and reference folders.
+    track, exp : int
+        The experiment.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (two Axes side by side: α, K); a new one when None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (two Axes).
+    """
     true = read_ensemble(layout.ensemble_path(ref, track, exp)).matrix
     pred = read_ensemble(layout.ensemble_path(submission, track, exp)).matrix
     t, p = M.ensemble_components(true.squeeze()), M.ensemble_components(pred.squeeze())
     w1 = M.ensemble_distances(true.squeeze(), pred.squeeze())
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    fig = fig if fig is not None else _new_figure((11, 3.5))
+    axes = fig.subplots(1, 2)
     for ax, name, d in zip(axes, ("alpha", "K"), w1, strict=True):
         x = M.support(name)[::100]
         for comps, label, colour in ((t, "true", "k"), (p, "predicted", "tab:blue")):
@@ -117,16 +157,15 @@ def plot_ensemble(submission: str | Path, ref: str | Path, track: int, exp: int,
         ax.set_title(f"{'α' if name == 'alpha' else 'K'} (W1 = {d:.3f})")
         ax.legend()
     fig.suptitle(f"track {track} · exp {exp}: ensemble distributions")
-    return _save(fig, Path(out) / f"ensemble_track{track}_exp{exp}.png")
+    return fig
 
 
-def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, out: str | Path,
-                *, ref: str | Path | None = None, tol: float = 1.0) -> Path:
+def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, *,
+                ref: str | Path | None = None, ax=None):
     """The VIP trajectories tracked in a Track 1 video, drawn over its first movie frame.
 
     With ``ref`` (a simulation), the true VIP trajectories are drawn dotted in the same
-    colours and a second panel shows each VIP's distance to its truth frame by frame: a jump
-    that stays above ``tol`` is an identity switch.
+    colours.
 
     Parameters
     ----------
@@ -136,33 +175,27 @@ def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, out:
         The FOV.
     tracks : path-like
         Output folder of ``andi2kit track``.
-    out : path-like
-        Folder for the PNG.
     ref : path-like, optional
         Reference folder of a simulation.
-    tol : float
-        Distance (px) drawn as the "correct" line.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; new ones when None.
 
     Returns
     -------
-    Path
-        The PNG written.
-    """
-    from andi2kit.io import read_trajectories, read_video
-    from andi2kit.tracking import tracks_path
-    from andi2kit.tracking.evaluate import frame_errors, read_truth
+    matplotlib.axes.Axes
 
-    plt = _pyplot()
+    See Also
+    --------
+    plot_track_errors : each VIP's distance to its truth, frame by frame.
+    """
     video = read_video(layout.video_path(public, exp, fov))
-    tracked = read_trajectories(tracks_path(tracks, exp, fov))
+    tracked = read_trajectories(layout.tracks_path(tracks, exp, fov))
     truth = origin = None
     if ref is not None:
         truth, origin = read_truth(ref, exp, fov)
-    fig, axes = plt.subplots(1, 2 if truth is not None else 1,
-                             figsize=(14 if truth is not None else 7, 7), squeeze=False)
-    ax = axes[0][0]
+    ax = _axes(ax, (7, 7))
     ax.imshow(video[1], cmap="gray")
-    colours = plt.get_cmap("tab10")
+    colours = _pyplot().get_cmap("tab10")
     for i, (idx, g) in enumerate(tracked.groupby("traj_idx")):
         c = colours(i % 10)
         ax.plot(g["y"], g["x"], color=c, lw=1)  # tracks are in pixels: x = row, y = column
@@ -175,18 +208,46 @@ def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, out:
     ax.set_ylim(video.shape[1] - 0.5, -0.5)
     ax.set_title(f"exp {exp} · fov {fov}: tracked VIPs"
                  + (" (dotted: truth)" if truth is not None else ""))
-    if truth is not None:
-        err = frame_errors(tracked.assign(x=tracked["x"] + origin[0],
-                                          y=tracked["y"] + origin[1]), truth)
-        ax2 = axes[0][1]
-        for i, idx in enumerate(sorted(tracked["traj_idx"].unique())):
-            e = err[err["traj_idx"] == idx]
-            ax2.semilogy(e["frame"], np.maximum(e["dist"], 1e-2), color=colours(i % 10),
-                         lw=1, label=str(idx))
-        ax2.axhline(tol, color="k", ls="--", lw=0.8)
-        ax2.set_xlabel("frame")
-        ax2.set_ylabel("distance to the true VIP (px)")
-        within = float(np.sum(err["dist"] <= tol)) / max(len(truth), 1)
-        ax2.set_title(f"{within:.0%} of true VIP frames within {tol:g} px")
-        ax2.legend(title="VIP", fontsize=7, ncol=2)
-    return _save(fig, Path(out) / f"tracks_exp{exp}_fov{fov}.png")
+    return ax
+
+
+def plot_track_errors(exp: int, fov: int, tracks: str | Path, ref: str | Path, *,
+                      tol: float = 1.0, ax=None):
+    """Each tracked VIP's distance to its true trajectory, frame by frame.
+
+    A jump that stays above ``tol`` is an identity switch.
+
+    Parameters
+    ----------
+    exp, fov, tracks, ax
+        As in :func:`plot_tracks`.
+    ref : path-like
+        Reference folder of the simulation (required here).
+    tol : float
+        Distance (px) drawn as the "correct" line.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    See Also
+    --------
+    plot_tracks : the tracked VIPs over the video.
+    """
+    tracked = read_trajectories(layout.tracks_path(tracks, exp, fov))
+    truth, origin = read_truth(ref, exp, fov)
+    ax = _axes(ax, (7, 7))
+    colours = _pyplot().get_cmap("tab10")
+    err = frame_errors(tracked.assign(x=tracked["x"] + origin[0],
+                                      y=tracked["y"] + origin[1]), truth)
+    for i, idx in enumerate(sorted(tracked["traj_idx"].unique())):
+        e = err[err["traj_idx"] == idx]
+        ax.semilogy(e["frame"], np.maximum(e["dist"], 1e-2), color=colours(i % 10),
+                    lw=1, label=str(idx))
+    ax.axhline(tol, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("distance to the true VIP (px)")
+    within = float(np.sum(err["dist"] <= tol)) / max(len(truth), 1)
+    ax.set_title(f"{within:.0%} of true VIP frames within {tol:g} px")
+    ax.legend(title="VIP", fontsize=7, ncol=2)
+    return ax

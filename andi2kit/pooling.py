@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from andi2kit.ensemble import fit_mixture, segment_features, segment_table
-from andi2kit.io import TrajectoryLabel
+from andi2kit.labels import TrajectoryLabel
 
 #: Default smallest spread (standard deviation) assumed for a state, in α and in log10 K.
 MIN_SPREAD = 0.02

@@ -14,7 +14,8 @@ import numba
 import numpy as np
 
 from andi2kit.errors import OptionError
-from andi2kit.io import TrajectoryLabel
+from andi2kit.inference import COLUMN, PROBABILITIES
+from andi2kit.labels import TrajectoryLabel
 
 
 def smooth_states(states: np.ndarray, min_dwell: int = 3) -> np.ndarray:
@@ -128,6 +129,7 @@ class OptimalPartition:
 
 
 def _ruptures_search(method: str, width: int, min_size: int):
+    # ruptures takes about a second to import: only the non-default searches need it
     import ruptures as rpt
 
     if method == "pelt":
@@ -200,8 +202,9 @@ class Segmenter:
     def signal(self, frames: np.ndarray) -> np.ndarray:
         """The multivariate signal searched for change points."""
         wa, wk, ws = self.weights
-        logk = np.log10(np.maximum(frames[:, 1], 1e-6))
-        return np.column_stack([wa * frames[:, 0], wk * logk, ws * frames[:, 3:7]])
+        logk = np.log10(np.maximum(frames[:, COLUMN["K"]], 1e-6))
+        return np.column_stack([wa * frames[:, COLUMN["alpha"]], wk * logk,
+                                ws * frames[:, PROBABILITIES]])
 
     def change_points(self, frames: np.ndarray) -> list[int]:
         """Interior change points of one trajectory's ``(T, 7)`` frame predictions."""
@@ -230,21 +233,21 @@ class Segmenter:
         idx : int
             Trajectory index.
         frames : numpy.ndarray
-            ``(T, 7)``: α, K, state, p0..p3 per frame.
+            ``(T, 7)``: the columns :data:`~andi2kit.inference.FRAME_VALUES`.
         steps : numpy.ndarray, optional
             ``(T, 2)`` displacements into each frame (row 0 unused), for ``refine``.
         uncertain : numpy.ndarray, optional
             ``(T,)`` bool: frames where the tracker was unsure (Track 1); change points near
             them are dropped (``artefact_margin``).
         """
-        states = smooth_states(frames[:, 2], self.min_dwell)
+        states = smooth_states(frames[:, COLUMN["state"]], self.min_dwell)
         cps = self.change_points(frames)
         if self.refine and steps is not None and cps:
             cps = refine_change_points(steps, cps, self.refine, self.refine_gain,
                                        self.min_size)
         if uncertain is not None and self.artefact_margin >= 0 and cps:
             cps = drop_near(cps, uncertain, self.artefact_margin)
-        lab = segment_values(frames[:, 0], frames[:, 1], states, cps)
+        lab = segment_values(frames[:, COLUMN["alpha"]], frames[:, COLUMN["K"]], states, cps)
         lab.idx = int(idx)
         return lab
 

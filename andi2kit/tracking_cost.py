@@ -20,11 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rich import box
+from rich.table import Table
 
 from andi2kit import io, layout, provenance
+from andi2kit.errors import InputError
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, TrackScore, score_track
-from andi2kit.tracking import TrackingParams, fov_jobs, tracks_path
+from andi2kit.tracking import TrackingParams, fov_jobs
 
 __all__ = ["TrackingCost", "cost_markdown", "cost_table", "tracking_cost"]
 
@@ -73,10 +76,10 @@ def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path) -> P
         everyone = io.read_trajectories(layout.trajs_path(public, 2, exp, fov))
         truth = everyone[everyone["traj_idx"].isin(vips)]
         if sorted(truth["traj_idx"].unique()) != sorted(vips.tolist()):
-            raise io.InputError(f"{layout.trajs_path(public, 2, exp, fov)}: the VIPs "
+            raise InputError(f"{layout.trajs_path(public, 2, exp, fov)}: the VIPs "
                                 f"{vips.tolist()} of {layout.vip_path(ref, exp, fov)} are not "
                                 "all in it")
-        dest = io.write_trajectories(tracks_path(out, exp, fov), truth)
+        dest = io.write_trajectories(layout.tracks_path(out, exp, fov), truth)
         # recorded as this video's tracks, so that `run --tracks` uses them instead of
         # tracking the video again (they are rewritten, with their record, on every call)
         provenance.write_record(dest, provenance.tracks_record(video, TrackingParams()))
@@ -134,9 +137,6 @@ def cost_table(costs: list[TrackingCost], within: pd.Series | None = None):
     -------
     rich.table.Table
     """
-    from rich import box
-    from rich.table import Table
-
     keys = (*SINGLE_KEYS, *ENSEMBLE_KEYS)
     t = Table(title="What tracking costs: the same method on tracked and on true VIPs",
               box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))

@@ -13,8 +13,8 @@ Positions are stored noise-free; localisation noise is added at training time
 
 Shards are ``.npz`` files holding ``pos (n, 200, 2)`` float32 (NaN after each trajectory's
 end), ``labels (n, 200, 3)`` float32 (α, K, state per frame), ``length (n,)`` and
-``model (n,)`` (index into :data:`MODELS`); ``manifest.json`` beside them lists the shards,
-the seed and the package versions.
+``model (n,)`` (index into :data:`~andi2kit.constants.MODEL_NAMES`); ``manifest.json``
+beside them lists the shards, the seed and the package versions.
 """
 
 from __future__ import annotations
@@ -29,14 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
+from andi2kit.constants import BOX_PX, FOV_PX, MODEL_NAMES, N_FRAMES
 from andi2kit.io import write_text_atomic
 from andi2kit.progress import progress_bar
+from andi2kit.versions import package_versions
 from andi2kit.workers import imap_unordered
 
-MODELS = ("single_state", "multi_state", "immobile_traps", "dimerization", "confinement")
-T = 200
-FOV = 128
-BOX = 1.8 * FOV
 MIN_LEN = 20
 
 
@@ -64,11 +62,11 @@ def sample_definition(rng: np.random.Generator, model: str | None = None) -> dic
     ----------
     rng : numpy.random.Generator
     model : str, optional
-        Force a model; otherwise drawn uniformly from :data:`MODELS`.
+        Force a model; otherwise drawn uniformly from :data:`~andi2kit.constants.MODEL_NAMES`.
     """
-    model = model or MODELS[int(rng.integers(len(MODELS)))]
+    model = model or MODEL_NAMES[int(rng.integers(len(MODEL_NAMES)))]
     # few particles per box and many boxes: parameter diversity matters more than volume
-    dic: dict = {"model": model, "T": T, "L": BOX, "N": int(rng.integers(25, 60))}
+    dic: dict = {"model": model, "T": N_FRAMES, "L": BOX_PX, "N": int(rng.integers(25, 60))}
     if model == "single_state":
         a, k = _state(rng)
         dic.update(alphas=np.array(a), Ds=np.array(k))
@@ -110,6 +108,7 @@ def simulate_box(dic: dict, seed: int) -> dict[str, np.ndarray]:
     dict
         ``pos, labels, length`` arrays as stored in a shard.
     """
+    # andi-datasets (and its stochastic) take seconds to import: only simulating needs them
     import stochastic
     from andi_datasets.datasets_phenom import datasets_phenom
     from andi_datasets.utils_trajectories import segs_inside_fov
@@ -123,14 +122,14 @@ def simulate_box(dic: dict, seed: int) -> dict[str, np.ndarray]:
     trajs = np.asarray(trajs)[..., :2]  # (T, N, 2)
     labels = np.asarray(labels)[..., :3]  # alpha, D, state (drop the state number)
     pos_out, lab_out, len_out = [], [], []
-    lo, hi = 0.0, BOX - FOV
+    lo, hi = 0.0, BOX_PX - FOV_PX
     for origin in ((lo, lo), (lo, hi), (hi, lo), (hi, hi)):
         for n in range(trajs.shape[1]):
-            segs = segs_inside_fov(trajs[:, n], fov_origin=np.array(origin), fov_length=FOV,
+            segs = segs_inside_fov(trajs[:, n], fov_origin=np.array(origin), fov_length=FOV_PX,
                                    cutoff_length=MIN_LEN)
             for a, b in segs if segs is not None else []:
-                p = np.full((T, 2), np.nan, np.float32)
-                lab = np.zeros((T, 3), np.float32)
+                p = np.full((N_FRAMES, 2), np.nan, np.float32)
+                lab = np.zeros((N_FRAMES, 3), np.float32)
                 p[: b - a] = trajs[a:b, n]
                 for j in range(3):
                     lab[: b - a, j] = label_filter(labels[a:b, n, j])
@@ -138,7 +137,8 @@ def simulate_box(dic: dict, seed: int) -> dict[str, np.ndarray]:
                 lab_out.append(lab)
                 len_out.append(b - a)
     if not pos_out:
-        return {"pos": np.zeros((0, T, 2), np.float32), "labels": np.zeros((0, T, 3), np.float32),
+        return {"pos": np.zeros((0, N_FRAMES, 2), np.float32),
+                "labels": np.zeros((0, N_FRAMES, 3), np.float32),
                 "length": np.zeros(0, np.int16)}
     return {"pos": np.stack(pos_out), "labels": np.stack(lab_out),
             "length": np.array(len_out, np.int16)}
@@ -216,7 +216,7 @@ def _make_shard(job: _ShardJob) -> tuple[Path, int, float]:
         box = simulate_box(dic, seed)
         for k in ("pos", "labels", "length"):
             parts[k].append(box[k])
-        parts["model"].append(np.full(len(box["length"]), MODELS.index(dic["model"]), np.int8))
+        parts["model"].append(np.full(len(box["length"]), MODEL_NAMES.index(dic["model"]), np.int8))
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
     tmp = job.path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
@@ -256,7 +256,7 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
         ids = range(s * boxes_per_shard, min(boxes, (s + 1) * boxes_per_shard))
         seeds = [int(np.random.SeedSequence([seed, i]).generate_state(1)[0]) for i in ids]
         # models cycle so that every shard holds all five
-        models = [MODELS[i % len(MODELS)] for i in ids]
+        models = [MODEL_NAMES[i % len(MODEL_NAMES)] for i in ids]
         jobs.append(_ShardJob(out / f"shard_{s:04d}.npz", seeds, models))
     todo = [j for j in jobs if not j.path.is_file()]
     t0 = time.perf_counter()
@@ -282,8 +282,6 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
 
 
 def _versions() -> dict[str, str | None]:
-    from andi2kit.versions import package_versions
-
     return package_versions(("andi-datasets", "numpy", "stochastic"))
 
 

@@ -23,22 +23,19 @@ import numpy as np
 from andi2kit import layout
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import OptionError
-from andi2kit.io import (
-    TrajectoryLabel,
-    read_ensemble,
-    read_labels,
-    read_trajectories,
-    write_text_atomic,
-)
+from andi2kit.inference import DEFAULT_CHECKPOINT, checkpoint_file
+from andi2kit.io import read_ensemble, read_labels, read_trajectories, write_text_atomic
+from andi2kit.labels import LabelRow, TrajectoryLabel
+from andi2kit.methods.unet import UNetMethod
 from andi2kit.pooling import Pooling, SegmentErrorModel
 from andi2kit.scoring import metrics as M
-from andi2kit.scoring.score import Record, chain_fovs, load_records, score_single
+from andi2kit.scoring.score import chain_fovs, load_records, score_single
 from andi2kit.segment import Segmenter
 from andi2kit.tensors import unpack
 
 
-def _record(lab) -> Record:
-    return Record(float(lab.idx), lab.K.copy(), lab.alpha.copy(), lab.state.astype(float),
+def _record(lab) -> LabelRow:
+    return LabelRow(float(lab.idx), lab.K.copy(), lab.alpha.copy(), lab.state.astype(float),
                   np.append(lab.cp, lab.T).astype(float))
 
 
@@ -110,8 +107,6 @@ def evaluate(preds: dict, ref: Path, segmenter: Segmenter, ensemble: str = "sing
 
 
 def _tuned_checkpoint(source: Path, out: str | Path | None) -> Path:
-    from andi2kit.predict import DEFAULT_CHECKPOINT
-
     folder = Path(out) if out is not None else source
     if folder.exists() and not folder.is_dir():
         raise OptionError(f"--out {folder}: exists and is not a folder")
@@ -166,9 +161,6 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
     OptionError
         If the settings would overwrite the packaged default checkpoint.
     """
-    from andi2kit.methods.unet import UNetMethod
-    from andi2kit.predict import checkpoint_file
-
     public, ref = Path(public), Path(ref)
     target = _tuned_checkpoint(checkpoint_file(checkpoint).parent, out)  # before any work
     method = UNetMethod(checkpoint=checkpoint)

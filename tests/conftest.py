@@ -11,7 +11,7 @@ import pytest
 def sim_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small simulated challenge dataset (the ``test`` preset, seed 0, with videos).
 
-    Made once per session (about 55 s on one core). Layout, see :mod:`andi2kit.simulate`::
+    Made once per session (about 55 s on one core). Layout, see :mod:`andi2kit.simulation`::
 
         OUT/public_data/track_1/exp_<E>/videos_fov_<F>.tiff
         OUT/public_data/track_2/exp_<E>/trajs_fov_<F>.csv
@@ -27,7 +27,7 @@ def sim_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Path
         The output folder ``OUT``.
     """
-    from andi2kit.simulate import simulate
+    from andi2kit.simulation import simulate
 
     out = tmp_path_factory.mktemp("sim_data")
     simulate(out, "test", workers=1, seed=0, video=True, progress=False)

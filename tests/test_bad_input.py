@@ -24,7 +24,7 @@ from andi2kit import console as console_mod
 from andi2kit import layout, provenance
 from andi2kit.cli import app
 from andi2kit.errors import InputError
-from andi2kit.predict import DEFAULT_CHECKPOINT
+from andi2kit.inference import DEFAULT_CHECKPOINT
 from andi2kit.tensors import FRAMES, pack, to_dense, unpack
 
 runner = CliRunner()

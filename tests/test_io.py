@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 
 from andi2kit import io, layout
+from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 
 
 def test_label_roundtrip(tmp_path):
-    labs = [io.TrajectoryLabel(3, K=[0.5, 1e-3], alpha=[1.2, 0.3], state=[2, 0], cp=[40], T=120),
-            io.TrajectoryLabel(1, K=[2.0], alpha=[1.0], state=[2], cp=[], T=20)]
+    labs = [TrajectoryLabel(3, K=[0.5, 1e-3], alpha=[1.2, 0.3], state=[2, 0], cp=[40], T=120),
+            TrajectoryLabel(1, K=[2.0], alpha=[1.0], state=[2], cp=[], T=20)]
     path = io.write_labels(tmp_path / "fov_0.txt", labs)
     lines = path.read_text().splitlines()
     assert lines[0] == "1,2.0,1.0,2,20"
@@ -24,7 +25,7 @@ def test_label_roundtrip(tmp_path):
 
 def test_label_inconsistent_counts():
     with pytest.raises(ValueError, match="do not describe one segmentation"):
-        io.TrajectoryLabel(0, K=[1, 2], alpha=[1], state=[2], cp=[], T=10)
+        TrajectoryLabel(0, K=[1, 2], alpha=[1], state=[2], cp=[], T=10)
 
 
 @pytest.mark.parametrize("text, msg", [("1,2.0,1.0,2,20,\n", "field 6 is an empty field"),
@@ -68,7 +69,7 @@ def test_read_trajectories_errors(tmp_path, content, msg):
 
 
 def test_ensemble_roundtrip(tmp_path):
-    ens = io.EnsembleLabel("multi_state", np.arange(10.0).reshape(5, 2) + 1)
+    ens = EnsembleLabel("multi_state", np.arange(10.0).reshape(5, 2) + 1)
     p = io.write_ensemble(tmp_path / "ensemble_labels.txt", ens)
     assert p.read_text().splitlines()[0] == "model: multi_state; num_state: 2"
     back = io.read_ensemble(p)

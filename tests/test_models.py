@@ -11,7 +11,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from andi2kit.models.attention_unet import UNetConfig, build_model  # noqa: E402
-from andi2kit.models.train import TrainConfig, compile_model, make_examples  # noqa: E402
+from andi2kit.models.examples import keras_targets, make_examples  # noqa: E402
+from andi2kit.models.train import TrainConfig, compile_model  # noqa: E402
 
 TINY = UNetConfig(filters=[8, 16], dropout=0.0)
 
@@ -52,7 +53,7 @@ def test_loss_falls_and_checkpoint_roundtrip(tmp_path):
     x, y = make_examples(data, np.random.default_rng(0), 0.05, augment=True)
     model = compile_model(build_model(TINY), TrainConfig(learning_rate=3e-3))
     # training-mode loss: BatchNorm's moving averages lag behind in so few steps
-    hist = model.fit(x, y, epochs=20, batch_size=1, verbose=0).history["loss"]
+    hist = model.fit(x, keras_targets(y), epochs=20, batch_size=1, verbose=0).history["loss"]
     print(f"loss {hist[0]:.3f} -> {hist[-1]:.3f}")
     assert hist[-1] < 0.25 * hist[0]
     path = tmp_path / "m.keras"
@@ -64,8 +65,8 @@ def test_loss_falls_and_checkpoint_roundtrip(tmp_path):
 
 
 def test_train_resume_and_predict(tmp_path):
+    from andi2kit.inference import predict
     from andi2kit.models.train import train
-    from andi2kit.predict import predict
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()

@@ -72,14 +72,37 @@ def test_cli_run_validate_score_zip(sim_data, tmp_path, monkeypatch):
 
 
 def test_plots(sim_data, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from typer.testing import CliRunner
+
+    from andi2kit.cli import app
     from andi2kit.plots import plot_ensemble, plot_fov
 
     public, ref = sim_data / "public_data", sim_data / "ref"
     sub = tmp_path / "sub"
     run(public, sub, 2, "unet", progress=False)
-    p1 = plot_fov(public, 2, 1, 0, tmp_path / "plots", ref=ref, max_trajs=3)
-    p2 = plot_ensemble(sub, ref, 2, 1, tmp_path / "plots")
-    for p in (p1, p2):
+    # drawn into a figure of the caller's, or a new one; nothing written
+    fig = plt.figure(figsize=(8, 6))
+    assert plot_fov(public, 2, 1, 0, ref=ref, max_trajs=3, fig=fig) is fig
+    assert len(fig.axes) == 3 * 4
+    new = plot_ensemble(sub, ref, 2, 1)
+    assert len(new.axes) == 2 and new.axes[1].get_title().startswith("K (W1 = ")
+    assert not list(tmp_path.glob("**/*.png"))
+    plt.close("all")
+    # the command line saves them
+    res = CliRunner().invoke(app, ["plot", "ensemble", str(sub), str(ref), "--out",
+                                   str(tmp_path / "plots")])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["plot", "fov", str(public), "--exp", "1", "--fov", "0",
+                                   "--ref", str(ref), "--out", str(tmp_path / "plots")])
+    assert res.exit_code == 0, res.output
+    pngs = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert pngs == ["ensemble_track2_exp0.png", "ensemble_track2_exp1.png",
+                    "fov_track2_exp1_fov0.png"]
+    for p in (tmp_path / "plots").iterdir():
         assert p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG"
 
 

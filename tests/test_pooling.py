@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from andi2kit.io import TrajectoryLabel
+from andi2kit.labels import TrajectoryLabel
 from andi2kit.pooling import Pooling, SegmentErrorModel, pool_experiment
 
 ERR = SegmentErrorModel(0.005, 0.5, 0.002, 0.4)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from andi2kit import layout
-from andi2kit.io import InputError
+from andi2kit.errors import InputError
 from andi2kit.scoring import metrics as M
 from andi2kit.scoring import score as SC
 from andi2kit.scoring import synthetic as S

@@ -1,4 +1,4 @@
-"""Tests of andi2kit.simulate on the shared ``sim_data`` fixture and a few small extra runs."""
+"""Tests of andi2kit.simulation on the shared ``sim_data`` fixture and a few small extra runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 
 from andi2kit import io, layout
-from andi2kit import simulate as sim
+from andi2kit.errors import SimulationError
+from andi2kit.labels import TrajectoryLabel
+from andi2kit.simulation import driver, presets, simulate
+from andi2kit.simulation import fov as fov_job
 
 EXPS, FOVS, NUM_VIP = (0, 1), (0, 1), 10
 
@@ -25,7 +28,7 @@ def _data_files(root: Path) -> dict[str, bytes]:
     }
 
 
-def _per_frame(label: io.TrajectoryLabel) -> np.ndarray:
+def _per_frame(label: TrajectoryLabel) -> np.ndarray:
     """Per-frame (alpha, K, state) rows of a trajectory's segmentation."""
     bounds = np.r_[0, label.cp, label.T]
     rows = [np.tile([a, k, s], (hi - lo, 1))
@@ -48,7 +51,7 @@ def test_layout_complete(sim_data: Path) -> None:
         assert layout.fovs(ref, 1, e, "vip") == list(FOVS)
         for f in FOVS:
             assert layout.trajs_path(ref, 1, e, f).is_file()
-            assert sim.fov_origin_path(ref, e, f).is_file()
+            assert layout.fov_origin_path(ref, e, f).is_file()
     # no ground truth in public_data, no leftovers of temporary files
     assert {p.suffix for p in public.rglob("*") if p.is_file()} == {".csv", ".tiff"}
     assert not list(sim_data.rglob("*.tmp"))
@@ -60,7 +63,7 @@ def test_layout_complete(sim_data: Path) -> None:
     assert len(manifest["fovs"]) == 4 and manifest["failed"] == []
     assert set(manifest["versions"]) >= {"andi-datasets", "numpy", "deeptrack", "stochastic"}
     for rec in manifest["fovs"]:
-        origin = sim.read_fov_origin(sim.fov_origin_path(ref, rec["exp"], rec["fov"]))
+        origin = io.read_fov_origin(layout.fov_origin_path(ref, rec["exp"], rec["fov"]))
         assert origin.tolist() == rec["fov_origin"]
         assert set(rec["seeds"]) == {"numpy", "stochastic", "noise", "python"}
 
@@ -97,7 +100,7 @@ def test_vips_and_coordinates(sim_data: Path, exp: int, fov: int) -> None:
     truth = pd.read_csv(layout.trajs_path(ref, 1, exp, fov))
     assert list(truth.columns) == ["traj_idx", "frame", "x", "y", "alpha", "D", "state"]
     assert sorted(truth.traj_idx.unique()) == vips
-    origin = sim.read_fov_origin(sim.fov_origin_path(ref, exp, fov))
+    origin = io.read_fov_origin(layout.fov_origin_path(ref, exp, fov))
     for k, (col, row) in centroids.items():
         first = truth[truth.traj_idx == k].sort_values("frame").iloc[0]
         assert first.frame == 0  # VIPs are chosen among particles present at frame 0
@@ -167,7 +170,7 @@ def test_ensemble_as_organisers_reorganiser(sim_data: Path, tmp_path: Path) -> N
 def test_same_seed_same_bytes_whatever_the_workers(sim_data: Path, tmp_path: Path) -> None:
     # per-FOV seeds depend on (seed, exp, fov) only: a 1-FOV run reproduces fov_0 exactly
     out = tmp_path / "again"
-    sim.simulate(out, "test", fovs=1, workers=2, seed=0, video=True, progress=False)
+    simulate(out, "test", fovs=1, workers=2, seed=0, video=True, progress=False)
     again = _data_files(out)
     first = _data_files(sim_data)
     per_fov = [name for name in again if "fov_0" in name]
@@ -178,7 +181,7 @@ def test_same_seed_same_bytes_whatever_the_workers(sim_data: Path, tmp_path: Pat
 
 def test_resume_force_and_seed(tmp_path: Path) -> None:
     out = tmp_path / "resume"
-    sim.simulate(out, "test", fovs=1, seed=3, video=False, progress=False)
+    simulate(out, "test", fovs=1, seed=3, video=False, progress=False)
     before = _data_files(out)
     assert not any("track_1" in name for name in before)
     victim = layout.trajs_path(out / "public_data", 2, 1, 0)
@@ -186,7 +189,7 @@ def test_resume_force_and_seed(tmp_path: Path) -> None:
 
     victim.unlink()
     manifest = json.loads(
-        sim.simulate(out, "test", fovs=1, seed=3, video=False, progress=False).read_text()
+        simulate(out, "test", fovs=1, seed=3, video=False, progress=False).read_text()
     )
     assert [(r["exp"], r["skipped"]) for r in manifest["fovs"]] == [(0, True), (1, False)]
     assert _data_files(out) == before
@@ -195,26 +198,26 @@ def test_resume_force_and_seed(tmp_path: Path) -> None:
     stale = out / ".staging" / "exp_0" / "fov_5.json"  # as if an earlier run had 6 FOVs
     stale.write_text("{}")
     with pytest.raises(ValueError, match="more FOVs"):
-        sim.simulate(out, "test", fovs=1, seed=3, video=False, progress=False)
+        simulate(out, "test", fovs=1, seed=3, video=False, progress=False)
     stale.unlink()
     with pytest.raises(ValueError, match="seed"):
-        sim.simulate(out, "test", fovs=1, seed=4, video=False, progress=False)
-    sim.simulate(out, "test", fovs=1, seed=4, video=False, force=True, progress=False)
+        simulate(out, "test", fovs=1, seed=4, video=False, progress=False)
+    simulate(out, "test", fovs=1, seed=4, video=False, force=True, progress=False)
     assert _data_files(out).keys() == before.keys() and _data_files(out) != before
 
 
 def test_failure_keeps_the_other_fovs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = sim._run_fov
+    real = driver.run_fov
 
     def flaky(job):  # noqa: ANN001, ANN202
         if (job.exp, job.fov) == (1, 0):
             raise RuntimeError("boom")
         return real(job)
 
-    monkeypatch.setattr(sim, "_run_fov", flaky)
+    monkeypatch.setattr(driver, "run_fov", flaky)
     out = tmp_path / "fail"
-    with pytest.raises(sim.SimulationError, match=r"(?s)exp_1/fov_0.*boom"):
-        sim.simulate(out, "test", fovs=1, seed=0, video=False, progress=False)
+    with pytest.raises(SimulationError, match=r"(?s)exp_1/fov_0.*boom"):
+        simulate(out, "test", fovs=1, seed=0, video=False, progress=False)
     assert layout.trajs_path(out / "public_data", 2, 0, 0).is_file()
     assert layout.ensemble_path(out / "ref", 2, 0).is_file()
     assert not layout.ensemble_path(out / "ref", 2, 1).exists()
@@ -224,7 +227,7 @@ def test_failure_keeps_the_other_fovs(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_definitions() -> None:
     state = np.random.get_state()[1].copy()  # noqa: NPY002
-    bench = sim.experiment_definitions("benchmark")
+    bench = presets.experiment_definitions("benchmark")
     assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
     assert [d["model"] for d in bench] == [
         "multi_state", "dimerization", "immobile_traps", "confinement", "dimerization",
@@ -234,12 +237,12 @@ def test_definitions() -> None:
     assert all(d["T"] == 200 and d["L"] == pytest.approx(230.4) for d in bench)
     assert bench[0]["M"].shape == (3, 3) and bench[0]["alphas"].shape == (3, 2)
     assert bench[2]["r"] == 0.4 and bench[8]["Nt"] == 1000 and bench[3]["Nc"] == 150
-    again = sim.experiment_definitions("benchmark")
-    assert sim._digest(sim._jsonable(again)) == sim._digest(sim._jsonable(bench))
-    assert sim.PRESETS["benchmark"].fovs == 30 and sim.PRESETS["benchmark"].num_vip == 10
-    assert {"demo", "benchmark", "test"} <= set(sim.PRESETS)
+    again = presets.experiment_definitions("benchmark")
+    assert driver._digest(driver._jsonable(again)) == driver._digest(driver._jsonable(bench))
+    assert presets.PRESETS["benchmark"].fovs == 30 and presets.PRESETS["benchmark"].num_vip == 10
+    assert {"demo", "benchmark", "test"} <= set(presets.PRESETS)
     with pytest.raises(ValueError, match="unknown preset"):
-        sim.experiment_definitions("nope")
+        presets.experiment_definitions("nope")
 
 
 def test_sigterm_stops_the_workers_too(tmp_path):
@@ -281,17 +284,18 @@ def test_sigterm_stops_the_workers_too(tmp_path):
 
 def test_challenge_preset_draws_new_experiments_per_seed() -> None:
     """``challenge``: andi-datasets' random defaults, all five models, a new draw per seed."""
-    a, b = sim.experiment_definitions("challenge", 0), sim.experiment_definitions("challenge", 1)
+    a = presets.experiment_definitions("challenge", 0)
+    b = presets.experiment_definitions("challenge", 1)
     models = [d["model"] for d in a]
-    assert sorted(set(models)) == sorted(sim.MODEL_NUMBERS) and len(a) == 10
+    assert sorted(set(models)) == sorted(presets.MODEL_NUMBERS) and len(a) == 10
     assert models == [d["model"] for d in b]
     assert all(d["N"] == 100 for d in a)
-    assert sim._digest(sim._jsonable(a)) != sim._digest(sim._jsonable(b))
-    again = sim.experiment_definitions("challenge", 0)
-    assert sim._digest(sim._jsonable(again)) == sim._digest(sim._jsonable(a))
+    assert driver._digest(driver._jsonable(a)) != driver._digest(driver._jsonable(b))
+    again = presets.experiment_definitions("challenge", 0)
+    assert driver._digest(driver._jsonable(again)) == driver._digest(driver._jsonable(a))
     # a preset without seeded defaults ignores the seed
-    assert (sim._digest(sim._jsonable(sim.experiment_definitions("demo", 5)))
-            == sim._digest(sim._jsonable(sim.experiment_definitions("demo", 0))))
+    assert (driver._digest(driver._jsonable(presets.experiment_definitions("demo", 5)))
+            == driver._digest(driver._jsonable(presets.experiment_definitions("demo", 0))))
 
 
 def test_labels_are_checked_frame_by_frame() -> None:
@@ -302,10 +306,10 @@ def test_labels_are_checked_frame_by_frame() -> None:
         "state": [2, 2, 2, 2, 2, 2, 2, 2],
     })
     good = "0,1.0,1.0,2.0,2,0.1,0.5,2.0,4\n1,0.3,0.8,2.0,4\n"
-    sim._check_labels(good, df, "fov")
+    fov_job.check_labels(good, df, "fov")
     swapped = "1,1.0,1.0,2.0,2,0.1,0.5,2.0,4\n0,0.3,0.8,2.0,4\n"
     with pytest.raises(RuntimeError, match="trajectory 1 does not describe"):
-        sim._check_labels(swapped, df, "fov")
+        fov_job.check_labels(swapped, df, "fov")
     late_cp = "0,1.0,1.0,2.0,3,0.1,0.5,2.0,4\n1,0.3,0.8,2.0,4\n"
     with pytest.raises(RuntimeError, match="trajectory 0"):
-        sim._check_labels(late_cp, df, "fov")
+        fov_job.check_labels(late_cp, df, "fov")

@@ -11,7 +11,7 @@ import pytest
 import tifffile
 
 from andi2kit import io, layout
-from andi2kit.io import InputError
+from andi2kit.errors import InputError
 from andi2kit.tracking import (
     TrackingParams,
     follow_vips,

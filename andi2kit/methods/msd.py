@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit.ensemble import single_gaussian
-from andi2kit.io import EnsembleLabel, TrajectoryLabel
+from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 from andi2kit.tensors import to_dense
 
 

@@ -1,6 +1,6 @@
 """The AnomalousNet pipeline: Attention U-Net per-frame predictions → segments → ensemble.
 
-Per-frame α, K and state come from a trained checkpoint (:mod:`andi2kit.predict`);
+Per-frame α, K and state come from a trained checkpoint (:mod:`andi2kit.inference`);
 :class:`andi2kit.segment.Segmenter` turns them into change points and segment values; the
 experiment's segments are pooled into ``ensemble_labels``. The segmentation and ensemble
 settings are those tuned for the checkpoint (``segmentation.json`` in its folder, written by
@@ -18,9 +18,9 @@ import pandas as pd
 from andi2kit import provenance
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import InputError, OptionError
-from andi2kit.io import EnsembleLabel, TrajectoryLabel
+from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
+from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 from andi2kit.pooling import Pooling
-from andi2kit.predict import checkpoint_file, load_checkpoint, predict_tensors, read_json
 from andi2kit.segment import Segmenter
 from andi2kit.tensors import pack, to_dense, unpack
 
@@ -40,7 +40,7 @@ class UNetMethod:
     Parameters
     ----------
     checkpoint : str, optional
-        Checkpoint folder (default: :data:`andi2kit.predict.DEFAULT_CHECKPOINT`).
+        Checkpoint folder (default: :data:`andi2kit.inference.DEFAULT_CHECKPOINT`).
     segmentation : str, optional
         Search method of :class:`~andi2kit.segment.Segmenter` (default: the tuned one).
     pen : float, optional

@@ -6,10 +6,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from andi2kit.constants import LOCALISATION_NOISE, STATE_NAMES
+from andi2kit.inference import load_checkpoint
 from andi2kit.io import write_text_atomic
-
-STATE_LABELS = ("immobile", "confined", "free", "directed")
+from andi2kit.methods.msd import MSDMethod
+from andi2kit.models.examples import TARGETS, make_examples
+from andi2kit.training_data import load_shards, split_shards
 
 
 def frame_metrics(alpha_true, alpha_pred, k_true, k_pred, s_true, s_pred) -> dict:
@@ -43,7 +47,7 @@ def evaluate_frames(model, x: np.ndarray, y: dict[str, np.ndarray]) -> dict:
     m = y["alpha"][..., 1] > 0
     return frame_metrics(
         y["alpha"][..., 0][m], pred["alpha"][..., 0][m],
-        y["logK"][..., 0][m], 10 ** pred["logK"][..., 0][m],
+        y["K"][..., 0][m], 10 ** pred["logK"][..., 0][m],
         y["state"][..., 0][m], np.argmax(pred["state"], -1)[m],
     )
 
@@ -56,28 +60,21 @@ def write_metrics(path: str | Path, metrics: dict) -> Path:
 def confusion_table(metrics: dict) -> str:
     """Markdown table of the row-normalised confusion matrix."""
     norm = metrics["confusion_normalised"]
-    head = "| true \\ predicted | " + " | ".join(STATE_LABELS) + " |"
-    sep = "|---" * (len(STATE_LABELS) + 1) + "|"
-    rows = [f"| {STATE_LABELS[i]} | " + " | ".join(f"{v:.2f}" for v in norm[i]) + " |"
+    head = "| true \\ predicted | " + " | ".join(STATE_NAMES) + " |"
+    sep = "|---" * (len(STATE_NAMES) + 1) + "|"
+    rows = [f"| {STATE_NAMES[i]} | " + " | ".join(f"{v:.2f}" for v in norm[i]) + " |"
             for i in range(4)]
     return "\n".join([head, sep, *rows])
 
 
 def compare_with_msd(checkpoint: str | Path | None, data: str | Path, shards: int = 1,
-                     sigma: float = 0.12, seed: int = 12345) -> dict[str, dict]:
+                     sigma: float = LOCALISATION_NOISE, seed: int = 12345) -> dict[str, dict]:
     """Per-frame metrics of a checkpoint and of the MSD baseline on held-out shards.
 
     The last ``shards`` shards of the last ``:``-separated ``data`` folder are used — the
     validation shards of training, never seen by the optimiser — with localisation noise
     ``sigma``. The MSD baseline gives every frame its trajectory's single estimate.
     """
-    import pandas as pd
-
-    from andi2kit.methods.msd import MSDMethod
-    from andi2kit.models.train import make_examples
-    from andi2kit.predict import load_checkpoint
-    from andi2kit.training_data import load_shards, split_shards
-
     folders = [Path(f) for f in str(data).split(":")]
     _, val_paths = split_shards(folders, shards)
     d = load_shards(val_paths)
@@ -98,7 +95,7 @@ def compare_with_msd(checkpoint: str | Path | None, data: str | Path, shards: in
     per = np.array([[lab.alpha[0], lab.K[0], lab.state[0]] for lab in labs])
     rep = per[idx]
     lab_true = {k: y[k][..., 0].reshape(-1, x.shape[2])[:n][mask]
-                for k in ("alpha", "logK", "state")}
-    msd = frame_metrics(lab_true["alpha"], rep[:, 0], lab_true["logK"], rep[:, 1],
+                for k in TARGETS}
+    msd = frame_metrics(lab_true["alpha"], rep[:, 0], lab_true["K"], rep[:, 1],
                         lab_true["state"], rep[:, 2])
     return {"unet": unet, "msd": msd, "trajectories": int(n), "sigma": sigma}

@@ -2,7 +2,8 @@
 
 Every epoch draws fresh localisation noise (σ uniform in ``noise``), a random rotation and
 random packing of trajectories into 64-row inputs, so the network never sees the same tensor
-twice. Validation uses held-out shards with fixed noise (σ = 0.12, the challenge's).
+twice. Validation uses held-out shards with fixed noise (the challenge's σ,
+:data:`~andi2kit.constants.LOCALISATION_NOISE`).
 
 The output folder (``checkpoints/NAME``) holds:
 
@@ -19,13 +20,18 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 
+from andi2kit.constants import LOCALISATION_NOISE
 from andi2kit.io import write_text_atomic
-from andi2kit.models.attention_unet import UNetConfig
-from andi2kit.tensors import FRAMES, ROWS, SCALE, displacements
-
-SIGMA_CHALLENGE = 0.12
+from andi2kit.models.attention_unet import UNetConfig, build_model
+from andi2kit.models.evaluate import evaluate_frames, write_metrics
+from andi2kit.models.examples import keras_targets, make_examples
+from andi2kit.models.losses import LOSSES
+from andi2kit.progress import progress_bar
+from andi2kit.training_data import load_shards, split_shards
+from andi2kit.versions import package_versions
 
 
 @dataclass
@@ -90,60 +96,8 @@ class TrainConfig:
         return cls(**d)
 
 
-def make_examples(data: dict[str, np.ndarray], rng: np.random.Generator,
-                  noise: tuple[float, float] | float, augment: bool = True
-                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Model inputs and masked targets from shard arrays.
-
-    Parameters
-    ----------
-    data : dict
-        ``pos (n, 200, 2)`` noise-free, ``labels (n, 200, 3)``, ``length (n,)``.
-    rng : numpy.random.Generator
-    noise : float or (float, float)
-        Localisation noise σ, fixed or drawn uniformly per trajectory.
-    augment : bool
-        Random rotation and shuffled packing.
-
-    Returns
-    -------
-    x : numpy.ndarray
-        ``(chunks, 64, 208, 2)``.
-    y : dict
-        ``alpha``, ``logK``, ``state``: ``(chunks, 64, 208, 2)`` = (target, mask).
-    """
-    n = data["length"].size
-    order = rng.permutation(n) if augment else np.arange(n)
-    pos = data["pos"][order].astype(np.float64)
-    lab = data["labels"][order]
-    length = data["length"][order].astype(int)
-    if augment:
-        th = rng.uniform(0, 2 * np.pi, n)
-        c, s = np.cos(th)[:, None], np.sin(th)[:, None]
-        pos = np.stack([c * pos[..., 0] - s * pos[..., 1], s * pos[..., 0] + c * pos[..., 1]], -1)
-    sigma = (rng.uniform(*noise, n) if isinstance(noise, tuple) else np.full(n, noise))
-    pos = pos + rng.normal(size=pos.shape) * sigma[:, None, None]
-    T = pos.shape[1]
-    chunks = -(-n // ROWS)
-    x = np.zeros((chunks * ROWS, FRAMES, 2), np.float32)
-    mask = np.zeros((chunks * ROWS, FRAMES), np.float32)
-    x[:n, :T] = displacements(pos) / SCALE
-    mask[:n, :T] = np.arange(T)[None, :] < length[:, None]
-    x[:n, :T] *= mask[:n, :T, None]
-    y = {}
-    for j, key in enumerate(("alpha", "logK", "state")):
-        t = np.zeros((chunks * ROWS, FRAMES), np.float32)
-        t[:n, :T] = np.nan_to_num(lab[..., j]) * mask[:n, :T]
-        y[key] = np.stack([t, mask], -1).reshape(chunks, ROWS, FRAMES, 2)
-    return x.reshape(chunks, ROWS, FRAMES, 2), y
-
-
 def compile_model(model, cfg: TrainConfig):
     """Compile with the masked losses."""
-    import keras
-
-    from andi2kit.models.losses import LOSSES
-
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
                   loss=LOSSES, loss_weights=cfg.loss_weights)
     return model
@@ -157,13 +111,6 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
     Path
         ``out/model.keras``, the best weights.
     """
-    import keras
-
-    from andi2kit.models.attention_unet import build_model
-    from andi2kit.models.evaluate import evaluate_frames, write_metrics
-    from andi2kit.progress import progress_bar
-    from andi2kit.training_data import load_shards, split_shards
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     folders = [Path(f) for f in cfg.data.split(":")]
@@ -184,7 +131,7 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
 
     train_data = load_shards(train_paths)
     val_data = load_shards(val_paths)
-    xv, yv = make_examples(val_data, np.random.default_rng(12345), SIGMA_CHALLENGE, False)
+    xv, yv = make_examples(val_data, np.random.default_rng(12345), LOCALISATION_NOISE, False)
     print(f"training on {train_data['length'].size} trajectories "
           f"({len(train_paths)} shards), validating on {val_data['length'].size}; "
           f"{model.count_params()} parameters")
@@ -202,8 +149,9 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
             x, y = make_examples(subset, rng, cfg.noise, True)
             model.optimizer.learning_rate.assign(
                 cfg.learning_rate * cfg.lr_decay ** state["epoch"])
-            hist = model.fit(x, y, batch_size=cfg.batch_size, epochs=1, verbose=0,
-                             validation_data=(xv, yv), validation_batch_size=32)
+            hist = model.fit(x, keras_targets(y), batch_size=cfg.batch_size, epochs=1,
+                             verbose=0, validation_data=(xv, keras_targets(yv)),
+                             validation_batch_size=32)
             h = {k: float(v[-1]) for k, v in hist.history.items()}
             state["epoch"] += 1
             state["wall_s"] = time.perf_counter() - t_start
@@ -251,7 +199,5 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 def _versions() -> dict[str, str]:
-    from andi2kit.versions import package_versions
-
     found = package_versions(("tensorflow-cpu", "tensorflow", "keras", "numpy", "andi-datasets"))
     return {k: v for k, v in found.items() if v is not None}

@@ -3,7 +3,7 @@
 Equivalent to ``andi_datasets.utils_challenge.codalab_scoring_local`` (2.1.13), number for
 number, but without pandas row-by-row work, so it is many times faster; where the
 official code crashes (a blank line, a trailing comma, an infinite K) this raises
-:class:`~andi2kit.io.InputError` naming the file and line.
+:class:`~andi2kit.errors.InputError` naming the file and line.
 
 Official behaviours kept on purpose (they decide the leaderboard):
 
@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit import layout
-from andi2kit.io import InputError, read_label_rows, write_text_atomic
+from andi2kit.errors import InputError, SingleTaskFailure
+from andi2kit.io import read_label_rows, write_text_atomic
+from andi2kit.labels import LabelRow
 from andi2kit.scoring import metrics as M
 
 SINGLE_KEYS = ("rmse_cp", "jsc_cp", "alpha", "K", "state")
@@ -46,27 +48,16 @@ LOWER_IS_BETTER = {"rmse_cp", "alpha", "K", "w1_alpha", "w1_K"}
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Record:
-    """One label line split as the organisers' ``separate_prediction_values`` does."""
-
-    idx: float
-    K: np.ndarray
-    alpha: np.ndarray
-    state: np.ndarray
-    bounds: np.ndarray  # change points then T (may be empty on a malformed line)
-
-
-def load_records(path: Path) -> list[Record]:
-    """Read a label file into records, dropping lines of a length the organisers ignore."""
+def load_records(path: Path) -> list[LabelRow]:
+    """Read a label file into rows, dropping lines of a length the organisers ignore."""
     out = []
     for i, row in enumerate(read_label_rows(path), start=1):
         if row.size % 4 not in (0, 1):
             continue
-        k = row[1::4]
-        if np.isinf(k).any():
+        fields = LabelRow.split(row)
+        if np.isinf(fields.K).any():
             raise InputError(f"{path}:{i}: K is infinite (the official scorer crashes on it)")
-        out.append(Record(row[0], k, row[2::4], row[3::4], row[4::4]))
+        out.append(fields)
     return out
 
 
@@ -75,23 +66,19 @@ def load_records(path: Path) -> list[Record]:
 # --------------------------------------------------------------------------------------------
 
 
-class SingleTaskFailure(Exception):
-    """The whole track's single-trajectory task gets the maximum errors."""
-
-
-def _sorted(recs: list[Record]) -> list[Record]:
+def _sorted(recs: list[LabelRow]) -> list[LabelRow]:
     return sorted(recs, key=lambda r: r.idx)
 
 
-def chain_fovs(true_fovs: list[list[Record]], pred_fovs: list[list[Record]]):
+def chain_fovs(true_fovs: list[list[LabelRow]], pred_fovs: list[list[LabelRow]]):
     """Concatenate FOVs of one experiment with the organisers' index offsets.
 
     Their code offsets the truth by its last index + 1, then the prediction likewise; if the
     prediction accumulated so far is empty the offset raises inside a ``try`` and both
     accumulators are *replaced* by the current FOV (truth already offset).
     """
-    acc_t: list[Record] | None = None
-    acc_p: list[Record] | None = None
+    acc_t: list[LabelRow] | None = None
+    acc_p: list[LabelRow] | None = None
     for t, p in zip(true_fovs, pred_fovs, strict=True):
         t, p = _sorted(t), _sorted(p)
         if acc_t is None:
@@ -113,12 +100,12 @@ def chain_fovs(true_fovs: list[list[Record]], pred_fovs: list[list[Record]]):
     return acc_t or [], acc_p or []
 
 
-def score_single(trues: list[Record], preds: list[Record]) -> dict[str, float]:
+def score_single(trues: list[LabelRow], preds: list[LabelRow]) -> dict[str, float]:
     """Single-trajectory metrics of one experiment (``error_SingleTraj_dataset``).
 
     Parameters
     ----------
-    trues, preds : list of Record
+    trues, preds : list of LabelRow
         Chained records of the experiment.
 
     Returns
@@ -126,7 +113,7 @@ def score_single(trues: list[Record], preds: list[Record]) -> dict[str, float]:
     dict
         ``rmse_cp, jsc_cp, alpha, K, state`` and ``n_missing``.
     """
-    by_idx: dict[float, Record] = {}
+    by_idx: dict[float, LabelRow] = {}
     for r in preds:
         by_idx.setdefault(r.idx, r)
     cps = M.ChangePointCounts(M.CP_THRESHOLD)

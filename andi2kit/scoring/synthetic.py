@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit import layout
-from andi2kit.io import EnsembleLabel, write_ensemble, write_text_atomic
-
-T_MAX = 200
+from andi2kit.constants import N_FRAMES
+from andi2kit.io import write_ensemble, write_text_atomic
+from andi2kit.labels import EnsembleLabel
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Defects:
 
 
 def _truth_row(rng: np.random.Generator, idx: int) -> list[float]:
-    T = int(rng.integers(20, T_MAX + 1))
+    T = int(rng.integers(20, N_FRAMES + 1))
     n_cp = int(rng.choice([0, 0, 1, 1, 2, 3]))
     cps = np.sort(rng.choice(np.arange(3, T - 2), size=min(n_cp, T - 6), replace=False))
     row: list[float] = [idx]

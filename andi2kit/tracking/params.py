@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-#: Movie frames of a challenge video (page 0, the VIP frame, comes on top).
-N_FRAMES = 200
+# movie frames of a challenge video (page 0, the VIP frame, comes on top)
+from andi2kit.constants import N_FRAMES
 
 #: Shortest trajectory the challenge generates (``_defaults_andi2()._min_T``).
 MIN_LENGTH = 20

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import io, layout, provenance
-from andi2kit.io import InputError
+from andi2kit.errors import InputError
+from andi2kit.layout import tracks_path
 from andi2kit.tracking.detect import locate, preprocess
 from andi2kit.tracking.linking import link
 from andi2kit.tracking.params import TrackingParams
@@ -134,11 +135,6 @@ def fov_jobs(public_track1: str | Path) -> list[tuple[int, int, Path]]:
     public = root.parent
     return [(e, f, layout.video_path(public, e, f))
             for e in layout.experiments(public, 1) for f in layout.fovs(public, 1, e, "video")]
-
-
-def tracks_path(out: str | Path, exp: int, fov: int) -> Path:
-    """Where :func:`track_folder` writes a FOV's VIP trajectories."""
-    return Path(out) / f"exp_{exp}" / f"trajs_fov_{fov}.csv"
 
 
 def write_tracks(path: str | Path, tracks: pd.DataFrame) -> Path:

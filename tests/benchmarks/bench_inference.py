@@ -39,8 +39,8 @@ def main() -> None:
     ap.add_argument("--trajs-per-fov", type=int, default=93)
     args = ap.parse_args()
 
+    from andi2kit.inference import predict_tensors
     from andi2kit.methods.unet import UNetMethod
-    from andi2kit.predict import predict_tensors
     from andi2kit.tensors import pack, to_dense
 
     rng = np.random.default_rng(0)

@@ -63,7 +63,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     data = args.data
     if data is None:
-        from andi2kit.simulate import simulate
+        from andi2kit.simulation import simulate
 
         data = Path(tempfile.mkdtemp(prefix="bench_tracking_"))
         print(f"simulating the 'test' preset into {data} ...")

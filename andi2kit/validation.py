@@ -16,15 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit import layout
-from andi2kit.io import (
-    ENSEMBLE_MODELS,
-    InputError,
-    decode_vip_frame,
-    parse_label_line,
-    read_ensemble,
-    read_trajectories,
-    read_vip_frame,
-)
+from andi2kit.constants import MODEL_NAMES, STATE_NAMES
+from andi2kit.errors import InputError
+from andi2kit.io import decode_vip_frame, read_ensemble, read_trajectories, read_vip_frame
+from andi2kit.labels import LabelRow, parse_label_line
 
 
 @dataclass(frozen=True)
@@ -43,13 +38,14 @@ class Problem:
 
 def check_label_line(row: np.ndarray) -> list[str]:
     """Problems of one parsed ``fov_*.txt`` line (empty list when valid)."""
-    if row.size < 5 or (row.size - 1) % 4:
+    if not LabelRow.well_formed(row):
         return [f"{row.size} fields; expected 1 + 4n (idx, then K, alpha, state, CP|T per "
                 "segment); the official scorer ignores this line"]
     out = []
-    if not float(row[0]).is_integer() or row[0] < 0:
-        out.append(f"trajectory index {row[0]!r} is not a non-negative integer")
-    K, alpha, state, bounds = row[1::4], row[2::4], row[3::4], row[4::4]
+    fields = LabelRow.split(row)
+    if not float(fields.idx).is_integer() or fields.idx < 0:
+        out.append(f"trajectory index {fields.idx!r} is not a non-negative integer")
+    K, alpha, state, bounds = fields.K, fields.alpha, fields.state, fields.bounds
     T = bounds[-1]
     if not np.all(np.isfinite(bounds)) or not np.all(bounds == np.round(bounds)):
         out.append("change points and T must be integers")
@@ -64,7 +60,7 @@ def check_label_line(row: np.ndarray) -> list[str]:
         out.append(f"K must be finite and > 0, got {K.tolist()}")
     if np.any(np.isnan(alpha)) or np.any(alpha < 0) or np.any(alpha > 2):
         out.append(f"alpha must lie in [0, 2], got {alpha.tolist()}")
-    if np.any(~np.isin(state, [0, 1, 2, 3])):
+    if np.any(~np.isin(state, range(len(STATE_NAMES)))):
         out.append(f"states must be 0, 1, 2 or 3, got {state.tolist()}")
     return out
 
@@ -134,8 +130,8 @@ def check_ensemble_file(path: Path) -> list[Problem]:
     except InputError as exc:
         return [Problem(path, None, str(exc).split(": ", 1)[-1])]
     probs = []
-    if ens.model not in ENSEMBLE_MODELS:
-        probs.append(Problem(path, 1, f"model {ens.model!r} is not one of {ENSEMBLE_MODELS}",
+    if ens.model not in MODEL_NAMES:
+        probs.append(Problem(path, 1, f"model {ens.model!r} is not one of {MODEL_NAMES}",
                              "warning"))
     m = ens.matrix
     if not np.all(np.isfinite(m)):

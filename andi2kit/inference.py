@@ -22,7 +22,15 @@ from andi2kit.tensors import FOVTensor, pack, to_dense, unpack
 #: (``andi2kit/checkpoints/unet-default``), so that it is there after ``pip install .`` too.
 DEFAULT_CHECKPOINT = Path(os.fspath(files("andi2kit") / "checkpoints" / "unet-default"))
 
-FRAME_COLUMNS = ("traj_idx", "frame", "alpha", "K", "state", "p0", "p1", "p2", "p3")
+#: Columns of one trajectory's per-frame prediction array (``(T, 7)``): α, K, state (argmax),
+#: p(immobile), p(confined), p(free), p(directed).
+FRAME_VALUES = ("alpha", "K", "state", "p0", "p1", "p2", "p3")
+#: Column of each value in that array, e.g. ``frames[:, COLUMN["K"]]``.
+COLUMN = {name: i for i, name in enumerate(FRAME_VALUES)}
+#: The state probabilities' columns.
+PROBABILITIES = slice(COLUMN["p0"], COLUMN["p3"] + 1)
+#: Columns of the per-frame table of a FOV (:func:`frames_table`, ``andi2kit predict``).
+FRAME_COLUMNS = ("traj_idx", "frame", *FRAME_VALUES)
 
 
 @dataclass
@@ -81,11 +89,12 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     """
     file = checkpoint_file(path)
     config = read_json(file.parent / "config.json")
+    # TensorFlow (Keras) takes seconds to import: it loads with the first checkpoint
     import absl.logging
     import keras
 
-    import andi2kit.models.attention_unet  # noqa: F401  (registers custom layers)
-    import andi2kit.models.losses  # noqa: F401  (registers custom losses)
+    import andi2kit.models.attention_unet  # noqa: F401  (registers custom layers; imports Keras)
+    import andi2kit.models.losses  # noqa: F401  (registers custom losses; imports Keras)
 
     absl.logging.set_verbosity(absl.logging.ERROR)
     try:
@@ -98,10 +107,8 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
 
 def predict_tensors(ckpt: Checkpoint, tensors: list[FOVTensor],
                     batch_size: int = 32) -> list[list[np.ndarray]]:
-    """Run the model on packed FOVs; per FOV, per trajectory a ``(T, 7)`` array.
-
-    Columns: α, K, state (argmax), p(immobile), p(confined), p(free), p(directed).
-    """
+    """Run the model on packed FOVs; per FOV, per trajectory a ``(T, 7)`` array with the
+    columns :data:`FRAME_VALUES`."""
     if not tensors:
         return []
     x = np.concatenate([t.x for t in tensors])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from andi2kit.validate import check_ensemble_file, check_fov_file, check_label_line
+from andi2kit.validation import check_ensemble_file, check_fov_file, check_label_line
 
 
 def test_good_line_has_no_problem():

@@ -1,0 +1,26 @@
+"""The challenge's fixed numbers and names, defined once.
+
+Every module that needs the length of a challenge trajectory, the localisation noise of the
+public data, the diffusive-state codes or the andi-datasets model names takes them from here.
+"""
+
+from __future__ import annotations
+
+#: Frames of a challenge trajectory and movie frames of a challenge video (andi-datasets' T).
+N_FRAMES = 200
+
+#: Side of a field of view (FOV), pixels.
+FOV_PX = 128
+
+#: Side of the simulation box the FOVs are cut from (andi-datasets' L = 1.8 * 128), pixels.
+BOX_PX = 1.8 * FOV_PX
+
+#: Localisation noise σ (pixels) of the challenge's public trajectories.
+LOCALISATION_NOISE = 0.12
+
+#: Diffusive state names; a state's code in label files is its position here.
+STATE_NAMES = ("immobile", "confined", "free", "directed")
+
+#: andi-datasets' model names, in its numbering (model ``i + 1``); also the names allowed in
+#: the first line of ``ensemble_labels.txt``.
+MODEL_NAMES = ("single_state", "multi_state", "immobile_traps", "dimerization", "confinement")

@@ -1,0 +1,219 @@
+"""Named sets of experiments (presets) and their andi-datasets parameter dictionaries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from andi2kit.constants import BOX_PX, LOCALISATION_NOISE, MODEL_NAMES, N_FRAMES
+from andi2kit.simulation.andi_compat import import_andi
+from andi2kit.training_data import sample_definition
+
+#: andi-datasets' model numbering (``_get_dic_andi2``).
+MODEL_NUMBERS = {name: number for number, name in enumerate(MODEL_NAMES, start=1)}
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One experiment: a model of andi-datasets and overrides of its challenge defaults.
+
+    Attributes
+    ----------
+    model : str
+        One of :data:`MODEL_NUMBERS`.
+    params : Mapping
+        Keys of the andi-datasets dictionary replacing those of ``_get_dic_andi2(model)``
+        (``Ds``, ``alphas`` and ``M`` as nested lists; they become arrays).
+    """
+
+    model: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of experiments.
+
+    Attributes
+    ----------
+    name, description : str
+    experiments : tuple of ExperimentSpec
+    fovs : int
+        FOVs per experiment.
+    num_vip : int
+        VIP particles per FOV (Track 1).
+    sigma_noise : float
+        Localisation noise (px) added to the public trajectories.
+    min_N : int
+        Experiments with fewer particles are raised to this many (the benchmark's rule).
+    seeded_defaults : bool
+        Draw the random defaults of ``_get_dic_andi2`` under the run's ``seed`` (every seed is
+        a new set of experiments, as the organisers' generator makes them); otherwise under a
+        fixed seed (the experiments are the same whatever the run's seed).
+    """
+
+    name: str
+    description: str
+    experiments: tuple[ExperimentSpec, ...]
+    fovs: int
+    num_vip: int = 10
+    sigma_noise: float = LOCALISATION_NOISE
+    min_N: int = 100
+    seeded_defaults: bool = False
+
+
+def _two(a1: float, va1: float, a2: float, va2: float) -> list[list[float]]:
+    return [[a1, va1], [a2, va2]]
+
+
+_BENCHMARK = (
+    ExperimentSpec("multi_state", {
+        "alphas": [[1, 1e-4], [1, 0.01], [1, 0.01]],
+        "Ds": [[0.15, 0.01], [0.33, 0.001], [0.95, 0.01]],
+        "M": [[0.946, 0.024, 0.03], [0.016, 0.92, 0.064], [0.037, 0.14, 0.823]],
+    }),
+    ExperimentSpec("dimerization", {
+        "alphas": _two(1, 0.1, 1.1, 0.01), "Ds": _two(0.28, 0.001, 0.0035, 1e-4),
+        "r": 0.5, "Pb": 1, "Pu": 0.1, "N": 750,
+    }),
+    ExperimentSpec("immobile_traps", {
+        "alphas": [1, 0.005], "Ds": [1, 0.1], "Pb": 0.7, "Pu": 1 / 60, "Nt": 500,
+    }),
+    ExperimentSpec("confinement", {
+        "alphas": _two(1, 0.005, 0.2, 0.001), "Ds": _two(1, 0.1, 0.01, 0.001),
+        "r": 2, "trans": 0.1, "Nc": 150,
+    }),
+    ExperimentSpec("dimerization", {
+        "alphas": _two(1, 0.005, 0.2, 0.001), "Ds": _two(1, 0.1, 0.01, 0.001),
+        "r": 0.35, "Pb": 1, "Pu": 1 / 60, "N": 500,
+    }),
+    ExperimentSpec("dimerization", {
+        "alphas": _two(0.7, 0.1, 1.2, 0.01), "Ds": _two(0.1, 0.1, 1.0, 0.01),
+        "r": 1, "Pb": 1, "Pu": 0.05, "N": 100,
+    }),
+    ExperimentSpec("multi_state", {
+        "alphas": _two(0.7, 0.1, 1.2, 0.01), "Ds": _two(0.1, 0.1, 1.0, 0.01),
+        "M": [[1 - 1 / 60, 1 / 60], [0.05, 0.95]], "N": 100,
+    }),
+    ExperimentSpec("single_state", {"alphas": [1, 10], "Ds": [1, 100]}),
+    ExperimentSpec("immobile_traps", {
+        "alphas": [1.99, 0.01], "Ds": [1, 0.01], "Pb": 0.7, "Pu": 0.2, "Nt": 1000, "r": 1.5,
+    }),
+)
+
+# Demo and test: benchmark experiments that render quickly, chosen to cover change points
+# (multi-state, traps, confinement) and every ensemble-file shape.
+_DEMO = (_BENCHMARK[0], _BENCHMARK[2], _BENCHMARK[3], _BENCHMARK[5], _BENCHMARK[7])
+_TEST = (
+    ExperimentSpec("multi_state", {
+        "alphas": _two(0.7, 0.1, 1.2, 0.01), "Ds": _two(0.1, 0.1, 1.0, 0.01),
+        "M": [[0.98, 0.02], [0.02, 0.98]], "N": 70,
+    }),
+    ExperimentSpec("immobile_traps", {
+        "alphas": [1, 0.005], "Ds": [1, 0.1], "Pb": 0.7, "Pu": 0.05, "Nt": 500, "N": 70,
+    }),
+)
+
+
+
+def _validation_experiments(n_per_model: int = 2, seed: int = 99) -> tuple[ExperimentSpec, ...]:
+    """Random definitions from the training-data priors (never the benchmark's), for tuning."""
+    rng = np.random.default_rng(seed)
+    specs = []
+    for _ in range(n_per_model):
+        for model in MODEL_NAMES:
+            dic = sample_definition(rng, model)
+            params = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                      for k, v in dic.items() if k not in ("model", "T", "L")}
+            params["N"] = max(int(params["N"]), 60)
+            specs.append(ExperimentSpec(model, params))
+    return tuple(specs)
+
+
+#: Named presets. ``benchmark`` follows the organisers' 9 definitions (30 FOVs, 10 VIPs).
+PRESETS: dict[str, Preset] = {
+    "benchmark": Preset(
+        "benchmark",
+        "The 9 experiment definitions of the AnDi 2 benchmark (paper Tables 3-4), 30 FOVs each.",
+        _BENCHMARK, fovs=30,
+    ),
+    "demo": Preset(
+        "demo",
+        "5 benchmark experiments (multi-state, traps, confinement, dimerization, single state),"
+        " 1 FOV each: a few minutes with videos on 2 cores.",
+        _DEMO, fovs=2,
+    ),
+    "validation": Preset(
+        "validation",
+        "10 random experiments (2 per model) drawn from the training-data priors, 4 FOVs each:"
+        " for tuning segmentation and ensembles without touching the benchmark.",
+        _validation_experiments(), fovs=4, min_N=0,
+    ),
+    "challenge": Preset(
+        "challenge",
+        "10 experiments (2 per model) with andi-datasets' own random defaults"
+        " (_get_dic_andi2, drawn anew for every seed), 3 FOVs each with videos: unseen"
+        " experiments like the challenge's; tune on one seed, report on another.",
+        tuple(ExperimentSpec(m) for m in MODEL_NUMBERS for _ in range(2)), fovs=3,
+        seeded_defaults=True,
+    ),
+    "test": Preset(
+        "test",
+        "2 small experiments (multi-state, traps; 70 particles), 2 FOVs each, for the tests.",
+        _TEST, fovs=2, min_N=0,
+    ),
+}
+
+
+def get_preset(preset: str) -> Preset:
+    try:
+        return PRESETS[preset]
+    except KeyError:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}") from None
+
+
+def experiment_definitions(preset: str, seed: int = 0) -> list[dict]:
+    """The andi-datasets parameter dictionaries of a preset's experiments.
+
+    Each starts from ``_get_dic_andi2(model)`` (the challenge defaults: T = 200, L = 1.8 * 128,
+    N = 50) and applies the preset's overrides; N is then raised to the preset's ``min_N``
+    (100 for ``benchmark`` and ``demo``). The random defaults of ``_get_dic_andi2`` are drawn
+    under a fixed seed, or under ``seed`` for a preset with ``seeded_defaults``, and the global
+    NumPy state is restored, so the result is deterministic.
+    Per-FOV geometry (``comp_center`` of confinement, ``traps_pos`` of traps) is drawn in each
+    FOV's job and is not part of the definition.
+
+    Parameters
+    ----------
+    preset : str
+        A key of :data:`PRESETS`.
+    seed : int
+        The run's seed; used only by presets with ``seeded_defaults``.
+
+    Returns
+    -------
+    list of dict
+        One dictionary per experiment, in ``exp_0, exp_1, ...`` order; ``Ds``, ``alphas``
+        and ``M`` are NumPy arrays, as andi-datasets expects.
+    """
+    spec = get_preset(preset)
+    dc = import_andi()
+    # andi-datasets draws from NumPy's legacy global generator: seed it, then restore it
+    state = np.random.get_state()  # noqa: NPY002
+    try:
+        np.random.seed(seed if spec.seeded_defaults else 0)  # noqa: NPY002
+        dics = []
+        for exp in spec.experiments:
+            dic = dc._get_dic_andi2(MODEL_NUMBERS[exp.model])
+            for key, value in exp.params.items():
+                dic[key] = np.array(value, dtype=float) if key in ("Ds", "alphas", "M") else value
+            dic["N"] = max(int(dic["N"]), spec.min_N)
+            if dic["T"] != N_FRAMES or dic["L"] != BOX_PX:
+                raise AssertionError("andi-datasets defaults changed: T or L is not 200, 230.4")
+            dics.append(dic)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    return dics
