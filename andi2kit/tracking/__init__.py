@@ -16,7 +16,7 @@ A functional pipeline in trackpy's style, with DataFrames as the contract betwee
 
 :func:`track_vips` runs the whole chain on a ``videos_fov_<F>.tiff`` file.
 
-Geometry (checked against andi-datasets' renderer, see :mod:`andi2kit.simulate`)
+Geometry (checked against andi-datasets' renderer, see :mod:`andi2kit.simulation`)
 --------------------------------------------------------------------------------
 * Page 0 of the video is the VIP frame; page ``p >= 1`` is trajectory frame ``p - 1``.
 * The renderer puts a trajectory's ``x`` on the image **rows** and ``y`` on the **columns**,

@@ -1,7 +1,7 @@
 """Quality of tracked VIP trajectories against the simulated truth.
 
 The truth is ``ref/track_1/exp_<E>/trajs_fov_<F>.csv`` (noise-free VIP positions, written by
-:mod:`andi2kit.simulate`); the tracked trajectories are :func:`andi2kit.tracking.track_vips`
+:mod:`andi2kit.simulation`); the tracked trajectories are :func:`andi2kit.tracking.track_vips`
 output in the same coordinates (``fov_origin_fov_<F>.txt`` gives the shift).
 
 Metrics, per VIP then pooled per FOV, experiment and overall:
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import io, layout
+from andi2kit.errors import InputError
 
 __all__ = [
     "COLUMNS",
@@ -66,14 +67,8 @@ def read_truth(ref: str | Path, exp: int, fov: int) -> tuple[pd.DataFrame, np.nd
         ``array([x0, y0])``; zeros when the simulation did not record it.
     """
     truth = io.read_trajectories(layout.trajs_path(ref, 1, exp, fov))
-    opath = layout.exp_dir(ref, 1, exp) / f"fov_origin_fov_{fov}.txt"
-    origin = np.zeros(2)
-    if opath.is_file():
-        text = opath.read_text().strip()
-        try:
-            origin = np.array([float(v) for v in text.split(",")])
-        except ValueError:
-            raise io.InputError(f"{opath}: expected 'x0,y0', got {text!r}") from None
+    opath = layout.fov_origin_path(ref, exp, fov)
+    origin = io.read_fov_origin(opath) if opath.is_file() else np.zeros(2)
     return truth, origin
 
 
@@ -260,7 +255,7 @@ def evaluate_folder(public_track1: str | Path, ref: str | Path, tracks: str | Pa
                 tracked = read_tracks(tracks_path(tracks, exp, fov))
                 tracked = tracked.assign(x=tracked["x"] + origin[0], y=tracked["y"] + origin[1])
                 row.update(evaluate_fov(tracked, truth, tol))
-            except io.InputError as exc:
+            except InputError as exc:
                 row["error"] = str(exc)
         rows.append(row)
     return pd.DataFrame(rows)
