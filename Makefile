@@ -8,7 +8,7 @@ SUBMISSION ?= submissions/msd
 DATA ?=
 
 .PHONY: submission.zip install test lint demo benchmark bench-scorer bench-inference bench-tracking clean-demo \
-        train-data validation-data train tune evaluate-model
+        train-data validation-data train tune evaluate-model generalisation
 
 install: $(STAMP)
 
@@ -78,6 +78,14 @@ BENCH_FOVS ?= 30
 BENCH_VIDEO_FOVS ?= 10
 benchmark: install
 	$(BIN)/python -m andi2kit.benchmark --fovs $(BENCH_FOVS) --video-fovs $(BENCH_VIDEO_FOVS) --workers $(WORKERS)
+
+# Generalisation (issue 11): the challenge-like and the wide preset (Track 2, 10 experiments x
+# 3 FOVs each, cached in data/gen-<preset>), MSD floor vs U-Net pipeline -> GENERALISATION.md.
+# GEN_SEED=1 is the report seed: nothing was tuned on it (another seed: data/gen-<preset>-seed<S>).
+GEN_SEED ?= 1
+GEN_OUT ?= GENERALISATION.md
+generalisation: install
+	$(BIN)/python -m andi2kit.generalisation --seed $(GEN_SEED) --workers $(WORKERS) --out $(GEN_OUT)
 
 bench-scorer: install
 	$(BIN)/python tests/benchmarks/bench_scorer.py --trajs-per-fov 124

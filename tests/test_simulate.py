@@ -313,3 +313,66 @@ def test_labels_are_checked_frame_by_frame() -> None:
     late_cp = "0,1.0,1.0,2.0,3,0.1,0.5,2.0,4\n1,0.3,0.8,2.0,4\n"
     with pytest.raises(RuntimeError, match="trajectory 0"):
         fov_job.check_labels(late_cp, df, "fov")
+
+
+def _drawn(defs: list[dict]) -> list[dict]:
+    return [{k: np.asarray(v).tolist() for k, v in d.items() if k not in ("T", "L")}
+            for d in defs]
+
+
+def test_wide_preset_draws_within_its_priors_per_seed() -> None:
+    """``wide``: all five models twice, parameters from the wide priors, new ones per seed."""
+    from andi2kit.simulation import priors
+
+    a = presets.experiment_definitions("wide", 0)
+    assert [d["model"] for d in a] == [m for m in presets.MODEL_NUMBERS for _ in range(2)]
+    assert _drawn(presets.experiment_definitions("wide", 0)) == _drawn(a)
+    assert _drawn(presets.experiment_definitions("wide", 1)) != _drawn(a)
+    n_states = set()
+    for seed in range(12):
+        for d in presets.experiment_definitions("wide", seed):
+            Ds, alphas = np.atleast_2d(d["Ds"]), np.atleast_2d(d["alphas"])
+            assert Ds.shape == alphas.shape and d["N"] >= 100
+            assert priors.ALPHA[0] <= alphas[:, 0].min() <= alphas[:, 0].max() <= priors.ALPHA[1]
+            assert priors.D_FAST[0] <= Ds[0, 0] <= priors.D_FAST[1]
+            ratio = Ds[1:, 0] / Ds[0, 0]
+            assert np.all((ratio >= priors.D_RATIO[0]) & (ratio <= priors.D_RATIO[1]))
+            assert np.all(Ds[:, 1] < Ds[:, 0] ** 2 * 0.05 + 1e-15)
+            if d["model"] == "multi_state":
+                M = np.asarray(d["M"])
+                n_states.add(len(M))
+                assert M.shape == (len(Ds), len(Ds)) and np.allclose(M.sum(1), 1)
+                dwell = 1 / (1 - np.diag(M))
+                assert np.all((dwell >= priors.DWELL[0] - 1e-9) & (dwell <= priors.DWELL[1]))
+            elif d["model"] == "confinement":  # compartments fit in the box
+                assert d["Nc"] * np.pi * d["r"] ** 2 <= 0.4 * d["L"] ** 2 or d["Nc"] <= 11
+                assert 0 <= d["trans"] <= 0.4 and 1.5 <= d["r"] <= 12
+            elif d["model"] in ("immobile_traps", "dimerization"):
+                assert 0.005 <= d["Pu"] <= 0.3 and 0.2 <= d["Pb"] <= 1
+    assert n_states == {2, 3}
+
+
+def test_wide_preset_simulates_through_the_cli(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``simulate --preset wide --fovs 1 --no-video``, on one drawn experiment (for speed:
+    ``make generalisation`` simulates all ten); a new seed draws a new experiment."""
+    from typer.testing import CliRunner
+
+    from andi2kit.cli import app
+
+    real = driver.experiment_definitions
+    monkeypatch.setattr(driver, "experiment_definitions",
+                        lambda preset, seed=0: real(preset, seed)[4:5])  # immobile traps
+    outs = []
+    for seed in (2, 3):
+        out = tmp_path / f"wide{seed}"
+        res = CliRunner().invoke(app, ["simulate", str(out), "--preset", "wide", "--fovs", "1",
+                                       "--no-video", "--seed", str(seed)])
+        assert res.exit_code == 0, res.output
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["preset"] == "wide" and not manifest["video"]
+        assert manifest["definitions"][0]["model"] == "immobile_traps"
+        assert layout.trajs_path(out / "public_data", 2, 0, 0).is_file()
+        assert layout.ensemble_path(out / "ref", 2, 0).is_file()
+        outs.append(manifest["definitions"][0])
+    assert outs[0]["Nt"] != outs[1]["Nt"] and outs[0]["Ds"] != outs[1]["Ds"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from andi2kit.constants import BOX_PX, LOCALISATION_NOISE, MODEL_NAMES, N_FRAMES
 from andi2kit.simulation.andi_compat import import_andi
+from andi2kit.simulation.priors import draw_wide
 from andi2kit.training_data import sample_definition
 
 #: andi-datasets' model numbering (``_get_dic_andi2``).
@@ -53,6 +54,10 @@ class Preset:
         Draw the random defaults of ``_get_dic_andi2`` under the run's ``seed`` (every seed is
         a new set of experiments, as the organisers' generator makes them); otherwise under a
         fixed seed (the experiments are the same whatever the run's seed).
+    draw : callable, optional
+        ``draw(rng, model) -> overrides``: each experiment's overrides are drawn from a
+        ``numpy.random.Generator`` seeded by the run's ``seed`` (applied over the spec's own
+        ``params``), so every seed is a new set of experiments from the preset's priors.
     """
 
     name: str
@@ -63,6 +68,7 @@ class Preset:
     sigma_noise: float = LOCALISATION_NOISE
     min_N: int = 100
     seeded_defaults: bool = False
+    draw: Callable[[np.random.Generator, str], dict[str, Any]] | None = None
 
 
 def _two(a1: float, va1: float, a2: float, va2: float) -> list[list[float]]:
@@ -160,6 +166,15 @@ PRESETS: dict[str, Preset] = {
         tuple(ExperimentSpec(m) for m in MODEL_NUMBERS for _ in range(2)), fovs=3,
         seeded_defaults=True,
     ),
+    "wide": Preset(
+        "wide",
+        "10 experiments (2 per model) drawn under the run's seed from wide priors (D 0.05-3"
+        " px²/frame, D_slow/D_fast 0.005-0.3, α 0.2-1.9, dwell times 5-300 frames, traps,"
+        " dimer radii and compartments from small to large; andi2kit.simulation.priors),"
+        " 3 FOVs each: does the pipeline generalise beyond challenge-like experiments?",
+        tuple(ExperimentSpec(m) for m in MODEL_NUMBERS for _ in range(2)), fovs=3,
+        draw=draw_wide,
+    ),
     "test": Preset(
         "test",
         "2 small experiments (multi-state, traps; 70 particles), 2 FOVs each, for the tests.",
@@ -182,7 +197,8 @@ def experiment_definitions(preset: str, seed: int = 0) -> list[dict]:
     N = 50) and applies the preset's overrides; N is then raised to the preset's ``min_N``
     (100 for ``benchmark`` and ``demo``). The random defaults of ``_get_dic_andi2`` are drawn
     under a fixed seed, or under ``seed`` for a preset with ``seeded_defaults``, and the global
-    NumPy state is restored, so the result is deterministic.
+    NumPy state is restored, so the result is deterministic. A preset with ``draw`` (``wide``)
+    then applies overrides drawn under ``seed`` from its own generator.
     Per-FOV geometry (``comp_center`` of confinement, ``traps_pos`` of traps) is drawn in each
     FOV's job and is not part of the definition.
 
@@ -203,12 +219,16 @@ def experiment_definitions(preset: str, seed: int = 0) -> list[dict]:
     dc = import_andi()
     # andi-datasets draws from NumPy's legacy global generator: seed it, then restore it
     state = np.random.get_state()  # noqa: NPY002
+    rng = np.random.default_rng([seed, 11]) if spec.draw is not None else None
     try:
         np.random.seed(seed if spec.seeded_defaults else 0)  # noqa: NPY002
         dics = []
         for exp in spec.experiments:
             dic = dc._get_dic_andi2(MODEL_NUMBERS[exp.model])
-            for key, value in exp.params.items():
+            params = dict(exp.params)
+            if spec.draw is not None:
+                params.update(spec.draw(rng, exp.model))
+            for key, value in params.items():
                 dic[key] = np.array(value, dtype=float) if key in ("Ds", "alphas", "M") else value
             dic["N"] = max(int(dic["N"]), spec.min_N)
             if dic["T"] != N_FRAMES or dic["L"] != BOX_PX:

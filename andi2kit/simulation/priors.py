@@ -1,0 +1,116 @@
+"""Wide priors: random experiment definitions well beyond the challenge's defaults.
+
+The ``wide`` preset (:data:`andi2kit.simulation.presets.PRESETS`) draws every experiment's
+parameters from these priors under the run's seed, to check that the pipeline does not only
+work on experiments like the challenge's (``_get_dic_andi2``: D_fast ≈ 1, D_slow/D_fast
+0.01–0.1, α 0.2–1.5, dwell times of about 100 frames, 300 traps of radius 0.4, 30
+compartments of radius 5). Nothing here was chosen by looking at a benchmark definition or a
+score. Units: px and frames (D in px²/frame, the challenge's).
+
+========================  ===================================================================
+parameter                 prior
+========================  ===================================================================
+D of the (only / fast)    log-uniform 0.05–3 px²/frame
+state
+D_slow / D_fast           log-uniform 0.005–0.3 (multi-state, dimerization, confinement)
+D variance                D² · log-uniform 1e-4–0.05 (relative spread 1–22 %)
+α of every state          uniform 0.2–1.9, independently per state; variance uniform
+                          0.0005–0.02
+multi-state               2 states (3 with probability 1/3); each state's mean dwell time
+                          log-uniform 5–300 frames (M_ii = 1 - 1/dwell), leaving it to the
+                          other states in equal shares
+immobile traps            radius log-uniform 0.2–2 px; 50–1500 traps in the 230.4 px box
+                          (log-uniform, density 0.001–0.03 px⁻²); Pb uniform 0.2–1; Pu
+                          log-uniform 0.005–0.3 (trapped for 3–200 frames)
+dimerization              radius log-uniform 0.3–1.5 px; N 100–250 particles (log-uniform);
+                          Pb uniform 0.2–1; Pu log-uniform 0.005–0.3
+confinement               compartment radius log-uniform 1.5–12 px; count log-uniform from 10
+                          to the number covering 40 % of the box (at most 200); transmittance
+                          uniform 0–0.4
+N                         100 (the challenge's), dimerization as above
+========================  ===================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from andi2kit.constants import BOX_PX
+
+#: D of the fast (or only) state, px²/frame.
+D_FAST = (0.05, 3.0)
+#: D_slow / D_fast of the two-state models.
+D_RATIO = (0.005, 0.3)
+#: α of every state.
+ALPHA = (0.2, 1.9)
+#: Mean dwell time of a multi-state state, frames.
+DWELL = (5.0, 300.0)
+
+
+def _logu(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(10 ** rng.uniform(np.log10(lo), np.log10(hi)))
+
+
+def _alpha(rng: np.random.Generator) -> list[float]:
+    return [float(rng.uniform(*ALPHA)), float(rng.uniform(0.0005, 0.02))]
+
+
+def _d(rng: np.random.Generator, mean: float) -> list[float]:
+    return [mean, mean * mean * _logu(rng, 1e-4, 0.05)]
+
+
+def _two_states(rng: np.random.Generator) -> dict[str, list]:
+    fast = _logu(rng, *D_FAST)
+    slow = fast * _logu(rng, *D_RATIO)
+    return {"Ds": [_d(rng, fast), _d(rng, slow)], "alphas": [_alpha(rng), _alpha(rng)]}
+
+
+def _transition_matrix(rng: np.random.Generator, n: int) -> list[list[float]]:
+    stay = [1 - 1 / _logu(rng, *DWELL) for _ in range(n)]
+    return [[stay[i] if j == i else (1 - stay[i]) / (n - 1) for j in range(n)]
+            for i in range(n)]
+
+
+def draw_wide(rng: np.random.Generator, model: str) -> dict[str, Any]:
+    """Overrides of ``_get_dic_andi2(model)`` drawn from the wide priors (module docstring).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The preset's generator (seeded by the run's seed).
+    model : str
+        One of :data:`andi2kit.constants.MODEL_NAMES`.
+
+    Returns
+    -------
+    dict
+        ``Ds``, ``alphas`` (and ``M`` for multi-state) as nested lists of floats, plus the
+        model's geometry and kinetics keys; every random default of ``_get_dic_andi2`` is
+        replaced, so the draw depends on ``rng`` only.
+    """
+    if model in ("single_state", "immobile_traps"):
+        params: dict[str, Any] = {"Ds": _d(rng, _logu(rng, *D_FAST)), "alphas": _alpha(rng)}
+        if model == "immobile_traps":
+            params.update(r=_logu(rng, 0.2, 2.0), Nt=round(_logu(rng, 50, 1500)),
+                          Pb=float(rng.uniform(0.2, 1.0)), Pu=_logu(rng, 0.005, 0.3))
+        return params
+    if model == "multi_state":
+        n = 3 if rng.random() < 1 / 3 else 2
+        fast = _logu(rng, *D_FAST)
+        Ds = [_d(rng, fast)] + [_d(rng, fast * _logu(rng, *D_RATIO)) for _ in range(n - 1)]
+        return {"Ds": Ds, "alphas": [_alpha(rng) for _ in range(n)],
+                "M": _transition_matrix(rng, n)}
+    params = _two_states(rng)
+    if model == "dimerization":
+        params.update(r=_logu(rng, 0.3, 1.5), N=round(_logu(rng, 100, 250)),
+                      Pb=float(rng.uniform(0.2, 1.0)), Pu=_logu(rng, 0.005, 0.3))
+    elif model == "confinement":
+        r = _logu(rng, 1.5, 12.0)
+        most = int(min(200, 0.4 * BOX_PX**2 / (np.pi * r * r)))
+        params.update(r=r, Nc=round(_logu(rng, 10, max(most, 11))),
+                      trans=float(rng.uniform(0.0, 0.4)))
+    else:
+        raise ValueError(f"unknown model {model!r}")
+    return params
