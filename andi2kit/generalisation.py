@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     times: dict[str, float] = {}
     results: dict[str, tuple[TrackScore, TrackScore]] = {}
     sections = []
+    sim_cpu: dict[str, float] = {}
     for preset in PRESETS:
         # data/gen-<preset> for the report seed, data/gen-<preset>-seed<S> for others
         folder = f"gen-{preset}" + ("" if args.seed == 1 else f"-seed{args.seed}")
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             times[f"run + score {preset} {method}"] = time.perf_counter() - t
         results[preset] = (scores["unet"], scores["msd"])
         manifest = json.loads((data / "manifest.json").read_text())
+        sim_cpu[preset] = sum(f.get("cpu_s") or 0 for f in manifest["fovs"])
         sections.append(preset_section(
             f"{preset} preset ({data}: {len(manifest['definitions'])} experiments, "
             f"{manifest['fovs_per_experiment']} FOVs each, seed {args.seed})",
@@ -217,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
         "## Averages", "", summary_table(results),
         "Ahead on average, and experiments where the pipeline is at least as good:", "",
         counts_table(results), "## Per preset", "", *sections,
-        "Stage wall times:", "", *[f"- {k}: {v:.0f} s" for k, v in times.items()], ""])
+        "Stage wall times:", "", *[f"- {k}: {v:.0f} s" for k, v in times.items()],
+        *[f"- simulation FOV jobs of {p} (first run): {v / 60:.1f} CPU-minutes"
+          for p, v in sim_cpu.items()], ""])
     write_text_atomic(args.out, text)
     for k, v in times.items():
         print(f"{k}: {v:.0f} s")
