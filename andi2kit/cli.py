@@ -23,6 +23,8 @@ from andi2kit.console import ErrorBoundary, console, err, fail, say, setup
 from andi2kit.console import quiet as output_is_quiet
 from andi2kit.constants import STATE_NAMES
 from andi2kit.ensemble import ENSEMBLE_METHODS
+from andi2kit.errors import OptionError
+from andi2kit.execution import ENV_SCHEDULER, set_scheduler
 from andi2kit.inference import predict as _predict
 from andi2kit.io import read_trajectories, write_bytes_atomic, write_text_atomic
 from andi2kit.methods import METHODS
@@ -54,6 +56,23 @@ PresetName = Enum("PresetName", {m: m for m in PRESETS}, type=str)
 TRACK = typer.Option(min=1, max=2, help="1 (videos) or 2 (trajectories).")
 
 
+def _scheduler(value: str | None) -> str | None:
+    # checked and kept for every job batch of this command (andi2kit.execution); the address
+    # is only reached when the jobs start
+    if value:
+        try:
+            set_scheduler(value)
+        except OptionError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+Scheduler = Annotated[str | None, typer.Option(
+    envvar=ENV_SCHEDULER, callback=_scheduler, metavar="ADDRESS",
+    help="Run the jobs on this dask scheduler's workers (tcp://HOST:PORT); --workers is then "
+         "ignored.")]
+
+
 def _value(choice: Enum | None) -> str | None:
     return None if choice is None else choice.value
 
@@ -74,9 +93,11 @@ def _main(
     debug: Annotated[bool, typer.Option(help="Show the traceback of an error.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Compete in and reproduce the 2nd AnDi Challenge."""
     setup(verbose, quiet, debug)
+    set_scheduler(scheduler)  # None: in-process or a local cluster (--workers)
 
 
 def _pen(value: float | None) -> float | None:
@@ -92,6 +113,7 @@ def simulate(
     fovs: Annotated[int | None, typer.Option(
         min=1, help="FOVs per experiment (preset's default).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Parallel processes.")] = 1,
+    scheduler: Scheduler = None,
     seed: Annotated[int, typer.Option(min=0, help="Base seed; same seed, same bytes.")] = 0,
     video: Annotated[bool, typer.Option("--video/--no-video", help="Render Track 1 videos.")]
     = True,
@@ -122,6 +144,7 @@ def run(
     = None,
     method: Annotated[Method, typer.Option(help="Prediction method.")] = DEFAULT_METHOD,
     workers: Annotated[int, typer.Option(min=1, help="Parallel processes over FOVs.")] = 1,
+    scheduler: Scheduler = None,
     force: Annotated[bool, typer.Option(
         help="Redo every FOV; take over a folder holding a submission without a record.")]
     = False,
@@ -255,6 +278,7 @@ def make_train_data(
         min=1, help="Simulated boxes (≈100–400 trajectories each).")] = 300,
     boxes_per_shard: Annotated[int, typer.Option(min=1, help="Boxes per shard file.")] = 15,
     workers: Annotated[int, typer.Option(min=1, help="Parallel processes.")] = 1,
+    scheduler: Scheduler = None,
     seed: Annotated[int, typer.Option(help="Base seed.")] = 1,
 ) -> None:
     """Simulate training trajectories with per-frame labels (all five models, broad priors)."""

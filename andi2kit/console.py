@@ -19,7 +19,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from andi2kit.errors import USER_ERRORS
-from andi2kit.workers import sigterm_interrupts
+from andi2kit.execution import sigterm_interrupts
 
 #: Exit code of an input problem or a bad option (click uses it for usage errors too).
 EXIT_INPUT = 2

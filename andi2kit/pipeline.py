@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from andi2kit import layout, provenance
 from andi2kit.errors import InputError
+from andi2kit.execution import imap_unordered, parallel
 from andi2kit.io import (
     format_labels,
     read_labels,
@@ -36,7 +38,6 @@ from andi2kit.methods import get_method
 from andi2kit.progress import progress_bar
 from andi2kit.screen import describe, screen
 from andi2kit.validation import Problem, validate
-from andi2kit.workers import imap_unordered
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,16 @@ class RunReport:
 
 
 _METHODS: dict[tuple, object] = {}
+_METHODS_LOCK = threading.Lock()
 
 
 def _method(name: str, options: dict):
-    # one instance per process: learned methods load their weights once
+    # one instance per process (a dask worker process keeps it between jobs): learned methods
+    # load their weights once, even when a worker runs several job threads
     key = (name, tuple(sorted(options.items())))
-    if key not in _METHODS:
-        _METHODS[key] = get_method(name, **options)
+    with _METHODS_LOCK:
+        if key not in _METHODS:
+            _METHODS[key] = get_method(name, **options)
     return _METHODS[key]
 
 
@@ -282,7 +286,7 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
 
     with progress_bar(progress) as bar:
         task = bar.add_task(f"track {track} · {method}", total=len(jobs))
-        if workers > 1 and len(jobs) > 1:
+        if parallel(workers, len(jobs)):
             for job, res, exc in imap_unordered(_job, jobs, workers):
                 if exc is not None:
                     res = (job[3], job[4]), f"worker died: {type(exc).__name__}: {exc}", []

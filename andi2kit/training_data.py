@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit.constants import BOX_PX, FOV_PX, MODEL_NAMES, N_FRAMES
+from andi2kit.execution import imap_unordered, parallel
 from andi2kit.io import write_text_atomic
 from andi2kit.progress import progress_bar
 from andi2kit.versions import package_versions
-from andi2kit.workers import imap_unordered
 
 MIN_LEN = 20
 
@@ -262,7 +262,7 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
     t0 = time.perf_counter()
     with progress_bar(progress) as bar:
         task = bar.add_task("training data (shards)", total=len(todo))
-        if workers > 1:  # SIGTERM and Ctrl-C stop every worker (andi2kit.workers)
+        if parallel(workers, len(todo)):  # SIGTERM, Ctrl-C stop every worker (execution)
             for _job, _res, exc in imap_unordered(_make_shard, todo, workers):
                 if exc is not None:
                     raise exc

@@ -25,6 +25,7 @@ from rich.console import Console
 from andi2kit import io, layout
 from andi2kit.constants import FOV_PX, N_FRAMES
 from andi2kit.errors import SimulationError
+from andi2kit.execution import parallel
 from andi2kit.labels import EnsembleLabel
 from andi2kit.progress import progress_bar
 from andi2kit.simulation.fov import FovJob, fov_outputs, run_fov
@@ -207,7 +208,7 @@ def simulate(
             _write_ensemble(out, exp, [records[exp, f] for f in range(n_fovs)], video)
 
     with _progress_bar(progress, len(jobs), len(jobs) - len(todo)) as advance:
-        if workers == 1 or len(todo) <= 1:
+        if not parallel(workers, len(todo)):  # in-process unless a cluster or scheduler
             for job in todo:
                 finish(*_run_fov_safe(job))
                 advance(job)
@@ -256,8 +257,8 @@ def simulate(
 
 
 def _run_parallel(todo: list[FovJob], workers: int, finish, advance) -> None:
-    # SIGTERM and Ctrl-C stop every worker (andi2kit.workers); their files are only temporary
-    from andi2kit.workers import imap_unordered
+    # SIGTERM and Ctrl-C stop every worker (andi2kit.execution); their files are only temporary
+    from andi2kit.execution import imap_unordered
 
     for job, res, exc in imap_unordered(_run_fov_safe, todo, workers):
         if exc is None:

@@ -226,6 +226,7 @@ def track_folder(public_track1: str | Path, out: str | Path,
     InputError
         If the folder is not a ``track_1`` folder or holds no video.
     """
+    from andi2kit.execution import imap_unordered, parallel
     from andi2kit.progress import progress_bar
 
     jobs = fov_jobs(public_track1)
@@ -252,12 +253,10 @@ def track_folder(public_track1: str | Path, out: str | Path,
                 report.failed[exp, fov] = err
             bar.advance(task)
 
-        if workers <= 1 or len(todo) <= 1:
+        if not parallel(workers, len(todo)):
             for job in todo:
                 done(_track_job(job))
         else:
-            from andi2kit.workers import imap_unordered
-
             for job, res, exc in imap_unordered(_track_job, todo, workers):
                 # exc: the worker process itself died
                 done(res if exc is None else
