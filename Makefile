@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	# andi-datasets renders videos with DeepTrack's 1.x API; its metadata pins an old
 	# TensorFlow that has no wheel for Python 3.11, but the imaging code needs none of it.
 	$(BIN)/pip install -q --no-deps deeptrack==1.7.0
-	$(BIN)/python -c "import andi_datasets.utils_videos, deeptrack, tensorflow, trackpy, ruptures"
+	$(BIN)/python -c "import andi_datasets.utils_videos, deeptrack, tensorflow, trackpy, ruptures, distributed"
+	$(BIN)/dask worker --help >/dev/null
 	touch $(STAMP)
 
 test: install

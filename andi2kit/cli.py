@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from click.core import ParameterSource
 from rich.table import Table
 
 from andi2kit import __version__, layout, plots
@@ -56,14 +57,17 @@ PresetName = Enum("PresetName", {m: m for m in PRESETS}, type=str)
 TRACK = typer.Option(min=1, max=2, help="1 (videos) or 2 (trajectories).")
 
 
-def _scheduler(value: str | None) -> str | None:
+def _scheduler(ctx: typer.Context, param: typer.CallbackParam, value: str | None
+               ) -> str | None:
     # checked and kept for every job batch of this command (andi2kit.execution); the address
     # is only reached when the jobs start
     if value:
         try:
             set_scheduler(value)
         except OptionError as exc:
-            raise typer.BadParameter(str(exc)) from None
+            env = ctx.get_parameter_source(param.name) == ParameterSource.ENVIRONMENT
+            raise typer.BadParameter(f"{exc}{f' (from {ENV_SCHEDULER})' if env else ''}"
+                                     ) from None
     return value
 
 

@@ -249,6 +249,11 @@ OPTION_CASES = {
     "pen -5": (["run", "{pub}", "--pen", "-5"], "--pen"),
     "pen inf": (["run", "{pub}", "--pen", "inf"], "--pen"),
     "workers 0": (["run", "{pub}", "--workers", "0"], "--workers"),
+    "scheduler without port": (["run", "{pub}", "--scheduler", "127.0.0.1"], "--scheduler"),
+    "scheduler bad port (before the command)": (
+        ["--scheduler", "tcp://lab:port", "run", "{pub}"], "--scheduler"),
+    "scheduler bad scheme": (["simulate", "{tmp}/sim", "--scheduler", "http://h:1"],
+                             "--scheduler"),
     "pen with msd": (["run", "{pub}", "--method", "msd", "--pen", "4"], "--pen"),
     "preset bogus": (["simulate", "{tmp}/sim", "--preset", "bogus"], "--preset"),
     "fovs 0": (["simulate", "{tmp}/sim", "--fovs", "0"], "--fovs"),
@@ -272,6 +277,34 @@ def test_bad_option_names_it(tmp_path, case):
     assert opt in res.output
     assert files(tmp_path) == before and not (tmp_path / "sim").exists()
     assert DEFAULT_CHECKPOINT.joinpath("segmentation.json").is_file()
+
+
+def test_malformed_scheduler_in_the_environment(tmp_path, monkeypatch):
+    pub = make_public(tmp_path)
+    monkeypatch.setenv("ANDI2KIT_SCHEDULER", "lab-server")
+    res = invoke("run", pub, "--method", "msd", "--out", tmp_path / "sub")
+    assert res.exit_code == 2 and "ANDI2KIT_SCHEDULER" in res.output, res.output
+    assert not (tmp_path / "sub").exists()
+
+
+def test_unreachable_scheduler_is_a_short_error(tmp_path, monkeypatch):
+    import socket
+
+    from andi2kit import execution
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(execution, "CONNECT_TIMEOUT", 1.0)
+    pub = make_public(tmp_path)
+    res = invoke("run", pub, "--method", "msd", "--out", tmp_path / "sub",
+                 "--scheduler", f"127.0.0.1:{port}")
+    assert res.exit_code == 2, res.output
+    assert one_line(res.output).endswith(  # after the progress bar's first line
+        f"error: scheduler tcp://127.0.0.1:{port} (--scheduler or ANDI2KIT_SCHEDULER): "
+        "no answer within 1 s (OSError)")
+    assert not list((tmp_path / "sub").rglob("fov_*.txt"))
+    assert invoke("run", pub, "--method", "msd", "--out", tmp_path / "sub").exit_code == 0
 
 
 # --------------------------------------------------------------------------------------------
