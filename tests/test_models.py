@@ -91,3 +91,57 @@ def test_train_resume_and_predict(tmp_path):
     assert len(frames) == 52
     assert frames.groupby("traj_idx").frame.min().to_dict() == {4: 5, 9: 0}
     assert frames[["p0", "p1", "p2", "p3"]].sum(1).round(4).eq(1).all()
+
+
+def test_one_cpu_trains_with_the_default_strategy():
+    import tensorflow as tf
+
+    from andi2kit.models.train import distribution_strategy
+
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        pytest.skip("several GPUs: MirroredStrategy is the point")
+    strategy = distribution_strategy()
+    assert strategy is tf.distribute.get_strategy() and strategy.num_replicas_in_sync == 1
+
+
+MIRRORED = """
+import sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, sys.argv[2])
+from test_models import TINY, toy_data
+from andi2kit.models.train import TrainConfig, train
+data, out = sys.argv[1] + "/data", sys.argv[1] + "/ckpt"
+import os
+os.makedirs(data)
+for s in range(2):
+    np.savez(f"{data}/shard_{s:04d}.npz", model=np.zeros(64, np.int8), **toy_data(64, seed=s))
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+cfg = TrainConfig(data=data, epochs=1, batch_size=2, model=TINY)
+train(cfg, out, progress=False, strategy=strategy)
+cfg.epochs = 2
+train(cfg, out, progress=False, strategy=strategy)  # resumes inside the strategy's scope
+print("replicas", strategy.num_replicas_in_sync)
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_trains_and_resumes(tmp_path):
+    """Two logical CPU devices stand in for two GPUs: the MirroredStrategy code path."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(tests.parent), os.environ.get("PYTHONPATH")) if p)}
+    res = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path), str(tests)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "replicas 2" in res.stdout
+    state = json.loads((tmp_path / "ckpt" / "train_state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2]
+    assert (tmp_path / "ckpt" / "model.keras").is_file()

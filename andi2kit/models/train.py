@@ -11,11 +11,17 @@ The output folder (``checkpoints/NAME``) holds:
 * ``last.keras`` + ``train_state.json`` — what an interrupted run resumes from;
 * ``config.json`` (model + training configuration), ``data_manifest.json``,
   ``history.csv``, ``metrics.json`` (per-frame validation metrics), ``versions.json``.
+
+With several GPUs visible, training runs data-parallel under
+``tf.distribute.MirroredStrategy`` (:func:`distribution_strategy`): every GPU gets
+``batch_size`` inputs per step, so a step sees ``batch_size`` times the number of GPUs; on one
+GPU or on CPUs nothing changes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +39,8 @@ from andi2kit.progress import progress_bar
 from andi2kit.training_data import load_shards, split_shards
 from andi2kit.versions import package_versions
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class TrainConfig:
@@ -47,7 +55,8 @@ class TrainConfig:
     epochs : int
         Maximum epochs.
     batch_size : int
-        64-row inputs per step.
+        64-row inputs per step and device: with several GPUs a step takes
+        ``batch_size`` inputs on each (:func:`distribution_strategy`).
     learning_rate : float
         Initial learning rate.
     lr_decay : float
@@ -103,8 +112,38 @@ def compile_model(model, cfg: TrainConfig):
     return model
 
 
-def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
+def distribution_strategy():
+    """How to spread training over the visible devices.
+
+    Returns
+    -------
+    tf.distribute.Strategy
+        ``MirroredStrategy`` over all GPUs when more than one is visible (choose them with
+        ``CUDA_VISIBLE_DEVICES``); TensorFlow's default strategy otherwise (one GPU, or the
+        CPUs), which changes nothing.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([g.name for g in gpus])
+    return tf.distribute.get_strategy()
+
+
+def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True,
+          strategy=None) -> Path:
     """Train (or resume training) a per-frame model into ``out``.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    out : path-like
+        Checkpoint folder.
+    progress : bool
+        Show a progress bar over epochs.
+    strategy : tf.distribute.Strategy, optional
+        Default: :func:`distribution_strategy`. The model is built (or resumed) and
+        compiled in its scope; ``cfg.batch_size`` is per replica.
 
     Returns
     -------
@@ -117,12 +156,18 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
     train_paths, val_paths = split_shards(folders, cfg.val_shards)
     state_path = out / "train_state.json"
     state = {"epoch": 0, "best": None, "wait": 0, "wall_s": 0.0, "history": []}
-    if state_path.is_file() and (out / "last.keras").is_file():
-        state = json.loads(state_path.read_text())
-        model = keras.models.load_model(out / "last.keras")
-        print(f"resuming after epoch {state['epoch']} (best val loss {state['best']})")
-    else:
-        model = compile_model(build_model(cfg.model), cfg)
+    strategy = strategy or distribution_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if replicas > 1:
+        log.info("training on %d devices (%s): %d inputs per step", replicas,
+                 type(strategy).__name__, cfg.batch_size * replicas)
+    with strategy.scope():  # variables (and the optimizer's) mirrored on every device
+        if state_path.is_file() and (out / "last.keras").is_file():
+            state = json.loads(state_path.read_text())
+            model = keras.models.load_model(out / "last.keras")
+            print(f"resuming after epoch {state['epoch']} (best val loss {state['best']})")
+        else:
+            model = compile_model(build_model(cfg.model), cfg)
     write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
     manifests = {str(f): json.loads((f / "manifest.json").read_text())
                  for f in folders if (f / "manifest.json").is_file()}
@@ -149,9 +194,9 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True) -> Path:
             x, y = make_examples(subset, rng, cfg.noise, True)
             model.optimizer.learning_rate.assign(
                 cfg.learning_rate * cfg.lr_decay ** state["epoch"])
-            hist = model.fit(x, keras_targets(y), batch_size=cfg.batch_size, epochs=1,
-                             verbose=0, validation_data=(xv, keras_targets(yv)),
-                             validation_batch_size=32)
+            hist = model.fit(x, keras_targets(y), batch_size=cfg.batch_size * replicas,
+                             epochs=1, verbose=0, validation_data=(xv, keras_targets(yv)),
+                             validation_batch_size=32 * replicas)
             h = {k: float(v[-1]) for k, v in hist.history.items()}
             state["epoch"] += 1
             state["wall_s"] = time.perf_counter() - t_start
