@@ -116,10 +116,10 @@ from andi2kit.models.train import TrainConfig, train
 data, out = sys.argv[1] + "/data", sys.argv[1] + "/ckpt"
 import os
 os.makedirs(data)
-for s in range(2):
-    np.savez(f"{data}/shard_{s:04d}.npz", model=np.zeros(64, np.int8), **toy_data(64, seed=s))
+for s in range(3):  # 4 inputs to train on, 2 to validate (each device gets its share)
+    np.savez(f"{data}/shard_{s:04d}.npz", model=np.zeros(128, np.int8), **toy_data(128, seed=s))
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-cfg = TrainConfig(data=data, epochs=1, batch_size=2, model=TINY)
+cfg = TrainConfig(data=data, epochs=1, batch_size=3, model=TINY)  # one batch: 2 per device
 train(cfg, out, progress=False, strategy=strategy)
 cfg.epochs = 2
 train(cfg, out, progress=False, strategy=strategy)  # resumes inside the strategy's scope

@@ -14,8 +14,9 @@ The output folder (``checkpoints/NAME``) holds:
 
 With several GPUs visible, training runs data-parallel under
 ``tf.distribute.MirroredStrategy`` (:func:`distribution_strategy`): every GPU gets
-``batch_size`` inputs per step, so a step sees ``batch_size`` times the number of GPUs; on one
-GPU or on CPUs nothing changes.
+``batch_size`` inputs per step, so a step sees ``batch_size`` times the number of GPUs, and
+each epoch (and the validation set) drops its last inputs short of a multiple of the number
+of GPUs; on one GPU or on CPUs nothing changes.
 """
 
 from __future__ import annotations
@@ -176,7 +177,9 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True,
 
     train_data = load_shards(train_paths)
     val_data = load_shards(val_paths)
-    xv, yv = make_examples(val_data, np.random.default_rng(12345), LOCALISATION_NOISE, False)
+    xv, yv = _whole_replicas(
+        *make_examples(val_data, np.random.default_rng(12345), LOCALISATION_NOISE, False),
+        replicas)
     print(f"training on {train_data['length'].size} trajectories "
           f"({len(train_paths)} shards), validating on {val_data['length'].size}; "
           f"{model.count_params()} parameters")
@@ -191,7 +194,7 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True,
             if 0 < cfg.trajectories_per_epoch < n_all:
                 pick = rng.choice(n_all, cfg.trajectories_per_epoch, replace=False)
                 subset = {k: v[pick] for k, v in train_data.items()}
-            x, y = make_examples(subset, rng, cfg.noise, True)
+            x, y = _whole_replicas(*make_examples(subset, rng, cfg.noise, True), replicas)
             model.optimizer.learning_rate.assign(
                 cfg.learning_rate * cfg.lr_decay ** state["epoch"])
             hist = model.fit(x, keras_targets(y), batch_size=cfg.batch_size * replicas,
@@ -229,6 +232,16 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True,
                    parameters=int(best.count_params()))
     write_metrics(out / "metrics.json", metrics)
     return out / "model.keras"
+
+
+def _whole_replicas(x: np.ndarray, y: dict[str, np.ndarray], replicas: int
+                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Drop the last ``len(x) % replicas`` inputs: with several devices every batch, the last
+    one included, must split evenly between them (their gradients are summed)."""
+    n = len(x) - len(x) % replicas
+    if n == 0:
+        raise ValueError(f"{len(x)} 64-row input(s), fewer than the {replicas} devices")
+    return (x, y) if n == len(x) else (x[:n], {k: v[:n] for k, v in y.items()})
 
 
 def _save_atomic(model, path: Path) -> None:
