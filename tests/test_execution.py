@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 
 import numpy as np
 import pytest
@@ -16,10 +17,10 @@ from andi2kit import execution
 from andi2kit.errors import OptionError
 
 
-def _square(x: int) -> tuple[int, int]:
+def _square(x: int) -> tuple[int, int, bool]:
     if x == 3:
         raise ValueError("three")
-    return x * x, os.getpid()
+    return x * x, os.getpid(), signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 
 
 def _draws(seed: int) -> list[float]:
@@ -88,6 +89,8 @@ def test_local_cluster_isolates_failures_and_random_streams():
     assert {j: r[0] for j, (r, e) in got.items() if e is None} == \
         {0: 0, 1: 1, 2: 4, 4: 16, 5: 25}
     assert os.getpid() not in {r[1] for r, e in got.values() if e is None}
+    # the terminal's Ctrl-C reaches the workers too; the parent stops them
+    assert all(r[2] for r, e in got.values() if e is None)
     # dask's own draws from the global generator (it sizes each message it sends) must not
     # reach a job's: seeded results are the same bytes as in this process
     reference = _draws(7)
