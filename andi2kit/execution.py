@@ -158,15 +158,28 @@ def imap_unordered(fn: Callable, jobs: Iterable, workers: int
 
 @contextlib.contextmanager
 def _quiet_dask() -> Iterator[None]:
-    # the local scheduler and nannies log here; their lines mean nothing to a user (-v: kept)
-    logger = logging.getLogger("distributed")
-    previous = logger.level
-    if not log.isEnabledFor(logging.DEBUG):
-        logger.setLevel(logging.CRITICAL)
+    # the local scheduler and nannies log here, some loggers with levels of their own, and a
+    # library may have given the root logger a handler: their lines mean nothing to a user
+    # (-v: kept)
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    import distributed  # noqa: F401  (creates its loggers)
+
+    top = logging.getLogger("distributed")
+    loggers = [top] + [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)
+                       if n.startswith("distributed.")]
+    previous = [(lg, lg.level) for lg in loggers]
+    propagate = top.propagate
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    top.propagate = False
     try:
         yield
     finally:
-        logger.setLevel(previous)
+        top.propagate = propagate
+        for lg, level in previous:
+            lg.setLevel(level)
 
 
 def _in_process(fn: Callable, jobs: list) -> Iterator[tuple[object, object, BaseException | None]]:
