@@ -139,6 +139,10 @@ def _validation_experiments(n_per_model: int = 2, seed: int = 99) -> tuple[Exper
     return tuple(specs)
 
 
+#: Two experiments of each andi-datasets model (the drawn presets' layout).
+_TWO_PER_MODEL = tuple(ExperimentSpec(m) for m in MODEL_NUMBERS for _ in range(2))
+
+
 #: Named presets. ``benchmark`` follows the organisers' 9 definitions (30 FOVs, 10 VIPs).
 PRESETS: dict[str, Preset] = {
     "benchmark": Preset(
@@ -163,7 +167,7 @@ PRESETS: dict[str, Preset] = {
         "10 experiments (2 per model) with andi-datasets' own random defaults"
         " (_get_dic_andi2, drawn anew for every seed), 3 FOVs each with videos: unseen"
         " experiments like the challenge's; tune on one seed, report on another.",
-        tuple(ExperimentSpec(m) for m in MODEL_NUMBERS for _ in range(2)), fovs=3,
+        _TWO_PER_MODEL, fovs=3,
         seeded_defaults=True,
     ),
     "wide": Preset(
@@ -172,7 +176,7 @@ PRESETS: dict[str, Preset] = {
         " px²/frame, D_slow/D_fast 0.005-0.3, α 0.2-1.9, dwell times 5-300 frames, traps,"
         " dimer radii and compartments from small to large; andi2kit.simulation.priors),"
         " 3 FOVs each: does the pipeline generalise beyond challenge-like experiments?",
-        tuple(ExperimentSpec(m) for m in MODEL_NUMBERS for _ in range(2)), fovs=3,
+        _TWO_PER_MODEL, fovs=3,
         draw=draw_wide,
     ),
     "test": Preset(

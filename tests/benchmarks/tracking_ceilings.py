@@ -32,11 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
-from tune_tracking import load
+from tune_tracking import hit_rates, load
 
 from andi2kit import io, layout
-from andi2kit.tracking import TrackingParams, follow_vips, link, untangle
-from andi2kit.tracking.evaluate import evaluate_fov
+from andi2kit.tracking import TrackingParams, link, untangle
 
 MODES = ("tracker", "no-untangle", "oracle-untangle", "oracle-tracklets", "perfect-linking")
 
@@ -101,32 +100,26 @@ def _oracle_tracklets(tracks: pd.DataFrame, tid: np.ndarray, radius: float = 3.0
 
 def ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams) -> pd.Series:
     """VIP frames within 1 px per experiment and overall with ``mode``'s identity stage."""
-    rows = []
     fovs: dict[int, int] = {}
-    for exp, feats, cent, shape, truth, origin in data:
+
+    def tracks_of(item: tuple) -> pd.DataFrame:
+        exp, feats, _, _, _, origin = item
         fov = fovs[exp] = fovs.get(exp, -1) + 1  # load() lists FOVs in order
         parts = io.read_trajectories(layout.trajs_path(root / "public_data", 2, exp, fov))
         parts = parts.assign(x=parts["x"] - origin[0], y=parts["y"] - origin[1])
         tracks = link(feats, p)
         if mode == "tracker":
-            tracks = untangle(tracks, p)
-        elif mode == "oracle-untangle":
-            tracks = _oracle_untangle(tracks, true_ids(tracks, parts), p)
-        elif mode == "oracle-tracklets":
-            tracks = _oracle_tracklets(tracks, true_ids(tracks, parts))
-        elif mode == "perfect-linking":
+            return untangle(tracks, p)
+        if mode == "oracle-untangle":
+            return _oracle_untangle(tracks, true_ids(tracks, parts), p)
+        if mode == "oracle-tracklets":
+            return _oracle_tracklets(tracks, true_ids(tracks, parts))
+        if mode == "perfect-linking":
             tid = true_ids(tracks, parts)
-            tracks = _relabel(tracks, np.where(tid >= 0, tid, 10 ** 6 + np.arange(len(tid))))
-        v = follow_vips(tracks, cent, shape, p.expected_frames or 200, p)
-        tracked = pd.DataFrame({"traj_idx": v["traj_idx"], "frame": v["frame"],
-                                "x": v["row"] + origin[0], "y": v["col"] + origin[1]})
-        r = evaluate_fov(tracked, truth)
-        rows.append({"exp": exp, "hits": r["hits"], "frames": r["frames"]})
-    df = pd.DataFrame(rows)
-    per = df.groupby("exp")[["hits", "frames"]].sum()
-    out = per["hits"] / per["frames"]
-    out["overall"] = df["hits"].sum() / df["frames"].sum()
-    return out
+            return _relabel(tracks, np.where(tid >= 0, tid, 10 ** 6 + np.arange(len(tid))))
+        return tracks  # no-untangle
+
+    return hit_rates(data, tracks_of, p)
 
 
 def main() -> None:

@@ -41,10 +41,13 @@ def load(root: Path, cache: Path) -> list[tuple]:
     return data
 
 
-def score(data: list[tuple], p: TrackingParams) -> pd.Series:
+def hit_rates(data: list[tuple], tracks_of, p: TrackingParams) -> pd.Series:
+    """VIP frames within 1 px per experiment and overall; ``tracks_of(item)`` gives the
+    linked (and untangled) tracks of one ``load`` item."""
     rows = []
-    for exp, feats, cent, shape, truth, origin in data:
-        v = follow_vips(untangle(link(feats, p), p), cent, shape, p.expected_frames or 200, p)
+    for item in data:
+        exp, _, cent, shape, truth, origin = item
+        v = follow_vips(tracks_of(item), cent, shape, p.expected_frames or 200, p)
         tracked = pd.DataFrame({"traj_idx": v["traj_idx"], "frame": v["frame"],
                                 "x": v["row"] + origin[0], "y": v["col"] + origin[1]})
         r = evaluate_fov(tracked, truth)
@@ -54,6 +57,11 @@ def score(data: list[tuple], p: TrackingParams) -> pd.Series:
     out = per["hits"] / per["frames"]
     out["overall"] = df["hits"].sum() / df["frames"].sum()
     return out
+
+
+def score(data: list[tuple], p: TrackingParams) -> pd.Series:
+    """:func:`hit_rates` of the tracker (link, untangle) with settings ``p``."""
+    return hit_rates(data, lambda item: untangle(link(item[1], p), p), p)
 
 
 def main() -> None:
