@@ -164,7 +164,12 @@ def run(
     ensemble: Annotated[EnsembleName | None, typer.Option(
         help="unet: ensemble method (default: the checkpoint's tuned one).")] = None,
     pooling: Annotated[bool, typer.Option(
-        "--pooling/--no-pooling", help="unet: pool segment values per experiment.")] = True,
+        "--pooling/--no-pooling",
+        help="unet: pool segment values (and states) per experiment.")] = True,
+    state_stage: Annotated[bool, typer.Option(
+        "--state-stage/--no-state-stage",
+        help="unet: per-frame states from the checkpoint's state stage (states.pkl), not the "
+             "U-Net's head.")] = True,
 ) -> None:
     """Predict every FOV of a track (default: every track present) and write a validated
     submission."""
@@ -180,8 +185,12 @@ def run(
         options["ensemble"] = _value(ensemble)
     if not pooling:
         options["pooling"] = False
+    if not state_stage:
+        options["state_stage"] = False
     if options and name != "unet":
-        flag = "--no-pooling" if next(iter(options)) == "pooling" else f"--{next(iter(options))}"
+        first = next(iter(options))
+        flag = {"pooling": "--no-pooling", "state_stage": "--no-state-stage"}.get(
+            first, f"--{first}")
         raise fail(f"{flag} applies to --method unet only, not {name}")
     out = out if out is not None else Path("submissions") / name
     todo = tracks_present(public) if track is None else [track]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from andi2kit import states
 from andi2kit.errors import InputError
 from andi2kit.tensors import FOVTensor, pack, to_dense, unpack
 
@@ -40,6 +41,8 @@ class Checkpoint:
     model: object
     path: Path
     config: dict
+    #: The per-frame state stage saved beside the model (:mod:`andi2kit.states`), or None.
+    states: object | None = None
 
 
 def checkpoint_file(path: str | Path | None = None) -> Path:
@@ -102,13 +105,15 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     except Exception as exc:  # keras raises many types for a file it cannot read
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{file}: cannot load the model ({first[:200]})") from exc
-    return Checkpoint(model=model, path=file.parent, config=config)
+    return Checkpoint(model=model, path=file.parent, config=config,
+                      states=states.load(file.parent))
 
 
 def predict_tensors(ckpt: Checkpoint, tensors: list[FOVTensor],
                     batch_size: int = 32) -> list[list[np.ndarray]]:
     """Run the model on packed FOVs; per FOV, per trajectory a ``(T, 7)`` array with the
-    columns :data:`FRAME_VALUES`."""
+    columns :data:`FRAME_VALUES` (state and its probabilities from the checkpoint's state
+    stage, :mod:`andi2kit.states`, when it has one)."""
     if not tensors:
         return []
     x = np.concatenate([t.x for t in tensors])
@@ -123,7 +128,10 @@ def predict_tensors(ckpt: Checkpoint, tensors: list[FOVTensor],
     results, k = [], 0
     for t in tensors:
         n = t.x.shape[0]
-        results.append(unpack(t, frames[k:k + n]))
+        per_traj = unpack(t, frames[k:k + n])
+        if ckpt.states is not None:
+            per_traj = states.restate(ckpt.states, unpack(t, t.x), per_traj)
+        results.append(per_traj)
         k += n
     return results
 

@@ -8,7 +8,8 @@ segment's values by their posterior mean (empirical Bayes): the estimate is pull
 state's mean by ``err² / (err² + spread²)``, where ``err²`` depends on the segment's length
 (:class:`SegmentErrorModel`) and ``spread²`` is the state's scatter minus the mean error.
 Long segments in a broad state barely move; short segments in a narrow state move most of
-the way. Change points and states are untouched.
+the way. Change points are untouched; states change only where the experiment says a state
+does not exist (:func:`gate_states`: a state covering too few of its frames).
 
 The error model is calibrated on simulated validation data (``andi2kit tune``) by comparing
 predicted segments with the true values over the frames they cover. The ensemble is *not*
@@ -156,6 +157,40 @@ def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
     return out
 
 
+def gate_states(labels: Sequence[TrajectoryLabel], min_share: float
+                ) -> list[TrajectoryLabel]:
+    """Give the segments of a state rare in the experiment to its most common state.
+
+    The experiment decides which states exist: a state that covers less than ``min_share``
+    of the experiment's frames is taken for the per-frame model's false alarms (a free
+    particle briefly looking confined), and its segments take the state that covers most
+    frames. Values and change points are untouched.
+
+    Examples
+    --------
+    >>> from andi2kit.labels import TrajectoryLabel
+    >>> labs = [TrajectoryLabel(0, [1., 1.], [0.5, 0.5], [2, 1], [190], 200),
+    ...         TrajectoryLabel(1, [1.], [0.5], [2], [], 200)]
+    >>> [list(lab.state) for lab in gate_states(labs, min_share=0.05)]
+    [[2, 2], [2]]
+    """
+    if min_share <= 0 or not labels:
+        return list(labels)
+    frames = np.zeros(4)
+    for lab in labels:
+        np.add.at(frames, np.asarray(lab.state, int), lab.lengths)
+    share = frames / max(frames.sum(), 1)
+    rare = share < min_share
+    if not rare.any() or rare.all():
+        return list(labels)
+    main = int(np.argmax(np.where(rare, -1, frames)))
+    out = []
+    for lab in labels:
+        st = np.asarray(lab.state, int)
+        out.append(replace(lab, state=np.where(rare[st], main, st)) if rare[st].any() else lab)
+    return out
+
+
 @dataclass(frozen=True)
 class Pooling:
     """Pooling settings as tuned on validation data (``segmentation.json``).
@@ -165,20 +200,26 @@ class Pooling:
     error : SegmentErrorModel
     max_states : int
     min_spread : float
+    min_state_share : float
+        States covering less of the experiment's frames are given to its main state
+        (:func:`gate_states`); 0: off.
     """
 
     error: SegmentErrorModel
     max_states: int = 3
     min_spread: float = MIN_SPREAD
+    min_state_share: float = 0.0
 
     def __call__(self, labels: Sequence[TrajectoryLabel]) -> list[TrajectoryLabel]:
-        """Pool one experiment's trajectories (:func:`pool_experiment`)."""
-        return pool_experiment(labels, self.error, self.max_states, self.min_spread)
+        """Pool one experiment's trajectories (:func:`pool_experiment`, then
+        :func:`gate_states`)."""
+        pooled = pool_experiment(labels, self.error, self.max_states, self.min_spread)
+        return gate_states(pooled, self.min_state_share)
 
     def to_dict(self) -> dict:
         """Plain dictionary (for ``segmentation.json``)."""
         return {"error": self.error.to_dict(), "max_states": self.max_states,
-                "min_spread": self.min_spread}
+                "min_spread": self.min_spread, "min_state_share": self.min_state_share}
 
     @classmethod
     def from_dict(cls, d: dict) -> Pooling:
@@ -186,4 +227,4 @@ class Pooling:
         if "error" not in d:
             return cls(SegmentErrorModel(**d))
         return cls(SegmentErrorModel(**d["error"]), int(d.get("max_states", 3)),
-                   float(d.get("min_spread", MIN_SPREAD)))
+                   float(d.get("min_spread", MIN_SPREAD)), float(d.get("min_state_share", 0.0)))

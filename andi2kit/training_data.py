@@ -12,9 +12,11 @@ Positions are stored noise-free; localisation noise is added at training time
 (:mod:`andi2kit.models.train`), so that one shard serves several noise levels.
 
 Shards are ``.npz`` files holding ``pos (n, 200, 2)`` float32 (NaN after each trajectory's
-end), ``labels (n, 200, 3)`` float32 (α, K, state per frame), ``length (n,)`` and
-``model (n,)`` (index into :data:`~andi2kit.constants.MODEL_NAMES`); ``manifest.json``
-beside them lists the shards, the seed and the package versions.
+end), ``labels (n, 200, 3)`` float32 (α, K, state per frame), ``length (n,)``,
+``model (n,)`` (index into :data:`~andi2kit.constants.MODEL_NAMES`) and ``fov (n,)`` (which
+FOV window of which box of the shard the trajectory came from: ``4 * box + window``;
+shards written before it existed lack it); ``manifest.json`` beside them lists the shards,
+the seed and the package versions.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ def simulate_box(dic: dict, seed: int) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        ``pos, labels, length`` arrays as stored in a shard.
+        ``pos, labels, length`` arrays as stored in a shard and ``fov``, the FOV window
+        (0–3) each trajectory was cut by.
     """
     # andi-datasets (and its stochastic) take seconds to import: only simulating needs them
     import stochastic
@@ -121,9 +124,9 @@ def simulate_box(dic: dict, seed: int) -> dict[str, np.ndarray]:
         trajs, labels = datasets_phenom().create_dataset(dics=dict(dic))
     trajs = np.asarray(trajs)[..., :2]  # (T, N, 2)
     labels = np.asarray(labels)[..., :3]  # alpha, D, state (drop the state number)
-    pos_out, lab_out, len_out = [], [], []
+    pos_out, lab_out, len_out, fov_out = [], [], [], []
     lo, hi = 0.0, BOX_PX - FOV_PX
-    for origin in ((lo, lo), (lo, hi), (hi, lo), (hi, hi)):
+    for window, origin in enumerate(((lo, lo), (lo, hi), (hi, lo), (hi, hi))):
         for n in range(trajs.shape[1]):
             segs = segs_inside_fov(trajs[:, n], fov_origin=np.array(origin), fov_length=FOV_PX,
                                    cutoff_length=MIN_LEN)
@@ -136,12 +139,13 @@ def simulate_box(dic: dict, seed: int) -> dict[str, np.ndarray]:
                 pos_out.append(p)
                 lab_out.append(lab)
                 len_out.append(b - a)
+                fov_out.append(window)
     if not pos_out:
         return {"pos": np.zeros((0, N_FRAMES, 2), np.float32),
                 "labels": np.zeros((0, N_FRAMES, 3), np.float32),
-                "length": np.zeros(0, np.int16)}
+                "length": np.zeros(0, np.int16), "fov": np.zeros(0, np.int32)}
     return {"pos": np.stack(pos_out), "labels": np.stack(lab_out),
-            "length": np.array(len_out, np.int16)}
+            "length": np.array(len_out, np.int16), "fov": np.array(fov_out, np.int32)}
 
 
 def _majority(dummy: np.ndarray, window: int = 5) -> np.ndarray:
@@ -209,13 +213,14 @@ class _ShardJob:
 
 def _make_shard(job: _ShardJob) -> tuple[Path, int, float]:
     t0 = time.perf_counter()
-    parts = {"pos": [], "labels": [], "length": [], "model": []}
-    for seed, model in zip(job.seeds, job.models, strict=True):
+    parts = {"pos": [], "labels": [], "length": [], "model": [], "fov": []}
+    for b, (seed, model) in enumerate(zip(job.seeds, job.models, strict=True)):
         rng = np.random.default_rng(seed)
         dic = sample_definition(rng, model)
         box = simulate_box(dic, seed)
         for k in ("pos", "labels", "length"):
             parts[k].append(box[k])
+        parts["fov"].append(4 * b + box["fov"])
         parts["model"].append(np.full(len(box["length"]), MODEL_NAMES.index(dic["model"]), np.int8))
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
     tmp = job.path.with_suffix(".tmp.npz")

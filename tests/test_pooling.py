@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from andi2kit.labels import TrajectoryLabel
-from andi2kit.pooling import Pooling, SegmentErrorModel, pool_experiment
+from andi2kit.pooling import Pooling, SegmentErrorModel, gate_states, pool_experiment
 
 ERR = SegmentErrorModel(0.005, 0.5, 0.002, 0.4)
 
@@ -79,3 +79,37 @@ def test_pooling_settings_round_trip_and_call():
     a = [lab.alpha[0] for lab in pool(pred)]
     b = [lab.alpha[0] for lab in pool_experiment(pred, ERR, 2, 0.05)]
     assert np.allclose(a, b)
+
+
+def _segmented(rng, n, states, p):
+    """Two-segment trajectories whose states are drawn with probabilities ``p``."""
+    labs = []
+    for i in range(n):
+        cp = int(rng.integers(20, 180))
+        st = rng.choice(states, size=2, p=p)
+        labs.append(TrajectoryLabel(i, [0.5, 0.5], [1.0, 1.0], st.tolist(), [cp], 200))
+    return labs
+
+
+def test_a_state_rare_in_the_experiment_is_never_called():
+    rng = np.random.default_rng(3)
+    labs = _segmented(rng, 300, [1, 2], [0.01, 0.99])  # a few false "confined" segments
+    assert any(1 in lab.state for lab in labs)
+    gated = gate_states(labs, min_share=0.02)
+    assert all(set(lab.state) == {2} for lab in gated)
+    assert [lab.cp for lab in gated] == [lab.cp for lab in labs]
+    assert all(np.array_equal(a.alpha, b.alpha) for a, b in zip(gated, labs, strict=True))
+    # a state that is really there stays, and 0 switches the gate off
+    mixed = _segmented(rng, 300, [1, 2], [0.3, 0.7])
+    assert [list(lab.state) for lab in gate_states(mixed, 0.02)] == \
+        [list(lab.state) for lab in mixed]
+    assert gate_states(labs, 0.0) == list(labs)
+
+
+def test_pooling_settings_carry_the_gate():
+    pool = Pooling(ERR, 3, 0.05, min_state_share=0.02)
+    back = Pooling.from_dict(pool.to_dict())
+    assert back == pool
+    assert Pooling.from_dict({"error": ERR.to_dict()}).min_state_share == 0.0
+    labs = _segmented(np.random.default_rng(4), 200, [0, 2], [0.005, 0.995])
+    assert all(0 not in lab.state for lab in pool(labs))

@@ -15,7 +15,7 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from andi2kit import provenance
+from andi2kit import provenance, states
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import InputError, OptionError
 from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
@@ -50,13 +50,16 @@ class UNetMethod:
     pooling : bool
         Pool each experiment's segments (:mod:`andi2kit.pooling`) when the checkpoint's
         tuning kept it.
+    state_stage : bool
+        Per-frame states from the checkpoint's state stage (:mod:`andi2kit.states`) when it
+        has one; False: the U-Net's own state head.
     """
 
     name = "unet"
 
     def __init__(self, checkpoint: str | None = None, segmentation: str | None = None,
                  pen: float | None = None, ensemble: str | None = None,
-                 pooling: bool = True) -> None:
+                 pooling: bool = True, state_stage: bool = True) -> None:
         # the settings first: a bad option or settings file fails before TensorFlow loads
         tuned_file = checkpoint_file(checkpoint).parent / "segmentation.json"
         tuned = read_json(tuned_file)
@@ -80,12 +83,18 @@ class UNetMethod:
             raise InputError(f"{tuned_file}: unusable settings ({type(exc).__name__}: "
                              f"{exc})") from None
         self.checkpoint = load_checkpoint(checkpoint)
+        if not state_stage:
+            self.checkpoint.states = None
 
     def identity(self) -> dict:
         """What decides :meth:`predict` (recorded beside its output): the model file's
-        hash and the segmentation settings."""
+        hash, the state stage's (if any) and the segmentation settings."""
         model = provenance.file_digest(self.checkpoint.path / "model.keras")
-        return {"model_sha256": model["sha256"], "segmenter": asdict(self.segmenter)}
+        ident = {"model_sha256": model["sha256"], "segmenter": asdict(self.segmenter)}
+        if self.checkpoint.states is not None:
+            ident["states_sha256"] = provenance.file_digest(
+                self.checkpoint.path / states.MODEL_FILE)["sha256"]
+        return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
         """Packed tensor and per-trajectory ``(T, 7)`` frame predictions of one FOV."""
