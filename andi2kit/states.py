@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 WINDOWS = (5, 11, 21, 41)
 #: Lags (frames) whose mean squared displacement is compared with lag 1.
 LAGS = (2, 4, 8)
+#: Frames of a FOV whose stage probabilities describe it (:meth:`StateClassifier.fov_row`).
+FOV_SAMPLE = 400
 #: Per-frame recalls asked of immobile, confined and directed (issue 11), free: ≥ 0.95.
 RARE_TARGETS = (0.85, 0.60, 0.80)
 #: File names of a fitted stage inside a checkpoint folder.
@@ -248,8 +250,10 @@ class StateClassifier:
 
     Parameters
     ----------
-    max_iter, learning_rate, max_leaf_nodes, l2_regularization : see
-        ``sklearn.ensemble.HistGradientBoostingClassifier``.
+    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization : see
+        ``sklearn.ensemble.HistGradientBoostingClassifier``. A FOV holds thousands of frames
+        that share its statistics: a large ``min_samples_leaf`` keeps a leaf from describing
+        one FOV.
     random_state : int
         Seed of the tree fitting.
 
@@ -265,6 +269,7 @@ class StateClassifier:
     max_iter: int = 300
     learning_rate: float = 0.1
     max_leaf_nodes: int = 63
+    min_samples_leaf: int = 20
     l2_regularization: float = 1.0
     random_state: int = 0
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(4))
@@ -279,7 +284,8 @@ class StateClassifier:
         w = (counts.sum() / (np.count_nonzero(counts) * np.maximum(counts, 1)))[y]
         self.model_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes, l2_regularization=self.l2_regularization,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
             random_state=self.random_state, early_stopping=False)
         self.model_.fit(X, y, sample_weight=w)
         return self
@@ -300,6 +306,54 @@ class StateClassifier:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable state per frame, offsets applied."""
         return np.argmax(self.log_proba(X) + self.offsets, 1)
+
+    # -- which states a FOV holds at all -----------------------------------------------------
+
+    def fov_row(self, X: np.ndarray) -> np.ndarray:
+        """One FOV's description for :meth:`absent_states`: its statistics
+        (:data:`CONTEXT`, from its first frame), the stage's mean state probabilities (before
+        the offsets) over at most 400 evenly spaced of its frames, and log10 of its number of
+        frames."""
+        step = max(1, X.shape[0] // FOV_SAMPLE)
+        p = np.exp(self.log_proba(X[::step]))
+        p /= p.sum(1, keepdims=True)
+        return np.r_[X[0, -len(CONTEXT):], p.mean(0), np.log10(max(X.shape[0], 1))]
+
+    def fit_fov(self, rows: np.ndarray, shares: np.ndarray, min_share: float = 0.02
+                ) -> StateClassifier:
+        """Fit, for each rare state, whether a FOV holds it (≥ ``min_share`` of its frames)
+        from :meth:`fov_row` rows and the FOVs' true state shares ``(k, 4)``."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        self.fov_models_ = {}
+        for st in (0, 1, 3):
+            has = shares[:, st] >= min_share
+            if has.all() or not has.any():
+                continue
+            self.fov_models_[st] = HistGradientBoostingClassifier(
+                max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
+                random_state=self.random_state).fit(rows, has)
+        return self
+
+    def absent_states(self, X: np.ndarray) -> np.ndarray:
+        """``(4,)`` bool: the states one FOV's frames ``X`` are judged not to hold (none
+        without FOV models)."""
+        models = getattr(self, "fov_models_", {})
+        if not models or X.shape[0] == 0:
+            return np.zeros(4, bool)
+        row = self.fov_row(X)[None]
+        return np.array([st in models and models[st].predict_proba(row)[0, 1] < 0.5
+                         for st in range(4)])
+
+    def predict_fov(self, X: np.ndarray) -> np.ndarray:
+        """``(m, 4)`` state probabilities of one FOV's frames, states it is judged not to hold
+        removed (:meth:`absent_states`)."""
+        p = self.predict_proba(X)
+        absent = self.absent_states(X)
+        if absent.any():
+            p[:, absent] = 0.0
+            p /= np.maximum(p.sum(1, keepdims=True), 1e-12)
+        return p
 
 
 def recalls(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -330,9 +384,17 @@ def choose_offsets(logp: np.ndarray, y: np.ndarray, free_recall: float = 0.95,
         rare = np.nan_to_num(r[[0, 1, 3]], nan=1.0) / goal
         return True, float(rare.min() + 0.1 * rare.mean())
 
+    return coordinate_search(objective, off, grid, rounds=3)
+
+
+def coordinate_search(objective, start: np.ndarray, grid: np.ndarray, rounds: int = 2,
+                      coords: tuple[int, ...] = (0, 1, 3)) -> np.ndarray:
+    """Offsets maximising ``objective(offsets)`` (any comparable value), one coordinate of
+    ``coords`` at a time over ``grid``, ``rounds`` times; free's (2) stays as given."""
+    off = np.asarray(start, float).copy()
     best = objective(off)
-    for _ in range(3):
-        for k in (0, 1, 3):
+    for _ in range(rounds):
+        for k in coords:
             for g in grid:
                 trial = off.copy()
                 trial[k] = g
@@ -412,7 +474,7 @@ def restate(clf: StateClassifier, steps: list[np.ndarray], frames: list[np.ndarr
         u[i, : fr.shape[0]] = fr
     X = stage_features(s, u, length, np.zeros(len(frames), int))  # one FOV
     inside = np.arange(T)[None, :] < length[:, None]
-    p = clf.predict_proba(X)
+    p = clf.predict_fov(X)
     out = u.copy()
     out[inside, 3:7] = p
     out[inside, 2] = np.argmax(p, 1)

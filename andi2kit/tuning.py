@@ -132,6 +132,7 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
          methods=("optimal", "binseg", "bottomup", "window"),
          pens=(1, 2, 4, 8, 16, 32, 64), refine_windows=(0, 1, 2, 3),
          pool_states=(2, 3, 4, 5), pool_spreads=(0.02, 0.05, 0.1, 0.2, 0.4),
+         state_shares=(0.0, 0.01, 0.02, 0.05, 0.1),
          out: str | Path | None = None) -> dict:
     """Grid-search segmenters and ensembles; write the best to ``segmentation.json``.
 
@@ -142,7 +143,9 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
     the same JSC; the ensemble method by the sum of the two W1
     distances. Then the pooling error model (:mod:`andi2kit.pooling`) is fitted, the number of
     states and smallest state spread chosen by the summed relative α MAE and K MSLE, and the
-    pooling kept when it makes neither worse.
+    pooling kept when it makes neither worse; with pooling kept, the share below which a state
+    is taken for false alarms in an experiment (:func:`~andi2kit.pooling.gate_states`) is
+    chosen among ``state_shares`` by the state F1 (ties: the smallest).
 
     Parameters
     ----------
@@ -196,6 +199,15 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
                                                 + pool_scores[c]["K"] / base["K"]))
     pooled = pool_scores[best_pool]
     use_pool = pooled["alpha"] <= base["alpha"] and pooled["K"] <= base["K"]
+    # the experiment-level state gate: the share with the best state F1 (ties: the smallest)
+    gate_scores = {}
+    if use_pool:
+        for share in state_shares:
+            gate_scores[share] = evaluate(preds, ref, seg, best_ens,
+                                          pooling=replace(best_pool, min_state_share=share))
+        share = max(sorted(gate_scores), key=lambda v: round(gate_scores[v]["state"], 4))
+        best_pool = replace(best_pool, min_state_share=share)
+        pooled = gate_scores[share]
     chosen = {"segmenter": asdict(seg), "ensemble": best_ens,
               "pooling": best_pool.to_dict() if use_pool else None,
               "validation": {**(pooled if use_pool else ens_scores[best_ens])},
@@ -204,4 +216,4 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
     write_tuned(method.checkpoint.path, target, chosen)
     return {"results": results, "refine": refined, "ensembles": ens_scores,
             "pooling": {(c.max_states, c.min_spread): r for c, r in pool_scores.items()},
-            "best": chosen, "path": str(target)}
+            "state_gate": gate_scores, "best": chosen, "path": str(target)}

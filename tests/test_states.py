@@ -149,3 +149,60 @@ def test_each_frame_sees_its_own_fovs_statistics():
     # one FOV: the same rows, whatever label it is given
     alone = states.stage_features(steps[10:], unet[10:], length[10:], np.full(10, 99))
     assert np.allclose(alone, second, equal_nan=True)
+
+
+def test_a_checkpoint_with_a_stage_takes_its_states_and_can_be_told_not_to(sim_data, tmp_path):
+    import shutil
+
+    from andi2kit import layout
+    from andi2kit.inference import DEFAULT_CHECKPOINT
+    from andi2kit.io import read_trajectories
+    from andi2kit.methods.unet import UNetMethod
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(DEFAULT_CHECKPOINT, ckpt)
+    for name in (states.MODEL_FILE, states.INFO_FILE):
+        (ckpt / name).unlink(missing_ok=True)
+    trajs = read_trajectories(layout.trajs_path(sim_data / "public_data", 2, 0, 0))
+    plain = UNetMethod(str(ckpt))
+    assert plain.checkpoint.states is None and "states_sha256" not in plain.identity()
+    # a stage that has only ever seen "confined" (and a little "directed") frames
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(500, len(states.feature_names())))
+    states.save(states.StateClassifier(max_iter=5).fit(X, np.r_[np.full(490, 1), np.full(10, 3)]),
+                ckpt, {"note": "test"})
+    staged = UNetMethod(str(ckpt))
+    assert "states_sha256" in staged.identity()
+    _, frames = staged.predict_frames(trajs)
+    assert np.mean(np.concatenate([f[:, 2] for f in frames]) == 1) > 0.9
+    assert all(np.allclose(f[:, 3:7].sum(1), 1) for f in frames)
+    labels = staged.predict(trajs)
+    assert np.mean([s == 1 for lab in labels for s in lab.state]) > 0.9
+    unstaged = UNetMethod(str(ckpt), state_stage=False)
+    _, own = unstaged.predict_frames(trajs)
+    _, ref = plain.predict_frames(trajs)
+    assert all(np.array_equal(a, b) for a, b in zip(own, ref, strict=True))
+
+
+def test_a_state_the_fov_models_judge_absent_is_never_called():
+    rng = np.random.default_rng(9)
+    F = len(states.feature_names())
+    X = rng.normal(size=(2000, F))
+    y = np.where(X[:, 0] > 0.3, 1, 2)  # "confined" wherever feature 0 is high
+    clf = states.StateClassifier(max_iter=20).fit(X, y)
+    # FOVs hold confined frames only when their last context column (the frame's speed
+    # against the FOV's) is positive
+    fov_x = [rng.normal(size=(300, F)) for _ in range(80)]
+    has = np.array([i % 2 == 0 for i in range(80)])
+    for x, h in zip(fov_x, has, strict=True):
+        x[:, F - 1] = 1.0 if h else -1.0
+    rows = np.array([clf.fov_row(x) for x in fov_x])
+    shares = np.zeros((80, 4))
+    shares[:, 1] = np.where(has, 0.3, 0.0)
+    shares[:, 2] = 1 - shares[:, 1]
+    clf.fit_fov(rows, shares)
+    with_it, without = fov_x[0], fov_x[1]
+    assert not clf.absent_states(with_it)[1] and clf.absent_states(without)[1]
+    assert (np.argmax(clf.predict_fov(with_it), 1) == 1).mean() > 0.2
+    assert (np.argmax(clf.predict_fov(without), 1) != 1).all()
+    assert np.allclose(clf.predict_fov(without).sum(1), 1)

@@ -6,10 +6,15 @@ on training-data shards simulated with another seed than the U-Net's (``make sta
 the fit; the recalls are reported on a third folder no choice saw (``data/states-test``,
 seed 12) at the challenge's σ = 0.12, beside the U-Net's own state head.
 
+The stage is opt-in (``make states`` saves it with a copy of the default model in
+``checkpoints/unet-states``): on the tuning seeds of the challenge-like and wide suites it
+raised the state F1 of trap and confinement experiments but lowered that of experiments whose
+slow states are free (README, *Per-frame states*).
+
 Usage::
 
     python -m andi2kit.models.fit_states --fit data/states-fit --test data/states-test \\
-        --checkpoint checkpoints/unet-default
+        --checkpoint checkpoints/unet-states
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 
 from andi2kit import states
 from andi2kit.constants import LOCALISATION_NOISE, STATE_NAMES
-from andi2kit.inference import load_checkpoint
+from andi2kit.inference import DEFAULT_CHECKPOINT, load_checkpoint
 from andi2kit.models.evaluate import confusion_table, frame_metrics
 from andi2kit.models.examples import make_examples
 from andi2kit.training_data import load_shards, split_shards
@@ -50,10 +55,11 @@ def unet_frames(ckpt, data: dict[str, np.ndarray], rng: np.random.Generator,
 
 
 def frames_of(ckpt, paths: list[Path], rng: np.random.Generator,
-              noise: tuple[float, float] | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, true states and the U-Net's states of every real frame of ``paths``."""
-    X, y, u = [], [], []
-    for p in paths:  # shard by shard: the feature arrays of a whole folder would not fit
+              noise: tuple[float, float] | float, *, with_fov: bool = False) -> tuple:
+    """Features, true states and the U-Net's states of every real frame of ``paths`` (and,
+    ``with_fov``, the FOV each frame belongs to, unique across the shards)."""
+    X, y, u, g = [], [], [], []
+    for k, p in enumerate(paths):  # shard by shard: a whole folder's features would not fit
         d = load_shards([p])
         if "fov" not in d:
             raise ValueError(f"{p}: written before shards recorded each trajectory's FOV; "
@@ -63,7 +69,34 @@ def frames_of(ckpt, paths: list[Path], rng: np.random.Generator,
         inside = np.arange(steps.shape[1])[None, :] < d["length"][:, None]
         y.append(truth[inside].astype(np.int8))
         u.append(frames[..., 2][inside].astype(np.int8))
-    return np.concatenate(X), np.concatenate(y), np.concatenate(u)
+        g.append(np.broadcast_to(k * 10_000 + d["fov"][:, None], inside.shape)[inside])
+    out = np.concatenate(X), np.concatenate(y), np.concatenate(u)
+    return (*out, np.concatenate(g)) if with_fov else out
+
+
+def fovs(groups: np.ndarray) -> list[np.ndarray]:
+    """Frame indices of each FOV (``groups`` as :func:`frames_of` returns them)."""
+    order = np.argsort(groups, kind="stable")
+    cuts = np.flatnonzero(np.diff(groups[order])) + 1
+    return np.split(order, cuts)
+
+
+def fit_fov_models(clf, ckpt, paths: list[Path], rng: np.random.Generator) -> dict:
+    """Fit the stage's FOV models (which states a FOV holds) on shards it was not fitted on."""
+    X, y, _, g = frames_of(ckpt, paths, rng, (0.05, 0.2), with_fov=True)
+    idx = fovs(g)
+    rows = np.array([clf.fov_row(X[i]) for i in idx])
+    shares = np.array([np.bincount(y[i], minlength=4) / i.size for i in idx])
+    clf.fit_fov(rows, shares)
+    return {"fov_fit_fovs": len(idx)}
+
+
+def predict_by_fov(clf, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The stage's states of every frame, each FOV judged on its own frames."""
+    pred = np.empty(X.shape[0], np.int8)
+    for i in fovs(groups):
+        pred[i] = np.argmax(clf.predict_fov(X[i]), 1)
+    return pred
 
 
 def subsample(y: np.ndarray, per_state: int, rng: np.random.Generator) -> np.ndarray:
@@ -75,24 +108,35 @@ def subsample(y: np.ndarray, per_state: int, rng: np.random.Generator) -> np.nda
     return np.sort(np.concatenate(keep))
 
 
-def fit(fit_folder: Path, checkpoint: Path, *, tune_shards: int = 3, per_state: int = 150_000,
-        max_iter: int = 300, free_recall: float = 0.95, seed: int = 0) -> tuple:
-    """Fit the stage on ``fit_folder`` (offsets chosen on its last ``tune_shards``)."""
+def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3,
+        per_state: int = 150_000, max_iter: int = 300, min_samples_leaf: int = 20,
+        free_recall: float = 0.95, fov_folder: Path | None = None, seed: int = 0) -> tuple:
+    """Fit the stage on ``fit_folder`` (offsets chosen on its last ``tune_shards``), then,
+    with ``fov_folder``, its FOV models on that folder's shards."""
     ckpt = load_checkpoint(checkpoint)
     rng = np.random.default_rng(seed)
-    fit_paths, tune_paths = split_shards([fit_folder], tune_shards)
+    folders = [Path(f) for f in str(fit_folder).split(":")] if not isinstance(
+        fit_folder, list) else fit_folder
+    fit_paths, tune_paths = split_shards(folders, tune_shards)
     t0 = time.perf_counter()
     X, y, _ = frames_of(ckpt, fit_paths, rng, (0.05, 0.2))
     keep = subsample(y, per_state, rng)
     logger.info("fit frames %s of %s (%.0f s)", keep.size, y.size, time.perf_counter() - t0)
-    clf = states.StateClassifier(max_iter=max_iter, random_state=seed).fit(X[keep], y[keep])
+    clf = states.StateClassifier(max_iter=max_iter, min_samples_leaf=min_samples_leaf,
+                                 random_state=seed).fit(X[keep], y[keep])
     Xt, yt, _ = frames_of(ckpt, tune_paths, rng, (0.05, 0.2))
     clf.offsets = states.choose_offsets(clf.log_proba(Xt), yt, free_recall=free_recall)
-    info = {"fit": str(fit_folder), "fit_shards": len(fit_paths), "tune_shards": len(tune_paths),
-            "fit_frames": int(keep.size), "per_state_counts_fit": np.bincount(y, minlength=4)
+    info = {"fit": ":".join(map(str, folders)), "fit_shards": len(fit_paths),
+            "tune_shards": len(tune_paths),
+            "fit_frames": int(keep.size), "min_samples_leaf": min_samples_leaf,
+            "per_state_counts_fit": np.bincount(y, minlength=4)
             .tolist(), "max_iter": max_iter, "free_recall_asked": free_recall,
             "tune_recalls": states.recalls(yt, clf.predict(Xt)).round(4).tolist(),
             "fit_seconds": round(time.perf_counter() - t0, 1)}
+    if fov_folder is not None:
+        info.update(fit_fov_models(clf, ckpt, sorted(Path(fov_folder).glob("shard_*.npz")),
+                                   rng), fov_fit=str(fov_folder))
+        info["fit_seconds"] = round(time.perf_counter() - t0, 1)
     return clf, info
 
 
@@ -101,10 +145,11 @@ def report(clf, test_folder: Path, checkpoint: Path, seed: int = 12345) -> dict:
     σ = 0.12."""
     ckpt = load_checkpoint(checkpoint)
     paths = sorted(Path(test_folder).glob("shard_*.npz"))
-    X, y, u = frames_of(ckpt, paths, np.random.default_rng(seed), LOCALISATION_NOISE)
+    X, y, u, g = frames_of(ckpt, paths, np.random.default_rng(seed), LOCALISATION_NOISE,
+                           with_fov=True)
     zeros = np.zeros(y.size)
     out = {}
-    for name, pred in (("unet", u), ("stage", clf.predict(X))):
+    for name, pred in (("unet", u), ("stage", predict_by_fov(clf, X, g))):
         m = frame_metrics(zeros, zeros, zeros, zeros, y, pred)
         out[name] = {"state_accuracy": m["state_accuracy"],
                      "recall": dict(zip(STATE_NAMES, states.recalls(y, pred).round(4).tolist(),
@@ -119,17 +164,26 @@ def report(clf, test_folder: Path, checkpoint: Path, seed: int = 12345) -> dict:
 def main(argv: list[str] | None = None) -> None:
     """Command line: fit, report, save into the checkpoint folder."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fit", type=Path, default=Path("data/states-fit"))
+    ap.add_argument("--fit", default="data/states-fit",
+                    help="folder(s) of shards, ':'-separated; the last shards tune the offsets")
     ap.add_argument("--test", type=Path, default=Path("data/states-test"))
-    ap.add_argument("--checkpoint", type=Path, default=Path("checkpoints/unet-default"))
-    ap.add_argument("--per-state", type=int, default=150_000)
-    ap.add_argument("--max-iter", type=int, default=300)
+    ap.add_argument("--fov-fit", type=Path, default=None,
+                    help="shards (not in --fit) to fit which states a FOV holds")
+    ap.add_argument("--checkpoint", type=Path, default=Path("checkpoints/unet-states"),
+                    help="checkpoint folder the stage is saved into (not the packaged default)")
+    ap.add_argument("--per-state", type=int, default=120_000)
+    ap.add_argument("--max-iter", type=int, default=200)
+    ap.add_argument("--min-samples-leaf", type=int, default=5000)
     ap.add_argument("--free-recall", type=float, default=0.95)
     ap.add_argument("--dry-run", action="store_true", help="report without saving")
     args = ap.parse_args(argv)
+    if not args.dry_run and args.checkpoint.resolve() == DEFAULT_CHECKPOINT.resolve():
+        ap.error("--checkpoint: the packaged default checkpoint is never modified (the stage "
+                 "is opt-in); copy it to another folder first (`make states` does)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     clf, info = fit(args.fit, args.checkpoint, per_state=args.per_state, max_iter=args.max_iter,
-                    free_recall=args.free_recall)
+                    min_samples_leaf=args.min_samples_leaf, free_recall=args.free_recall,
+                    fov_folder=args.fov_fit)
     rep = report(clf, args.test, args.checkpoint)
     for name in ("unet", "stage"):
         print(f"\n{name}: accuracy {rep[name]['state_accuracy']:.3f}, recall "

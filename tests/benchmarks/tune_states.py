@@ -18,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,12 +53,27 @@ def main() -> None:
     ap.add_argument("--free-recalls", type=float, nargs="+", default=[])
     ap.add_argument("--fit", type=Path, default=Path("data/states-fit"))
     ap.add_argument("--signals", nargs="+", default=["unet", "stage"])
+    ap.add_argument("--search", action="store_true",
+                    help="search the offsets for the best mean state F1 over the suites")
+    ap.add_argument("--search-share", type=float, default=0.02)
     args = ap.parse_args()
+    counts = np.array(json.loads((args.stage / states.INFO_FILE).read_text())
+                      ["per_state_counts_fit"], float)
+    prior = np.log(np.maximum(counts, 1) / counts[2])  # the training frames' own mix
+    print(f"prior offsets {prior.round(2).tolist()}")
+    if args.search:
+        method = UNetMethod(args.checkpoint)
+        method.checkpoint.states = None
+        clf = states.load(args.stage)
+        off = search(args.suites, method, clf, args.search_share, np.arange(-7.0, 2.5, 0.5),
+                     np.where(np.isfinite(prior), prior, 0.0))
+        print(f"chosen offsets {off.tolist()}")
+        return
 
     method = UNetMethod(args.checkpoint)
     method.checkpoint.states = None  # the U-Net's own states first
     clf = states.load(args.stage)
-    offsets = {"saved": clf.offsets.copy()}
+    offsets = {"saved": clf.offsets.copy(), "prior": prior}
     if args.free_recalls:
         from andi2kit.models.fit_states import frames_of
         from andi2kit.training_data import split_shards
@@ -97,6 +113,62 @@ def main() -> None:
             calls = np.bincount(np.concatenate([f[:, COLUMN["state"]] for f in frames])
                                 .astype(int), minlength=4)
             print(f"per-frame calls, {name}: {calls.tolist()}")
+
+
+def stage_logp(preds: dict, clf) -> dict:
+    """Per FOV the stage's log-probabilities of every frame (no offsets), computed once."""
+    out = {}
+    for key, (_idx, frames, steps) in preds.items():
+        length = np.array([f.shape[0] for f in frames])
+        T = int(length.max())
+        s = np.zeros((len(frames), T, 2))
+        u = np.zeros((len(frames), T, 7))
+        for i, (st, fr) in enumerate(zip(steps, frames, strict=True)):
+            s[i, : fr.shape[0]] = st[: fr.shape[0]]
+            u[i, : fr.shape[0]] = fr
+        X = states.stage_features(s, u, length, np.zeros(len(frames), int))
+        out[key] = (clf.log_proba(X), np.cumsum(np.r_[0, length]))
+    return out
+
+
+def with_offsets(preds: dict, logp: dict, off: np.ndarray) -> dict:
+    """Frame predictions whose states and probabilities come from ``logp + off``."""
+    out = {}
+    for key, (idx, frames, steps) in preds.items():
+        lp, bounds = logp[key]
+        z = lp + off
+        z -= z.max(1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(1, keepdims=True)
+        new = []
+        for i, f in enumerate(frames):
+            g = f.copy()
+            g[:, PROBABILITIES] = p[bounds[i]:bounds[i + 1]]
+            g[:, COLUMN["state"]] = np.argmax(p[bounds[i]:bounds[i + 1]], 1)
+            new.append(g)
+        out[key] = (idx, new, steps)
+    return out
+
+
+def search(suites: list[Path], method, clf, share: float, grid: np.ndarray,
+           start: np.ndarray) -> np.ndarray:
+    """Coordinate search of the offsets of immobile, confined and directed for the best mean
+    Track 2 state F1 over ``suites`` (segmentation on the stage's probabilities)."""
+    pool = replace(method.pooling, min_state_share=share)
+    data = []
+    for suite in suites:
+        preds = frame_predictions(suite / "public_data", method)
+        data.append((preds, stage_logp(preds, clf), suite / "ref"))
+
+    def f1(off: np.ndarray) -> float:
+        return float(np.mean([evaluate(with_offsets(p, lp, off), ref, method.segmenter,
+                                       method.ensemble_name, pool)["state"]
+                              for p, lp, ref in data]))
+
+    print(f"start {np.round(start, 2).tolist()}: F1 {f1(np.asarray(start, float)):.4f}")
+    off = states.coordinate_search(lambda o: round(f1(o), 4), start, grid, rounds=2)
+    print(f"best {off.round(2).tolist()}: F1 {f1(off):.4f}")
+    return off
 
 
 if __name__ == "__main__":
