@@ -24,3 +24,11 @@ STATE_NAMES = ("immobile", "confined", "free", "directed")
 #: andi-datasets' model names, in its numbering (model ``i + 1``); also the names allowed in
 #: the first line of ``ensemble_labels.txt``.
 MODEL_NAMES = ("single_state", "multi_state", "immobile_traps", "dimerization", "confinement")
+
+#: Columns of one trajectory's per-frame prediction array (``(T, 7)``): α, K, state (argmax),
+#: p(immobile), p(confined), p(free), p(directed).
+FRAME_VALUES = ("alpha", "K", "state", "p0", "p1", "p2", "p3")
+#: Column of each value in that array, e.g. ``frames[:, COLUMN["K"]]``.
+COLUMN = {name: i for i, name in enumerate(FRAME_VALUES)}
+#: The state probabilities' columns.
+PROBABILITIES = slice(COLUMN["p0"], COLUMN["p3"] + 1)

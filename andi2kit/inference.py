@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import states
+from andi2kit.constants import COLUMN, FRAME_VALUES, PROBABILITIES  # noqa: F401 (re-exported)
 from andi2kit.errors import InputError
 from andi2kit.tensors import FOVTensor, pack, to_dense, unpack
 
@@ -23,13 +24,6 @@ from andi2kit.tensors import FOVTensor, pack, to_dense, unpack
 #: (``andi2kit/checkpoints/unet-default``), so that it is there after ``pip install .`` too.
 DEFAULT_CHECKPOINT = Path(os.fspath(files("andi2kit") / "checkpoints" / "unet-default"))
 
-#: Columns of one trajectory's per-frame prediction array (``(T, 7)``): α, K, state (argmax),
-#: p(immobile), p(confined), p(free), p(directed).
-FRAME_VALUES = ("alpha", "K", "state", "p0", "p1", "p2", "p3")
-#: Column of each value in that array, e.g. ``frames[:, COLUMN["K"]]``.
-COLUMN = {name: i for i, name in enumerate(FRAME_VALUES)}
-#: The state probabilities' columns.
-PROBABILITIES = slice(COLUMN["p0"], COLUMN["p3"] + 1)
 #: Columns of the per-frame table of a FOV (:func:`frames_table`, ``andi2kit predict``).
 FRAME_COLUMNS = ("traj_idx", "frame", *FRAME_VALUES)
 
@@ -109,6 +103,19 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
                       states=states.load(file.parent))
 
 
+def frame_values(out: dict) -> np.ndarray:
+    """The model's outputs (``alpha``, ``logK``, ``state`` heads, ``(..., 1|4)``) as the
+    :data:`FRAME_VALUES` columns ``(..., 7)``: α clipped to [0, 2], K, argmax state and the
+    state probabilities."""
+    probs = np.asarray(out["state"])
+    return np.concatenate([
+        np.clip(np.asarray(out["alpha"]), 0, 2),
+        10.0 ** np.clip(np.asarray(out["logK"]), -12, 6),
+        np.argmax(probs, -1)[..., None].astype(np.float32),
+        probs,
+    ], axis=-1)
+
+
 def predict_tensors(ckpt: Checkpoint, tensors: list[FOVTensor],
                     batch_size: int = 32) -> list[list[np.ndarray]]:
     """Run the model on packed FOVs; per FOV, per trajectory a ``(T, 7)`` array with the
@@ -117,14 +124,7 @@ def predict_tensors(ckpt: Checkpoint, tensors: list[FOVTensor],
     if not tensors:
         return []
     x = np.concatenate([t.x for t in tensors])
-    out = ckpt.model.predict(x, batch_size=batch_size, verbose=0)
-    probs = np.asarray(out["state"])
-    frames = np.concatenate([
-        np.clip(np.asarray(out["alpha"]), 0, 2),
-        10.0 ** np.clip(np.asarray(out["logK"]), -12, 6),
-        np.argmax(probs, -1)[..., None].astype(np.float32),
-        probs,
-    ], axis=-1)
+    frames = frame_values(ckpt.model.predict(x, batch_size=batch_size, verbose=0))
     results, k = [], 0
     for t in tensors:
         n = t.x.shape[0]

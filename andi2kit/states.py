@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from andi2kit.constants import COLUMN, FRAME_VALUES, PROBABILITIES
 from andi2kit.errors import InputError
 from andi2kit.io import write_bytes_atomic, write_text_atomic
 
@@ -67,6 +68,14 @@ def _rolling_mean(a: np.ndarray, valid: np.ndarray, w: int) -> np.ndarray:
     cnt = cc[:, hi] - cc[:, lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(cnt > 0, (cs[:, hi] - cs[:, lo]) / np.maximum(cnt, 1), np.nan)
+
+
+def _rolling_rg2(pos: np.ndarray, valid: np.ndarray, w: int) -> np.ndarray:
+    """Squared radius of gyration of the positions ``(n, T, 2)`` in centred windows of ``w``
+    frames (valid frames only)."""
+    rg2 = sum(_rolling_mean(pos[..., d] ** 2, valid, w) - _rolling_mean(pos[..., d], valid, w) ** 2
+              for d in range(2))
+    return np.maximum(rg2, 0.0)
 
 
 def _lagged(a: np.ndarray, lag: int) -> np.ndarray:
@@ -142,8 +151,9 @@ def frame_features(steps: np.ndarray, unet: np.ndarray, length: np.ndarray) -> n
     has_dot = has_step & _lagged(has_step.astype(float), 1).astype(bool)
     cols: list[np.ndarray] = []
 
-    alpha, logk = unet[..., 0], np.log10(np.maximum(unet[..., 1], 1e-8))
-    probs = unet[..., 3:7]
+    alpha = unet[..., COLUMN["alpha"]]
+    logk = np.log10(np.maximum(unet[..., COLUMN["K"]], 1e-8))
+    probs = unet[..., PROBABILITIES]
     cols += [alpha, logk, *np.moveaxis(probs, -1, 0)]
     for w in (11, 41):
         cols += [_rolling_mean(probs[..., k], inside, w) for k in range(4)]
@@ -152,9 +162,7 @@ def frame_features(steps: np.ndarray, unet: np.ndarray, length: np.ndarray) -> n
     msq_w11 = None
     for w in WINDOWS:
         msq = _rolling_mean(sq, has_step, w)
-        mx = [_rolling_mean(pos[..., d], inside, w) for d in range(2)]
-        mxx = [_rolling_mean(pos[..., d] ** 2, inside, w) for d in range(2)]
-        rg2 = np.maximum(sum(b - a ** 2 for a, b in zip(mx, mxx, strict=True)), 0.0)
+        rg2 = _rolling_rg2(pos, inside, w)
         vacf = _rolling_mean(dot, has_dot, w) / (msq + _EPS)
         cols += [np.log10(msq + _EPS), np.log10(rg2 + _EPS),
                  np.log10((rg2 + _EPS) / (w * msq / 6 + _EPS)), vacf]
@@ -170,9 +178,7 @@ def frame_features(steps: np.ndarray, unet: np.ndarray, length: np.ndarray) -> n
 
     whole = int(2 * T + 1)
     msq_t = _rolling_mean(sq, has_step, whole)
-    mx = [_rolling_mean(pos[..., d], inside, whole) for d in range(2)]
-    mxx = [_rolling_mean(pos[..., d] ** 2, inside, whole) for d in range(2)]
-    rg2_t = np.maximum(sum(b - a ** 2 for a, b in zip(mx, mxx, strict=True)), 0.0)
+    rg2_t = _rolling_rg2(pos, inside, whole)
     d4 = pos - np.roll(pos, 4, axis=1)
     cols += [np.log10(msq_t + _EPS), np.log10(rg2_t + _EPS),
              _rolling_mean(dot, has_dot, whole) / (msq_t + _EPS),
@@ -444,6 +450,20 @@ def load(folder: str | Path) -> StateClassifier | None:
     return pickle.loads(data)  # noqa: S301 (hash-checked file written by save())
 
 
+def fov_features(steps: list[np.ndarray], frames: list[np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stage_features` of one FOV's trajectories given as lists (``(T_i, 2)`` steps,
+    ``(T_i, 7)`` U-Net values), and their lengths; rows trajectory by trajectory."""
+    length = np.array([f.shape[0] for f in frames])
+    T = int(length.max())
+    s = np.zeros((len(frames), T, 2))
+    u = np.zeros((len(frames), T, len(FRAME_VALUES)))
+    for i, (st, fr) in enumerate(zip(steps, frames, strict=True)):
+        s[i, : fr.shape[0]] = st[: fr.shape[0]]
+        u[i, : fr.shape[0]] = fr
+    return stage_features(s, u, length, np.zeros(len(frames), int)), length
+
+
 def restate(clf: StateClassifier, steps: list[np.ndarray], frames: list[np.ndarray]
             ) -> list[np.ndarray]:
     """The U-Net's per-frame values with the state and its probabilities from the stage.
@@ -465,17 +485,13 @@ def restate(clf: StateClassifier, steps: list[np.ndarray], frames: list[np.ndarr
     """
     if not frames:
         return []
-    length = np.array([f.shape[0] for f in frames])
-    T = int(length.max())
-    s = np.zeros((len(frames), T, 2))
-    u = np.zeros((len(frames), T, frames[0].shape[1]))
-    for i, (st, fr) in enumerate(zip(steps, frames, strict=True)):
-        s[i, : fr.shape[0]] = st[: fr.shape[0]]
-        u[i, : fr.shape[0]] = fr
-    X = stage_features(s, u, length, np.zeros(len(frames), int))  # one FOV
-    inside = np.arange(T)[None, :] < length[:, None]
+    X, length = fov_features(steps, frames)
     p = clf.predict_fov(X)
-    out = u.copy()
-    out[inside, 3:7] = p
-    out[inside, 2] = np.argmax(p, 1)
-    return [out[i, :L].astype(frames[i].dtype) for i, L in enumerate(length)]
+    out, k = [], 0
+    for fr, L in zip(frames, length, strict=True):
+        new = fr.copy()
+        new[:, PROBABILITIES] = p[k:k + L]
+        new[:, COLUMN["state"]] = np.argmax(p[k:k + L], 1)
+        out.append(new)
+        k += L
+    return out

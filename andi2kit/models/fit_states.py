@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit import states
-from andi2kit.constants import LOCALISATION_NOISE, STATE_NAMES
-from andi2kit.inference import DEFAULT_CHECKPOINT, load_checkpoint
+from andi2kit.constants import COLUMN, LOCALISATION_NOISE, STATE_NAMES
+from andi2kit.inference import DEFAULT_CHECKPOINT, frame_values, load_checkpoint
 from andi2kit.models.evaluate import confusion_table, frame_metrics
 from andi2kit.models.examples import make_examples
 from andi2kit.training_data import load_shards, split_shards
@@ -42,13 +42,9 @@ def unet_frames(ckpt, data: dict[str, np.ndarray], rng: np.random.Generator,
     """Noisy steps ``(n, T, 2)``, the U-Net's per-frame values ``(n, T, 7)`` and the true
     states ``(n, T)`` of the shards' trajectories."""
     x, y = make_examples(data, rng, noise, augment=False)
-    out = ckpt.model.predict(x, batch_size=32, verbose=0)
     n, T = data["length"].size, data["pos"].shape[1]
-    probs = np.asarray(out["state"]).reshape(-1, x.shape[2], 4)[:n, :T]
-    frames = np.concatenate([
-        np.clip(np.asarray(out["alpha"]).reshape(-1, x.shape[2], 1)[:n, :T], 0, 2),
-        10.0 ** np.clip(np.asarray(out["logK"]).reshape(-1, x.shape[2], 1)[:n, :T], -12, 6),
-        np.argmax(probs, -1)[..., None].astype(np.float32), probs], axis=-1)
+    frames = frame_values(ckpt.model.predict(x, batch_size=32, verbose=0))
+    frames = frames.reshape(-1, x.shape[2], frames.shape[-1])[:n, :T]
     steps = x.reshape(-1, x.shape[2], 2)[:n, :T]
     truth = y["state"][..., 0].reshape(-1, x.shape[2])[:n, :T]
     return steps, frames, truth
@@ -68,7 +64,7 @@ def frames_of(ckpt, paths: list[Path], rng: np.random.Generator,
         X.append(states.stage_features(steps, frames, d["length"], d["fov"]))
         inside = np.arange(steps.shape[1])[None, :] < d["length"][:, None]
         y.append(truth[inside].astype(np.int8))
-        u.append(frames[..., 2][inside].astype(np.int8))
+        u.append(frames[..., COLUMN["state"]][inside].astype(np.int8))
         g.append(np.broadcast_to(k * 10_000 + d["fov"][:, None], inside.shape)[inside])
     out = np.concatenate(X), np.concatenate(y), np.concatenate(u)
     return (*out, np.concatenate(g)) if with_fov else out

@@ -119,14 +119,7 @@ def stage_logp(preds: dict, clf) -> dict:
     """Per FOV the stage's log-probabilities of every frame (no offsets), computed once."""
     out = {}
     for key, (_idx, frames, steps) in preds.items():
-        length = np.array([f.shape[0] for f in frames])
-        T = int(length.max())
-        s = np.zeros((len(frames), T, 2))
-        u = np.zeros((len(frames), T, 7))
-        for i, (st, fr) in enumerate(zip(steps, frames, strict=True)):
-            s[i, : fr.shape[0]] = st[: fr.shape[0]]
-            u[i, : fr.shape[0]] = fr
-        X = states.stage_features(s, u, length, np.zeros(len(frames), int))
+        X, length = states.fov_features(steps, frames)
         out[key] = (clf.log_proba(X), np.cumsum(np.r_[0, length]))
     return out
 
