@@ -78,13 +78,6 @@ def _rolling_rg2(pos: np.ndarray, valid: np.ndarray, w: int) -> np.ndarray:
     return np.maximum(rg2, 0.0)
 
 
-def _lagged(a: np.ndarray, lag: int) -> np.ndarray:
-    """``a[:, t + lag]`` (NaN past the end)."""
-    out = np.full_like(a, np.nan)
-    out[:, :-lag] = a[:, lag:]
-    return out
-
-
 #: Per-FOV statistics every frame also sees (:func:`context_features`): the U-Net's mean state
 #: probabilities, the spread of local speeds, how common confinement-like and noise-like
 #: windows are, and the frame's local speed against the FOV's median.
@@ -148,7 +141,8 @@ def frame_features(steps: np.ndarray, unet: np.ndarray, length: np.ndarray) -> n
     pos[:, :, :] -= pos[:, :1, :]
     sq = (steps ** 2).sum(-1)
     dot = (steps * np.roll(steps, -1, axis=1)).sum(-1)
-    has_dot = has_step & _lagged(has_step.astype(float), 1).astype(bool)
+    # the product of the steps into t and t + 1: both must exist (np.roll wraps at the end)
+    has_dot = has_step & np.pad(has_step[:, 1:], ((0, 0), (0, 1)))
     cols: list[np.ndarray] = []
 
     alpha = unet[..., COLUMN["alpha"]]

@@ -69,6 +69,12 @@ def test_velocity_autocorrelation_tells_noise_brownian_and_directed_apart(w):
     assert vacf["directed"] > 0.8
 
 
+def test_the_last_frame_pairs_no_step_with_one_past_the_end():
+    rng = np.random.default_rng(10)
+    last = _features(_noise_only(rng, n=200))[:, T - 1, COL["vacf1_w5"]]
+    assert np.median(last) == pytest.approx(-0.5, abs=0.1)
+
+
 @pytest.mark.parametrize("w", [21, 41])
 def test_confinement_saturates_the_radius_of_gyration(w):
     rng = np.random.default_rng(2)
