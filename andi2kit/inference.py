@@ -75,14 +75,16 @@ def read_json(path: Path) -> dict:
     return obj
 
 
-def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
-    """Load ``model.keras`` of a checkpoint folder.
+def load_checkpoint(path: str | Path | None = None, stage: bool = True) -> Checkpoint:
+    """Load ``model.keras`` of a checkpoint folder, and its state stage (``states.pkl``,
+    :mod:`andi2kit.states`) unless ``stage`` is False.
 
     Raises
     ------
     InputError
         If the folder has no ``model.keras``, it cannot be loaded (corrupt, another
-        format), or its ``config.json`` is not a JSON object.
+        format), its ``config.json`` is not a JSON object, or (``stage``) its state stage
+        does not match its recorded hash or features.
     """
     file = checkpoint_file(path)
     config = read_json(file.parent / "config.json")
@@ -100,7 +102,7 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{file}: cannot load the model ({first[:200]})") from exc
     return Checkpoint(model=model, path=file.parent, config=config,
-                      states=states.load(file.parent))
+                      states=states.load(file.parent) if stage else None)
 
 
 def frame_values(out: dict) -> np.ndarray:

@@ -188,6 +188,11 @@ def test_a_checkpoint_with_a_stage_takes_its_states_and_can_be_told_not_to(sim_d
     _, own = unstaged.predict_frames(trajs)
     _, ref = plain.predict_frames(trajs)
     assert all(np.array_equal(a, b) for a, b in zip(own, ref, strict=True))
+    # a damaged stage stops the default, not a run told to leave the stage out
+    (ckpt / states.MODEL_FILE).write_bytes(b"not a pickle")
+    with pytest.raises(InputError, match="SHA-256"):
+        UNetMethod(str(ckpt))
+    assert UNetMethod(str(ckpt), state_stage=False).checkpoint.states is None
 
 
 def test_a_state_the_fov_models_judge_absent_is_never_called():

@@ -82,9 +82,7 @@ class UNetMethod:
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise InputError(f"{tuned_file}: unusable settings ({type(exc).__name__}: "
                              f"{exc})") from None
-        self.checkpoint = load_checkpoint(checkpoint)
-        if not state_stage:
-            self.checkpoint.states = None
+        self.checkpoint = load_checkpoint(checkpoint, stage=state_stage)
 
     def identity(self) -> dict:
         """What decides :meth:`predict` (recorded beside its output): the model file's

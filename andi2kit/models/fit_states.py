@@ -29,6 +29,7 @@ import numpy as np
 
 from andi2kit import states
 from andi2kit.constants import COLUMN, LOCALISATION_NOISE, STATE_NAMES
+from andi2kit.errors import InputError
 from andi2kit.inference import DEFAULT_CHECKPOINT, frame_values, load_checkpoint
 from andi2kit.models.evaluate import confusion_table, frame_metrics
 from andi2kit.models.examples import make_examples
@@ -95,6 +96,20 @@ def predict_by_fov(clf, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return pred
 
 
+def shards(folder: str | Path) -> list[Path]:
+    """The shard files of a folder.
+
+    Raises
+    ------
+    ValueError
+        If it holds none.
+    """
+    paths = sorted(Path(folder).glob("shard_*.npz"))
+    if not paths:
+        raise ValueError(f"{folder}: no shard_*.npz here (`make states` simulates them)")
+    return paths
+
+
 def subsample(y: np.ndarray, per_state: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of at most ``per_state`` frames of each state (all of a rarer one)."""
     keep = []
@@ -109,7 +124,7 @@ def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3
         free_recall: float = 0.95, fov_folder: Path | None = None, seed: int = 0) -> tuple:
     """Fit the stage on ``fit_folder`` (offsets chosen on its last ``tune_shards``), then,
     with ``fov_folder``, its FOV models on that folder's shards."""
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = load_checkpoint(checkpoint, stage=False)  # a stage already there is refitted
     rng = np.random.default_rng(seed)
     folders = [Path(f) for f in str(fit_folder).split(":")] if not isinstance(
         fit_folder, list) else fit_folder
@@ -130,8 +145,7 @@ def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3
             "tune_recalls": states.recalls(yt, clf.predict(Xt)).round(4).tolist(),
             "fit_seconds": round(time.perf_counter() - t0, 1)}
     if fov_folder is not None:
-        info.update(fit_fov_models(clf, ckpt, sorted(Path(fov_folder).glob("shard_*.npz")),
-                                   rng), fov_fit=str(fov_folder))
+        info.update(fit_fov_models(clf, ckpt, shards(fov_folder), rng), fov_fit=str(fov_folder))
         info["fit_seconds"] = round(time.perf_counter() - t0, 1)
     return clf, info
 
@@ -139,8 +153,8 @@ def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3
 def report(clf, test_folder: Path, checkpoint: Path, seed: int = 12345) -> dict:
     """Per-frame state metrics of the U-Net's head and of the stage on ``test_folder`` at
     σ = 0.12."""
-    ckpt = load_checkpoint(checkpoint)
-    paths = sorted(Path(test_folder).glob("shard_*.npz"))
+    ckpt = load_checkpoint(checkpoint, stage=False)  # a stage already there is refitted
+    paths = shards(test_folder)
     X, y, u, g = frames_of(ckpt, paths, np.random.default_rng(seed), LOCALISATION_NOISE,
                            with_fov=True)
     zeros = np.zeros(y.size)
@@ -177,10 +191,13 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--checkpoint: the packaged default checkpoint is never modified (the stage "
                  "is opt-in); copy it to another folder first (`make states` does)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    clf, info = fit(args.fit, args.checkpoint, per_state=args.per_state, max_iter=args.max_iter,
-                    min_samples_leaf=args.min_samples_leaf, free_recall=args.free_recall,
-                    fov_folder=args.fov_fit)
-    rep = report(clf, args.test, args.checkpoint)
+    try:
+        clf, info = fit(args.fit, args.checkpoint, per_state=args.per_state,
+                        max_iter=args.max_iter, min_samples_leaf=args.min_samples_leaf,
+                        free_recall=args.free_recall, fov_folder=args.fov_fit)
+        rep = report(clf, args.test, args.checkpoint)
+    except (InputError, ValueError) as exc:  # no or old shards, no model: one line, no trace
+        ap.exit(2, f"{ap.prog}: error: {exc}\n")
     for name in ("unet", "stage"):
         print(f"\n{name}: accuracy {rep[name]['state_accuracy']:.3f}, recall "
               + ", ".join(f"{k} {v:.2f}" for k, v in rep[name]["recall"].items()))

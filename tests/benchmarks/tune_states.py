@@ -62,16 +62,14 @@ def main() -> None:
     prior = np.log(np.maximum(counts, 1) / counts[2])  # the training frames' own mix
     print(f"prior offsets {prior.round(2).tolist()}")
     if args.search:
-        method = UNetMethod(args.checkpoint)
-        method.checkpoint.states = None
+        method = UNetMethod(args.checkpoint, state_stage=False)
         clf = states.load(args.stage)
         off = search(args.suites, method, clf, args.search_share, np.arange(-7.0, 2.5, 0.5),
                      np.where(np.isfinite(prior), prior, 0.0))
         print(f"chosen offsets {off.tolist()}")
         return
 
-    method = UNetMethod(args.checkpoint)
-    method.checkpoint.states = None  # the U-Net's own states first
+    method = UNetMethod(args.checkpoint, state_stage=False)  # the U-Net's own states first
     clf = states.load(args.stage)
     offsets = {"saved": clf.offsets.copy(), "prior": prior}
     if args.free_recalls:
