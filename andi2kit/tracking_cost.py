@@ -6,10 +6,19 @@ FOV's Track 2 CSV: what a perfect tracker would hand it). Both submissions are s
 ``ref/``; the difference per experiment is the score the tracker loses. The true trajectories
 enter only the second run, never the first.
 
+A third run splits the loss into its two sources: *identity kept* is the tracked trajectories
+with every frame where the tracked VIP is more than 1 px from the true one replaced by the
+true position (with the localisation noise). What it still loses against *true* is the
+tracker's localisation (and the frames it could not place within 1 px for other reasons
+than identity); what *tracked* loses against it is identity. A diagnostic only: the tracked
+submission never sees the truth.
+
 Layout written under ``out``::
 
     out/true_tracks/exp_<E>/trajs_fov_<F>.csv   (the VIPs' rows of the Track 2 CSV)
+    out/kept_tracks/exp_<E>/trajs_fov_<F>.csv   (tracked, lost frames put back on the VIP)
     out/tracked/track_1/...                      (submission on the tracked VIPs)
+    out/kept/track_1/...                         (submission with identity kept)
     out/true/track_1/...                         (submission on the true VIPs)
 """
 
@@ -28,6 +37,8 @@ from andi2kit.errors import InputError
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, TrackScore, score_track
 from andi2kit.tracking import TrackingParams, fov_jobs
+from andi2kit.tracking.evaluate import frame_errors, read_truth
+from andi2kit.tracking.video import read_tracks, write_tracks
 
 __all__ = ["TrackingCost", "cost_markdown", "cost_table", "tracking_cost"]
 
@@ -37,26 +48,31 @@ _HIGHER_BETTER = {"jsc_cp", "state"}
 
 @dataclass
 class TrackingCost:
-    """Scores of one method on tracked and on true VIP trajectories."""
+    """Scores of one method on tracked VIP trajectories, on the same with identity kept (see
+    the module docstring), and on the true VIP trajectories."""
 
     method: str
     tracked: TrackScore
     true: TrackScore
+    kept: TrackScore | None = None
 
     def gaps(self) -> pd.DataFrame:
-        """Per experiment and overall: each metric on tracked, on true, and the score lost
-        (positive = tracking made it worse)."""
+        """Per experiment and overall: each metric on tracked, with identity kept (NaN
+        without that run), on true, and the score lost (positive = tracking made it
+        worse)."""
+        def flat(s: TrackScore) -> list[dict]:
+            return [*s.per_exp, {"exp": "overall", **s.single, **s.ensemble}]
+
+        kept = flat(self.kept) if self.kept is not None else None
         rows = {}
-        for name, tr, tt in [*[(r["exp"], r, t) for r, t in zip(
-                self.tracked.per_exp, self.true.per_exp, strict=True)],
-                ("overall", {**self.tracked.single, **self.tracked.ensemble},
-                 {**self.true.single, **self.true.ensemble})]:
+        for n, (tr, tt) in enumerate(zip(flat(self.tracked), flat(self.true), strict=True)):
             row = {}
             for k in (*SINGLE_KEYS, *ENSEMBLE_KEYS):
                 a, b = tr.get(k, float("nan")), tt.get(k, float("nan"))
                 row[f"{k}_tracked"], row[f"{k}_true"] = a, b
+                row[f"{k}_kept"] = kept[n].get(k, float("nan")) if kept else float("nan")
                 row[f"{k}_lost"] = (b - a) if k in _HIGHER_BETTER else (a - b)
-            rows[name] = row
+            rows[tr["exp"]] = row
         out = pd.DataFrame.from_dict(rows, orient="index")
         out.index.name = "exp"
         return out
@@ -84,6 +100,71 @@ def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path) -> P
         # tracking the video again (they are rewritten, with their record, on every call)
         provenance.write_record(dest, provenance.tracks_record(video, TrackingParams()))
     return out
+
+
+def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
+                      true_tracks: str | Path, out: str | Path, tol: float = 1.0) -> Path:
+    """Write the tracked VIP trajectories with identity kept: every tracked frame more than
+    ``tol`` px from the true VIP takes the VIP's true position from ``true_tracks``
+    (:func:`write_true_tracks`, with the localisation noise), in the tracked coordinates.
+
+    The tracked frames and their order are kept (a frame the truth does not have stays as
+    tracked), so the method sees the tracker's spans and positions wherever it was right.
+
+    Parameters
+    ----------
+    public, ref : path-like
+        ``public_data`` and ``ref`` of a simulation with videos.
+    tracks : path-like
+        Tracked VIP trajectories (``andi2kit track`` output).
+    true_tracks : path-like
+        :func:`write_true_tracks` output.
+    out : path-like
+        Folder for ``exp_<E>/trajs_fov_<F>.csv``.
+    tol : float
+        Distance (px) up to which a tracked frame counts as on the VIP.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+
+    Examples
+    --------
+    Tracked on the VIP for 2 frames, then on another particle: the last frame is put back.
+
+    >>> import pandas as pd
+    >>> tracked = pd.DataFrame({"traj_idx": 0, "frame": [0, 1, 2], "x": [1.0, 2.0, 9.0],
+    ...                         "y": 0.0})
+    >>> truth = pd.DataFrame({"traj_idx": 0, "frame": [0, 1, 2], "x": [1.1, 2.0, 3.0],
+    ...                       "y": 0.0})
+    >>> _keep_identity(tracked, truth, truth, tol=1.0)["x"].tolist()
+    [1.0, 2.0, 3.0]
+    """
+    out = Path(out)
+    for exp, fov, video in fov_jobs(Path(public) / "track_1"):
+        truth, origin = read_truth(ref, exp, fov)
+        noisy = io.read_trajectories(layout.tracks_path(true_tracks, exp, fov))
+        tracked = read_tracks(layout.tracks_path(tracks, exp, fov))
+        shift = {"x": origin[0], "y": origin[1]}  # tracked files carry no origin
+        kept = _keep_identity(tracked, truth.assign(**{c: truth[c] - v for c, v in shift.items()}),
+                              noisy.assign(**{c: noisy[c] - v for c, v in shift.items()}), tol)
+        dest = write_tracks(layout.tracks_path(out, exp, fov), kept)
+        provenance.write_record(dest, provenance.tracks_record(video, TrackingParams()))
+    return out
+
+
+def _keep_identity(tracked: pd.DataFrame, truth: pd.DataFrame, noisy: pd.DataFrame,
+                   tol: float) -> pd.DataFrame:
+    """``tracked`` with the frames more than ``tol`` from ``truth`` moved to ``noisy``."""
+    err = frame_errors(truth, tracked).rename(columns={"dist": "err"})  # per tracked row
+    both = tracked.merge(err, on=["traj_idx", "frame"], how="left")
+    both = both.merge(noisy.loc[:, ["traj_idx", "frame", "x", "y"]],
+                      on=["traj_idx", "frame"], how="left", suffixes=("", "_true"))
+    lost = (both["err"] > tol) & both["x_true"].notna()
+    both.loc[lost, "x"] = both.loc[lost, "x_true"]
+    both.loc[lost, "y"] = both.loc[lost, "y_true"]
+    return both.loc[:, tracked.columns]
 
 
 def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: str | Path,
@@ -115,11 +196,13 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
     out = Path(out)
     true_tracks = write_true_tracks(public, ref, out / "true_tracks")
     scores = {}
-    for name, folder in (("tracked", Path(tracks)), ("true", true_tracks)):
+    for name, folder in (("tracked", Path(tracks)), ("true", true_tracks), ("kept", None)):
+        if folder is None:  # after "tracked": FOVs missing from `tracks` are tracked by now
+            folder = write_kept_tracks(public, ref, tracks, true_tracks, out / "kept_tracks")
         run(public, out / name, 1, method, options=options, workers=workers, force=True,
             progress=progress, tracks=folder)
         scores[name] = score_track(out / name, ref, 1)
-    return TrackingCost(method, scores["tracked"], scores["true"])
+    return TrackingCost(method, scores["tracked"], scores["true"], scores["kept"])
 
 
 def cost_table(costs: list[TrackingCost], within: pd.Series | None = None):
@@ -144,19 +227,24 @@ def cost_table(costs: list[TrackingCost], within: pd.Series | None = None):
         t.add_column(c, justify="right" if c not in ("method", "VIPs") else "left",
                      no_wrap=True)
     for c in costs:
+        parts = ("tracked", "true", "lost") if c.kept is None else (
+            "tracked", "identity kept", "true", "lost")
         for exp, row in c.gaps().iterrows():
             v = None if within is None else within.get(exp)
             px = "–" if v is None or pd.isna(v) else f"{100 * v:.1f} %"
             bold = "bold" if exp == "overall" else None
-            for n, part in enumerate(("tracked", "true", "lost")):
+            for n, part in enumerate(parts):
+                col = "kept" if part == "identity kept" else part
                 lead = [str(exp), c.method, px] if n == 0 else ["", "", ""]
-                cells = [f"{row[f'{k}_{part}']:+.3f}" if part == "lost"
-                         else f"{row[f'{k}_{part}']:.3f}" for k in keys]
+                cells = [f"{row[f'{k}_{col}']:+.3f}" if part == "lost"
+                         else f"{row[f'{k}_{col}']:.3f}" for k in keys]
                 t.add_row(lead[0], lead[1], part, lead[2], *cells,
                           style=bold if part == "lost" else None,
                           end_section=part == "lost")
     t.caption = ("lost: the score tracking costs (positive = worse on the tracked VIPs); "
-                 "true: the VIPs' own trajectories with the challenge's localisation noise")
+                 "true: the VIPs' own trajectories with the challenge's localisation noise; "
+                 "identity kept: the tracked ones with every frame more than 1 px off the VIP "
+                 "put back on it (what is left of the loss is not identity)")
     return t
 
 
@@ -171,8 +259,10 @@ def cost_markdown(costs: list[TrackingCost], within: pd.Series | None = None) ->
     ['| 0', 'msd', '–', '–', '0.500 / 0.500 (+0.000)']
     """
     keys = (*SINGLE_KEYS, *ENSEMBLE_KEYS)
+    kept = any(c.kept is not None for c in costs)
+    head = "tracked / identity kept / true (lost)" if kept else "tracked / true (lost)"
     lines = ["| exp | method | VIP frames ≤ 1 px | "
-             + " | ".join(f"{TITLES[k]} tracked / true (lost)" for k in keys) + " |",
+             + " | ".join(f"{TITLES[k]} {head}" for k in keys) + " |",
              "|---" * (3 + len(keys)) + "|"]
     for c in costs:
         for exp, row in c.gaps().iterrows():
@@ -181,6 +271,8 @@ def cost_markdown(costs: list[TrackingCost], within: pd.Series | None = None) ->
                      "–" if v is None or pd.isna(v) else f"{100 * v:.1f} %"]
             for k in keys:
                 a, b, lost = row[f"{k}_tracked"], row[f"{k}_true"], row[f"{k}_lost"]
-                cells.append("–" if pd.isna(a) else f"{a:.3f} / {b:.3f} ({lost:+.3f})")
+                mid = "" if not kept else (
+                    "– / " if pd.isna(row[f"{k}_kept"]) else f"{row[f'{k}_kept']:.3f} / ")
+                cells.append("–" if pd.isna(a) else f"{a:.3f} / {mid}{b:.3f} ({lost:+.3f})")
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -195,8 +195,10 @@ def test_losses_are_classified_by_cause():
     dets = {int(f): g[["x", "y"]].to_numpy() for f, g in everyone.groupby("frame")}
     out = classify_losses(errors, flags, everyone, dets, vips)
     assert out.to_dict("records") == [
-        {"traj_idx": 0, "frame": 0, "cause": "frame0", "frames_lost": 5},
-        {"traj_idx": 1, "frame": 10, "cause": "gap", "frames_lost": 10},
+        {"traj_idx": 0, "frame": 0, "cause": "frame0", "frames_lost": 5, "followed": -1,
+         "swap": "unknown"},
+        {"traj_idx": 1, "frame": 10, "cause": "gap", "frames_lost": 10, "followed": -1,
+         "swap": "unknown"},
     ]
     # the same loss without the tracker's gap flag: an encounter (particle 7 within 3 px)
     out = classify_losses(errors, flags.assign(flags=0), everyone, dets, vips)
@@ -205,3 +207,40 @@ def test_losses_are_classified_by_cause():
     dets = {f: d[np.hypot(d[:, 0] - 50.0, d[:, 1] - 10.0) > 0.1] for f, d in dets.items()}
     out = classify_losses(errors, flags.assign(flags=0), everyone, dets, vips)
     assert out["cause"].tolist() == ["frame0", "merged"]
+
+
+def test_a_loss_says_whom_the_vip_followed_and_whether_it_moves_alike(tmp_path):
+    from andi2kit.tracking.losses import frame_labels
+
+    frames = np.arange(20)
+    vips = pd.DataFrame({"traj_idx": 1, "frame": frames, "x": 50.0, "y": 10.0})
+    other = pd.DataFrame({"traj_idx": 7, "frame": frames, "x": 53.0, "y": 10.0})
+    far = pd.DataFrame({"traj_idx": 8, "frame": frames, "x": 90.0, "y": 90.0})
+    everyone = pd.concat([vips, other, far], ignore_index=True)
+    # tracked on the VIP for 10 frames, then on particle 7 (6 frames), then on nothing
+    tracked = vips.copy()
+    tracked.loc[10:15, "x"] = 53.1
+    tracked.loc[16:, "x"] = 70.0
+    errors = pd.DataFrame({"traj_idx": 1, "frame": frames,
+                           "dist": np.abs(tracked["x"] - vips["x"]).to_numpy()})
+    flags = errors[["traj_idx", "frame"]].assign(flags=0)
+    dets = {int(f): g[["x", "y"]].to_numpy() for f, g in everyone.groupby("frame")}
+    labs = tmp_path / "traj_labs_fov_0.txt"
+
+    def losses(lines: str) -> list[tuple[int, str]]:
+        labs.write_text(lines)
+        labels = frame_labels(labs, {1: 0, 7: 0, 8: 0})
+        out = classify_losses(errors, flags, everyone, dets, vips, tracked=tracked,
+                              labels=labels)
+        return list(zip(out["followed"], out["swap"], strict=True))
+
+    # VIP 1 changes state at frame 12; particle 7 moves as the VIP did before it
+    assert losses("1,1.0,0.8,2,12,0.01,0.5,1,20\n7,1.2,0.9,2,20\n8,1,1,2,20\n") == [
+        (7, "look-alike")]  # 10 frames lost in one run: followed is the majority (6), 7
+    assert losses("1,1.0,0.8,2,20\n7,1.0,0.3,2,20\n8,1,1,2,20\n") == [(7, "different")]
+    assert losses("1,1.0,0.8,2,20\n7,0.3,0.8,2,20\n8,1,1,2,20\n") == [(7, "different")]
+    assert losses("1,1.0,0.8,2,20\n7,1.0,0.8,1,20\n8,1,1,2,20\n") == [(7, "different")]
+    # on nothing for most of the lost frames
+    tracked.loc[10:15, "x"] = 70.0
+    errors["dist"] = np.abs(tracked["x"] - vips["x"]).to_numpy()
+    assert losses("1,1.0,0.8,2,20\n7,1.0,0.8,2,20\n8,1,1,2,20\n") == [(-1, "none")]

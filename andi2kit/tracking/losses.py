@@ -25,6 +25,20 @@ in this order:
 
 ``frames_lost`` counts, per cause, the true VIP frames from the loss to the next frame on
 the right particle. Detections are found again with the tracker's own settings.
+
+What a loss costs in score depends on *whom* the tracked VIP follows instead (``followed``:
+the true particle nearest the tracked positions of the lost frames, within ``tol``; -1 for
+none). From the FOV's Track 2 labels (``ref/track_2``), each loss is also a ``swap`` of kind
+
+``look-alike``
+    the followed particle moves like the VIP at the loss frame (same state, α within 0.2, K
+    within a factor of 2): the labels predicted from it still fit the VIP;
+``different``
+    it moves otherwise: the VIP's labels are predicted from another motion;
+``none``
+    the tracked positions are on no particle (a gap bridged by a guess);
+``unknown``
+    no Track 2 labels.
 """
 
 from __future__ import annotations
@@ -41,16 +55,25 @@ from andi2kit.tracking.params import TrackingParams
 from andi2kit.tracking.video import fov_jobs, read_tracks, tracks_path
 from andi2kit.tracking.vips import FILLED, HELD, INTERPOLATED, REACQUIRED
 
-__all__ = ["CAUSES", "classify_losses", "losses_folder", "losses_table"]
+__all__ = ["CAUSES", "SWAPS", "classify_losses", "frame_labels", "losses_folder", "losses_table"]
 
 #: Loss causes, in the order they are tested.
 CAUSES = ("frame0", "merged", "missed", "gap", "encounter", "linking")
+
+#: Whom a lost VIP follows (see the module docstring).
+SWAPS = ("look-alike", "different", "none", "unknown")
+
+#: A followed particle is a look-alike when its state is the VIP's and its α and log10 K are
+#: this close to the VIP's at the loss frame.
+ALIKE_ALPHA, ALIKE_LOG10_K = 0.2, 0.3
 
 _GAP_BITS = REACQUIRED | FILLED | INTERPOLATED | HELD
 
 
 def classify_losses(errors: pd.DataFrame, flags: pd.DataFrame, truth_all: pd.DataFrame,
                     detections: dict[int, np.ndarray], vips: pd.DataFrame, *,
+                    tracked: pd.DataFrame | None = None,
+                    labels: dict[int, tuple[int, np.ndarray]] | None = None,
                     tol: float = 1.0, run: int = 3, merge_radius: float = 1.5,
                     overlap_radius: float = 3.0, window: int = 3) -> pd.DataFrame:
     """Find and classify the losses of one FOV's VIPs.
@@ -69,15 +92,21 @@ def classify_losses(errors: pd.DataFrame, flags: pd.DataFrame, truth_all: pd.Dat
     vips : pandas.DataFrame
         ``traj_idx, frame, x, y`` of the true VIPs (same coordinates), and their indices in
         ``truth_all`` are the same.
+    tracked : pandas.DataFrame, optional
+        ``traj_idx, frame, x, y`` of the tracked VIPs (same coordinates): gives ``followed``.
+    labels : dict, optional
+        :func:`frame_labels` of ``truth_all``'s particles: gives ``swap``.
     tol, run, merge_radius, overlap_radius, window
         See the module docstring.
 
     Returns
     -------
     pandas.DataFrame
-        One row per loss: ``traj_idx, frame, cause, frames_lost``.
+        One row per loss: ``traj_idx, frame, cause, frames_lost, followed, swap``.
     """
     e = errors.merge(flags, on=["traj_idx", "frame"], how="left")
+    tracked_at = None if tracked is None else tracked.drop_duplicates(
+        ["traj_idx", "frame"]).set_index(["traj_idx", "frame"])[["x", "y"]]
     e["flags"] = e["flags"].fillna(0).astype(np.int64)
     pos = vips.set_index(["traj_idx", "frame"])[["x", "y"]]
     by_frame = {int(t): g for t, g in truth_all.groupby("frame")}
@@ -100,10 +129,73 @@ def classify_losses(errors: pd.DataFrame, flags: pd.DataFrame, truth_all: pd.Dat
                 xy = pos.loc[(idx, t)].to_numpy(dtype=np.float64)
                 cause = _cause(k, t, xy, int(idx), fl, by_frame, detections, tol,
                                merge_radius, overlap_radius, window)
+                who = -1 if tracked_at is None else _followed(
+                    tracked_at, by_frame, int(idx), frames[k:end], tol)
                 rows.append({"traj_idx": int(idx), "frame": t, "cause": cause,
-                             "frames_lost": end - k})
+                             "frames_lost": end - k, "followed": who,
+                             "swap": _swap(labels, int(idx), who, t, tracked_at is not None)})
             k = end
-    return pd.DataFrame(rows, columns=["traj_idx", "frame", "cause", "frames_lost"])
+    return pd.DataFrame(rows, columns=["traj_idx", "frame", "cause", "frames_lost",
+                                       "followed", "swap"])
+
+
+def frame_labels(path: str | Path, first_frames: dict[int, int]
+                 ) -> dict[int, tuple[int, np.ndarray]]:
+    """Per-frame labels of a ``traj_labs_fov_<F>.txt`` file.
+
+    Parameters
+    ----------
+    path : path-like
+        Label file (change points count from each trajectory's first frame).
+    first_frames : dict
+        ``{traj_idx: first frame}`` of the trajectories.
+
+    Returns
+    -------
+    dict
+        ``{traj_idx: (first frame, (T, 3) array of alpha, K, state per frame)}``.
+    """
+    out = {}
+    for lab in io.read_labels(path):
+        reps = lab.lengths
+        per = np.column_stack([np.repeat(lab.alpha, reps), np.repeat(lab.K, reps),
+                               np.repeat(lab.state, reps)])
+        out[int(lab.idx)] = (int(first_frames.get(int(lab.idx), 0)), per)
+    return out
+
+
+def _followed(tracked_at: pd.DataFrame, by_frame: dict, idx: int, frames: np.ndarray,
+              tol: float) -> int:
+    """The particle (other than ``idx``) nearest the tracked VIP over ``frames``, most
+    often; -1 when the tracked positions are on none."""
+    votes = []
+    for t in frames:
+        g = by_frame.get(int(t))
+        if g is None or (idx, int(t)) not in tracked_at.index:
+            continue
+        xy = tracked_at.loc[(idx, int(t))].to_numpy(dtype=np.float64)
+        d = np.hypot(g["x"].to_numpy() - xy[0], g["y"].to_numpy() - xy[1])
+        j = int(np.argmin(d))
+        votes.append(int(g["traj_idx"].iloc[j]) if d[j] <= tol else -1)
+    return max(set(votes), key=votes.count) if votes else -1
+
+
+def _swap(labels: dict | None, vip: int, other: int, t: int, known: bool) -> str:
+    if not known:
+        return "unknown"
+    if other < 0:
+        return "none"
+    if labels is None or vip not in labels or other not in labels:
+        return "unknown"
+
+    def at(i: int) -> np.ndarray:
+        first, per = labels[i]
+        return per[min(max(t - first, 0), len(per) - 1)]
+
+    (a1, k1, s1), (a2, k2, s2) = at(vip), at(other)
+    dk = abs(np.log10(max(k1, 1e-12)) - np.log10(max(k2, 1e-12)))
+    return "look-alike" if (s1 == s2 and abs(a1 - a2) < ALIKE_ALPHA
+                            and dk < ALIKE_LOG10_K) else "different"
 
 
 def _nearest_other(by_frame: dict, t: int, xy: np.ndarray, idx: int) -> float:
@@ -159,7 +251,8 @@ def losses_folder(public: str | Path, ref: str | Path, tracks: str | Path,
     Returns
     -------
     pandas.DataFrame
-        One row per loss: ``exp, fov, traj_idx, frame, cause, frames_lost``.
+        One row per loss: ``exp, fov, traj_idx, frame, cause, frames_lost, followed,
+        swap``.
     """
     params = TrackingParams() if params is None else params
     public = Path(public)
@@ -174,11 +267,15 @@ def losses_folder(public: str | Path, ref: str | Path, tracks: str | Path,
         parts = _to_pixels(io.read_trajectories(layout.trajs_path(public, 2, exp, fov)),
                            origin)
         vips = _to_pixels(truth, origin)
+        labs_path = layout.labels_path(ref, 2, exp, fov)
+        labels = (frame_labels(labs_path, parts.groupby("traj_idx")["frame"].min().to_dict())
+                  if labs_path.is_file() else None)
         found = classify_losses(frame_errors(tracked, truth), tracked[["traj_idx", "frame",
                                                                        "flags"]],
-                                parts, _detections(video, params), vips, **kwargs)
+                                parts, _detections(video, params), vips,
+                                tracked=_to_pixels(tracked, origin), labels=labels, **kwargs)
         out.append(found.assign(exp=exp, fov=fov))
-    cols = ["exp", "fov", "traj_idx", "frame", "cause", "frames_lost"]
+    cols = ["exp", "fov", "traj_idx", "frame", "cause", "frames_lost", "followed", "swap"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
 
@@ -197,19 +294,26 @@ def losses_table(losses: pd.DataFrame):
     from rich import box
     from rich.table import Table
 
-    t = Table(title="Why VIPs are lost (losses / frames lost, by cause)", box=box.SIMPLE_HEAD,
-              show_edge=False)
+    swaps = [k for k in SWAPS if k != "unknown"] if "swap" in losses and (
+        losses["swap"] != "unknown").any() else []
+    t = Table(title="Why VIPs are lost (losses / frames lost, by cause"
+              + (", and whom the VIP followed instead)" if swaps else ")"),
+              box=box.SIMPLE_HEAD, show_edge=False)
     t.add_column("exp", justify="right")
-    for c in (*CAUSES, "all"):
+    for c in (*CAUSES, "all", *(f"→ {k}" for k in swaps)):
         t.add_column(c, justify="right")
     groups = [(str(e), g) for e, g in losses.groupby("exp")] + [("overall", losses)]
     for name, g in groups:
         cells = []
-        for c in CAUSES:
-            sel = g[g["cause"] == c]
-            cells.append(f"{len(sel)} / {int(sel['frames_lost'].sum())}")
-        cells.append(f"{len(g)} / {int(g['frames_lost'].sum())}")
+        for col, values in (("cause", CAUSES), ("all", [None]), ("swap", swaps)):
+            for c in values:
+                sel = g if c is None else g[g[col] == c]
+                cells.append(f"{len(sel)} / {int(sel['frames_lost'].sum())}")
         t.add_row(name, *cells, style="bold" if name == "overall" else None)
     t.caption = ("a loss: the tracked VIP leaves the true particle (> 1 px) for ≥ 3 frames; "
-                 "see andi2kit.tracking.losses for the causes")
+                 "see andi2kit.tracking.losses for the causes"
+                 + ("; → look-alike: it follows a particle in the same state with α within "
+                    f"{ALIKE_ALPHA} and K within a factor {10 ** ALIKE_LOG10_K:.0f} (cheap "
+                    "in score), → different: another motion, → none: no particle"
+                    if swaps else ""))
     return t

@@ -1,0 +1,85 @@
+"""The tracking-cost report: tracked, identity kept and true VIP trajectories side by side."""
+
+import numpy as np
+import pandas as pd
+
+from andi2kit import io, layout, provenance
+from andi2kit.pipeline import read_fov_input
+from andi2kit.scoring.score import TrackScore
+from andi2kit.tracking import TrackingParams
+from andi2kit.tracking.video import read_tracks, write_tracks
+from andi2kit.tracking_cost import (
+    TrackingCost,
+    cost_markdown,
+    cost_table,
+    write_kept_tracks,
+    write_true_tracks,
+)
+
+
+def _walk(rng, start, T=200):
+    return start + np.cumsum(rng.normal(0, 1, (T, 2)), axis=0)
+
+
+def test_identity_kept_puts_back_only_the_frames_off_the_vip(tmp_path):
+    rng = np.random.default_rng(0)
+    T, origin = 200, np.array([30.0, 40.0])
+    pub, ref = tmp_path / "pub", tmp_path / "ref"
+    video = layout.video_path(pub, 0, 0)
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"never read: the kept tracks carry the video's tracking record")
+    free = [_walk(rng, np.array([60.0, 60.0]) + 20 * k, T) for k in range(3)]  # VIPs 0, 1
+    everyone = pd.concat([pd.DataFrame({"traj_idx": k, "frame": np.arange(T),
+                                        "x": xy[:, 0], "y": xy[:, 1]})
+                          for k, xy in enumerate(free)], ignore_index=True)
+    noisy = everyone.assign(x=everyone.x + rng.normal(0, 0.12, len(everyone)),
+                            y=everyone.y + rng.normal(0, 0.12, len(everyone)))
+    io.write_trajectories(layout.trajs_path(pub, 2, 0, 0), noisy)
+    io.write_trajectories(layout.trajs_path(ref, 1, 0, 0), everyone[everyone.traj_idx < 2])
+    layout.vip_path(ref, 0, 0).write_text("0\n1\n")
+    layout.fov_origin_path(ref, 0, 0).write_text(f"{origin[0]},{origin[1]}")
+    # the tracker's output (no origin): VIP 0 on its particle with 0.2 px error; VIP 1 on
+    # its particle for 120 frames, then on particle 2 (an identity switch)
+    vips = everyone[everyone.traj_idx < 2].copy()
+    vips[["x", "y"]] -= origin
+    vips["x"] += 0.2
+    switched = (vips.traj_idx == 1) & (vips.frame >= 120)
+    other = everyone[(everyone.traj_idx == 2) & (everyone.frame >= 120)]
+    vips.loc[switched, ["x", "y"]] = other[["x", "y"]].to_numpy() - origin
+    vips["flags"] = 0
+    write_tracks(layout.tracks_path(tmp_path / "tracks", 0, 0), vips)
+
+    true_tracks = write_true_tracks(pub, ref, tmp_path / "true")
+    out = write_kept_tracks(pub, ref, tmp_path / "tracks", true_tracks, tmp_path / "kept")
+    kept = read_tracks(layout.tracks_path(out, 0, 0))
+    pd.testing.assert_frame_equal(kept.loc[~switched.to_numpy()].reset_index(drop=True),
+                                  read_tracks(layout.tracks_path(tmp_path / "tracks", 0, 0))
+                                  .loc[~switched.to_numpy()].reset_index(drop=True))
+    back = kept[switched.to_numpy()]
+    want = noisy[(noisy.traj_idx == 1) & (noisy.frame >= 120)]
+    np.testing.assert_allclose(back[["x", "y"]].to_numpy(),
+                               want[["x", "y"]].to_numpy() - origin, atol=1e-9)
+    # recorded as the video's tracks: `run --tracks` takes them instead of tracking again
+    record = provenance.tracks_record(video, TrackingParams())
+    assert provenance.stale_reason(layout.tracks_path(out, 0, 0), record) is None
+    got = read_fov_input(pub, 1, 0, 0, out)  # tracking this "video" would raise
+    assert len(got) == 2 * T
+
+
+def test_the_report_shows_identity_kept_between_tracked_and_true():
+    def score(jsc):
+        return TrackScore(1, per_exp=[{"exp": 0, "jsc_cp": jsc, "alpha": 0.2}],
+                          single={"jsc_cp": jsc, "alpha": 0.2})
+
+    cost = TrackingCost("unet", tracked=score(0.5), true=score(0.8), kept=score(0.75))
+    gaps = cost.gaps()
+    assert gaps.loc["overall", "jsc_cp_kept"] == 0.75
+    assert abs(gaps.loc[0, "jsc_cp_lost"] - 0.3) < 1e-12
+    md = cost_markdown([cost])
+    assert "tracked / identity kept / true (lost)" in md
+    assert "0.500 / 0.750 / 0.800 (+0.300)" in md
+    rows = [r for c in cost_table([cost]).columns[2:3] for r in c._cells]
+    assert rows.count("identity kept") == 2  # exp 0 and overall
+    # without the third run the report keeps its two columns
+    plain = cost_markdown([TrackingCost("unet", score(0.5), score(0.8))])
+    assert "identity kept" not in plain and "0.500 / 0.800 (+0.300)" in plain
