@@ -199,10 +199,21 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
     for name, folder in (("tracked", Path(tracks)), ("true", true_tracks), ("kept", None)):
         if folder is None:  # after "tracked": FOVs missing from `tracks` are tracked by now
             folder = write_kept_tracks(public, ref, tracks, true_tracks, out / "kept_tracks")
+        before = _digests(folder) if name != "tracked" else None
         run(public, out / name, 1, method, options=options, workers=workers, force=True,
             progress=progress, tracks=folder)
+        if before is not None and _digests(folder) != before:
+            # `run` tracks a video again when it takes the tracks for stale (the tracker's
+            # code changed under a running job): the row would silently be "tracked"
+            raise InputError(f"{folder}: the {name} VIP trajectories were tracked again by "
+                             "`run` (was the tracker's code edited during this job?); rerun")
         scores[name] = score_track(out / name, ref, 1)
     return TrackingCost(method, scores["tracked"], scores["true"], scores["kept"])
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): provenance.file_digest(p)
+            for p in sorted(folder.glob("exp_*/trajs_fov_*.csv"))}
 
 
 def cost_table(costs: list[TrackingCost], within: pd.Series | None = None):

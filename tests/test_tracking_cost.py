@@ -1,5 +1,7 @@
 """The tracking-cost report: tracked, identity kept and true VIP trajectories side by side."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -21,7 +23,9 @@ def _walk(rng, start, T=200):
     return start + np.cumsum(rng.normal(0, 1, (T, 2)), axis=0)
 
 
-def test_identity_kept_puts_back_only_the_frames_off_the_vip(tmp_path):
+def _simulated_fov(tmp_path):
+    """A FOV of 3 random walks (VIPs 0 and 1) and tracks where VIP 1 switches to particle 2
+    at frame 120; returns the folders, the switched rows, the noisy truth and the origin."""
     rng = np.random.default_rng(0)
     T, origin = 200, np.array([30.0, 40.0])
     pub, ref = tmp_path / "pub", tmp_path / "ref"
@@ -48,7 +52,12 @@ def test_identity_kept_puts_back_only_the_frames_off_the_vip(tmp_path):
     vips.loc[switched, ["x", "y"]] = other[["x", "y"]].to_numpy() - origin
     vips["flags"] = 0
     write_tracks(layout.tracks_path(tmp_path / "tracks", 0, 0), vips)
+    return pub, ref, video, switched, noisy, origin
 
+
+def test_identity_kept_puts_back_only_the_frames_off_the_vip(tmp_path):
+    T = 200
+    pub, ref, video, switched, noisy, origin = _simulated_fov(tmp_path)
     true_tracks = write_true_tracks(pub, ref, tmp_path / "true")
     out = write_kept_tracks(pub, ref, tmp_path / "tracks", true_tracks, tmp_path / "kept")
     kept = read_tracks(layout.tracks_path(out, 0, 0))
@@ -83,3 +92,29 @@ def test_the_report_shows_identity_kept_between_tracked_and_true():
     # without the third run the report keeps its two columns
     plain = cost_markdown([TrackingCost("unet", score(0.5), score(0.8))])
     assert "identity kept" not in plain and "0.500 / 0.800 (+0.300)" in plain
+
+
+def test_a_row_that_run_would_track_again_is_refused(tmp_path, monkeypatch):
+    import pytest
+
+    from andi2kit import tracking_cost as tc
+    from andi2kit.errors import InputError
+
+    pub, ref, *_ = _simulated_fov(tmp_path)
+    ran = []
+
+    def fake_run(public, out, track, method, *, tracks, **kw):
+        ran.append(Path(tracks).name)
+        if Path(tracks).name == "true_tracks":  # as `run` does with tracks it takes for stale
+            path = layout.tracks_path(tracks, 0, 0)
+            path.write_text(path.read_text().replace("traj_idx", "traj_idx", 1) + "\n")
+
+    monkeypatch.setattr(tc, "run", fake_run)
+    monkeypatch.setattr(tc, "score_track", lambda *a, **k: None)
+    with pytest.raises(InputError, match="true VIP trajectories were tracked again"):
+        tc.tracking_cost(pub, ref, tmp_path / "tracks", tmp_path / "work", "msd")
+    assert ran == ["tracks", "true_tracks"]
+    # untouched tracks: all three runs go through
+    monkeypatch.setattr(tc, "run", lambda *a, tracks, **k: ran.append(Path(tracks).name))
+    cost = tc.tracking_cost(pub, ref, tmp_path / "tracks", tmp_path / "work", "msd")
+    assert ran[2:] == ["tracks", "true_tracks", "kept_tracks"] and cost.method == "msd"

@@ -5,6 +5,9 @@ follows the VIPs again. Tune on one seed of a suite, report on another::
 
     python tests/benchmarks/tune_tracking.py data/chal0 \\
         "[{}, {'untangle_window': 0}, {'untangle_margin': 4}]"
+
+With ``--scores`` each setting's tracks are also written (``--work``/<n>/tracks), the U-Net
+pipeline runs on them and the official metrics are printed: what users are scored on.
 """
 
 from __future__ import annotations
@@ -64,6 +67,32 @@ def score(data: list[tuple], p: TrackingParams) -> pd.Series:
     return hit_rates(data, lambda item: untangle(link(item[1], p), p), p)
 
 
+def pipeline_scores(root: Path, data: list[tuple], p: TrackingParams, work: Path,
+                    workers: int = 2) -> pd.Series:
+    """Track 1 U-Net scores (averages) on the tracks of settings ``p``."""
+    import shutil
+
+    from andi2kit import provenance
+    from andi2kit.pipeline import run
+    from andi2kit.scoring.score import score_track
+    from andi2kit.tracking.video import tracks_path, write_tracks
+
+    shutil.rmtree(work, ignore_errors=True)
+    jobs = fov_jobs(root / "public_data" / "track_1")  # load() lists FOVs in this order
+    for (exp, feats, cent, shape, _, _), (e, fov, video) in zip(data, jobs, strict=True):
+        assert exp == e
+        v = follow_vips(untangle(link(feats, p), p), cent, shape, p.expected_frames or 200, p)
+        dest = write_tracks(tracks_path(work / "tracks", exp, fov), pd.DataFrame(
+            {"traj_idx": v["traj_idx"], "frame": v["frame"], "x": v["row"], "y": v["col"],
+             "flags": v["flags"]}))
+        # recorded as the default tracker's, so that `run` takes them as they are
+        provenance.write_record(dest, provenance.tracks_record(video, TrackingParams()))
+    run(root / "public_data", work / "sub", 1, "unet", workers=workers, force=True,
+        progress=False, tracks=work / "tracks")
+    s = score_track(work / "sub", root / "ref", 1)
+    return pd.Series({**s.single, **s.ensemble})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", type=Path, help="simulation folder (public_data/, ref/)")
@@ -71,12 +100,21 @@ def main() -> None:
                     help="Python list of dicts of TrackingParams overrides")
     ap.add_argument("--cache", type=Path, default=None,
                     help="detection cache (default: DATA/.detections)")
+    ap.add_argument("--scores", action="store_true",
+                    help="also run the U-Net pipeline on each setting's tracks and score it")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/tune-tracking"),
+                    help="working folder of --scores")
     args = ap.parse_args()
     data = load(args.data, args.cache or args.data / ".detections")
-    for g in ast.literal_eval(args.grid):
-        s = score(data, replace(TrackingParams(), **g))
+    for n, g in enumerate(ast.literal_eval(args.grid)):
+        p = replace(TrackingParams(), **g)
+        s = score(data, p)
         print(f"{g}  overall {100 * s['overall']:.1f} %  per exp "
               + " ".join(f"{100 * v:.0f}" for k, v in s.items() if k != "overall"), flush=True)
+        if args.scores:
+            m = pipeline_scores(args.data, data, p, args.work / str(n))
+            print("    U-Net on these tracks: " + "  ".join(
+                f"{k} {v:.3f}" for k, v in m.items()), flush=True)
 
 
 if __name__ == "__main__":
