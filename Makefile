@@ -23,8 +23,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/dask worker --help >/dev/null
 	touch $(STAMP)
 
+# the suite runs in TEST_WORKERS processes (pytest-xdist; each builds its own session data)
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check andi2kit tests
