@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/dask worker --help >/dev/null
 	touch $(STAMP)
 
-# the suite runs in TEST_WORKERS processes (pytest-xdist; each builds its own session data)
+# the suite runs in TEST_WORKERS processes (pytest-xdist; they share one simulated dataset)
 TEST_WORKERS ?= 2
 test: install
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)

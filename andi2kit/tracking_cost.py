@@ -194,12 +194,9 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
     TrackingCost
     """
     out = Path(out)
-    true_tracks = write_true_tracks(public, ref, out / "true_tracks")
-    scores = {}
-    for name, folder in (("tracked", Path(tracks)), ("true", true_tracks), ("kept", None)):
-        if folder is None:  # after "tracked": FOVs missing from `tracks` are tracked by now
-            folder = write_kept_tracks(public, ref, tracks, true_tracks, out / "kept_tracks")
-        before = _digests(folder) if name != "tracked" else None
+
+    def scored(name: str, folder: Path, as_given: bool) -> TrackScore:
+        before = _digests(folder) if as_given else None
         run(public, out / name, 1, method, options=options, workers=workers, force=True,
             progress=progress, tracks=folder)
         if before is not None and _digests(folder) != before:
@@ -207,8 +204,14 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
             # code changed under a running job): the row would silently be "tracked"
             raise InputError(f"{folder}: the {name} VIP trajectories were tracked again by "
                              "`run` (was the tracker's code edited during this job?); rerun")
-        scores[name] = score_track(out / name, ref, 1)
-    return TrackingCost(method, scores["tracked"], scores["true"], scores["kept"])
+        return score_track(out / name, ref, 1)
+
+    true_tracks = write_true_tracks(public, ref, out / "true_tracks")
+    tracked = scored("tracked", Path(tracks), as_given=False)  # tracks missing FOVs
+    true = scored("true", true_tracks, as_given=True)
+    kept = scored("kept", write_kept_tracks(public, ref, tracks, true_tracks,
+                                            out / "kept_tracks"), as_given=True)
+    return TrackingCost(method, tracked, true, kept)
 
 
 def _digests(folder: Path) -> dict[str, str]:

@@ -102,15 +102,20 @@ def _var_lr(a: np.ndarray, b: np.ndarray) -> float:
     return 0.5 * (na * np.log(vp / va) + nb * np.log(vp / vb))
 
 
+def _brightness_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
+    """The brightness part of :func:`_pair_cost`: the means of the two stretches, each frame
+    scattering by ``amp_scatter`` (0 when either has fewer than 3 frames)."""
+    ma, mb = before.mass, after.mass
+    if ma.size < 3 or mb.size < 3:
+        return 0.0
+    m = 0.5 * (ma.mean() + mb.mean())
+    var = (p.amp_scatter * m) ** 2 * (1 / ma.size + 1 / mb.size)
+    return p.untangle_amp * (ma.mean() - mb.mean()) ** 2 / (2 * var)
+
+
 def _pair_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
     """Cost of ``after`` being the continuation of ``before``."""
-    cost = 0.0
-    # brightness: means of the two stretches, each frame scattering by amp_scatter
-    ma, mb = before.mass, after.mass
-    if ma.size >= 3 and mb.size >= 3:
-        m = 0.5 * (ma.mean() + mb.mean())
-        var = (p.amp_scatter * m) ** 2 * (1 / ma.size + 1 / mb.size)
-        cost += p.untangle_amp * (ma.mean() - mb.mean()) ** 2 / (2 * var)
+    cost = _brightness_cost(before, after, p)
     # motion: step variance at lag 1 and lag 2 (the ratio carries the exponent)
     cost += p.untangle_motion * (_var_lr(before.d1, after.d1) + _var_lr(before.d2, after.d2))
     # continuity across the contact, Brownian with the pooled step variance

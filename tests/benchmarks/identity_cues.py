@@ -72,16 +72,6 @@ def _stretch(rows_of, frame, pos, mass, tid, i, lo, hi):
     return U._Stretch(frame[r], pos[r], mass[r]), (np.bincount(t).argmax() if t.size else -1)
 
 
-def _amp_cost(before, after, p: TrackingParams) -> float:
-    """The brightness part of the untangler's pairing cost."""
-    ma, mb = before.mass, after.mass
-    if ma.size < 3 or mb.size < 3:
-        return 0.0
-    m = 0.5 * (ma.mean() + mb.mean())
-    var = (p.amp_scatter * m) ** 2 * (1 / ma.size + 1 / mb.size)
-    return p.untangle_amp * (ma.mean() - mb.mean()) ** 2 / (2 * var)
-
-
 def contact_table(data: list[tuple], root: Path, p: TrackingParams) -> pd.DataFrame:
     """One row per contact: truth (keep / swap / other) and the cost differences swap - keep
     of each cue."""
@@ -109,7 +99,7 @@ def contact_table(data: list[tuple], root: Path, p: TrackingParams) -> pd.DataFr
                      else "other")
             if min(ti0, tj0, ti1, tj1) < 0:
                 truth = "other"
-            amp = [_amp_cost(b, a, p) for b, a in ((bi, ai), (bj, aj), (bi, aj), (bj, ai))]
+            amp = [U._brightness_cost(b, a, p) for b, a in ((bi, ai), (bj, aj), (bi, aj), (bj, ai))]
             full = [U._pair_cost(b, a, p) for b, a in ((bi, ai), (bj, aj), (bi, aj), (bj, ai))]
             var = [float(np.mean(s.d1 ** 2)) if s.d1.size >= 4 else np.nan
                    for s in (bi, bj, ai, aj)]

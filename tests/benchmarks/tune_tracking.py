@@ -44,13 +44,17 @@ def load(root: Path, cache: Path) -> list[tuple]:
     return data
 
 
-def hit_rates(data: list[tuple], tracks_of, p: TrackingParams) -> pd.Series:
-    """VIP frames within 1 px per experiment and overall; ``tracks_of(item)`` gives the
-    linked (and untangled) tracks of one ``load`` item."""
+def follow_all(data: list[tuple], tracks_of, p: TrackingParams) -> list[pd.DataFrame]:
+    """The VIP trajectories (``follow_vips`` output) of every ``load`` item;
+    ``tracks_of(item)`` gives the linked (and untangled) tracks of one item."""
+    return [follow_vips(tracks_of(item), item[2], item[3], p.expected_frames or 200, p)
+            for item in data]
+
+
+def rates_of(data: list[tuple], vips: list[pd.DataFrame]) -> pd.Series:
+    """VIP frames within 1 px per experiment and overall, of :func:`follow_all`'s output."""
     rows = []
-    for item in data:
-        exp, _, cent, shape, truth, origin = item
-        v = follow_vips(tracks_of(item), cent, shape, p.expected_frames or 200, p)
+    for (exp, _, _, _, truth, origin), v in zip(data, vips, strict=True):
         tracked = pd.DataFrame({"traj_idx": v["traj_idx"], "frame": v["frame"],
                                 "x": v["row"] + origin[0], "y": v["col"] + origin[1]})
         r = evaluate_fov(tracked, truth)
@@ -62,14 +66,25 @@ def hit_rates(data: list[tuple], tracks_of, p: TrackingParams) -> pd.Series:
     return out
 
 
+def hit_rates(data: list[tuple], tracks_of, p: TrackingParams) -> pd.Series:
+    """VIP frames within 1 px per experiment and overall; ``tracks_of(item)`` gives the
+    linked (and untangled) tracks of one ``load`` item."""
+    return rates_of(data, follow_all(data, tracks_of, p))
+
+
+def tracker(p: TrackingParams):
+    """``tracks_of`` of the tracker (link, untangle) with settings ``p``."""
+    return lambda item: untangle(link(item[1], p), p)
+
+
 def score(data: list[tuple], p: TrackingParams) -> pd.Series:
     """:func:`hit_rates` of the tracker (link, untangle) with settings ``p``."""
-    return hit_rates(data, lambda item: untangle(link(item[1], p), p), p)
+    return hit_rates(data, tracker(p), p)
 
 
-def pipeline_scores(root: Path, data: list[tuple], p: TrackingParams, work: Path,
+def pipeline_scores(root: Path, data: list[tuple], vips: list[pd.DataFrame], work: Path,
                     workers: int = 2) -> pd.Series:
-    """Track 1 U-Net scores (averages) on the tracks of settings ``p``."""
+    """Track 1 U-Net scores (averages) on VIP trajectories (:func:`follow_all` output)."""
     import shutil
 
     from andi2kit import provenance
@@ -79,10 +94,9 @@ def pipeline_scores(root: Path, data: list[tuple], p: TrackingParams, work: Path
 
     shutil.rmtree(work, ignore_errors=True)
     jobs = fov_jobs(root / "public_data" / "track_1")  # load() lists FOVs in this order
-    for (exp, feats, cent, shape, _, _), (e, fov, video) in zip(data, jobs, strict=True):
-        assert exp == e
-        v = follow_vips(untangle(link(feats, p), p), cent, shape, p.expected_frames or 200, p)
-        dest = write_tracks(tracks_path(work / "tracks", exp, fov), pd.DataFrame(
+    for item, v, (e, fov, video) in zip(data, vips, jobs, strict=True):
+        assert item[0] == e
+        dest = write_tracks(tracks_path(work / "tracks", e, fov), pd.DataFrame(
             {"traj_idx": v["traj_idx"], "frame": v["frame"], "x": v["row"], "y": v["col"],
              "flags": v["flags"]}))
         # recorded as the default tracker's, so that `run` takes them as they are
@@ -108,11 +122,12 @@ def main() -> None:
     data = load(args.data, args.cache or args.data / ".detections")
     for n, g in enumerate(ast.literal_eval(args.grid)):
         p = replace(TrackingParams(), **g)
-        s = score(data, p)
+        vips = follow_all(data, tracker(p), p)  # tracked once for both numbers
+        s = rates_of(data, vips)
         print(f"{g}  overall {100 * s['overall']:.1f} %  per exp "
               + " ".join(f"{100 * v:.0f}" for k, v in s.items() if k != "overall"), flush=True)
         if args.scores:
-            m = pipeline_scores(args.data, data, p, args.work / str(n))
+            m = pipeline_scores(args.data, data, vips, args.work / str(n))
             print("    U-Net on these tracks: " + "  ".join(
                 f"{k} {v:.3f}" for k, v in m.items()), flush=True)
 
