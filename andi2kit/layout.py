@@ -86,6 +86,17 @@ def segments_path(submission: str | Path, track: int, exp: int, fov: int) -> Pat
     return Path(submission) / SEGMENTS_DIR / f"track_{track}" / f"exp_{exp}" / f"fov_{fov}.txt"
 
 
+def state_evidence_path(submission: str | Path, track: int, exp: int, fov: int) -> Path:
+    """Beside a FOV's segments: what it says about its experiment's states (JSON,
+    :meth:`andi2kit.methods.unet.UNetMethod.predict_with_evidence`)."""
+    return evidence_beside(segments_path(submission, track, exp, fov))
+
+
+def evidence_beside(segments: Path) -> Path:
+    """The state evidence file that belongs to a segments file."""
+    return Path(segments).with_suffix(".states.json")
+
+
 def ensemble_path(root: str | Path, track: int, exp: int) -> Path:
     """Ensemble labels of an experiment (reference or submission)."""
     return exp_dir(root, track, exp) / ENSEMBLE_FILE

@@ -16,6 +16,7 @@ and the submission is validated against the data.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -155,7 +156,14 @@ def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
         Trajectories that got fallback labels (:func:`andi2kit.screen.describe`).
     """
     trajs = read_fov_input(public, track, exp, fov, tracks)
-    labels = _method(method, options).predict(trajs)
+    m = _method(method, options)
+    if hasattr(m, "predict_with_evidence"):
+        labels, evidence = m.predict_with_evidence(trajs)
+        if evidence is not None:
+            write_text_atomic(layout.state_evidence_path(out, track, exp, fov),
+                              json.dumps(evidence))
+    else:
+        labels = m.predict(trajs)
     path = write_labels(layout.segments_path(out, track, exp, fov), labels)
     if record is not None:
         provenance.write_record(path, record)
@@ -261,6 +269,7 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
     exps = [e for e in all_exps if exps is None or e in exps]
     fovs = {e: layout.fovs(public, track, e, kind) for e in all_exps}  # names checked first
     identity = method_identity(method, options)  # loads a checkpoint before the first FOV
+    with_evidence = getattr(_method(method, options), "gives_evidence", False)
     provenance.claim_output_folder(out, layout.SEGMENTS_DIR, force)
     report = RunReport()
     jobs = []
@@ -273,6 +282,9 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
                 report.failed[e, f] = f"{input_path(public, track, e, f)}: cannot read ({exc})"
                 continue
             reason = "--force" if force else provenance.stale_reason(seg, rec)
+            evidence = layout.state_evidence_path(out, track, e, f)
+            if reason is None and with_evidence and not evidence.is_file():
+                reason = "state evidence missing"
             if reason is None:
                 report.skipped.append((e, f))
                 continue
@@ -281,6 +293,7 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
                 log.info("track %d exp %d fov %d: redone (%s)", track, e, f, reason)
             # a failure or an interruption must not leave the old result looking current
             provenance.forget(seg)
+            evidence.unlink(missing_ok=True)
             layout.prediction_path(out, track, e, f).unlink(missing_ok=True)
             jobs.append((public, out, track, e, f, method, options, tracks, rec))
 
@@ -315,6 +328,9 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         return
     try:
         per_fov = [read_labels(layout.segments_path(out, track, e, f)) for f in fovs]
+        if hasattr(m, "decide_states"):
+            per_fov = m.decide_states(per_fov, [_read_evidence(out, track, e, f)
+                                                for f in fovs])
         raw = [lab for labels in per_fov for lab in labels]
         pooled = m.pool(raw) if hasattr(m, "pool") else raw
         k = 0
@@ -326,6 +342,16 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         report.ensembles.append(e)
     except Exception as exc:
         report.ensemble_failed[e] = f"{type(exc).__name__}: {exc}"
+
+
+def _read_evidence(out: Path, track: int, exp: int, fov: int) -> dict | None:
+    path = layout.state_evidence_path(out, track, exp, fov)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable ({exc})") from None
 
 
 def _remove_stale(public: Path, out: Path, track: int, all_exps: list[int]) -> list[Path]:
@@ -349,6 +375,7 @@ def _remove_stale(public: Path, out: Path, track: int, all_exps: list[int]) -> l
             for p in sorted(edir.glob("fov_*.txt")):
                 if p.name not in names:
                     provenance.forget(p)
+                    layout.evidence_beside(p).unlink(missing_ok=True)
                     removed.append(p)
     for p in removed:
         log.warning("removed %s: not in the input %s", p, public)

@@ -44,8 +44,6 @@ logger = logging.getLogger(__name__)
 WINDOWS = (5, 11, 21, 41)
 #: Lags (frames) whose mean squared displacement is compared with lag 1.
 LAGS = (2, 4, 8)
-#: Frames of a FOV whose stage probabilities describe it (:meth:`StateClassifier.fov_row`).
-FOV_SAMPLE = 400
 #: Per-frame recalls asked of immobile, confined and directed (issue 11), free: ≥ 0.95.
 RARE_TARGETS = (0.85, 0.60, 0.80)
 #: File names of a fitted stage inside a checkpoint folder.
@@ -307,54 +305,6 @@ class StateClassifier:
         """Most probable state per frame, offsets applied."""
         return np.argmax(self.log_proba(X) + self.offsets, 1)
 
-    # -- which states a FOV holds at all -----------------------------------------------------
-
-    def fov_row(self, X: np.ndarray) -> np.ndarray:
-        """One FOV's description for :meth:`absent_states`: its statistics
-        (:data:`CONTEXT`, from its first frame), the stage's mean state probabilities (before
-        the offsets) over at most 400 evenly spaced of its frames, and log10 of its number of
-        frames."""
-        step = max(1, X.shape[0] // FOV_SAMPLE)
-        p = np.exp(self.log_proba(X[::step]))
-        p /= p.sum(1, keepdims=True)
-        return np.r_[X[0, -len(CONTEXT):], p.mean(0), np.log10(max(X.shape[0], 1))]
-
-    def fit_fov(self, rows: np.ndarray, shares: np.ndarray, min_share: float = 0.02
-                ) -> StateClassifier:
-        """Fit, for each rare state, whether a FOV holds it (≥ ``min_share`` of its frames)
-        from :meth:`fov_row` rows and the FOVs' true state shares ``(k, 4)``."""
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        self.fov_models_ = {}
-        for st in (0, 1, 3):
-            has = shares[:, st] >= min_share
-            if has.all() or not has.any():
-                continue
-            self.fov_models_[st] = HistGradientBoostingClassifier(
-                max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
-                random_state=self.random_state).fit(rows, has)
-        return self
-
-    def absent_states(self, X: np.ndarray) -> np.ndarray:
-        """``(4,)`` bool: the states one FOV's frames ``X`` are judged not to hold (none
-        without FOV models)."""
-        models = getattr(self, "fov_models_", {})
-        if not models or X.shape[0] == 0:
-            return np.zeros(4, bool)
-        row = self.fov_row(X)[None]
-        return np.array([st in models and models[st].predict_proba(row)[0, 1] < 0.5
-                         for st in range(4)])
-
-    def predict_fov(self, X: np.ndarray) -> np.ndarray:
-        """``(m, 4)`` state probabilities of one FOV's frames, states it is judged not to hold
-        removed (:meth:`absent_states`)."""
-        p = self.predict_proba(X)
-        absent = self.absent_states(X)
-        if absent.any():
-            p[:, absent] = 0.0
-            p /= np.maximum(p.sum(1, keepdims=True), 1e-12)
-        return p
-
 
 def recalls(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Per-state recall (NaN for a state absent from ``y``)."""
@@ -362,6 +312,19 @@ def recalls(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     np.add.at(conf, (np.asarray(y, int), np.asarray(pred, int)), 1)
     with np.errstate(invalid="ignore"):
         return np.diag(conf) / conf.sum(1)
+
+
+def prior_offsets(counts: np.ndarray) -> np.ndarray:
+    """Offsets that give a stage fitted with class-balanced weights back the state mix of
+    ``counts`` (frames per state; a state never seen keeps a very low prior).
+
+    Examples
+    --------
+    >>> prior_offsets(np.array([10, 10, 100, 0])).round(2).tolist()
+    [-2.3, -2.3, 0.0, -4.61]
+    """
+    counts = np.asarray(counts, float)
+    return np.log(np.maximum(counts, 1.0) / max(counts[2], 1.0))
 
 
 def choose_offsets(logp: np.ndarray, y: np.ndarray, free_recall: float = 0.95,
@@ -480,7 +443,7 @@ def restate(clf: StateClassifier, steps: list[np.ndarray], frames: list[np.ndarr
     if not frames:
         return []
     X, length = fov_features(steps, frames)
-    p = clf.predict_fov(X)
+    p = clf.predict_proba(X)
     out, k = [], 0
     for fr, L in zip(frames, length, strict=True):
         new = fr.copy()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from andi2kit import layout
+from andi2kit import layout, state_mixture
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import OptionError
 from andi2kit.inference import DEFAULT_CHECKPOINT, checkpoint_file
@@ -31,7 +31,7 @@ from andi2kit.pooling import Pooling, SegmentErrorModel
 from andi2kit.scoring import metrics as M
 from andi2kit.scoring.score import chain_fovs, load_records, score_single
 from andi2kit.segment import Segmenter
-from andi2kit.tensors import unpack
+from andi2kit.tensors import to_dense, unpack
 
 
 def _record(lab) -> LabelRow:
@@ -73,16 +73,36 @@ def fit_error_model(preds: dict, ref: Path, segmenter: Segmenter) -> SegmentErro
     return SegmentErrorModel.fit(pred_all, true_all)
 
 
+def state_evidence(public: Path, method, preds: dict) -> dict | None:
+    """``{(exp, fov): evidence}`` of :meth:`~andi2kit.methods.unet.UNetMethod.fov_evidence`
+    for :func:`frame_predictions` output, or None when the method's checkpoint has no state
+    stage (no experiment-level state decision)."""
+    if not getattr(method, "gives_evidence", False):
+        return None
+    return {(e, f): method.fov_evidence(
+                to_dense(read_trajectories(layout.trajs_path(public, 2, e, f))), frames)
+            for (e, f), (_, frames, _) in preds.items()}
+
+
 def evaluate(preds: dict, ref: Path, segmenter: Segmenter, ensemble: str = "single_gaussian",
-             pooling: Pooling | None = None) -> dict[str, float]:
+             pooling: Pooling | None = None, evidence: dict | None = None) -> dict[str, float]:
     """Track 2 metrics (trajectory-weighted / plain means over experiments) of one setting.
 
-    With ``pooling``, each experiment's segments go through
-    :func:`~andi2kit.pooling.pool_experiment`; the ensemble is built from the raw segments.
+    With ``evidence`` (:func:`state_evidence`), each experiment keeps only the states it is
+    judged to hold (:func:`andi2kit.state_mixture.decide`), as ``andi2kit run`` does. With
+    ``pooling``, each experiment's segments then go through
+    :func:`~andi2kit.pooling.pool_experiment`; the ensemble is built from the segments before
+    pooling.
     """
     fovs = sorted(preds)
     rows, w1 = [], []
     for e, fov_labels in segment_all(preds, segmenter).items():
+        if evidence is not None:
+            keys = [k for k in fovs if k[0] == e]
+            held = state_mixture.decide([evidence[k] for k in keys])
+            fov_labels = [state_mixture.restate(
+                fl, state_mixture.segment_probabilities(fl, preds[k][1]), held)
+                for fl, k in zip(fov_labels, keys, strict=True)]
         raw = [lab for fl in fov_labels for lab in fl]
         if pooling is not None:
             flat = pooling(raw)
@@ -169,22 +189,25 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
     method = UNetMethod(checkpoint=checkpoint)
     t0 = time.perf_counter()
     preds = frame_predictions(public, method)
+    ev = state_evidence(public, method, preds)
     t_pred = time.perf_counter() - t0
     results = []
-    base = evaluate(preds, ref, Segmenter(method="none"))
+    base = evaluate(preds, ref, Segmenter(method="none"), evidence=ev)
     results.append({"method": "none", "pen": None, **base})
     for m in methods:
         for pen in pens:
             t = time.perf_counter()
-            r = evaluate(preds, ref, Segmenter(method=m, pen=float(pen)))
+            r = evaluate(preds, ref, Segmenter(method=m, pen=float(pen)), evidence=ev)
             results.append({"method": m, "pen": pen, **r, "seconds": time.perf_counter() - t})
     best = max(results, key=lambda r: (round(r["jsc_cp"], 2), -r["rmse_cp"]))
     seg = Segmenter(method=best["method"], pen=float(best["pen"] or 1.0))
     # change-point refinement on the raw steps: the window with the lowest RMSE, JSC kept
-    refined = {w: evaluate(preds, ref, replace(seg, refine=w)) for w in refine_windows}
+    refined = {w: evaluate(preds, ref, replace(seg, refine=w), evidence=ev)
+               for w in refine_windows}
     w_best = min(refined, key=lambda w: (-round(refined[w]["jsc_cp"], 2), refined[w]["rmse_cp"]))
     seg = replace(seg, refine=w_best)
-    ens_scores = {name: evaluate(preds, ref, seg, name) for name in ENSEMBLE_METHODS}
+    ens_scores = {name: evaluate(preds, ref, seg, name, evidence=ev)
+                  for name in ENSEMBLE_METHODS}
     best_ens = min(ens_scores, key=lambda k: ens_scores[k]["w1_alpha"] + ens_scores[k]["w1_K"])
     # experiment-level pooling: the setting with the best α MAE and K MSLE (relative to no
     # pooling, summed), kept only if it improves both
@@ -194,7 +217,7 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
     for ms in pool_states:
         for spread in pool_spreads:
             cand = Pooling(error, ms, spread)
-            pool_scores[cand] = evaluate(preds, ref, seg, best_ens, pooling=cand)
+            pool_scores[cand] = evaluate(preds, ref, seg, best_ens, pooling=cand, evidence=ev)
     best_pool = min(pool_scores, key=lambda c: (pool_scores[c]["alpha"] / base["alpha"]
                                                 + pool_scores[c]["K"] / base["K"]))
     pooled = pool_scores[best_pool]
@@ -204,7 +227,8 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
     if use_pool:
         for share in state_shares:
             gate_scores[share] = evaluate(preds, ref, seg, best_ens,
-                                          pooling=replace(best_pool, min_state_share=share))
+                                          pooling=replace(best_pool, min_state_share=share),
+                                          evidence=ev)
         share = max(sorted(gate_scores), key=lambda v: round(gate_scores[v]["state"], 4))
         best_pool = replace(best_pool, min_state_share=share)
         pooled = gate_scores[share]

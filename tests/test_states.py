@@ -194,26 +194,3 @@ def test_a_checkpoint_with_a_stage_takes_its_states_and_can_be_told_not_to(sim_d
         UNetMethod(str(ckpt))
     assert UNetMethod(str(ckpt), state_stage=False).checkpoint.states is None
 
-
-def test_a_state_the_fov_models_judge_absent_is_never_called():
-    rng = np.random.default_rng(9)
-    F = len(states.feature_names())
-    X = rng.normal(size=(2000, F))
-    y = np.where(X[:, 0] > 0.3, 1, 2)  # "confined" wherever feature 0 is high
-    clf = states.StateClassifier(max_iter=20).fit(X, y)
-    # FOVs hold confined frames only when their last context column (the frame's speed
-    # against the FOV's) is positive
-    fov_x = [rng.normal(size=(300, F)) for _ in range(80)]
-    has = np.array([i % 2 == 0 for i in range(80)])
-    for x, h in zip(fov_x, has, strict=True):
-        x[:, F - 1] = 1.0 if h else -1.0
-    rows = np.array([clf.fov_row(x) for x in fov_x])
-    shares = np.zeros((80, 4))
-    shares[:, 1] = np.where(has, 0.3, 0.0)
-    shares[:, 2] = 1 - shares[:, 1]
-    clf.fit_fov(rows, shares)
-    with_it, without = fov_x[0], fov_x[1]
-    assert not clf.absent_states(with_it)[1] and clf.absent_states(without)[1]
-    assert (np.argmax(clf.predict_fov(with_it), 1) == 1).mean() > 0.2
-    assert (np.argmax(clf.predict_fov(without), 1) != 1).all()
-    assert np.allclose(clf.predict_fov(without).sum(1), 1)

@@ -15,14 +15,15 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from andi2kit import provenance, states
+from andi2kit import provenance, state_mixture, states
+from andi2kit.constants import COLUMN
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import InputError, OptionError
 from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
 from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 from andi2kit.pooling import Pooling
-from andi2kit.segment import Segmenter
-from andi2kit.tensors import pack, to_dense, unpack
+from andi2kit.segment import Segmenter, smooth_states
+from andi2kit.tensors import DenseTrajectories, pack, to_dense, unpack
 
 
 def uncertain_frames(trajs: pd.DataFrame) -> dict[int, np.ndarray]:
@@ -84,6 +85,11 @@ class UNetMethod:
                              f"{exc})") from None
         self.checkpoint = load_checkpoint(checkpoint, stage=state_stage)
 
+    @property
+    def gives_evidence(self) -> bool:
+        """Whether :meth:`predict_with_evidence` describes the FOV's states (with a stage)."""
+        return self.checkpoint.states is not None
+
     def identity(self) -> dict:
         """What decides :meth:`predict` (recorded beside its output): the model file's
         hash, the state stage's (if any) and the segmentation settings."""
@@ -92,6 +98,7 @@ class UNetMethod:
         if self.checkpoint.states is not None:
             ident["states_sha256"] = provenance.file_digest(
                 self.checkpoint.path / states.MODEL_FILE)["sha256"]
+            ident["state_evidence"] = state_mixture.evidence_settings()
         return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
@@ -115,7 +122,52 @@ class UNetMethod:
         A ``flags`` column (Track 1: :func:`andi2kit.tracking.track_vips`) marks frames the
         tracker was unsure of; no change point is put next to them.
         """
-        return self.segments(*self.predict_frames(trajs), uncertain_frames(trajs))
+        return self.predict_with_evidence(trajs)[0]
+
+    def predict_with_evidence(self, trajs: pd.DataFrame
+                              ) -> tuple[list[TrajectoryLabel], dict | None]:
+        """:meth:`predict`, and what the FOV says about its experiment's states (with a
+        state stage; None without): :meth:`fov_evidence` and each segment's mean state
+        probabilities, for :meth:`decide_states`."""
+        dense = to_dense(trajs)
+        tensor = pack(dense)
+        frames = predict_tensors(self.checkpoint, [tensor])[0]
+        labels = self.segments(tensor, frames, uncertain_frames(trajs))
+        if not self.gives_evidence:
+            return labels, None
+        probabilities = state_mixture.segment_probabilities(labels, frames)
+        return labels, {"evidence": self.fov_evidence(dense, frames),
+                        "probabilities": {str(lab.idx): np.round(p, 6).tolist()
+                                          for lab, p in zip(labels, probabilities,
+                                                            strict=True)}}
+
+    def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray]
+                     ) -> dict[str, float]:
+        """:func:`andi2kit.state_mixture.fov_evidence` of one FOV: its per-frame states
+        smoothed as the segmentation smooths them, and its positions."""
+        calls = [smooth_states(f[:, COLUMN["state"]], self.segmenter.min_dwell)
+                 for f in frames]
+        positions = [dense.pos[i, :int(L)] for i, L in enumerate(dense.length)]
+        numbers = [dense.start[i] + np.arange(int(L)) for i, L in enumerate(dense.length)]
+        return state_mixture.fov_evidence(calls, positions, numbers)
+
+    def decide_states(self, per_fov: list[list[TrajectoryLabel]],
+                      evidence: list[dict | None]) -> list[list[TrajectoryLabel]]:
+        """One experiment's labels (per FOV) with only the states it holds
+        (:func:`andi2kit.state_mixture.decide` on all its FOVs' evidence from
+        :meth:`predict_with_evidence`); unchanged when a FOV has none."""
+        if not evidence or any(ev is None for ev in evidence):
+            return [list(labels) for labels in per_fov]
+        held = state_mixture.decide([ev["evidence"] for ev in evidence])
+        out = []
+        for labels, ev in zip(per_fov, evidence, strict=True):
+            probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
+                     for lab in labels]
+            if any(p.shape != (len(lab.state), 4) for p, lab in zip(probs, labels,
+                                                                     strict=True)):
+                raise InputError("state evidence does not describe the segments beside it")
+            out.append(state_mixture.restate(labels, probs, held))
+        return out
 
     def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
         """Experiment-level pooling of all the experiment's trajectories (or none)."""

@@ -2,19 +2,20 @@
 
 The stage must learn how the U-Net behaves on trajectories it has *not* seen, so it is fitted
 on training-data shards simulated with another seed than the U-Net's (``make states``:
-``data/states-fit``, seed 11); the offsets are chosen on that folder's last shards, kept out of
-the fit; the recalls are reported on a third folder no choice saw (``data/states-test``,
-seed 12) at the challenge's σ = 0.12, beside the U-Net's own state head.
+``data/states-fit``, seed 11); its offsets give back the fit frames' own state mix (or, with
+``--offsets recall``, are chosen on that folder's last shards for per-frame recall targets);
+the recalls are reported on a third folder no choice saw (``data/states-test``, seed 12) at
+the challenge's σ = 0.12, beside the U-Net's own state head.
 
-The stage is opt-in (``make states`` saves it with a copy of the default model in
-``checkpoints/unet-states``): on the tuning seeds of the challenge-like and wide suites it
-raised the state F1 of trap and confinement experiments but lowered that of experiments whose
-slow states are free (README, *Per-frame states*).
+``make states`` saves the stage into the default checkpoint (``states.pkl``, committed): each
+experiment then keeps only the states it is judged to hold (:mod:`andi2kit.state_mixture`),
+which removes the stage's confined calls on slow free particles (README, *Per-frame
+states).
 
 Usage::
 
     python -m andi2kit.models.fit_states --fit data/states-fit --test data/states-test \\
-        --checkpoint checkpoints/unet-states
+        --checkpoint checkpoints/unet-default
 """
 
 from __future__ import annotations
@@ -52,11 +53,10 @@ def unet_frames(ckpt, data: dict[str, np.ndarray], rng: np.random.Generator,
 
 
 def frames_of(ckpt, paths: list[Path], rng: np.random.Generator,
-              noise: tuple[float, float] | float, *, with_fov: bool = False) -> tuple:
-    """Features, true states and the U-Net's states of every real frame of ``paths`` (and,
-    ``with_fov``, the FOV each frame belongs to, unique across the shards)."""
-    X, y, u, g = [], [], [], []
-    for k, p in enumerate(paths):  # shard by shard: a whole folder's features would not fit
+              noise: tuple[float, float] | float) -> tuple:
+    """Features, true states and the U-Net's states of every real frame of ``paths``."""
+    X, y, u = [], [], []
+    for p in paths:  # shard by shard: a whole folder's features would not fit
         d = load_shards([p])
         if "fov" not in d:
             raise ValueError(f"{p}: written before shards recorded each trajectory's FOV; "
@@ -66,34 +66,7 @@ def frames_of(ckpt, paths: list[Path], rng: np.random.Generator,
         inside = np.arange(steps.shape[1])[None, :] < d["length"][:, None]
         y.append(truth[inside].astype(np.int8))
         u.append(frames[..., COLUMN["state"]][inside].astype(np.int8))
-        g.append(np.broadcast_to(k * 10_000 + d["fov"][:, None], inside.shape)[inside])
-    out = np.concatenate(X), np.concatenate(y), np.concatenate(u)
-    return (*out, np.concatenate(g)) if with_fov else out
-
-
-def fovs(groups: np.ndarray) -> list[np.ndarray]:
-    """Frame indices of each FOV (``groups`` as :func:`frames_of` returns them)."""
-    order = np.argsort(groups, kind="stable")
-    cuts = np.flatnonzero(np.diff(groups[order])) + 1
-    return np.split(order, cuts)
-
-
-def fit_fov_models(clf, ckpt, paths: list[Path], rng: np.random.Generator) -> dict:
-    """Fit the stage's FOV models (which states a FOV holds) on shards it was not fitted on."""
-    X, y, _, g = frames_of(ckpt, paths, rng, (0.05, 0.2), with_fov=True)
-    idx = fovs(g)
-    rows = np.array([clf.fov_row(X[i]) for i in idx])
-    shares = np.array([np.bincount(y[i], minlength=4) / i.size for i in idx])
-    clf.fit_fov(rows, shares)
-    return {"fov_fit_fovs": len(idx)}
-
-
-def predict_by_fov(clf, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """The stage's states of every frame, each FOV judged on its own frames."""
-    pred = np.empty(X.shape[0], np.int8)
-    for i in fovs(groups):
-        pred[i] = np.argmax(clf.predict_fov(X[i]), 1)
-    return pred
+    return np.concatenate(X), np.concatenate(y), np.concatenate(u)
 
 
 def shards(folder: str | Path) -> list[Path]:
@@ -121,9 +94,16 @@ def subsample(y: np.ndarray, per_state: int, rng: np.random.Generator) -> np.nda
 
 def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3,
         per_state: int = 150_000, max_iter: int = 300, min_samples_leaf: int = 20,
-        free_recall: float = 0.95, fov_folder: Path | None = None, seed: int = 0) -> tuple:
-    """Fit the stage on ``fit_folder`` (offsets chosen on its last ``tune_shards``), then,
-    with ``fov_folder``, its FOV models on that folder's shards."""
+        free_recall: float = 0.95, seed: int = 0, offsets: str = "prior") -> tuple:
+    """Fit the stage on ``fit_folder``.
+
+    ``offsets``: ``"prior"`` gives back the fit frames' own state mix (the trees were fitted
+    with class-balanced weights; the experiment-level decision, :mod:`andi2kit.state_mixture`,
+    then removes the states an experiment does not hold); ``"recall"`` chooses them on the
+    last ``tune_shards`` for the per-frame recall targets (:func:`andi2kit.states.choose_offsets`).
+    """
+    if offsets not in ("prior", "recall"):
+        raise ValueError(f"offsets must be 'prior' or 'recall', got {offsets!r}")
     ckpt = load_checkpoint(checkpoint, stage=False)  # a stage already there is refitted
     rng = np.random.default_rng(seed)
     folders = [Path(f) for f in str(fit_folder).split(":")] if not isinstance(
@@ -136,17 +116,17 @@ def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3
     clf = states.StateClassifier(max_iter=max_iter, min_samples_leaf=min_samples_leaf,
                                  random_state=seed).fit(X[keep], y[keep])
     Xt, yt, _ = frames_of(ckpt, tune_paths, rng, (0.05, 0.2))
-    clf.offsets = states.choose_offsets(clf.log_proba(Xt), yt, free_recall=free_recall)
-    info = {"fit": ":".join(map(str, folders)), "fit_shards": len(fit_paths),
+    counts = np.bincount(y, minlength=4).astype(float)
+    clf.offsets = (states.prior_offsets(counts) if offsets == "prior" else
+                   states.choose_offsets(clf.log_proba(Xt), yt, free_recall=free_recall))
+    info = {"offsets_from": offsets, "fit": ":".join(map(str, folders)),
+            "fit_shards": len(fit_paths),
             "tune_shards": len(tune_paths),
             "fit_frames": int(keep.size), "min_samples_leaf": min_samples_leaf,
             "per_state_counts_fit": np.bincount(y, minlength=4)
             .tolist(), "max_iter": max_iter, "free_recall_asked": free_recall,
             "tune_recalls": states.recalls(yt, clf.predict(Xt)).round(4).tolist(),
             "fit_seconds": round(time.perf_counter() - t0, 1)}
-    if fov_folder is not None:
-        info.update(fit_fov_models(clf, ckpt, shards(fov_folder), rng), fov_fit=str(fov_folder))
-        info["fit_seconds"] = round(time.perf_counter() - t0, 1)
     return clf, info
 
 
@@ -155,11 +135,10 @@ def report(clf, test_folder: Path, checkpoint: Path, seed: int = 12345) -> dict:
     σ = 0.12."""
     ckpt = load_checkpoint(checkpoint, stage=False)  # a stage already there is refitted
     paths = shards(test_folder)
-    X, y, u, g = frames_of(ckpt, paths, np.random.default_rng(seed), LOCALISATION_NOISE,
-                           with_fov=True)
+    X, y, u = frames_of(ckpt, paths, np.random.default_rng(seed), LOCALISATION_NOISE)
     zeros = np.zeros(y.size)
     out = {}
-    for name, pred in (("unet", u), ("stage", predict_by_fov(clf, X, g))):
+    for name, pred in (("unet", u), ("stage", clf.predict(X))):
         m = frame_metrics(zeros, zeros, zeros, zeros, y, pred)
         out[name] = {"state_accuracy": m["state_accuracy"],
                      "recall": dict(zip(STATE_NAMES, states.recalls(y, pred).round(4).tolist(),
@@ -177,24 +156,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fit", default="data/states-fit",
                     help="folder(s) of shards, ':'-separated; the last shards tune the offsets")
     ap.add_argument("--test", type=Path, default=Path("data/states-test"))
-    ap.add_argument("--fov-fit", type=Path, default=None,
-                    help="shards (not in --fit) to fit which states a FOV holds")
-    ap.add_argument("--checkpoint", type=Path, default=Path("checkpoints/unet-states"),
-                    help="checkpoint folder the stage is saved into (not the packaged default)")
+    ap.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                    help="checkpoint folder the stage is saved into")
     ap.add_argument("--per-state", type=int, default=120_000)
     ap.add_argument("--max-iter", type=int, default=200)
     ap.add_argument("--min-samples-leaf", type=int, default=5000)
     ap.add_argument("--free-recall", type=float, default=0.95)
+    ap.add_argument("--offsets", choices=("prior", "recall"), default="prior",
+                    help="prior: the fit frames' state mix; recall: chosen for the per-frame "
+                         "recall targets")
     ap.add_argument("--dry-run", action="store_true", help="report without saving")
     args = ap.parse_args(argv)
-    if not args.dry_run and args.checkpoint.resolve() == DEFAULT_CHECKPOINT.resolve():
-        ap.error("--checkpoint: the packaged default checkpoint is never modified (the stage "
-                 "is opt-in); copy it to another folder first (`make states` does)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         clf, info = fit(args.fit, args.checkpoint, per_state=args.per_state,
                         max_iter=args.max_iter, min_samples_leaf=args.min_samples_leaf,
-                        free_recall=args.free_recall, fov_folder=args.fov_fit)
+                        free_recall=args.free_recall, offsets=args.offsets)
         rep = report(clf, args.test, args.checkpoint)
     except (InputError, ValueError) as exc:  # no or old shards, no model: one line, no trace
         ap.exit(2, f"{ap.prog}: error: {exc}\n")

@@ -1,0 +1,232 @@
+"""Which diffusive states an experiment holds, decided once from all its FOVs.
+
+andi-datasets simulates every FOV of an experiment with one model, and the model fixes which
+states exist: immobile frames only in ``immobile_traps``, confined frames only in
+``confinement``, directed frames wherever α ≥ 1.9, every other frame free. A per-frame
+classifier sees one trajectory at a time and cannot tell a slow free state (``multi_state``,
+a bound dimer) from a slow confined one: the compartments of the challenge (radius 5 px) are
+barely felt by a particle that moves 2–4 px in 200 frames. The experiment can tell them
+apart, because a compartment holds whatever enters it:
+
+* confined stretches of *different* trajectories lie close together (the few compartments of
+  a FOV), while the slow stretches of ``multi_state`` lie anywhere;
+* a dimer's slow stretch moves together with another trajectory (its partner, < 1.5 px away
+  in the same frames);
+* ``multi_state`` switches back and forth; a compartment, whose wall lets a particle through
+  one time in ten, rarely lets it go.
+
+:func:`fov_evidence` counts these per FOV from the per-frame state calls (the state stage's,
+:mod:`andi2kit.states`) and the positions; :func:`decide` sums them over an experiment and
+says which states it holds; :func:`restate` gives the segments of a state the experiment does
+not hold their likeliest held state.
+
+See Also
+--------
+andi2kit.states : the per-frame state stage whose calls are the evidence.
+andi2kit.pooling.gate_states : the gate that drops states too rare in an experiment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from andi2kit.constants import PROBABILITIES
+from andi2kit.labels import TrajectoryLabel
+
+#: Immobile, confined, free, directed (the label files' codes).
+IMMOBILE, CONFINED, FREE, DIRECTED = range(4)
+#: A state run shorter than this (frames) is not a stretch of its own.
+MIN_STRETCH = 10
+#: Two trajectories' confined stretches centred closer than this (px) share a compartment.
+CLUMP_RADIUS = 10.0
+#: A confined frame with another trajectory closer than this (px) moves with a partner.
+PARTNER_RADIUS = 1.5
+#: Counts of :func:`fov_evidence`, in this order.
+EVIDENCE = ("frames", "immobile", "confined", "directed", "trajectories", "switches",
+            "stretch_pairs", "close_pairs", "partnered")
+
+
+def evidence_settings() -> dict:
+    """What decides :func:`fov_evidence`'s counts (recorded beside a FOV's output, so that
+    evidence counted otherwise is never reused)."""
+    return {"counts": list(EVIDENCE), "min_stretch": MIN_STRETCH,
+            "clump_radius": CLUMP_RADIUS, "partner_radius": PARTNER_RADIUS}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Thresholds of :func:`decide`, each on an experiment's summed evidence.
+
+    Attributes
+    ----------
+    min_immobile : float
+        Share of frames called immobile above which the experiment holds immobile frames.
+    min_confined : float
+        Share of frames called confined needed for a confined state.
+    min_clumping : float
+        Share of pairs of confined stretches (different trajectories, one FOV) centred within
+        :data:`CLUMP_RADIUS` needed for a confined state.
+    max_partnered : float
+        Largest share of confined-called frames with a partner (:data:`PARTNER_RADIUS`) of a
+        confined state; above it the slow stretches are dimers (free).
+    max_switches : float
+        Largest number of confined/free switches per trajectory of a confined state.
+    """
+
+    min_immobile: float = 0.02
+    min_confined: float = 0.02
+    min_clumping: float = 0.045
+    max_partnered: float = 0.5
+    max_switches: float = 1.0
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of True."""
+    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
+                 frames: Sequence[np.ndarray]) -> dict[str, float]:
+    """What one FOV says about the states of its experiment.
+
+    Parameters
+    ----------
+    calls : sequence of numpy.ndarray
+        Per trajectory, the per-frame state codes (smoothed, as segmented).
+    positions : sequence of numpy.ndarray
+        Per trajectory, ``(T_i, 2)`` positions (px) of the same frames (NaN: not seen).
+    frames : sequence of numpy.ndarray
+        Per trajectory, the frame numbers of those rows.
+
+    Returns
+    -------
+    dict
+        The counts :data:`EVIDENCE`: frames called immobile, confined, directed of all
+        ``frames``; ``switches`` between confined and any other state; pairs of confined
+        stretches (≥ :data:`MIN_STRETCH` frames) of different trajectories, and how many of
+        them are centred within :data:`CLUMP_RADIUS`; confined frames with another
+        trajectory within :data:`PARTNER_RADIUS` in the same frame.
+
+    Examples
+    --------
+    >>> c = [np.r_[np.full(20, 1), np.full(20, 2)], np.full(40, 2)]
+    >>> p = [np.zeros((40, 2)), np.full((40, 2), 50.0)]
+    >>> f = [np.arange(40), np.arange(40)]
+    >>> e = fov_evidence(c, p, f)
+    >>> e["confined"], e["switches"], e["stretch_pairs"]
+    (20.0, 1.0, 0.0)
+    """
+    counts = dict.fromkeys(EVIDENCE, 0.0)
+    centres: list[tuple[int, np.ndarray]] = []
+    where: dict[int, list[np.ndarray]] = {}
+    for k, (c, xy, fr) in enumerate(zip(calls, positions, frames, strict=True)):
+        c = np.asarray(c, int)
+        counts["frames"] += c.size
+        counts["trajectories"] += 1
+        for name, code in (("immobile", IMMOBILE), ("confined", CONFINED),
+                           ("directed", DIRECTED)):
+            counts[name] += np.count_nonzero(c == code)
+        conf = c == CONFINED
+        counts["switches"] += np.count_nonzero(np.diff(conf.astype(np.int8)))
+        for a, b in _runs(conf):
+            if b - a >= MIN_STRETCH and np.isfinite(xy[a:b, 0]).any():
+                centres.append((k, np.nanmean(xy[a:b], axis=0)))
+        for f_, p_ in zip(fr, xy, strict=True):
+            if np.isfinite(p_).all():
+                where.setdefault(int(f_), []).append(np.r_[k, p_])
+    for i in range(len(centres)):
+        for j in range(i + 1, len(centres)):
+            if centres[i][0] != centres[j][0]:
+                counts["stretch_pairs"] += 1
+                counts["close_pairs"] += float(
+                    np.hypot(*(centres[i][1] - centres[j][1])) < CLUMP_RADIUS)
+    at = {f: np.array(v) for f, v in where.items()}
+    for k, (c, xy, fr) in enumerate(zip(calls, positions, frames, strict=True)):
+        for f_, p_ in zip(np.asarray(fr)[np.asarray(c) == CONFINED],
+                          np.asarray(xy)[np.asarray(c) == CONFINED], strict=True):
+            others = at.get(int(f_))
+            if others is None or not np.isfinite(p_).all():
+                continue
+            others = others[others[:, 0] != k]
+            if others.size and np.min(np.hypot(*(others[:, 1:] - p_).T)) < PARTNER_RADIUS:
+                counts["partnered"] += 1
+    return counts
+
+
+def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) -> np.ndarray:
+    """``(4,)`` bool: the states an experiment holds, from its FOVs' :func:`fov_evidence`.
+
+    Free and directed are always allowed (directed is α ≥ 1.9 in any model); immobile when
+    enough frames are called immobile; confined when enough frames are called confined, their
+    stretches clump, few have a partner and they rarely switch. No model makes both: of
+    immobile and confined the one with the larger share is kept.
+
+    Examples
+    --------
+    >>> ev = dict.fromkeys(EVIDENCE, 0.0) | {"frames": 1000.0, "immobile": 100.0}
+    >>> decide([ev]).tolist()
+    [True, False, True, True]
+    """
+    total = dict.fromkeys(EVIDENCE, 0.0)
+    for ev in evidence:
+        for key in EVIDENCE:
+            total[key] += float(ev.get(key, 0.0))
+    n = max(total["frames"], 1.0)
+    imm, conf = total["immobile"] / n, total["confined"] / n
+    clumping = total["close_pairs"] / max(total["stretch_pairs"], 1.0)
+    partnered = total["partnered"] / max(total["confined"], 1.0)
+    switches = total["switches"] / max(total["trajectories"], 1.0)
+    held = np.array([imm >= rule.min_immobile,
+                     conf >= rule.min_confined and clumping >= rule.min_clumping
+                     and partnered <= rule.max_partnered and switches <= rule.max_switches,
+                     True, True])
+    if held[IMMOBILE] and held[CONFINED]:
+        held[CONFINED if imm >= conf else IMMOBILE] = False
+    return held
+
+
+def segment_probabilities(labels: Sequence[TrajectoryLabel], frames: Sequence[np.ndarray]
+                          ) -> list[np.ndarray]:
+    """Per label, ``(n_segments, 4)`` mean state probabilities of its segments' frames
+    (``frames``: the trajectories' ``(T_i, 7)`` per-frame values, in the labels' order)."""
+    out = []
+    for lab, f in zip(labels, frames, strict=True):
+        cuts = np.r_[0, np.asarray(lab.cp, int), f.shape[0]]
+        out.append(np.array([f[a:b, PROBABILITIES].mean(0)
+                             for a, b in zip(cuts[:-1], cuts[1:], strict=True)]))
+    return out
+
+
+def restate(labels: Sequence[TrajectoryLabel], probabilities: Sequence[np.ndarray],
+            held: np.ndarray) -> list[TrajectoryLabel]:
+    """Labels whose segments in a state not ``held`` take their likeliest held state.
+
+    Parameters
+    ----------
+    labels : sequence of TrajectoryLabel
+        Segment labels.
+    probabilities : sequence of numpy.ndarray
+        Per label, ``(n_segments, 4)`` mean state probabilities of each segment's frames.
+    held : numpy.ndarray
+        ``(4,)`` bool from :func:`decide`.
+
+    Examples
+    --------
+    >>> lab = TrajectoryLabel(0, [1.0, 0.1], [1.0, 0.5], [2, 1], [100], 200)
+    >>> p = np.array([[0, .1, .9, 0], [.1, .6, .3, 0]])
+    >>> restate([lab], [p], np.array([True, False, True, True]))[0].state.tolist()
+    [2, 2]
+    """
+    out = []
+    for lab, p in zip(labels, probabilities, strict=True):
+        st = np.asarray(lab.state, int)
+        if held[st].all():
+            out.append(lab)
+            continue
+        best = np.argmax(np.where(held, np.asarray(p, float), -np.inf), axis=1)
+        out.append(replace(lab, state=np.where(held[st], st, best)))
+    return out

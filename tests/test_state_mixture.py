@@ -1,0 +1,126 @@
+"""Which states an experiment holds: evidence per FOV, one decision per experiment."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from andi2kit import layout, state_mixture, states
+from andi2kit.labels import TrajectoryLabel
+from andi2kit.state_mixture import CONFINED, FREE, IMMOBILE, Decision, decide, fov_evidence
+
+T = 200
+
+
+def _fov(rng, n: int, kind: str) -> tuple[list, list, list]:
+    """Calls, positions and frames of ``n`` trajectories in a 128 px FOV: each starts with a
+    confined stretch of 60 frames, placed as ``kind`` says (``"compartments"``: the stretches
+    of all trajectories inside four disks of radius 5, anywhere in them at each frame;
+    ``"anywhere"``: one random place each; ``"dimers"``: trajectories in pairs that sit on
+    each other while slow)."""
+    calls, pos, frames = [], [], []
+    centres = rng.uniform(20, 108, size=(4, 2))
+    for k in range(n):
+        c = np.full(T, FREE)
+        c[:60] = CONFINED
+        xy = rng.uniform(0, 128, size=2) + np.cumsum(rng.normal(0, 1.0, size=(T, 2)), 0)
+        if kind == "compartments":
+            r, phi = 5 * np.sqrt(rng.uniform(size=60)), rng.uniform(0, 2 * np.pi, 60)
+            where = centres[k % 4] + np.column_stack([r * np.cos(phi), r * np.sin(phi)])
+        elif kind == "dimers":
+            where = rng.uniform(0, 128, size=2) if k % 2 == 0 else pos[-1][0]
+        else:
+            where = rng.uniform(0, 128, size=2)
+        xy[:60] = where + rng.normal(0, 0.3, size=(60, 2))
+        calls.append(c)
+        pos.append(xy)
+        frames.append(np.arange(T))
+    return calls, pos, frames
+
+
+@pytest.mark.parametrize("kind, holds_confined", [
+    ("compartments", True), ("anywhere", False), ("dimers", False)])
+def test_confinement_is_told_from_slow_free_states_by_where_the_stretches_lie(kind,
+                                                                              holds_confined):
+    rng = np.random.default_rng(3)
+    evidence = [fov_evidence(*_fov(rng, 12, kind)) for _ in range(3)]
+    assert evidence[0]["confined"] == 12 * 60 and evidence[0]["switches"] == 12
+    held = decide(evidence)
+    assert held[CONFINED] == holds_confined
+    assert held[FREE] and held[3] and not held[IMMOBILE]
+
+
+def test_dimers_are_partnered_and_a_switching_state_is_not_a_compartment():
+    rng = np.random.default_rng(4)
+    dimers = fov_evidence(*_fov(rng, 12, "dimers"))
+    assert dimers["partnered"] / dimers["confined"] > 0.4  # the odd ones sit on the even ones
+    calls, pos, frames = _fov(rng, 12, "compartments")
+    flicker = [np.where((np.arange(T) // 20) % 2 == 1, CONFINED, FREE) for _ in calls]
+    ev = fov_evidence(flicker, pos, frames)
+    assert ev["switches"] / ev["trajectories"] > 5
+    assert not decide([ev])[CONFINED]
+
+
+def test_immobile_and_confined_are_never_both_held():
+    ev = dict.fromkeys(state_mixture.EVIDENCE, 0.0) | {
+        "frames": 1000.0, "immobile": 50.0, "confined": 200.0, "trajectories": 10.0,
+        "switches": 2.0, "stretch_pairs": 10.0, "close_pairs": 5.0}
+    assert decide([ev]).tolist() == [False, True, True, True]
+    assert decide([ev | {"immobile": 300.0}]).tolist() == [True, False, True, True]
+    assert decide([ev], Decision(min_immobile=0.1)).tolist() == [False, True, True, True]
+
+
+def test_missing_positions_are_skipped():
+    rng = np.random.default_rng(5)
+    calls, pos, frames = _fov(rng, 4, "compartments")
+    pos[0][10:20] = np.nan
+    ev = fov_evidence(calls, pos, frames)
+    assert all(np.isfinite(v) for v in ev.values())
+
+
+def test_only_segments_of_a_state_not_held_change():
+    labs = [TrajectoryLabel(0, [1.0, 0.1, 1.0], [1.0, 0.5, 1.0], [2, 1, 0], [50, 120], T),
+            TrajectoryLabel(1, [1.0], [1.0], [2], [], T)]
+    probs = [np.array([[0, .1, .9, 0], [.3, .5, .2, 0], [.6, .1, .1, .2]]),
+             np.array([[0, 0, 1, 0]])]
+    out = state_mixture.restate(labs, probs, np.array([True, False, True, True]))
+    assert out[0].state.tolist() == [2, 0, 0]  # confined → its likeliest held state
+    assert out[1] is labs[1]
+    assert list(out[0].cp) == [50, 120] and list(out[0].alpha) == [1.0, 0.5, 1.0]
+
+
+def test_a_run_with_a_state_stage_decides_states_per_experiment_and_resumes(sim_data: Path,
+                                                                          tmp_path: Path):
+    from andi2kit.inference import DEFAULT_CHECKPOINT
+    from andi2kit.io import read_labels
+    from andi2kit.pipeline import run
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(DEFAULT_CHECKPOINT, ckpt)
+    # a stage that calls frames confined or free at random: confined stretches everywhere,
+    # switching all the time, in no compartment
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(2000, len(states.feature_names())))
+    stage = states.StateClassifier(max_iter=5).fit(X, rng.choice([CONFINED, FREE], 2000))
+    states.save(stage, ckpt, {"note": "test"})
+    out = tmp_path / "sub"
+    opts = {"checkpoint": str(ckpt)}
+    report = run(sim_data / "public_data", out, 2, "unet", options=opts, progress=False)
+    assert report.ok and len(report.written) == 4
+    raw, final = [], []
+    for e, f in report.written:
+        ev = json.loads(layout.state_evidence_path(out, 2, e, f).read_text())
+        assert ev["evidence"]["confined"] > 0
+        raw += [s for lab in read_labels(layout.segments_path(out, 2, e, f)) for s in lab.state]
+        final += [s for lab in read_labels(layout.prediction_path(out, 2, e, f))
+                  for s in lab.state]
+    assert CONFINED in raw and CONFINED not in final
+    # the evidence of one FOV lost: that FOV alone is redone
+    layout.state_evidence_path(out, 2, 1, 0).unlink()
+    again = run(sim_data / "public_data", out, 2, "unet", options=opts, progress=False)
+    assert again.written == [(1, 0)] and again.redone == {(1, 0): "state evidence missing"}
+    assert layout.state_evidence_path(out, 2, 1, 0).is_file()
