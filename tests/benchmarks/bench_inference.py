@@ -4,8 +4,10 @@ Usage: ``python tests/benchmarks/bench_inference.py [--checkpoint DIR] [--fovs 2
 
 Builds ``--fovs`` FOV tables of Brownian trajectories with the benchmark's size
 (≈93 trajectories per FOV, lengths 20–200; inference cost does not depend on the motion),
-then times (1) packing + one batched model call over all FOVs, (2) segmentation of every
-trajectory with the checkpoint's tuned segmenter, and prints trajectories per second and
+then times (1) packing + one batched model call over all FOVs (with the checkpoint's
+state stage, when it has one), (2) segmentation of every trajectory with the checkpoint's
+tuned segmenter, (3) each FOV's state evidence for the experiment-level decision, and
+prints trajectories per second and
 the projected time for the ~25,000-trajectory Track 2 benchmark.
 """
 
@@ -56,11 +58,17 @@ def main() -> None:
         for i, f in zip(t.idx, fr, strict=True):
             method.segmenter(i, f)
     t_seg = time.perf_counter() - t0
-    total = t_model + t_seg
+    t0 = time.perf_counter()
+    if method.gives_evidence:
+        for df, fr in zip(fovs, frames, strict=True):
+            method.fov_evidence(to_dense(df), fr)
+    t_ev = time.perf_counter() - t0
+    total = t_model + t_seg + t_ev
     print(f"FOVs: {args.fovs}, trajectories: {n}")
     print(f"pack + model (batched): {t_model:7.1f} s  ({n / t_model:6.0f} trajectories/s)")
     print(f"segmentation ({method.segmenter.method}): {t_seg:7.1f} s  ({n / t_seg:6.0f} "
           "trajectories/s)")
+    print(f"state evidence: {t_ev:7.1f} s")
     print(f"total: {total:.1f} s → projected for 25,000 trajectories: "
           f"{total / n * 25000 / 60:.1f} min")
 
