@@ -20,6 +20,8 @@ LOCALISATION_NOISE = 0.12
 
 #: Diffusive state names; a state's code in label files is its position here.
 STATE_NAMES = ("immobile", "confined", "free", "directed")
+#: The state codes by name.
+IMMOBILE, CONFINED, FREE, DIRECTED = range(len(STATE_NAMES))
 
 #: andi-datasets' model names, in its numbering (model ``i + 1``); also the names allowed in
 #: the first line of ``ensemble_labels.txt``.

@@ -33,11 +33,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from andi2kit.constants import PROBABILITIES
+from andi2kit.constants import CONFINED, DIRECTED, IMMOBILE, PROBABILITIES
 from andi2kit.labels import TrajectoryLabel
 
-#: Immobile, confined, free, directed (the label files' codes).
-IMMOBILE, CONFINED, FREE, DIRECTED = range(4)
 #: A state run shorter than this (frames) is not a stretch of its own.
 MIN_STRETCH = 10
 #: Two trajectories' confined stretches centred closer than this (px) share a compartment.
@@ -122,8 +120,7 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
     """
     counts = dict.fromkeys(EVIDENCE, 0.0)
     centres: list[tuple[int, np.ndarray]] = []
-    where: dict[int, list[np.ndarray]] = {}
-    for k, (c, xy, fr) in enumerate(zip(calls, positions, frames, strict=True)):
+    for k, (c, xy) in enumerate(zip(calls, positions, strict=True)):
         c = np.asarray(c, int)
         counts["frames"] += c.size
         counts["trajectories"] += 1
@@ -135,26 +132,40 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         for a, b in _runs(conf):
             if b - a >= MIN_STRETCH and np.isfinite(xy[a:b, 0]).any():
                 centres.append((k, np.nanmean(xy[a:b], axis=0)))
-        for f_, p_ in zip(fr, xy, strict=True):
-            if np.isfinite(p_).all():
-                where.setdefault(int(f_), []).append(np.r_[k, p_])
     for i in range(len(centres)):
         for j in range(i + 1, len(centres)):
             if centres[i][0] != centres[j][0]:
                 counts["stretch_pairs"] += 1
                 counts["close_pairs"] += float(
                     np.hypot(*(centres[i][1] - centres[j][1])) < CLUMP_RADIUS)
-    at = {f: np.array(v) for f, v in where.items()}
-    for k, (c, xy, fr) in enumerate(zip(calls, positions, frames, strict=True)):
-        for f_, p_ in zip(np.asarray(fr)[np.asarray(c) == CONFINED],
-                          np.asarray(xy)[np.asarray(c) == CONFINED], strict=True):
-            others = at.get(int(f_))
-            if others is None or not np.isfinite(p_).all():
-                continue
-            others = others[others[:, 0] != k]
-            if others.size and np.min(np.hypot(*(others[:, 1:] - p_).T)) < PARTNER_RADIUS:
-                counts["partnered"] += 1
+    counts["partnered"] = float(_partnered(calls, positions, frames))
     return counts
+
+
+def _partnered(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
+               frames: Sequence[np.ndarray]) -> int:
+    """Confined frames with another trajectory closer than :data:`PARTNER_RADIUS` in the
+    same frame (frames without a position count for neither)."""
+    from scipy.spatial import cKDTree
+
+    if not len(calls):
+        return 0
+    traj = np.concatenate([np.full(len(c), k) for k, c in enumerate(calls)])
+    state = np.concatenate([np.asarray(c, int) for c in calls])
+    frame = np.concatenate([np.asarray(f, float) for f in frames])
+    xy = np.concatenate([np.asarray(p, float) for p in positions])
+    seen = np.isfinite(xy).all(1)
+    traj, state, frame, xy = traj[seen], state[seen], frame[seen], xy[seen]
+    if not np.any(state == CONFINED):
+        return 0
+    # frames 2 radii apart along a third axis: only points of one frame can be neighbours
+    pairs = cKDTree(np.column_stack([xy, frame * 2 * PARTNER_RADIUS])).query_pairs(
+        PARTNER_RADIUS, output_type="ndarray")
+    a, b = pairs[:, 0], pairs[:, 1]
+    near = (traj[a] != traj[b]) & (np.hypot(*(xy[a] - xy[b]).T) < PARTNER_RADIUS)
+    has_partner = np.zeros(traj.size, bool)
+    has_partner[a[near]] = has_partner[b[near]] = True
+    return int(np.count_nonzero(has_partner & (state == CONFINED)))
 
 
 def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) -> np.ndarray:
@@ -199,6 +210,17 @@ def segment_probabilities(labels: Sequence[TrajectoryLabel], frames: Sequence[np
         out.append(np.array([f[a:b, PROBABILITIES].mean(0)
                              for a, b in zip(cuts[:-1], cuts[1:], strict=True)]))
     return out
+
+
+def decide_experiment(per_fov: Sequence[Sequence[TrajectoryLabel]],
+                      probabilities: Sequence[Sequence[np.ndarray]],
+                      evidence: Sequence[dict[str, float]]) -> list[list[TrajectoryLabel]]:
+    """One experiment's labels, FOV by FOV, with only the states it holds: :func:`decide`
+    on all its FOVs' ``evidence``, then :func:`restate` with each FOV's segment
+    ``probabilities`` (:func:`segment_probabilities`)."""
+    held = decide(evidence)
+    return [restate(labels, probs, held)
+            for labels, probs in zip(per_fov, probabilities, strict=True)]
 
 
 def restate(labels: Sequence[TrajectoryLabel], probabilities: Sequence[np.ndarray],

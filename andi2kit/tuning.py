@@ -99,10 +99,10 @@ def evaluate(preds: dict, ref: Path, segmenter: Segmenter, ensemble: str = "sing
     for e, fov_labels in segment_all(preds, segmenter).items():
         if evidence is not None:
             keys = [k for k in fovs if k[0] == e]
-            held = state_mixture.decide([evidence[k] for k in keys])
-            fov_labels = [state_mixture.restate(
-                fl, state_mixture.segment_probabilities(fl, preds[k][1]), held)
-                for fl, k in zip(fov_labels, keys, strict=True)]
+            fov_labels = state_mixture.decide_experiment(
+                fov_labels, [state_mixture.segment_probabilities(fl, preds[k][1])
+                             for fl, k in zip(fov_labels, keys, strict=True)],
+                [evidence[k] for k in keys])
         raw = [lab for fl in fov_labels for lab in fl]
         if pooling is not None:
             flat = pooling(raw)

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from andi2kit import layout, state_mixture, states
+from andi2kit.constants import CONFINED, FREE, IMMOBILE
 from andi2kit.labels import TrajectoryLabel
-from andi2kit.state_mixture import CONFINED, FREE, IMMOBILE, Decision, decide, fov_evidence
+from andi2kit.state_mixture import Decision, decide, fov_evidence
 
 T = 200
 

@@ -103,8 +103,12 @@ class UNetMethod:
 
     def predict_frames(self, trajs: pd.DataFrame):
         """Packed tensor and per-trajectory ``(T, 7)`` frame predictions of one FOV."""
-        tensor = pack(to_dense(trajs))
-        return tensor, predict_tensors(self.checkpoint, [tensor])[0]
+        return self._predict(trajs)[1:]
+
+    def _predict(self, trajs: pd.DataFrame):
+        dense = to_dense(trajs)
+        tensor = pack(dense)
+        return dense, tensor, predict_tensors(self.checkpoint, [tensor])[0]
 
     def segments(self, tensor, frames, uncertain: dict[int, np.ndarray] | None = None
                  ) -> list[TrajectoryLabel]:
@@ -129,9 +133,7 @@ class UNetMethod:
         """:meth:`predict`, and what the FOV says about its experiment's states (with a
         state stage; None without): :meth:`fov_evidence` and each segment's mean state
         probabilities, for :meth:`decide_states`."""
-        dense = to_dense(trajs)
-        tensor = pack(dense)
-        frames = predict_tensors(self.checkpoint, [tensor])[0]
+        dense, tensor, frames = self._predict(trajs)
         labels = self.segments(tensor, frames, uncertain_frames(trajs))
         if not self.gives_evidence:
             return labels, None
@@ -158,16 +160,16 @@ class UNetMethod:
         :meth:`predict_with_evidence`); unchanged when a FOV has none."""
         if not evidence or any(ev is None for ev in evidence):
             return [list(labels) for labels in per_fov]
-        held = state_mixture.decide([ev["evidence"] for ev in evidence])
-        out = []
+        probabilities = []
         for labels, ev in zip(per_fov, evidence, strict=True):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
             if any(p.shape != (len(lab.state), 4) for p, lab in zip(probs, labels,
                                                                      strict=True)):
                 raise InputError("state evidence does not describe the segments beside it")
-            out.append(state_mixture.restate(labels, probs, held))
-        return out
+            probabilities.append(probs)
+        return state_mixture.decide_experiment(per_fov, probabilities,
+                                               [ev["evidence"] for ev in evidence])
 
     def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
         """Experiment-level pooling of all the experiment's trajectories (or none)."""
