@@ -283,8 +283,8 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
                 continue
             reason = "--force" if force else provenance.stale_reason(seg, rec)
             evidence = layout.state_evidence_path(out, track, e, f)
-            if reason is None and with_evidence and not evidence.is_file():
-                reason = "state evidence missing"
+            if reason is None and with_evidence:
+                reason = _evidence_problem(seg, evidence)
             if reason is None:
                 report.skipped.append((e, f))
                 continue
@@ -342,6 +342,21 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         report.ensembles.append(e)
     except Exception as exc:
         report.ensemble_failed[e] = f"{type(exc).__name__}: {exc}"
+
+
+def _evidence_problem(segments: Path, evidence: Path) -> str | None:
+    """Why a FOV's state evidence cannot be used with its segments (None: it can)."""
+    if not evidence.is_file():
+        return "state evidence missing"
+    try:
+        probs = json.loads(evidence.read_text())["probabilities"]
+        labels = read_labels(segments)
+    except (OSError, ValueError, KeyError, TypeError, InputError):
+        return "state evidence unreadable"
+    if not isinstance(probs, dict) or any(
+            len(probs.get(str(lab.idx), [])) != len(lab.state) for lab in labels):
+        return "state evidence does not match the segments"
+    return None
 
 
 def _read_evidence(out: Path, track: int, exp: int, fov: int) -> dict | None:

@@ -125,3 +125,12 @@ def test_a_run_with_a_state_stage_decides_states_per_experiment_and_resumes(sim_
     again = run(sim_data / "public_data", out, 2, "unet", options=opts, progress=False)
     assert again.written == [(1, 0)] and again.redone == {(1, 0): "state evidence missing"}
     assert layout.state_evidence_path(out, 2, 1, 0).is_file()
+    # damaged or describing other segments: redone too, never used
+    layout.state_evidence_path(out, 2, 0, 1).write_text("{not json")
+    bad = json.loads(layout.state_evidence_path(out, 2, 1, 1).read_text())
+    bad["probabilities"] = {k: v[:-1] or [[0.25] * 4] * 2 for k, v in bad["probabilities"].items()}
+    layout.state_evidence_path(out, 2, 1, 1).write_text(json.dumps(bad))
+    third = run(sim_data / "public_data", out, 2, "unet", options=opts, progress=False)
+    assert third.redone == {(0, 1): "state evidence unreadable",
+                            (1, 1): "state evidence does not match the segments"}
+    assert third.ok and sorted(third.written) == [(0, 1), (1, 1)]
