@@ -25,7 +25,7 @@ import pandas as pd
 
 from andi2kit.tracking.params import TrackingParams
 
-__all__ = ["contacts", "untangle"]
+__all__ = ["contacts", "exchange_tails", "untangle"]
 
 
 def contacts(tracks: pd.DataFrame, radius: float, join: int = 2) -> pd.DataFrame:
@@ -128,6 +128,17 @@ def _pair_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
     return cost
 
 
+def exchange_tails(label: np.ndarray, rows_of: dict[int, np.ndarray], frame: np.ndarray,
+                   i: int, j: int, after: int) -> None:
+    """Give track ``i``'s detections after frame ``after`` to ``j`` and ``j``'s to ``i``
+    (in place: ``label`` per detection, ``rows_of`` the detections of each track)."""
+    ri, rj = rows_of[i], rows_of[j]
+    ti, tj = ri[frame[ri] > after], rj[frame[rj] > after]
+    label[ti], label[tj] = j, i
+    rows_of[i] = np.concatenate([ri[frame[ri] <= after], tj])
+    rows_of[j] = np.concatenate([rj[frame[rj] <= after], ti])
+
+
 def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) -> pd.DataFrame:
     """Exchange the tails of two tracks after a contact where their signatures say so.
 
@@ -181,11 +192,7 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
         keep = _pair_cost(bi, ai, p) + _pair_cost(bj, aj, p)
         swap = _pair_cost(bi, aj, p) + _pair_cost(bj, ai, p)
         if swap < keep - p.untangle_margin:
-            ri, rj = rows_of[i], rows_of[j]
-            ti, tj = ri[frame[ri] > ev.closest], rj[frame[rj] > ev.closest]
-            label[ti], label[tj] = j, i
-            rows_of[i] = np.concatenate([ri[frame[ri] <= ev.closest], tj])
-            rows_of[j] = np.concatenate([rj[frame[rj] <= ev.closest], ti])
+            exchange_tails(label, rows_of, frame, i, j, int(ev.closest))
     out = tracks.assign(particle=label)
     return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
 

@@ -11,15 +11,28 @@ one stage is replaced by an oracle that knows which true particle each detection
 ``oracle-untangle``
     every contact's keep-or-swap decision taken from the truth (majority true particle of the
     stretches before and after): the most pairwise untangling can give;
+``oracle-movers``
+    the untangler's own rule, except at contacts of two true particles that move otherwise
+    (state, α or K differ at the contact, as ``--losses`` defines a look-alike), where the
+    truth decides: what deciding only the contacts that matter for the score could give;
+``oracle-reacquire``, ``oracle-both``
+    the tracker (or ``oracle-untangle``) with the VIP logic's re-acquisition predicting the
+    VIP's true position, so that it takes the true continuation when one is in reach: the most
+    better re-acquisition could give;
 ``oracle-tracklets``
     tracks cut wherever another detection is within 3 px, the clean pieces joined by their
     true particle: the most a global gap-closing over clean tracklets can give;
 ``perfect-linking``
     every detection linked to its true particle.
 
-Diagnostic only (it reads ``ref/`` and the Track 2 rows); the pipeline never does::
+``--fix-runs L`` then puts back on the true VIP (with 0.12 px of localisation noise) every run
+of at most ``L`` frames that the mode's VIP trajectories spend more than 1 px from it: what the
+short excursions at encounters cost, apart from the lasting losses of identity.
+With ``--scores`` each mode's VIP trajectories also go through the U-Net pipeline and are
+scored (what the ceiling is worth to a user). Diagnostic only (it reads ``ref/`` and the
+Track 2 rows); the pipeline never does::
 
-    python tests/benchmarks/tracking_ceilings.py data/chal0
+    python tests/benchmarks/tracking_ceilings.py data/chal0 [--modes tracker,...] [--scores]
 """
 
 from __future__ import annotations
@@ -32,12 +45,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
-from tune_tracking import hit_rates, load
+from tune_tracking import follow_all, load, pipeline_scores, rates_of
 
 from andi2kit import io, layout
 from andi2kit.tracking import TrackingParams, link, untangle
+from andi2kit.tracking.losses import ALIKE_ALPHA, ALIKE_LOG10_K, frame_labels
 
-MODES = ("tracker", "no-untangle", "oracle-untangle", "oracle-tracklets", "perfect-linking")
+MODES = ("tracker", "no-untangle", "oracle-untangle", "oracle-movers", "oracle-reacquire",
+         "oracle-both", "oracle-tracklets", "perfect-linking")
 
 
 def true_ids(tracks: pd.DataFrame, parts: pd.DataFrame, tol: float = 1.0) -> np.ndarray:
@@ -78,6 +93,65 @@ def _oracle_untangle(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams) -
     return out
 
 
+def _movers_differ(labels: dict, a: int, b: int, t: int) -> bool:
+    """Whether true particles ``a`` and ``b`` move otherwise at frame ``t``."""
+    if a not in labels or b not in labels:
+        return False
+
+    def at(i: int) -> np.ndarray:
+        first, per = labels[i]
+        return per[min(max(t - first, 0), len(per) - 1)]
+
+    (a1, k1, s1), (a2, k2, s2) = at(a), at(b)
+    dk = abs(np.log10(max(k1, 1e-12)) - np.log10(max(k2, 1e-12)))
+    return not (s1 == s2 and abs(a1 - a2) < ALIKE_ALPHA and dk < ALIKE_LOG10_K)
+
+
+def _oracle_movers(tracks: pd.DataFrame, tid: np.ndarray, labels: dict, p: TrackingParams
+                   ) -> pd.DataFrame:
+    """The untangler's loop with the truth deciding the contacts of particles that move
+    otherwise (the loop of :func:`andi2kit.tracking.untangle`, with that one change)."""
+    U = sys.modules["andi2kit.tracking.untangle"]
+    events = U.contacts(tracks, p.contact_radius)
+    if events.empty:
+        return tracks
+    frame = tracks["frame"].to_numpy()
+    pos = tracks[["y", "x"]].to_numpy()
+    mass = tracks["mass"].to_numpy()
+    label = tracks["particle"].to_numpy().copy()
+    row_at = {(int(a), int(b)): r for r, (a, b) in enumerate(zip(label, frame, strict=True))}
+    rows_of = {int(k): np.asarray(v) for k, v in tracks.groupby("particle").indices.items()}
+    w = p.untangle_window
+
+    def rows(pid: int, lo: int, hi: int) -> np.ndarray:
+        r = rows_of[pid]
+        r = r[(frame[r] >= lo) & (frame[r] <= hi)]
+        return r[np.argsort(frame[r], kind="stable")]
+
+    def major(r: np.ndarray) -> int:
+        t = tid[r][tid[r] >= 0]
+        return int(np.bincount(t).argmax()) if t.size else -1
+
+    for ev in events.itertuples(index=False):
+        i = int(label[row_at[int(ev.i), int(ev.closest)]])
+        j = int(label[row_at[int(ev.j), int(ev.closest)]])
+        r = [rows(i, ev.start - w, ev.start - 1), rows(j, ev.start - w, ev.start - 1),
+             rows(i, ev.end + 1, ev.end + w), rows(j, ev.end + 1, ev.end + w)]
+        if min(x.size for x in r) < p.untangle_min:
+            continue
+        bi, bj, ai, aj = (U._Stretch(frame[x], pos[x], mass[x]) for x in r)
+        ti, tj, ui, uj = (major(x) for x in r)
+        if min(ti, tj) >= 0 and ti != tj and _movers_differ(labels, ti, tj, int(ev.closest)):
+            swap = (ui == tj or uj == ti) and not (ui == ti or uj == tj)
+        else:
+            keep = U._pair_cost(bi, ai, p) + U._pair_cost(bj, aj, p)
+            swap = U._pair_cost(bi, aj, p) + U._pair_cost(bj, ai, p) < keep - p.untangle_margin
+        if swap:
+            U.exchange_tails(label, rows_of, frame, i, j, int(ev.closest))
+    out = tracks.assign(particle=label)
+    return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
+
+
 def _oracle_tracklets(tracks: pd.DataFrame, tid: np.ndarray, radius: float = 3.0
                       ) -> pd.DataFrame:
     tracks = tracks.assign(tid=tid)
@@ -98,13 +172,62 @@ def _oracle_tracklets(tracks: pd.DataFrame, tid: np.ndarray, radius: float = 3.0
     return _relabel(tracks.drop(columns=["tid", "amb"]), label)
 
 
-def ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams) -> pd.Series:
-    """VIP frames within 1 px per experiment and overall with ``mode``'s identity stage."""
+class _TruePrediction:
+    """Stands in for the VIP logic's motion prediction with the VIP's true position."""
+
+    def __init__(self) -> None:
+        self.V = sys.modules["andi2kit.tracking.vips"]
+        self.real_follow, self.real_predict = self.V._follow, self.V._predict
+        self.item: tuple | None = None
+        self.truth: pd.DataFrame | None = None
+
+    def __enter__(self) -> _TruePrediction:
+        def follow(start, seed_pos, *args, **kwargs):
+            cent = self.item[2]
+            vip = min(cent, key=lambda v: np.abs(np.asarray(cent[v])[::-1] - seed_pos).sum())
+            self.truth = self.by_vip.get(vip)
+            return self.real_follow(start, seed_pos, *args, **kwargs)
+
+        def predict(frames, pos, ahead, span):
+            t = int(frames[-1]) + ahead
+            if self.truth is not None and t in self.truth.index:
+                return self.truth.loc[t].to_numpy(dtype=float)
+            return self.real_predict(frames, pos, ahead, span)
+
+        self.V._follow, self.V._predict = follow, predict
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.V._follow, self.V._predict = self.real_follow, self.real_predict
+
+    def set_item(self, item: tuple) -> None:
+        self.item = item
+        _, _, _, _, truth, origin = item
+        t = truth.assign(row=truth["x"] - origin[0], col=truth["y"] - origin[1])
+        self.by_vip = {int(v): g.set_index("frame")[["row", "col"]]
+                       for v, g in t.groupby("traj_idx")}
+
+
+def ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams
+            ) -> list[pd.DataFrame]:
+    """VIP trajectories (:func:`follow_all` output) with ``mode``'s identity stage."""
+    if mode in ("oracle-reacquire", "oracle-both"):
+        oracle = _TruePrediction()
+        inner = {"oracle-reacquire": "tracker", "oracle-both": "oracle-untangle"}[mode]
+        with oracle:
+            return _ceiling(data, root, inner, p, oracle)
+    return _ceiling(data, root, mode, p)
+
+
+def _ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams,
+             oracle: _TruePrediction | None = None) -> list[pd.DataFrame]:
     fovs: dict[int, int] = {}
 
     def tracks_of(item: tuple) -> pd.DataFrame:
         exp, feats, _, _, _, origin = item
         fov = fovs[exp] = fovs.get(exp, -1) + 1  # load() lists FOVs in order
+        if oracle is not None:
+            oracle.set_item(item)  # follow_all follows this item's VIPs next
         parts = io.read_trajectories(layout.trajs_path(root / "public_data", 2, exp, fov))
         parts = parts.assign(x=parts["x"] - origin[0], y=parts["y"] - origin[1])
         tracks = link(feats, p)
@@ -112,6 +235,10 @@ def ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams) -> pd.S
             return untangle(tracks, p)
         if mode == "oracle-untangle":
             return _oracle_untangle(tracks, true_ids(tracks, parts), p)
+        if mode == "oracle-movers":
+            first = parts.groupby("traj_idx")["frame"].min().astype(int).to_dict()
+            labels = frame_labels(layout.labels_path(root / "ref", 2, exp, fov), first)
+            return _oracle_movers(tracks, true_ids(tracks, parts), labels, p)
         if mode == "oracle-tracklets":
             return _oracle_tracklets(tracks, true_ids(tracks, parts))
         if mode == "perfect-linking":
@@ -119,19 +246,57 @@ def ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams) -> pd.S
             return _relabel(tracks, np.where(tid >= 0, tid, 10 ** 6 + np.arange(len(tid))))
         return tracks  # no-untangle
 
-    return hit_rates(data, tracks_of, p)
+    return follow_all(data, tracks_of, p)
+
+
+def fix_runs(data: list[tuple], vips: list[pd.DataFrame], longest: int,
+             seed: int = 0) -> list[pd.DataFrame]:
+    """``vips`` with every run of at most ``longest`` frames off the true VIP put back on it."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for (_, _, _, _, truth, origin), v in zip(data, vips, strict=True):
+        v = v.copy()
+        t = truth.set_index(["traj_idx", "frame"])
+        key = pd.MultiIndex.from_arrays([v["traj_idx"], v["frame"]])
+        tx = t["x"].reindex(key).to_numpy() - origin[0]
+        ty = t["y"].reindex(key).to_numpy() - origin[1]
+        off = np.hypot(v["row"].to_numpy() - tx, v["col"].to_numpy() - ty) > 1.0
+        off &= np.isfinite(tx)
+        vid = v["traj_idx"].to_numpy()
+        edge = np.r_[True, (off[1:] != off[:-1]) | (vid[1:] != vid[:-1])]
+        run = np.cumsum(edge)
+        size = np.bincount(run)[run]
+        fix = off & (size <= longest)
+        noise = rng.normal(0, 0.12, size=(int(fix.sum()), 2))
+        v.loc[fix, "row"] = tx[fix] + noise[:, 0]
+        v.loc[fix, "col"] = ty[fix] + noise[:, 1]
+        out.append(v)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", type=Path, help="simulation folder (public_data/, ref/)")
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    ap.add_argument("--scores", action="store_true",
+                    help="also run the U-Net pipeline on each mode's VIP trajectories, score")
+    ap.add_argument("--fix-runs", type=int, default=0,
+                    help="put runs of at most this many frames off the VIP back on it")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/tracking-ceilings"),
+                    help="working folder of --scores")
     args = ap.parse_args()
     data = load(args.data, args.data / ".detections")
     for mode in args.modes.split(","):
-        s = ceiling(data, args.data, mode, TrackingParams())
+        vips = ceiling(data, args.data, mode, TrackingParams())
+        if args.fix_runs:
+            vips = fix_runs(data, vips, args.fix_runs)
+        s = rates_of(data, vips)
         print(f"{mode:17s} overall {100 * s['overall']:5.1f} %  per exp "
               + " ".join(f"{100 * v:.0f}" for k, v in s.items() if k != "overall"), flush=True)
+        if args.scores:
+            m = pipeline_scores(args.data, data, vips, args.work / mode)
+            print("    U-Net on these tracks: " + "  ".join(
+                f"{k} {v:.3f}" for k, v in m.items()), flush=True)
 
 
 if __name__ == "__main__":
