@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from andi2kit import states
+from andi2kit import state_offsets, states
 from andi2kit.constants import COLUMN, LOCALISATION_NOISE, STATE_NAMES
 from andi2kit.errors import InputError
 from andi2kit.inference import DEFAULT_CHECKPOINT, frame_values, load_checkpoint
@@ -100,7 +100,8 @@ def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3
     ``offsets``: ``"prior"`` gives back the fit frames' own state mix (the trees were fitted
     with class-balanced weights; the experiment-level decision, :mod:`andi2kit.state_mixture`,
     then removes the states an experiment does not hold); ``"recall"`` chooses them on the
-    last ``tune_shards`` for the per-frame recall targets (:func:`andi2kit.states.choose_offsets`).
+    last ``tune_shards`` for the per-frame recall targets
+    (:func:`andi2kit.state_offsets.choose_offsets`).
     """
     if offsets not in ("prior", "recall"):
         raise ValueError(f"offsets must be 'prior' or 'recall', got {offsets!r}")
@@ -117,15 +118,15 @@ def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3
                                  random_state=seed).fit(X[keep], y[keep])
     Xt, yt, _ = frames_of(ckpt, tune_paths, rng, (0.05, 0.2))
     counts = np.bincount(y, minlength=4).astype(float)
-    clf.offsets = (states.prior_offsets(counts) if offsets == "prior" else
-                   states.choose_offsets(clf.log_proba(Xt), yt, free_recall=free_recall))
+    clf.offsets = (state_offsets.prior_offsets(counts) if offsets == "prior" else
+                   state_offsets.choose_offsets(clf.log_proba(Xt), yt, free_recall=free_recall))
     info = {"offsets_from": offsets, "fit": ":".join(map(str, folders)),
             "fit_shards": len(fit_paths),
             "tune_shards": len(tune_paths),
             "fit_frames": int(keep.size), "min_samples_leaf": min_samples_leaf,
             "per_state_counts_fit": np.bincount(y, minlength=4)
             .tolist(), "max_iter": max_iter, "free_recall_asked": free_recall,
-            "tune_recalls": states.recalls(yt, clf.predict(Xt)).round(4).tolist(),
+            "tune_recalls": state_offsets.recalls(yt, clf.predict(Xt)).round(4).tolist(),
             "fit_seconds": round(time.perf_counter() - t0, 1)}
     return clf, info
 
@@ -140,9 +141,9 @@ def report(clf, test_folder: Path, checkpoint: Path, seed: int = 12345) -> dict:
     out = {}
     for name, pred in (("unet", u), ("stage", clf.predict(X))):
         m = frame_metrics(zeros, zeros, zeros, zeros, y, pred)
+        rec = state_offsets.recalls(y, pred).round(4).tolist()
         out[name] = {"state_accuracy": m["state_accuracy"],
-                     "recall": dict(zip(STATE_NAMES, states.recalls(y, pred).round(4).tolist(),
-                                        strict=True)),
+                     "recall": dict(zip(STATE_NAMES, rec, strict=True)),
                      "confusion_normalised": m["confusion_normalised"],
                      "confusion_counts": m["confusion_counts"]}
     out["frames"] = int(y.size)

@@ -5,7 +5,7 @@ scores, per experiment, the segmentation + pooling of the checkpoint with
 
 * the U-Net's own states, or the stage's (:mod:`andi2kit.states`; needs ``states.pkl`` in
   ``--stage``), with the change-point signal on the U-Net's or the stage's probabilities;
-* the stage's offsets chosen (:func:`andi2kit.states.choose_offsets`, on the last shards of
+* the stage's offsets chosen (:func:`andi2kit.state_offsets.choose_offsets`, on the last shards of
   ``--fit``) for several free recalls;
 * the experiment-level gate (:func:`andi2kit.pooling.gate_states`) at several shares.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from andi2kit import states
+from andi2kit import state_offsets, states
 from andi2kit.inference import COLUMN, PROBABILITIES
 from andi2kit.methods.unet import UNetMethod
 from andi2kit.tuning import evaluate, frame_predictions
@@ -81,9 +81,10 @@ def main() -> None:
                               (0.05, 0.2))
         logp = clf.log_proba(Xt)
         for r in args.free_recalls:
-            offsets[f"free>={r}"] = states.choose_offsets(logp, yt, free_recall=r)
+            offsets[f"free>={r}"] = state_offsets.choose_offsets(logp, yt, free_recall=r)
+            rec = state_offsets.recalls(yt, np.argmax(logp + offsets[f"free>={r}"], 1))
             print(f"free >= {r}: offsets {offsets[f'free>={r}'].round(2).tolist()}, recalls "
-                  f"{states.recalls(yt, np.argmax(logp + offsets[f'free>={r}'], 1)).round(3)}")
+                  f"{rec.round(3)}")
     base_pool = method.pooling
     for suite in args.suites:
         preds = frame_predictions(suite / "public_data", method)
@@ -157,7 +158,7 @@ def search(suites: list[Path], method, clf, share: float, grid: np.ndarray,
                               for p, lp, ref in data]))
 
     print(f"start {np.round(start, 2).tolist()}: F1 {f1(np.asarray(start, float)):.4f}")
-    off = states.coordinate_search(lambda o: round(f1(o), 4), start, grid, rounds=2)
+    off = state_offsets.coordinate_search(lambda o: round(f1(o), 4), start, grid, rounds=2)
     print(f"best {off.round(2).tolist()}: F1 {f1(off):.4f}")
     return off
 
