@@ -10,8 +10,11 @@ apart, because a compartment holds whatever enters it:
 
 * confined stretches of *different* trajectories lie close together (the few compartments of
   a FOV), while the slow stretches of ``multi_state`` lie anywhere;
-* a dimer's slow stretch moves together with another trajectory (its partner, < 1.5 px away
-  in the same frames);
+* a dimer's slow stretch moves together with another trajectory: its partner sits on it
+  (< 1.5 px), or, for larger dimers, keeps its distance while both move (andi-datasets gives
+  a bound pair the same displacements, so the vector between them changes by localisation
+  noise only, while two independent particles move apart twice as fast as their midpoint
+  moves); a trapped or compartment particle has no such partner;
 * ``multi_state`` switches back and forth; a compartment, whose wall lets a particle through
   one time in ten, rarely lets it go.
 
@@ -42,16 +45,21 @@ MIN_STRETCH = 10
 CLUMP_RADIUS = 10.0
 #: A confined frame with another trajectory closer than this (px) moves with a partner.
 PARTNER_RADIUS = 1.5
+#: Two trajectories closer than this (px) are checked for moving together ...
+COMOVE_RADIUS = 3.0
+#: ... over the one-frame steps within this many frames either side (at least this many).
+COMOVE_FRAMES = 5
 #: Counts of :func:`fov_evidence`, in this order.
 EVIDENCE = ("frames", "immobile", "confined", "directed", "trajectories", "switches",
-            "stretch_pairs", "close_pairs", "partnered")
+            "stretch_pairs", "close_pairs", "partnered", "immobile_partnered")
 
 
 def evidence_settings() -> dict:
     """What decides :func:`fov_evidence`'s counts (recorded beside a FOV's output, so that
     evidence counted otherwise is never reused)."""
     return {"counts": list(EVIDENCE), "min_stretch": MIN_STRETCH,
-            "clump_radius": CLUMP_RADIUS, "partner_radius": PARTNER_RADIUS}
+            "clump_radius": CLUMP_RADIUS, "partner_radius": PARTNER_RADIUS,
+            "comove_radius": COMOVE_RADIUS, "comove_frames": COMOVE_FRAMES}
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,8 @@ class Decision:
         Share of pairs of confined stretches (different trajectories, one FOV) centred within
         :data:`CLUMP_RADIUS` needed for a confined state.
     max_partnered : float
-        Largest share of confined-called frames with a partner (:data:`PARTNER_RADIUS`) of a
-        confined state; above it the slow stretches are dimers (free).
+        Largest share of confined-called (immobile-called) frames with a partner of a
+        confined (immobile) state; above it the slow stretches are dimers (free).
     max_switches : float
         Largest number of confined/free switches per trajectory of a confined state.
     """
@@ -106,8 +114,9 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         The counts :data:`EVIDENCE`: frames called immobile, confined, directed of all
         ``frames``; ``switches`` between confined and any other state; pairs of confined
         stretches (≥ :data:`MIN_STRETCH` frames) of different trajectories, and how many of
-        them are centred within :data:`CLUMP_RADIUS`; confined frames with another
-        trajectory within :data:`PARTNER_RADIUS` in the same frame.
+        them are centred within :data:`CLUMP_RADIUS`; confined frames with a partner (another
+        trajectory within :data:`PARTNER_RADIUS`, or one that moves with it,
+        :func:`comoving`); immobile frames with one that moves with it.
 
     Examples
     --------
@@ -138,42 +147,116 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
                 counts["stretch_pairs"] += 1
                 counts["close_pairs"] += float(
                     np.hypot(*(centres[i][1] - centres[j][1])) < CLUMP_RADIUS)
-    counts["partnered"] = float(_partnered(calls, positions, frames))
+    counts["partnered"], counts["immobile_partnered"] = map(
+        float, _partnered(calls, positions, frames))
     return counts
 
 
+def comoving(xy_a: np.ndarray, xy_b: np.ndarray, half: int = COMOVE_FRAMES) -> np.ndarray:
+    """Per frame, whether two trajectories seen in the same frames move together.
+
+    Over the one-frame steps within ``half`` frames either side (at least ``half`` of them),
+    the vector between the two changes less than their midpoint moves (mean squared steps).
+    Two independent particles move apart twice as fast as their midpoint moves (the same
+    holds for two that only jitter in place); a bound pair of andi-datasets shares its
+    displacements, so the vector between them changes by localisation noise only.
+
+    Parameters
+    ----------
+    xy_a, xy_b : numpy.ndarray
+        ``(T, 2)`` positions in the same consecutive frames (NaN: not seen).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T,)`` bool.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> walk = np.cumsum(rng.normal(0, 1, (40, 2)), 0)
+    >>> noise = lambda: rng.normal(0, 0.12, (40, 2))
+    >>> bool(comoving(walk + noise(), walk + 2 + noise())[20])
+    True
+    >>> other = np.cumsum(rng.normal(0, 1, (40, 2)), 0)
+    >>> bool(comoving(walk + noise(), other + noise())[20])
+    False
+    """
+    rel = np.sum(np.diff(xy_a - xy_b, axis=0) ** 2, axis=1)
+    mid = np.sum(np.diff((xy_a + xy_b) / 2, axis=0) ** 2, axis=1)
+    ok = np.isfinite(rel) & np.isfinite(mid)
+    rel, mid = np.where(ok, rel, 0.0), np.where(ok, mid, 0.0)
+
+    def window(v: np.ndarray) -> np.ndarray:
+        # step k joins frames k and k + 1; frame t's window holds steps t - half .. t + half - 1
+        c = np.r_[0.0, np.cumsum(v)]
+        t = np.arange(len(xy_a))
+        lo, hi = np.clip(t - half, 0, len(v)), np.clip(t + half, 0, len(v))
+        return c[hi] - c[lo]
+
+    n = window(ok.astype(float))
+    return (n >= half) & (window(rel) < window(mid))
+
+
 def _partnered(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
-               frames: Sequence[np.ndarray]) -> int:
-    """Confined frames with another trajectory closer than :data:`PARTNER_RADIUS` in the
-    same frame (frames without a position count for neither)."""
+               frames: Sequence[np.ndarray]) -> tuple[int, int]:
+    """Confined frames with a partner (another trajectory closer than
+    :data:`PARTNER_RADIUS` in the same frame, or one closer than :data:`COMOVE_RADIUS` that
+    moves with it, :func:`comoving`), and immobile frames with one that moves with it (two
+    trapped particles may sit together); frames without a position count for neither."""
     from scipy.spatial import cKDTree
 
     if not len(calls):
-        return 0
+        return 0, 0
     traj = np.concatenate([np.full(len(c), k) for k, c in enumerate(calls)])
     state = np.concatenate([np.asarray(c, int) for c in calls])
-    frame = np.concatenate([np.asarray(f, float) for f in frames])
+    frame = np.concatenate([np.asarray(f, float) for f in frames]).astype(np.int64)
     xy = np.concatenate([np.asarray(p, float) for p in positions])
     seen = np.isfinite(xy).all(1)
-    traj, state, frame, xy = traj[seen], state[seen], frame[seen], xy[seen]
-    if not np.any(state == CONFINED):
-        return 0
-    # frames 2 radii apart along a third axis: only points of one frame can be neighbours
-    pairs = cKDTree(np.column_stack([xy, frame * 2 * PARTNER_RADIUS])).query_pairs(
-        PARTNER_RADIUS, output_type="ndarray")
-    a, b = pairs[:, 0], pairs[:, 1]
-    near = (traj[a] != traj[b]) & (np.hypot(*(xy[a] - xy[b]).T) < PARTNER_RADIUS)
-    has_partner = np.zeros(traj.size, bool)
-    has_partner[a[near]] = has_partner[b[near]] = True
-    return int(np.count_nonzero(has_partner & (state == CONFINED)))
+    row = np.flatnonzero(seen)
+    slow = (state == CONFINED) | (state == IMMOBILE)
+    if not np.any(slow[row]):
+        return 0, 0
+    # frames far apart along a third axis: only points of one frame can be neighbours
+    pairs = cKDTree(np.column_stack([xy[row], frame[row] * 2 * COMOVE_RADIUS])).query_pairs(
+        COMOVE_RADIUS, output_type="ndarray")
+    a, b = row[pairs[:, 0]], row[pairs[:, 1]]
+    keep = (traj[a] != traj[b]) & (slow[a] | slow[b])
+    a, b = a[keep], b[keep]
+    sitting = np.zeros(traj.size, bool)
+    near = np.hypot(*(xy[a] - xy[b]).T) < PARTNER_RADIUS
+    sitting[a[near]] = sitting[b[near]] = True
+    moving = np.zeros(traj.size, bool)
+    start = np.r_[0, np.cumsum([len(c) for c in calls])]
+    for i, j in {(int(traj[x]), int(traj[y])) for x, y in zip(a, b, strict=True)}:
+        fi, fj = np.asarray(frames[i], np.int64), np.asarray(frames[j], np.int64)
+        lo, hi = max(fi.min(), fj.min()), min(fi.max(), fj.max())
+        if hi <= lo:
+            continue
+        span = np.arange(lo, hi + 1)
+        pa, pb = np.full((span.size, 2), np.nan), np.full((span.size, 2), np.nan)
+        ia, ib = np.isin(fi, span), np.isin(fj, span)
+        pa[fi[ia] - lo] = xy[start[i]:start[i + 1]][ia]
+        pb[fj[ib] - lo] = xy[start[j]:start[j + 1]][ib]
+        together = comoving(pa, pb)
+        moving[start[i] + np.flatnonzero(ia)[together[fi[ia] - lo]]] = True
+        moving[start[j] + np.flatnonzero(ib)[together[fj[ib] - lo]]] = True
+    # co-movement counts only where the two are close
+    close = np.zeros(traj.size, bool)
+    close[a] = close[b] = True
+    moving &= close & seen
+    confined = state == CONFINED
+    return (int(np.count_nonzero((sitting | moving) & confined)),
+            int(np.count_nonzero(moving & (state == IMMOBILE))))
 
 
 def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) -> np.ndarray:
     """``(4,)`` bool: the states an experiment holds, from its FOVs' :func:`fov_evidence`.
 
     Free and directed are always allowed (directed is α ≥ 1.9 in any model); immobile when
-    enough frames are called immobile; confined when enough frames are called confined, their
-    stretches clump, few have a partner and they rarely switch. No model makes both: of
+    enough frames are called immobile and few of them move with a partner; confined when
+    enough frames are called confined, their stretches clump, few have a partner and they
+    rarely switch. No model makes both: of
     immobile and confined the one with the larger share is kept.
 
     Examples
@@ -190,8 +273,9 @@ def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) ->
     imm, conf = total["immobile"] / n, total["confined"] / n
     clumping = total["close_pairs"] / max(total["stretch_pairs"], 1.0)
     partnered = total["partnered"] / max(total["confined"], 1.0)
+    imm_partnered = total["immobile_partnered"] / max(total["immobile"], 1.0)
     switches = total["switches"] / max(total["trajectories"], 1.0)
-    held = np.array([imm >= rule.min_immobile,
+    held = np.array([imm >= rule.min_immobile and imm_partnered <= rule.max_partnered,
                      conf >= rule.min_confined and clumping >= rule.min_clumping
                      and partnered <= rule.max_partnered and switches <= rule.max_switches,
                      True, True])

@@ -66,6 +66,37 @@ def test_dimers_are_partnered_and_a_switching_state_is_not_a_compartment():
     assert not decide([ev])[CONFINED]
 
 
+@pytest.mark.parametrize("kind, partnered", [
+    ("large dimer", True), ("shared trap", False), ("compartment mates", False)])
+def test_a_partner_is_one_that_moves_with_the_particle(kind, partnered):
+    """A bound pair 2.2 px apart shares its steps (andi-datasets' dimers): it moves with a
+    partner; two particles jittering in one trap, or walking independently in one small
+    compartment, do not."""
+    rng = np.random.default_rng(6)
+    n = 200
+    noise = lambda: rng.normal(0, 0.12, (n, 2))  # noqa: E731
+
+    def fold(x: np.ndarray, size: float) -> np.ndarray:  # reflecting walls at 0 and size
+        return size - np.abs(np.mod(x, 2 * size) - size)
+
+    walk = 50 + np.cumsum(rng.normal(0, 0.5, (n, 2)), 0)
+    if kind == "large dimer":
+        pos = [walk + noise(), walk + [2.2, 0.0] + noise()]
+    elif kind == "shared trap":
+        pos = [np.full((n, 2), 50.0) + noise(), np.full((n, 2), 50.3) + noise()]
+    else:
+        pos = [50 + fold(np.cumsum(rng.normal(0, 0.5, (n, 2)), 0), 2.0) + noise()
+               for _ in range(2)]
+    frames = [np.arange(n)] * 2
+    ev = fov_evidence([np.full(n, IMMOBILE)] * 2, pos, frames)
+    share = ev["immobile_partnered"] / (2 * n)
+    assert share > 0.8 if partnered else share < 0.2
+    assert decide([ev])[IMMOBILE] == (not partnered)
+    if kind == "large dimer":  # as confined calls too, though 2.2 px apart
+        ev = fov_evidence([np.full(n, CONFINED)] * 2, pos, frames)
+        assert ev["partnered"] / (2 * n) > 0.8
+
+
 def test_immobile_and_confined_are_never_both_held():
     ev = dict.fromkeys(state_mixture.EVIDENCE, 0.0) | {
         "frames": 1000.0, "immobile": 50.0, "confined": 200.0, "trajectories": 10.0,
