@@ -238,13 +238,10 @@ def _partnered(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         ia, ib = np.isin(fi, span), np.isin(fj, span)
         pa[fi[ia] - lo] = xy[start[i]:start[i + 1]][ia]
         pb[fj[ib] - lo] = xy[start[j]:start[j + 1]][ib]
-        together = comoving(pa, pb)
+        with np.errstate(invalid="ignore"):  # NaN (either not seen): not close
+            together = comoving(pa, pb) & (np.hypot(*(pa - pb).T) < COMOVE_RADIUS)
         moving[start[i] + np.flatnonzero(ia)[together[fi[ia] - lo]]] = True
         moving[start[j] + np.flatnonzero(ib)[together[fj[ib] - lo]]] = True
-    # co-movement counts only where the two are close
-    close = np.zeros(traj.size, bool)
-    close[a] = close[b] = True
-    moving &= close & seen
     confined = state == CONFINED
     return (int(np.count_nonzero((sitting | moving) & confined)),
             int(np.count_nonzero(moving & (state == IMMOBILE))))
