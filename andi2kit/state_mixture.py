@@ -210,7 +210,7 @@ def _partnered(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         return 0, 0
     traj = np.concatenate([np.full(len(c), k) for k, c in enumerate(calls)])
     state = np.concatenate([np.asarray(c, int) for c in calls])
-    frame = np.concatenate([np.asarray(f, float) for f in frames]).astype(np.int64)
+    frame = np.concatenate([np.asarray(f, np.int64) for f in frames])
     xy = np.concatenate([np.asarray(p, float) for p in positions])
     seen = np.isfinite(xy).all(1)
     row = np.flatnonzero(seen)
@@ -233,11 +233,10 @@ def _partnered(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         lo, hi = max(fi.min(), fj.min()), min(fi.max(), fj.max())
         if hi <= lo:
             continue
-        span = np.arange(lo, hi + 1)
-        pa, pb = np.full((span.size, 2), np.nan), np.full((span.size, 2), np.nan)
-        ia, ib = np.isin(fi, span), np.isin(fj, span)
-        pa[fi[ia] - lo] = xy[start[i]:start[i + 1]][ia]
-        pb[fj[ib] - lo] = xy[start[j]:start[j + 1]][ib]
+        pa, pb = np.full((hi - lo + 1, 2), np.nan), np.full((hi - lo + 1, 2), np.nan)
+        ia, ib = (fi >= lo) & (fi <= hi), (fj >= lo) & (fj <= hi)
+        pa[fi[ia] - lo] = np.asarray(positions[i], float)[ia]
+        pb[fj[ib] - lo] = np.asarray(positions[j], float)[ib]
         with np.errstate(invalid="ignore"):  # NaN (either not seen): not close
             together = comoving(pa, pb) & (np.hypot(*(pa - pb).T) < COMOVE_RADIUS)
         moving[start[i] + np.flatnonzero(ia)[together[fi[ia] - lo]]] = True
