@@ -247,7 +247,16 @@ class Segmenter:
                                        self.min_size)
         if uncertain is not None and self.artefact_margin >= 0 and cps:
             cps = drop_near(cps, uncertain, self.artefact_margin)
-        lab = segment_values(frames[:, COLUMN["alpha"]], frames[:, COLUMN["K"]], states, cps)
+        return self.label_at(idx, frames, cps, states)
+
+    def label_at(self, idx: int, frames: np.ndarray, cps: list[int],
+                 states: np.ndarray | None = None) -> TrajectoryLabel:
+        """Segment labels of one trajectory cut at given change points ``cps`` (values and
+        smoothed states as :meth:`__call__` gives them)."""
+        if states is None:
+            states = smooth_states(frames[:, COLUMN["state"]], self.min_dwell)
+        lab = segment_values(frames[:, COLUMN["alpha"]], frames[:, COLUMN["K"]], states,
+                             list(cps))
         lab.idx = int(idx)
         return lab
 

@@ -15,7 +15,7 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from andi2kit import provenance, state_mixture, states
+from andi2kit import partners, provenance, state_mixture, states
 from andi2kit.constants import COLUMN
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import InputError, OptionError
@@ -33,6 +33,17 @@ def uncertain_frames(trajs: pd.DataFrame) -> dict[int, np.ndarray]:
         return {}
     return {int(i): g.sort_values("frame")["flags"].to_numpy() != 0
             for i, g in trajs.groupby("traj_idx")}
+
+
+def _positions(dense: DenseTrajectories) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per trajectory, its ``(T_i, 2)`` positions and frame numbers."""
+    positions = [dense.pos[i, :int(L)] for i, L in enumerate(dense.length)]
+    numbers = [dense.start[i] + np.arange(int(L)) for i, L in enumerate(dense.length)]
+    return positions, numbers
+
+
+def _rounded(a) -> list:
+    return np.round(np.asarray(a, float), 6).tolist()
 
 
 class UNetMethod:
@@ -99,6 +110,7 @@ class UNetMethod:
             ident["states_sha256"] = provenance.file_digest(
                 self.checkpoint.path / states.MODEL_FILE)["sha256"]
             ident["state_evidence"] = state_mixture.evidence_settings()
+            ident["partners"] = partners.settings()
         return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
@@ -130,18 +142,41 @@ class UNetMethod:
 
     def predict_with_evidence(self, trajs: pd.DataFrame
                               ) -> tuple[list[TrajectoryLabel], dict | None]:
-        """:meth:`predict`, and what the FOV says about its experiment's states (with a
-        state stage; None without): :meth:`fov_evidence` and each segment's mean state
-        probabilities, for :meth:`decide_states`."""
+        """:meth:`predict`, and what the FOV says about its experiment (with a state stage;
+        None without), for :meth:`decide_states`: :meth:`fov_evidence` with the count of
+        ``bound`` frames (:func:`andi2kit.partners.bound_frames`), each segment's mean state
+        probabilities, and under ``partner`` each trajectory with a bound frame or whose
+        partner change points (:func:`andi2kit.partners.partner_change_points`) differ from
+        the model's: its segments cut there (short ones with K from their own steps,
+        :func:`andi2kit.partners.short_segment_K`) and their probabilities."""
         dense, tensor, frames = self._predict(trajs)
         labels = self.segments(tensor, frames, uncertain_frames(trajs))
         if not self.gives_evidence:
             return labels, None
         probabilities = state_mixture.segment_probabilities(labels, frames)
-        return labels, {"evidence": self.fov_evidence(dense, frames),
-                        "probabilities": {str(lab.idx): np.round(p, 6).tolist()
+        positions, numbers = _positions(dense)
+        evidence = self.fov_evidence(dense, frames)
+        bound = partners.bound_frames(positions, numbers)
+        evidence["bound"] = float(sum(int(b.sum()) for b in bound))
+        partner = {}
+        steps = unpack(tensor, tensor.x)
+        for k, (lab, f, b) in enumerate(zip(labels, frames, bound, strict=True)):
+            cps = partners.partner_change_points(b, self.segmenter.min_size,
+                                                 model=lab.cp.tolist())
+            if cps == lab.cp.tolist() and not b.any():
+                continue
+            alt = self.segmenter.label_at(lab.idx, f, cps)
+            alt.K = partners.short_segment_K(steps[k], cps, alt.K)
+            p = state_mixture.segment_probabilities([alt], [f])[0]
+            partner[str(lab.idx)] = {"cp": cps, "K": alt.K.tolist(),
+                                     "alpha": alt.alpha.tolist(),
+                                     "state": alt.state.tolist(),
+                                     "probabilities": _rounded(p)}
+        return labels, {"evidence": evidence,
+                        "probabilities": {str(lab.idx): _rounded(p)
                                           for lab, p in zip(labels, probabilities,
-                                                            strict=True)}}
+                                                            strict=True)},
+                        "partner": partner}
 
     def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray]
                      ) -> dict[str, float]:
@@ -149,27 +184,31 @@ class UNetMethod:
         smoothed as the segmentation smooths them, and its positions."""
         calls = [smooth_states(f[:, COLUMN["state"]], self.segmenter.min_dwell)
                  for f in frames]
-        positions = [dense.pos[i, :int(L)] for i, L in enumerate(dense.length)]
-        numbers = [dense.start[i] + np.arange(int(L)) for i, L in enumerate(dense.length)]
-        return state_mixture.fov_evidence(calls, positions, numbers)
+        return state_mixture.fov_evidence(calls, *_positions(dense))
 
     def decide_states(self, per_fov: list[list[TrajectoryLabel]],
                       evidence: list[dict | None]) -> list[list[TrajectoryLabel]]:
         """One experiment's labels (per FOV) with only the states it holds
         (:func:`andi2kit.state_mixture.decide` on all its FOVs' evidence from
-        :meth:`predict_with_evidence`); unchanged when a FOV has none."""
+        :meth:`predict_with_evidence`), cut at the partner change points where the
+        experiment is judged dimerization (:func:`andi2kit.partners.is_dimerization`);
+        unchanged when a FOV has no evidence."""
         if not evidence or any(ev is None for ev in evidence):
             return [list(labels) for labels in per_fov]
-        probabilities = []
+        counts = [ev["evidence"] for ev in evidence]
+        held = state_mixture.decide(counts)
+        dimers = partners.is_dimerization(counts, held)
+        out = []
         for labels, ev in zip(per_fov, evidence, strict=True):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
+            if dimers:
+                labels, probs = partners.choose_segments(labels, probs, ev.get("partner", {}))
             if any(p.shape != (len(lab.state), 4) for p, lab in zip(probs, labels,
                                                                      strict=True)):
                 raise InputError("state evidence does not describe the segments beside it")
-            probabilities.append(probs)
-        return state_mixture.decide_experiment(per_fov, probabilities,
-                                               [ev["evidence"] for ev in evidence])
+            out.append(state_mixture.restate(labels, probs, held))
+        return out
 
     def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
         """Experiment-level pooling of all the experiment's trajectories (or none)."""

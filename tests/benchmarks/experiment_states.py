@@ -78,6 +78,10 @@ def main() -> None:
             per = " ".join(f"{r['state']:.3f}" for r in sc.per_exp)
             print(f"| {name} | " + " | ".join(f"{sc.single[k]:.3f}" for k in KEYS)
                   + f" | {per} |")
+        print("\nRMSE CP / JSC CP per experiment:\n")
+        for name, sc in rows.items():
+            print(f"| {name} | " + " | ".join(f"{r['rmse_cp']:.3f} / {r['jsc_cp']:.3f}"
+                                              for r in sc.per_exp) + " |")
         for name, dec in decisions.items():
             if any(v is not None for v in dec.values()):
                 truth = {e: held_states(suite / "ref", e, t) for e in exps}

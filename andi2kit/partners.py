@@ -1,0 +1,245 @@
+"""Bound partners: change points where a trajectory binds to another trajectory or leaves it.
+
+In andi-datasets' ``dimerization`` model the only changes of motion are bindings and
+unbindings: two particles that come within reach bind and move together (the same
+displacements), then part. While bound, the vector between the two changes by their
+localisation noise only; two free particles move apart at every step. A frame that a
+trajectory reaches with the vector to another one (within :data:`BOUND_RADIUS`) unchanged
+(within :data:`STEP_TOL`) is *bound*; runs of at least :data:`MIN_BOUND` such frames are
+bindings, and the change points are where they start and end — to the frame, where a
+per-frame model reading one trajectory at a time sees a slowdown only after a few frames.
+
+Particles that crowd without binding (two in one trap, two slow ones in one compartment)
+also keep their distance, so these change points replace the model's only in experiments
+judged to be dimerization: a large share of bound frames (:data:`DIMER_SHARE`) and neither
+traps nor compartments (:func:`andi2kit.state_mixture.decide`). Measured on the tuning seed
+0 of both generalisation presets (``python tests/benchmarks/partner_evidence.py
+data/gen-challenge-seed0 data/gen-wide-seed0``): bound frames are 15.3 and 23.0 % (challenge)
+and 8.0 and 25.4 % (wide) of the frames of the dimerization experiments, at most 5.0 % (a
+confinement experiment) of every other one's, at most 2.2 % outside traps and compartments.
+
+See Also
+--------
+andi2kit.state_mixture : the experiment-level decision whose held states gate this.
+andi2kit.methods.unet.UNetMethod.decide_states : where the two segmentations meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from andi2kit.constants import CONFINED, IMMOBILE, LOCALISATION_NOISE
+from andi2kit.labels import TrajectoryLabel
+from andi2kit.state_mixture import COMOVE_RADIUS
+
+__all__ = ["BOUND_RADIUS", "DIMER_SHARE", "KEEP_MODEL", "MIN_BOUND", "SHORT_SEGMENT",
+           "bound_frames", "choose_segments", "is_dimerization", "partner_change_points",
+           "settings", "short_segment_K", "STEP_TOL"]
+
+#: Another trajectory closer than this (px) in a frame may be bound to this one.
+BOUND_RADIUS = COMOVE_RADIUS
+#: A bound pair's vector changes by its localisation noise only (per axis 2σ): a step of
+#: more than four of those (px) means the two move apart.
+STEP_TOL = 5 * LOCALISATION_NOISE
+#: Shortest run of close frames that is a binding (shorter runs, inside or outside, flip).
+MIN_BOUND = 3
+#: Share of an experiment's frames that must be bound for it to be judged dimerization
+#: (halfway, in log, between 5.0 and 8.0 %: see the module's notes).
+DIMER_SHARE = 0.063
+#: Segments shorter than this (frames) between partner change points take their K from their
+#: own steps: the per-frame model's K is blurred across change points over about that many.
+SHORT_SEGMENT = 30
+#: A model change point farther than this (frames) from every partner change point is kept
+#: (its partner may lie outside the FOV, or its motion change be another).
+KEEP_MODEL = 5
+
+
+def _drop_short_runs(b: np.ndarray, shortest: int) -> np.ndarray:
+    """``b`` with interior runs shorter than ``shortest`` flipped, shortest first (a run at
+    either end is kept: it may continue outside the trajectory)."""
+    b = np.asarray(b, bool).copy()
+    while True:
+        cuts = np.flatnonzero(np.diff(b.astype(np.int8))) + 1
+        edges = np.r_[0, cuts, b.size]
+        length = np.diff(edges)
+        interior = np.arange(length.size)[1:-1]
+        short = interior[length[interior] < shortest]
+        if not short.size:
+            return b
+        k = int(short[np.argmin(length[short])])
+        b[edges[k]:edges[k + 1]] = ~b[edges[k]]
+
+
+def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray]
+                 ) -> list[np.ndarray]:
+    """Per trajectory, the frames it reaches moving with another trajectory of the FOV.
+
+    A frame is bound when the step into it keeps the vector to another trajectory within
+    :data:`BOUND_RADIUS` (both seen in this frame and the one before, that vector changing
+    by less than :data:`STEP_TOL`); runs shorter than :data:`MIN_BOUND` frames flip.
+
+    Parameters
+    ----------
+    positions : sequence of numpy.ndarray
+        Per trajectory, ``(T_i, 2)`` positions (px; NaN: not seen).
+    frames : sequence of numpy.ndarray
+        Per trajectory, the frame numbers of those rows.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``(T_i,)`` bool per trajectory.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(30)
+    >>> a = np.cumsum(rng.normal(0, 1, (30, 2)), 0)
+    >>> b = a + 40 - np.cumsum(rng.normal(0, 1, (30, 2)), 0)
+    >>> b[10:20] = a[10:20] + 2.0  # bound from frame 10 to 19: 2 px apart, same steps
+    >>> np.flatnonzero(bound_frames([a, b], [t, t])[0]).tolist() == list(range(11, 20))
+    True
+    """
+    from scipy.spatial import cKDTree
+
+    bound = [np.zeros(len(p), bool) for p in positions]
+    if len(positions) < 2:
+        return bound
+    traj = np.concatenate([np.full(len(p), k) for k, p in enumerate(positions)])
+    frame = np.concatenate([np.asarray(f, np.int64) for f in frames])
+    xy = np.concatenate([np.asarray(p, float).reshape(-1, 2) for p in positions])
+    row = np.flatnonzero(np.isfinite(xy).all(1))
+    # frames far apart along a third axis: only points of one frame can be neighbours
+    pairs = cKDTree(np.column_stack([xy[row], frame[row] * 4 * BOUND_RADIUS])).query_pairs(
+        BOUND_RADIUS, output_type="ndarray")
+    a, b = row[pairs[:, 0]], row[pairs[:, 1]]
+    a, b = a[traj[a] != traj[b]], b[traj[a] != traj[b]]
+    # the rows of the frame before, where both trajectories have one
+    pa, pb = np.maximum(a - 1, 0), np.maximum(b - 1, 0)
+    ok = ((a > 0) & (b > 0) & (traj[pa] == traj[a]) & (traj[pb] == traj[b])
+          & (frame[pa] == frame[a] - 1) & (frame[pb] == frame[b] - 1))
+    with np.errstate(invalid="ignore"):  # NaN (not seen before): not together
+        step = np.hypot(*((xy[a] - xy[b]) - (xy[pa] - xy[pb])).T)
+        together = ok & (step < STEP_TOL)
+    start = np.r_[0, np.cumsum([len(p) for p in positions])]
+    for r in np.r_[a[together], b[together]]:
+        bound[traj[r]][r - start[traj[r]]] = True
+    return [_drop_short_runs(c, MIN_BOUND) for c in bound]
+
+
+def partner_change_points(bound: np.ndarray, min_size: int = 1,
+                          model: Sequence[int] = ()) -> list[int]:
+    """Change points (first frame of each new segment) where a trajectory binds or parts.
+
+    A binding's change point is the first bound frame (the first the pair reaches moving
+    together), a parting's the first frame after the run (on the tuning seeds: exact in
+    194 of 249 bindings and 131 of 164 partings). The ``model``'s own change points farther than
+    :data:`KEEP_MODEL` frames from all of these are kept too. A change point closer than
+    ``min_size`` frames to the one before it or to either end is dropped.
+
+    Examples
+    --------
+    >>> b = np.r_[np.zeros(10), np.ones(10), np.zeros(10)].astype(bool)
+    >>> partner_change_points(b)
+    [10, 20]
+    >>> partner_change_points(b, model=[9, 26])
+    [10, 20, 26]
+    """
+    bound = np.asarray(bound, bool)
+    cuts = np.flatnonzero(np.diff(bound.astype(np.int8))) + 1
+    cuts = {int(c) for c in cuts}
+    cuts |= {int(c) for c in model if not cuts or min(abs(c - p) for p in cuts) > KEEP_MODEL}
+    out: list[int] = []
+    for c in sorted(cuts):
+        if c - (out[-1] if out else 0) >= min_size and bound.size - c >= min_size:
+            out.append(c)
+    return out
+
+
+def short_segment_K(steps: np.ndarray, cps: Sequence[int], K: np.ndarray,
+                    noise: float = LOCALISATION_NOISE) -> np.ndarray:
+    """``K`` with the value of every segment shorter than :data:`SHORT_SEGMENT` frames
+    estimated from its own steps: the mean squared step less the localisation noise's share,
+    ``(<|Δr|²> − 4σ²) / 4`` (at lag 1 whatever α), at least 0.001.
+
+    Parameters
+    ----------
+    steps : numpy.ndarray
+        ``(T, 2)`` displacement into each frame (row 0 ignored).
+    cps : sequence of int
+        The segments' change points.
+    K : numpy.ndarray
+        One value per segment.
+    noise : float
+        Localisation noise σ (px).
+
+    Examples
+    --------
+    >>> steps = np.zeros((40, 2))
+    >>> steps[20:, 0] = 2.0  # <|Δr|²> = 4 from frame 20 on
+    >>> short_segment_K(steps, [20], np.array([1.0, 1.0]), noise=0.0).tolist()
+    [0.001, 1.0]
+    """
+    sq = np.r_[np.nan, np.sum(np.asarray(steps[1:], float) ** 2, axis=1)]
+    bounds = np.r_[0, np.asarray(cps, int), len(sq)]
+    out = np.array(K, float)
+    for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        within = sq[lo + 1:hi]
+        within = within[np.isfinite(within)]
+        if hi - lo < SHORT_SEGMENT and within.size:
+            out[k] = max((float(within.mean()) - 4 * noise ** 2) / 4, 1e-3)
+    return out
+
+
+def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> bool:
+    """Whether an experiment is judged dimerization: at least :data:`DIMER_SHARE` of the
+    frames of its FOVs' evidence (``bound`` and ``frames`` counts) are bound, and it holds
+    neither immobile nor confined frames (``held``, :func:`andi2kit.state_mixture.decide`:
+    two particles in one trap or one compartment sit close without binding).
+
+    Examples
+    --------
+    >>> is_dimerization([{"frames": 1000, "bound": 120}], np.array([False, False, True, True]))
+    True
+    >>> is_dimerization([{"frames": 1000, "bound": 120}], np.array([True, False, True, True]))
+    False
+    """
+    frames = sum(float(ev.get("frames", 0.0)) for ev in evidence)
+    bound = sum(float(ev.get("bound", 0.0)) for ev in evidence)
+    return (frames > 0 and bound / frames >= DIMER_SHARE
+            and not held[IMMOBILE] and not held[CONFINED])
+
+
+def choose_segments(labels: Sequence[TrajectoryLabel], probabilities: Sequence[np.ndarray],
+                    partner: dict[str, dict]) -> tuple[list[TrajectoryLabel], list[np.ndarray]]:
+    """A FOV's labels and segment probabilities with each trajectory that has an entry in
+    ``partner`` (``{str(idx): {"cp", "K", "alpha", "state", "probabilities"}}``, as
+    :meth:`andi2kit.methods.unet.UNetMethod.predict_with_evidence` writes it) cut at its
+    partner change points instead.
+
+    Examples
+    --------
+    >>> lab = TrajectoryLabel(4, [1.0], [1.0], [2], [], 50)
+    >>> alt = {"4": {"cp": [20], "K": [1.0, 0.01], "alpha": [1.0, 0.8], "state": [2, 2],
+    ...              "probabilities": [[0, 0, 1, 0], [0, 0, 1, 0]]}}
+    >>> labels, probs = choose_segments([lab], [np.zeros((1, 4))], alt)
+    >>> labels[0].cp.tolist(), probs[0].shape
+    ([20], (2, 4))
+    """
+    labels, probabilities = list(labels), list(probabilities)
+    for k, lab in enumerate(labels):
+        alt = partner.get(str(lab.idx))
+        if alt is not None:
+            labels[k] = TrajectoryLabel(lab.idx, alt["K"], alt["alpha"], alt["state"],
+                                        alt["cp"], lab.T)
+            probabilities[k] = np.asarray(alt["probabilities"], float)
+    return labels, probabilities
+
+
+def settings() -> dict:
+    """What decides the partner change points (recorded beside a FOV's output)."""
+    return {"bound_radius": BOUND_RADIUS, "step_tol": STEP_TOL, "min_bound": MIN_BOUND,
+            "dimer_share": DIMER_SHARE, "keep_model": KEEP_MODEL,
+            "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE}
