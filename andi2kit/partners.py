@@ -34,9 +34,9 @@ from andi2kit.constants import CONFINED, IMMOBILE, LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.state_mixture import COMOVE_RADIUS
 
-__all__ = ["BOUND_RADIUS", "DIMER_SHARE", "KEEP_MODEL", "MIN_BOUND", "SHORT_SEGMENT",
-           "bound_frames", "choose_segments", "is_dimerization", "partner_change_points",
-           "settings", "short_segment_K", "STEP_TOL"]
+__all__ = ["BOUND_RADIUS", "CHANGED_SHARE", "DIMER_SHARE", "KEEP_MODEL", "MIN_BOUND",
+           "SHORT_SEGMENT", "STEP_TOL", "binding_changes", "bound_frames", "choose_segments",
+           "is_dimerization", "partner_change_points", "settings", "short_segment_K"]
 
 #: Another trajectory closer than this (px) in a frame may be bound to this one.
 BOUND_RADIUS = COMOVE_RADIUS
@@ -48,6 +48,14 @@ MIN_BOUND = 3
 #: Share of an experiment's frames that must be bound for it to be judged dimerization
 #: (halfway, in log, between 5.0 and 8.0 %: see the module's notes).
 DIMER_SHARE = 0.063
+#: Frames either side of a binding whose steps tell whether the trajectory's motion changed
+#: there (mean squared step by more than a factor :data:`CHANGE_FACTOR`).
+BINDING_WINDOW, CHANGE_FACTOR = 5, 2.0
+#: Share of bindings at which the trajectory's own motion changes, at least, for an
+#: experiment to be judged dimerization: both partners of a dimer change when they bind
+#: (share near 1), while of two particles crowding into one compartment or trap only the
+#: newcomer does (near 1/2); halfway between.
+CHANGED_SHARE = 0.75
 #: Segments shorter than this (frames) between partner change points take their K from their
 #: own steps: the per-frame model's K is blurred across change points over about that many.
 SHORT_SEGMENT = 30
@@ -161,8 +169,10 @@ def partner_change_points(bound: np.ndarray, min_size: int = 1,
 def short_segment_K(steps: np.ndarray, cps: Sequence[int], K: np.ndarray,
                     noise: float = LOCALISATION_NOISE) -> np.ndarray:
     """``K`` with the value of every segment shorter than :data:`SHORT_SEGMENT` frames
-    estimated from its own steps: the mean squared step less the localisation noise's share,
-    ``(<|Δr|²> − 4σ²) / 4`` (at lag 1 whatever α), at least 0.001.
+    estimated from its own steps, where they move more than the localisation noise does
+    (mean squared step above twice the noise's 4σ²): the mean squared step less the noise's
+    share, ``(<|Δr|²> − 4σ²) / 4`` (at lag 1, whatever α). A segment that barely moves keeps
+    its value: its steps are mostly noise.
 
     Parameters
     ----------
@@ -179,8 +189,8 @@ def short_segment_K(steps: np.ndarray, cps: Sequence[int], K: np.ndarray,
     --------
     >>> steps = np.zeros((40, 2))
     >>> steps[20:, 0] = 2.0  # <|Δr|²> = 4 from frame 20 on
-    >>> short_segment_K(steps, [20], np.array([1.0, 1.0]), noise=0.0).tolist()
-    [0.001, 1.0]
+    >>> np.round(short_segment_K(steps, [20], np.array([0.5, 0.5])), 4).tolist()
+    [0.5, 0.9856]
     """
     sq = np.r_[np.nan, np.sum(np.asarray(steps[1:], float) ** 2, axis=1)]
     bounds = np.r_[0, np.asarray(cps, int), len(sq)]
@@ -188,27 +198,66 @@ def short_segment_K(steps: np.ndarray, cps: Sequence[int], K: np.ndarray,
     for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
         within = sq[lo + 1:hi]
         within = within[np.isfinite(within)]
-        if hi - lo < SHORT_SEGMENT and within.size:
-            out[k] = max((float(within.mean()) - 4 * noise ** 2) / 4, 1e-3)
+        if hi - lo < SHORT_SEGMENT and within.size and within.mean() > 8 * noise ** 2:
+            out[k] = (float(within.mean()) - 4 * noise ** 2) / 4
     return out
+
+
+def binding_changes(positions: Sequence[np.ndarray], bound: Sequence[np.ndarray]
+                    ) -> tuple[int, int]:
+    """Bindings (starts of bound runs with :data:`BINDING_WINDOW` frames seen on either side
+    and bound all through the window after) and how many of them change the trajectory's
+    mean squared step by more than :data:`CHANGE_FACTOR` either way.
+
+    Examples
+    --------
+    >>> t = np.arange(40)
+    >>> slows = np.column_stack([np.where(t < 20, 2.0 * t, 40.0), np.zeros(40)])
+    >>> keeps = np.column_stack([t * 0.1, np.zeros(40)])
+    >>> b = t >= 20
+    >>> binding_changes([slows, keeps], [b, b])
+    (2, 1)
+    """
+    w = BINDING_WINDOW
+    n = changed = 0
+    for p, b in zip(positions, bound, strict=True):
+        b = np.asarray(b, bool)
+        sq = np.r_[np.nan, np.sum(np.diff(np.asarray(p, float), axis=0) ** 2, axis=1)]
+        for s in np.flatnonzero(np.diff(b.astype(np.int8)) == 1) + 1:
+            if s - w < 1 or s + w > b.size or not b[s:s + w].all():
+                continue
+            before, after = sq[s - w:s], sq[s + 1:s + w]
+            if not (np.isfinite(before).any() and np.isfinite(after).any()):
+                continue
+            v0, v1 = np.nanmean(before), np.nanmean(after)
+            n += 1
+            changed += bool(v1 * CHANGE_FACTOR < v0 or v1 > CHANGE_FACTOR * v0)
+    return n, changed
 
 
 def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> bool:
     """Whether an experiment is judged dimerization: at least :data:`DIMER_SHARE` of the
-    frames of its FOVs' evidence (``bound`` and ``frames`` counts) are bound, and it holds
-    neither immobile nor confined frames (``held``, :func:`andi2kit.state_mixture.decide`:
-    two particles in one trap or one compartment sit close without binding).
+    frames of its FOVs' evidence (``bound`` and ``frames`` counts) are bound, at least
+    :data:`CHANGED_SHARE` of its ``bindings`` ``changed`` the trajectory's motion
+    (:func:`binding_changes`), and it holds neither immobile nor confined frames (``held``,
+    :func:`andi2kit.state_mixture.decide`).
 
     Examples
     --------
-    >>> is_dimerization([{"frames": 1000, "bound": 120}], np.array([False, False, True, True]))
+    >>> ev = {"frames": 1000, "bound": 120, "bindings": 20, "changed": 18}
+    >>> is_dimerization([ev], np.array([False, False, True, True]))
     True
-    >>> is_dimerization([{"frames": 1000, "bound": 120}], np.array([True, False, True, True]))
+    >>> is_dimerization([ev | {"changed": 10}], np.array([False, False, True, True]))
+    False
+    >>> is_dimerization([ev], np.array([True, False, True, True]))
     False
     """
-    frames = sum(float(ev.get("frames", 0.0)) for ev in evidence)
-    bound = sum(float(ev.get("bound", 0.0)) for ev in evidence)
-    return (frames > 0 and bound / frames >= DIMER_SHARE
+    def total(key: str) -> float:
+        return sum(float(ev.get(key, 0.0)) for ev in evidence)
+
+    frames, bindings = total("frames"), total("bindings")
+    return (frames > 0 and total("bound") / frames >= DIMER_SHARE and bindings > 0
+            and total("changed") / bindings >= CHANGED_SHARE
             and not held[IMMOBILE] and not held[CONFINED])
 
 
@@ -242,4 +291,6 @@ def settings() -> dict:
     """What decides the partner change points (recorded beside a FOV's output)."""
     return {"bound_radius": BOUND_RADIUS, "step_tol": STEP_TOL, "min_bound": MIN_BOUND,
             "dimer_share": DIMER_SHARE, "keep_model": KEEP_MODEL,
-            "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE}
+            "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE,
+            "binding_window": BINDING_WINDOW, "change_factor": CHANGE_FACTOR,
+            "changed_share": CHANGED_SHARE}

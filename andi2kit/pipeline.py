@@ -328,9 +328,13 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         return
     try:
         per_fov = [read_labels(layout.segments_path(out, track, e, f)) for f in fovs]
+        basis = per_fov
         if hasattr(m, "decide_states"):
-            per_fov = m.decide_states(per_fov, [_read_evidence(out, track, e, f)
-                                                for f in fovs])
+            evidence = [_read_evidence(out, track, e, f) for f in fovs]
+            # the ensemble from the model's own segments: cut at partner change points, a
+            # dimer's many short bound segments weigh its bound state too much
+            basis = m.decide_states(per_fov, evidence, use_partners=False)
+            per_fov = m.decide_states(per_fov, evidence)
         raw = [lab for labels in per_fov for lab in labels]
         pooled = m.pool(raw) if hasattr(m, "pool") else raw
         k = 0
@@ -338,7 +342,8 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
             _write_if_changed(layout.prediction_path(out, track, e, f),
                               pooled[k:k + len(labels)])
             k += len(labels)
-        write_ensemble(layout.ensemble_path(out, track, e), m.ensemble(raw))
+        write_ensemble(layout.ensemble_path(out, track, e),
+                       m.ensemble([lab for labels in basis for lab in labels]))
         report.ensembles.append(e)
     except Exception as exc:
         report.ensemble_failed[e] = f"{type(exc).__name__}: {exc}"

@@ -56,9 +56,13 @@ def test_a_dimers_change_points_are_where_it_binds_and_parts():
 def test_only_a_dimerization_experiment_has_many_bound_frames(model, dimers):
     pos, _ = _simulate(model, seed=2)
     bound = partners.bound_frames(pos, [np.arange(T)] * len(pos))
-    evidence = [{"frames": float(T * len(pos)), "bound": float(sum(b.sum() for b in bound))}]
+    bindings, changed = partners.binding_changes(pos, bound)
+    evidence = [{"frames": float(T * len(pos)), "bound": float(sum(b.sum() for b in bound)),
+                 "bindings": float(bindings), "changed": float(changed)}]
     free_only = np.array([False, False, True, True])
     assert partners.is_dimerization(evidence, free_only) == dimers
+    if dimers:  # both partners slow down when they bind
+        assert changed / bindings > partners.CHANGED_SHARE
     # particles that sit together in a trap or a compartment are not dimers
     for state in (IMMOBILE, CONFINED):
         held = free_only.copy()
@@ -132,3 +136,24 @@ def test_a_dimerization_experiment_is_cut_where_its_pairs_bind_and_part(tmp_path
             expected = (partners.partner_change_points(b, 3, model=model[i].cp.tolist())
                         if e == 0 else model[i].cp.tolist())
             assert final[i].cp.tolist() == expected
+
+
+def test_particles_that_crowd_without_binding_are_not_dimers():
+    """Slow particles that a fast one joins (a compartment, a trap): the pairs keep their
+    distance as a dimer's do, but only the newcomer's motion changes."""
+    rng = np.random.default_rng(5)
+    n, pos = 40, []
+    for _ in range(n):
+        home = rng.uniform(0, 500, 2)
+        resident = home + rng.normal(0, 0.05, (T, 2)).cumsum(0) * 0.1
+        arrive = int(rng.integers(40, 160))
+        newcomer = home + [30.0, 0.0] + np.cumsum(rng.normal(0, 1.0, (T, 2)), 0)
+        newcomer[arrive:] = resident[arrive:] + [1.0, 0.0]
+        pos += [resident + rng.normal(0, 0.12, (T, 2)), newcomer + rng.normal(0, 0.12, (T, 2))]
+    bound = partners.bound_frames(pos, [np.arange(T)] * len(pos))
+    bindings, changed = partners.binding_changes(pos, bound)
+    ev = [{"frames": float(T * len(pos)), "bound": float(sum(b.sum() for b in bound)),
+           "bindings": float(bindings), "changed": float(changed)}]
+    assert ev[0]["bound"] / ev[0]["frames"] > partners.DIMER_SHARE
+    assert bindings >= n and 0.3 < changed / bindings < 0.7
+    assert not partners.is_dimerization(ev, np.array([False, False, True, True]))

@@ -158,6 +158,8 @@ class UNetMethod:
         evidence = self.fov_evidence(dense, frames)
         bound = partners.bound_frames(positions, numbers)
         evidence["bound"] = float(sum(int(b.sum()) for b in bound))
+        evidence["bindings"], evidence["changed"] = map(
+            float, partners.binding_changes(positions, bound))
         partner = {}
         steps = unpack(tensor, tensor.x)
         for k, (lab, f, b) in enumerate(zip(labels, frames, bound, strict=True)):
@@ -187,17 +189,18 @@ class UNetMethod:
         return state_mixture.fov_evidence(calls, *_positions(dense))
 
     def decide_states(self, per_fov: list[list[TrajectoryLabel]],
-                      evidence: list[dict | None]) -> list[list[TrajectoryLabel]]:
+                      evidence: list[dict | None], use_partners: bool = True
+                      ) -> list[list[TrajectoryLabel]]:
         """One experiment's labels (per FOV) with only the states it holds
         (:func:`andi2kit.state_mixture.decide` on all its FOVs' evidence from
         :meth:`predict_with_evidence`), cut at the partner change points where the
-        experiment is judged dimerization (:func:`andi2kit.partners.is_dimerization`);
-        unchanged when a FOV has no evidence."""
+        experiment is judged dimerization (:func:`andi2kit.partners.is_dimerization`) and
+        ``use_partners``; unchanged when a FOV has no evidence."""
         if not evidence or any(ev is None for ev in evidence):
             return [list(labels) for labels in per_fov]
         counts = [ev["evidence"] for ev in evidence]
         held = state_mixture.decide(counts)
-        dimers = partners.is_dimerization(counts, held)
+        dimers = use_partners and partners.is_dimerization(counts, held)
         out = []
         for labels, ev in zip(per_fov, evidence, strict=True):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)

@@ -34,7 +34,8 @@ def fov_rows(public: Path, exp: int, fov: int):
     idx = [int(g["traj_idx"].iloc[0]) for g in groups]
     pos = [g[["x", "y"]].to_numpy() for g in groups]
     frames = [g["frame"].to_numpy() for g in groups]
-    return idx, partners.bound_frames(pos, frames)
+    bound = partners.bound_frames(pos, frames)
+    return idx, bound, partners.binding_changes(pos, bound)
 
 
 def _per_frame(lab) -> tuple[np.ndarray, np.ndarray]:
@@ -79,16 +80,19 @@ def main() -> None:
             models = {e: d.get("model", "?") for e, d in
                       enumerate(json.loads(manifest.read_text()).get("definitions", []))}
         print(f"\n## {suite}\n")
-        print("| exp | model | bound frames | binding offset (first bound frame − true CP) "
-              "| parting offset (first frame after − true CP) | partner CPs RMSE / JSC |")
-        print("|---|---|---|---|---|---|")
+        print("| exp | model | bound frames | bindings changed | binding offset (first bound "
+              "frame − true CP) | parting offset (first frame after − true CP) "
+              "| partner CPs RMSE / JSC |")
+        print("|---|---|---|---|---|---|---|")
         for e in layout.experiments(public, 2):
-            n = n_bound = 0
+            n = n_bound = n_bind = n_changed = 0
             start, end = Counter(), Counter()
             cc = ChangePointCounts()
             for f in layout.fovs(public, 2, e, "trajs"):
                 truth = {lab.idx: lab for lab in io.read_labels(layout.labels_path(ref, 2, e, f))}
-                for i, b in zip(*fov_rows(public, e, f), strict=True):
+                idx, bound, (bindings, changed) = fov_rows(public, e, f)
+                n_bind, n_changed = n_bind + bindings, n_changed + changed
+                for i, b in zip(idx, bound, strict=True):
                     n += b.size
                     n_bound += int(b.sum())
                     true_cp = truth[i].cp
@@ -104,7 +108,8 @@ def main() -> None:
                 top = ", ".join(f"{k:+d}: {v}" for k, v in sorted(c.items()) if v >= 0.05 * total)
                 return f"{total} ({top})" if total else "0"
 
-            print(f"| {e} | {models.get(e, '?')} | {n_bound / max(n, 1):.4f} | {show(start)} "
+            print(f"| {e} | {models.get(e, '?')} | {n_bound / max(n, 1):.4f} "
+                  f"| {n_changed / max(n_bind, 1):.2f} of {n_bind} | {show(start)} "
                   f"| {show(end)} | {rmse:.3f} / {jsc:.3f} |")
 
 
