@@ -27,6 +27,10 @@ IMMOBILE, CONFINED, FREE, DIRECTED = range(len(STATE_NAMES))
 #: the first line of ``ensemble_labels.txt``.
 MODEL_NAMES = ("single_state", "multi_state", "immobile_traps", "dimerization", "confinement")
 
+#: Column of tracked Track 1 trajectories: the mass of the VIP's spot over the frame's median
+#: spot (two particles in one spot read about 2). Measured from the pixels, never a label.
+BRIGHTNESS = "brightness"
+
 #: Columns of one trajectory's per-frame prediction array (``(T, 7)``): α, K, state (argmax),
 #: p(immobile), p(confined), p(free), p(directed).
 FRAME_VALUES = ("alpha", "K", "state", "p0", "p1", "p2", "p3")

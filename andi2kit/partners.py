@@ -35,11 +35,12 @@ import numpy as np
 
 from andi2kit.constants import CONFINED, IMMOBILE, LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
-from andi2kit.state_mixture import COMOVE_RADIUS
+from andi2kit.state_mixture import COMOVE_RADIUS, MERGED_BRIGHTNESS
 
-__all__ = ["BOUND_RADIUS", "CHANGED_SHARE", "DIMER_SHARE", "KEEP_MODEL", "MIN_BOUND",
-           "SHORT_SEGMENT", "STEP_TOL", "binding_changes", "bound_frames", "choose_segments",
-           "is_dimerization", "partner_change_points", "settings", "short_segment_K"]
+__all__ = ["BOUND_RADIUS", "CHANGED_SHARE", "DIMER_SHARE", "KEEP_MODEL", "MERGED_BRIGHTNESS",
+           "MIN_BOUND", "SHORT_SEGMENT", "STEP_TOL", "binding_changes", "bound_frames",
+           "choose_segments", "is_dimerization", "partner_change_points", "settings",
+           "short_segment_K"]
 
 #: Another trajectory closer than this (px) in a frame may be bound to this one.
 BOUND_RADIUS = COMOVE_RADIUS
@@ -83,13 +84,16 @@ def _drop_short_runs(b: np.ndarray, shortest: int) -> np.ndarray:
         b[edges[k]:edges[k + 1]] = ~b[edges[k]]
 
 
-def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray]
-                 ) -> list[np.ndarray]:
+def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
+                 brightness: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
     """Per trajectory, the frames it reaches moving with another trajectory of the FOV.
 
     A frame is bound when the step into it keeps the vector to another trajectory within
     :data:`BOUND_RADIUS` (both seen in this frame and the one before, that vector changing
-    by less than :data:`STEP_TOL`); runs shorter than :data:`MIN_BOUND` frames flip.
+    by less than :data:`STEP_TOL`), or, with ``brightness`` (tracked Track 1 VIPs, whose
+    partners are rarely tracked and, bound closer than the PSF, share their spot), when its
+    spot is at least :data:`MERGED_BRIGHTNESS` times the frame's typical one; runs shorter
+    than :data:`MIN_BOUND` frames flip.
 
     Parameters
     ----------
@@ -97,6 +101,9 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray]
         Per trajectory, ``(T_i, 2)`` positions (px; NaN: not seen).
     frames : sequence of numpy.ndarray
         Per trajectory, the frame numbers of those rows.
+    brightness : sequence of numpy.ndarray or None, optional
+        Per trajectory, ``(T_i,)`` its spot's brightness against the frame's typical spot
+        (:func:`andi2kit.tracking.follow_vips`; NaN: no spot), or None.
 
     Returns
     -------
@@ -116,8 +123,11 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray]
     from scipy.spatial import cKDTree
 
     bound = [np.zeros(len(p), bool) for p in positions]
+    for k, b in enumerate(brightness or ()):
+        if b is not None:
+            bound[k] |= np.nan_to_num(np.asarray(b, float)) >= MERGED_BRIGHTNESS
     if len(positions) < 2:
-        return bound
+        return [_drop_short_runs(c, MIN_BOUND) for c in bound]
     traj = np.concatenate([np.full(len(p), k) for k, p in enumerate(positions)])
     frame = np.concatenate([np.asarray(f, np.int64) for f in frames])
     xy = np.concatenate([np.asarray(p, float).reshape(-1, 2) for p in positions])
@@ -293,6 +303,7 @@ def choose_segments(labels: Sequence[TrajectoryLabel], probabilities: Sequence[n
 def settings() -> dict:
     """What decides the partner change points (recorded beside a FOV's output)."""
     return {"bound_radius": BOUND_RADIUS, "step_tol": STEP_TOL, "min_bound": MIN_BOUND,
+            "merged_brightness": MERGED_BRIGHTNESS,
             "dimer_share": DIMER_SHARE, "keep_model": KEEP_MODEL,
             "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE,
             "binding_window": BINDING_WINDOW, "change_factor": CHANGE_FACTOR,

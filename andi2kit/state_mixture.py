@@ -45,6 +45,11 @@ MIN_STRETCH = 10
 CLUMP_RADIUS = 10.0
 #: A confined frame with another trajectory closer than this (px) moves with a partner.
 PARTNER_RADIUS = 1.5
+#: A tracked spot this many times as bright as the frame's typical spot holds two particles
+#: (Track 1: a partner closer than the PSF shares the spot, so it is rarely a tracked
+#: trajectory of its own): the geometric midpoint of 1 and 2. On the challenge tuning seed a
+#: bound VIP's spot reads 1.68–2.08 (10th to 90th percentile), a free one's 0.9–1.1.
+MERGED_BRIGHTNESS = 2 ** 0.5
 #: Two trajectories closer than this (px) are checked for moving together ...
 COMOVE_RADIUS = 3.0
 #: ... over the one-frame steps within this many frames either side (at least this many).
@@ -59,7 +64,8 @@ def evidence_settings() -> dict:
     evidence counted otherwise is never reused)."""
     return {"counts": list(EVIDENCE), "min_stretch": MIN_STRETCH,
             "clump_radius": CLUMP_RADIUS, "partner_radius": PARTNER_RADIUS,
-            "comove_radius": COMOVE_RADIUS, "comove_frames": COMOVE_FRAMES}
+            "comove_radius": COMOVE_RADIUS, "comove_frames": COMOVE_FRAMES,
+            "merged_brightness": MERGED_BRIGHTNESS}
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,8 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
-                 frames: Sequence[np.ndarray]) -> dict[str, float]:
+                 frames: Sequence[np.ndarray],
+                 brightness: Sequence[np.ndarray | None] | None = None) -> dict[str, float]:
     """What one FOV says about the states of its experiment.
 
     Parameters
@@ -107,6 +114,9 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         Per trajectory, ``(T_i, 2)`` positions (px) of the same frames (NaN: not seen).
     frames : sequence of numpy.ndarray
         Per trajectory, the frame numbers of those rows.
+    brightness : sequence of numpy.ndarray or None, optional
+        Per trajectory, ``(T_i,)`` its spot's brightness against the frame's typical spot
+        (tracked Track 1 VIPs, :func:`andi2kit.tracking.follow_vips`; NaN: no spot).
 
     Returns
     -------
@@ -116,7 +126,8 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         stretches (≥ :data:`MIN_STRETCH` frames) of different trajectories, and how many of
         them are centred within :data:`CLUMP_RADIUS`; confined frames with a partner (another
         trajectory within :data:`PARTNER_RADIUS`, or one that moves with it,
-        :func:`comoving`); immobile frames with one that moves with it.
+        :func:`comoving`, or a spot at least :data:`MERGED_BRIGHTNESS` times as bright as the
+        frame's typical one); immobile frames with one that moves with it.
 
     Examples
     --------
@@ -148,7 +159,7 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
                 counts["close_pairs"] += float(
                     np.hypot(*(centres[i][1] - centres[j][1])) < CLUMP_RADIUS)
     counts["partnered"], counts["immobile_partnered"] = map(
-        float, _partnered(calls, positions, frames))
+        float, _partnered(calls, positions, frames, brightness))
     return counts
 
 
@@ -199,11 +210,13 @@ def comoving(xy_a: np.ndarray, xy_b: np.ndarray, half: int = COMOVE_FRAMES) -> n
 
 
 def _partnered(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
-               frames: Sequence[np.ndarray]) -> tuple[int, int]:
+               frames: Sequence[np.ndarray],
+               brightness: Sequence[np.ndarray | None] | None = None) -> tuple[int, int]:
     """Confined frames with a partner (another trajectory closer than
-    :data:`PARTNER_RADIUS` in the same frame, or one closer than :data:`COMOVE_RADIUS` that
-    moves with it, :func:`comoving`), and immobile frames with one that moves with it (two
-    trapped particles may sit together); frames without a position count for neither."""
+    :data:`PARTNER_RADIUS` in the same frame, one closer than :data:`COMOVE_RADIUS` that
+    moves with it, :func:`comoving`, or a spot of two, :data:`MERGED_BRIGHTNESS`), and
+    immobile frames with one that moves with it (two trapped particles may sit together);
+    frames without a position count for neither."""
     from scipy.spatial import cKDTree
 
     if not len(calls):
@@ -217,13 +230,18 @@ def _partnered(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
     slow = (state == CONFINED) | (state == IMMOBILE)
     if not np.any(slow[row]):
         return 0, 0
+    sitting = np.zeros(traj.size, bool)
+    if brightness is not None:
+        sitting = seen & np.concatenate([
+            np.zeros(len(c), bool) if b is None
+            else np.nan_to_num(np.asarray(b, float)) >= MERGED_BRIGHTNESS
+            for c, b in zip(calls, brightness, strict=True)])
     # frames far apart along a third axis: only points of one frame can be neighbours
     pairs = cKDTree(np.column_stack([xy[row], frame[row] * 2 * COMOVE_RADIUS])).query_pairs(
         COMOVE_RADIUS, output_type="ndarray")
     a, b = row[pairs[:, 0]], row[pairs[:, 1]]
     keep = (traj[a] != traj[b]) & (slow[a] | slow[b])
     a, b = a[keep], b[keep]
-    sitting = np.zeros(traj.size, bool)
     near = np.hypot(*(xy[a] - xy[b]).T) < PARTNER_RADIUS
     sitting[a[near]] = sitting[b[near]] = True
     moving = np.zeros(traj.size, bool)

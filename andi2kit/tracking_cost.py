@@ -33,6 +33,7 @@ from rich import box
 from rich.table import Table
 
 from andi2kit import io, layout, provenance
+from andi2kit.constants import BRIGHTNESS
 from andi2kit.errors import InputError
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, TrackScore, score_track
@@ -164,6 +165,8 @@ def _keep_identity(tracked: pd.DataFrame, truth: pd.DataFrame, noisy: pd.DataFra
     lost = (both["err"] > tol) & both["x_true"].notna()
     both.loc[lost, "x"] = both.loc[lost, "x_true"]
     both.loc[lost, "y"] = both.loc[lost, "y_true"]
+    if BRIGHTNESS in both:  # the spot measured there was another particle's
+        both.loc[lost, BRIGHTNESS] = np.nan
     return both.loc[:, tracked.columns]
 
 

@@ -85,6 +85,22 @@ def test_passing_particles_are_not_bound_and_short_runs_flip():
     assert not partners.bound_frames([a_gap, b], [t, t])[0].any()
 
 
+def test_a_spot_of_two_is_bound_without_a_tracked_partner():
+    """Track 1: a VIP whose partner shares its spot (brightness about 2) is bound there
+    alone; one- and two-frame flashes (a particle passing over it) are not bindings."""
+    t = np.arange(60)
+    a = np.column_stack([t * 1.0, np.zeros(60)])
+    bright = np.ones(60)
+    bright[20:35] = 1.9
+    bright[[5, 44, 45]] = 2.0
+    bright[50] = np.nan  # no spot under the VIP: unknown, not bound
+    bound = partners.bound_frames([a], [t], [bright])[0]
+    assert np.flatnonzero(bound).tolist() == list(range(20, 35))
+    assert partners.partner_change_points(bound) == [20, 35]
+    # nothing from brightness where there is none (Track 2)
+    assert not partners.bound_frames([a], [t], [None])[0].any()
+
+
 def test_the_partner_segments_replace_only_trajectories_that_have_them():
     labels = [TrajectoryLabel(1, [1.0], [1.0], [FREE], [], T),
               TrajectoryLabel(2, [1.0, 0.1], [1.0, 0.5], [FREE, FREE], [80], T)]

@@ -97,6 +97,22 @@ def test_a_partner_is_one_that_moves_with_the_particle(kind, partnered):
         assert ev["partnered"] / (2 * n) > 0.8
 
 
+def test_a_confined_spot_of_two_has_a_partner_an_immobile_one_does_not():
+    """Track 1: slow frames whose spot reads twice as bright hold a bound partner (a dimer
+    called confined is no compartment); two particles in one trap share a spot too, so
+    brightness makes no immobile partner."""
+    rng = np.random.default_rng(7)
+    n = 200
+    pos = [50 + np.cumsum(rng.normal(0, 0.1, (n, 2)), 0)]
+    frames = [np.arange(n)]
+    bright = [np.where(np.arange(n) < 150, 1.95, 1.0)]
+    ev = fov_evidence([np.full(n, CONFINED)], pos, frames, bright)
+    assert ev["partnered"] == 150
+    assert fov_evidence([np.full(n, CONFINED)], pos, frames)["partnered"] == 0
+    ev = fov_evidence([np.full(n, IMMOBILE)], pos, frames, bright)
+    assert ev["immobile_partnered"] == 0
+
+
 def test_immobile_and_confined_are_never_both_held():
     ev = dict.fromkeys(state_mixture.EVIDENCE, 0.0) | {
         "frames": 1000.0, "immobile": 50.0, "confined": 200.0, "trajectories": 10.0,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import tifffile
 
-from andi2kit import io, layout
+from andi2kit import io, layout, partners
 from andi2kit.errors import InputError
 from andi2kit.tracking import (
     TrackingParams,
@@ -20,9 +20,11 @@ from andi2kit.tracking import (
     locate,
     match_vips,
     preprocess,
+    read_tracks,
     track_folder,
     track_vips,
     tracks_path,
+    write_tracks,
 )
 from andi2kit.tracking.evaluate import evaluate_fov, evaluate_vips, read_truth, summarize
 
@@ -189,7 +191,7 @@ def test_follow_vips_bridges_a_broken_track_and_keeps_every_vip():
 def test_track_vips_output_contract(walk_video):
     path, traj = walk_video
     out = track_vips(path, TrackingParams(expected_frames=None))
-    assert list(out.columns) == ["traj_idx", "frame", "x", "y", "flags"]
+    assert list(out.columns) == ["traj_idx", "frame", "x", "y", "flags", "brightness"]
     assert out["traj_idx"].dtype == np.int64 and out["frame"].dtype == np.int64
     assert out["flags"].dtype == np.int64 and (out["flags"] >= 0).all()
     assert sorted(out["traj_idx"].unique()) == [0, 1, 2]
@@ -202,6 +204,43 @@ def test_track_vips_output_contract(walk_video):
     shifted = track_vips(path, TrackingParams(expected_frames=None), origin=(30.0, 12.0))
     assert np.allclose(shifted["x"] - out["x"], 30.0)
     assert np.allclose(shifted["y"] - out["y"], 12.0)
+
+
+def test_a_vip_bound_closer_than_the_psf_reads_twice_as_bright_and_is_cut_there(tmp_path):
+    """Two particles 0.5 px apart are one spot: the VIP's brightness column reads about 2
+    while its partner rides on it (frames 15-29), about 1 elsewhere, and the partner change
+    points fall where the pair binds and parts."""
+    rng = np.random.default_rng(11)
+    t = 50
+    vip = np.array([40.0, 40.0]) + np.cumsum(rng.normal(0, 0.3, (t, 2)), axis=0)
+    partner = np.array([70.0, 90.0]) + np.cumsum(rng.normal(0, 0.3, (t, 2)), axis=0)
+    partner[15:30] = vip[15:30] + 0.5
+    far = np.array([[100.0, 20.0], [20.0, 100.0], [100.0, 100.0]])
+    pages = [vip_frame(vip[:1])] + [draw(np.vstack([vip[f], partner[f], far]), rng=rng)
+                                    for f in range(t)]
+    out = track_vips(write_video(tmp_path / "videos_fov_0.tiff", pages),
+                     TrackingParams(expected_frames=None))
+    v = out[out["traj_idx"] == 0].sort_values("frame")
+    b = v["brightness"].to_numpy()
+    assert np.all((b[17:28] > 1.6) & (b[17:28] < 2.4))
+    apart = np.r_[b[:13], b[32:]]
+    assert np.all((apart > 0.8) & (apart < 1.25))
+    bound = partners.bound_frames([v[["x", "y"]].to_numpy()], [v["frame"].to_numpy()], [b])[0]
+    cps = partners.partner_change_points(bound)
+    assert len(cps) == 2 and abs(cps[0] - 15) <= 1 and abs(cps[1] - 30) <= 1
+    written = read_tracks(write_tracks(tmp_path / "t.csv", out))
+    assert np.allclose(written["brightness"], out["brightness"], equal_nan=True)
+
+
+def test_read_tracks_rejects_a_bad_brightness_column(tmp_path):
+    path = tmp_path / "trajs_fov_0.csv"
+    path.write_text("traj_idx,frame,x,y,flags,brightness\n0,0,1.0,1.0,0,1.02\n"
+                    "0,1,1.1,1.0,0,\n0,2,1.2,1.0,0,bright\n")
+    with pytest.raises(InputError, match=r"trajs_fov_0\.csv.*brightness.*row 4"):
+        read_tracks(path)
+    path.write_text("traj_idx,frame,x,y,brightness\n0,0,1.0,1.0,1.02\n0,1,1.1,1.0,\n")
+    df = read_tracks(path)
+    assert df["flags"].tolist() == [0, 0] and np.isnan(df["brightness"].iloc[1])
 
 
 # --------------------------------------------------------------------------------------------

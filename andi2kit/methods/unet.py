@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import partners, provenance, state_mixture, states
-from andi2kit.constants import COLUMN
+from andi2kit.constants import BRIGHTNESS, COLUMN
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import InputError, OptionError
 from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
@@ -40,6 +40,17 @@ def _positions(dense: DenseTrajectories) -> tuple[list[np.ndarray], list[np.ndar
     positions = [dense.pos[i, :int(L)] for i, L in enumerate(dense.length)]
     numbers = [dense.start[i] + np.arange(int(L)) for i, L in enumerate(dense.length)]
     return positions, numbers
+
+
+def _brightness(trajs: pd.DataFrame, dense: DenseTrajectories,
+                numbers: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Per trajectory of ``dense``, the tracker's spot brightness over its frames
+    ``numbers`` (NaN where unknown); None without a ``brightness`` column (Track 2)."""
+    if BRIGHTNESS not in trajs:
+        return None
+    by = {int(i): g.set_index("frame")[BRIGHTNESS] for i, g in trajs.groupby("traj_idx")}
+    return [by[int(i)].reindex(f).to_numpy(float) if int(i) in by else np.full(f.size, np.nan)
+            for i, f in zip(dense.idx, numbers, strict=True)]
 
 
 def _rounded(a) -> list:
@@ -155,8 +166,9 @@ class UNetMethod:
             return labels, None
         probabilities = state_mixture.segment_probabilities(labels, frames)
         positions, numbers = _positions(dense)
-        evidence = self.fov_evidence(dense, frames)
-        bound = partners.bound_frames(positions, numbers)
+        brightness = _brightness(trajs, dense, numbers)
+        evidence = self.fov_evidence(dense, frames, brightness)
+        bound = partners.bound_frames(positions, numbers, brightness)
         evidence["bound"] = float(sum(int(b.sum()) for b in bound))
         evidence["bindings"], evidence["changed"] = map(
             float, partners.binding_changes(positions, bound))
@@ -180,13 +192,14 @@ class UNetMethod:
                                                             strict=True)},
                         "partner": partner}
 
-    def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray]
-                     ) -> dict[str, float]:
+    def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray],
+                     brightness: list[np.ndarray] | None = None) -> dict[str, float]:
         """:func:`andi2kit.state_mixture.fov_evidence` of one FOV: its per-frame states
-        smoothed as the segmentation smooths them, and its positions."""
+        smoothed as the segmentation smooths them, its positions and (tracked VIPs) their
+        spots' brightness."""
         calls = [smooth_states(f[:, COLUMN["state"]], self.segmenter.min_dwell)
                  for f in frames]
-        return state_mixture.fov_evidence(calls, *_positions(dense))
+        return state_mixture.fov_evidence(calls, *_positions(dense), brightness)
 
     def decide_states(self, per_fov: list[list[TrajectoryLabel]],
                       evidence: list[dict | None], use_partners: bool = True

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import io, layout, provenance
+from andi2kit.constants import BRIGHTNESS
 from andi2kit.errors import InputError
 from andi2kit.layout import tracks_path
 from andi2kit.tracking.detect import locate, preprocess
@@ -87,8 +88,9 @@ def track_vips(video_path: str | Path, params: TrackingParams = TrackingParams()
         Columns ``traj_idx`` (the VIP index of page 0), ``frame`` (page - 1, as in the
         trajectory CSVs), ``x``, ``y`` in the trajectory coordinates (``x = row + x0``,
         ``y = col + y0``) and ``flags`` (where the tracker is unsure, see
-        :data:`andi2kit.tracking.vips.ENCOUNTER` and the other bits); one row per frame of
-        each VIP's estimated visible span, gaps filled, every VIP present. Sorted by
+        :data:`andi2kit.tracking.vips.ENCOUNTER` and the other bits) and ``brightness``
+        (the VIP's spot against the frame's typical one, :func:`follow_vips`); one row per
+        frame of each VIP's estimated visible span, gaps filled, every VIP present. Sorted by
         ``traj_idx`` then ``frame``.
 
     Raises
@@ -107,6 +109,7 @@ def track_vips(video_path: str | Path, params: TrackingParams = TrackingParams()
         "x": vips["row"].to_numpy() + float(origin[0]),
         "y": vips["col"].to_numpy() + float(origin[1]),
         "flags": vips["flags"].astype(np.int64),
+        BRIGHTNESS: vips[BRIGHTNESS].to_numpy(float),
     })
     return out.sort_values(["traj_idx", "frame"], kind="stable").reset_index(drop=True)
 
@@ -138,32 +141,46 @@ def fov_jobs(public_track1: str | Path) -> list[tuple[int, int, Path]]:
 
 
 def write_tracks(path: str | Path, tracks: pd.DataFrame) -> Path:
-    """Write tracked VIP trajectories (``traj_idx, frame, x, y`` and ``flags`` when present)
-    as CSV, atomically."""
-    cols = [*io.TRAJ_COLUMNS, *(["flags"] if "flags" in tracks else [])]
+    """Write tracked VIP trajectories (``traj_idx, frame, x, y`` and ``flags``,
+    ``brightness`` when present) as CSV, atomically."""
+    cols = [*io.TRAJ_COLUMNS, *[c for c in ("flags", BRIGHTNESS) if c in tracks]]
     return io.write_text_atomic(path, tracks.loc[:, cols].to_csv(index=False))
 
 
 def read_tracks(path: str | Path) -> pd.DataFrame:
     """Read tracked VIP trajectories: :func:`andi2kit.io.read_trajectories` plus the tracker's
-    ``flags`` column (zeros for a file without one, e.g. true trajectories).
+    ``flags`` column (zeros for a file without one, e.g. true trajectories) and its
+    ``brightness`` column when there is one.
 
     Raises
     ------
     InputError
         As :func:`andi2kit.io.read_trajectories`, or on a ``flags`` column that is not made of
-        non-negative integers.
+        non-negative integers, or a ``brightness`` that is negative or not a number.
     """
     df = io.read_trajectories(path)
     header = pd.read_csv(path, nrows=0).columns
+    extra = [c for c in ("flags", BRIGHTNESS) if c in header]
     if "flags" not in header:
-        return df.assign(flags=np.zeros(len(df), dtype=np.int64))
-    raw = pd.read_csv(path, usecols=["traj_idx", "frame", "flags"])
-    flags = pd.to_numeric(raw["flags"], errors="coerce").to_numpy()
-    if not (np.isfinite(flags).all() and (flags >= 0).all() and (flags == np.round(flags)).all()):
-        raise InputError(f"{path}: column flags must hold non-negative integers")
-    raw = raw.assign(flags=flags.astype(np.int64)).astype({"traj_idx": np.int64,
-                                                             "frame": np.int64})
+        df = df.assign(flags=np.zeros(len(df), dtype=np.int64))
+    if not extra:
+        return df
+    raw = pd.read_csv(path, usecols=["traj_idx", "frame", *extra])
+    if "flags" in raw:
+        flags = pd.to_numeric(raw["flags"], errors="coerce").to_numpy()
+        if not (np.isfinite(flags).all() and (flags >= 0).all()
+                and (flags == np.round(flags)).all()):
+            raise InputError(f"{path}: column flags must hold non-negative integers")
+        raw["flags"] = flags.astype(np.int64)
+    if BRIGHTNESS in raw:
+        # empty cells: no detection under the VIP (NaN); anything else must be a number >= 0
+        b = pd.to_numeric(raw[BRIGHTNESS], errors="coerce").to_numpy(float)
+        bad = (raw[BRIGHTNESS].notna().to_numpy() & ~np.isfinite(b)) | (b < 0)
+        if bad.any():
+            raise InputError(f"{path}: column {BRIGHTNESS} must hold numbers >= 0 "
+                             f"(first bad row {int(np.flatnonzero(bad)[0]) + 2})")
+        raw[BRIGHTNESS] = b
+    raw = raw.astype({"traj_idx": np.int64, "frame": np.int64})
     return df.merge(raw, on=["traj_idx", "frame"], how="left", validate="one_to_one")
 
 

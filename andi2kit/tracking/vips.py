@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from andi2kit.constants import BRIGHTNESS
 from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
 
 #: Bits of the ``flags`` column of tracked VIP trajectories: where the tracker is unsure.
@@ -231,17 +232,10 @@ def _fill(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
     return full, out, flags
 
 
-def _encounters(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
-                masses: dict[int, np.ndarray], radius: float, merged: float) -> np.ndarray:
-    """Frames where the VIP meets another spot.
-
-    Another spot is a detection other than the VIP's own within ``radius`` in this frame or
-    the frames just before and after. Two spots that merge show as one: a frame whose own
-    detection is more than ``merged`` times as bright as the VIP's median counts too.
-    """
-    close = np.zeros(frames.size, dtype=bool)
-    if radius <= 0:
-        return close
+def _own_mass(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
+              masses: dict[int, np.ndarray]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The mass of the detection the VIP sits on in each of its frames (NaN where its
+    position is no detection: interpolated or held), and each frame's other detections."""
     own = {int(f): pos[k] for k, f in enumerate(frames)}
     others, own_mass = {}, np.full(frames.size, np.nan)
     for f, cand in dets.items():
@@ -253,6 +247,21 @@ def _encounters(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray]
         others[f] = cand[d > 1e-9]
         if np.any(d <= 1e-9):
             own_mass[int(f) - int(frames[0])] = masses[f][np.argmin(d)]
+    return own_mass, others
+
+
+def _encounters(frames: np.ndarray, pos: np.ndarray, own_mass: np.ndarray,
+                others: dict[int, np.ndarray], radius: float, merged: float) -> np.ndarray:
+    """Frames where the VIP meets another spot.
+
+    Another spot is a detection other than the VIP's own (``others``, :func:`_own_mass`)
+    within ``radius`` in this frame or the frames just before and after. Two spots that merge
+    show as one: a frame whose own detection is more than ``merged`` times as bright as the
+    VIP's median counts too.
+    """
+    close = np.zeros(frames.size, dtype=bool)
+    if radius <= 0:
+        return close
     for k, fr in enumerate(frames):
         for s in (int(fr) - 1, int(fr), int(fr) + 1):
             cand = others.get(s)
@@ -288,10 +297,13 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
     Returns
     -------
     pandas.DataFrame
-        ``traj_idx, frame, row, col, flags``, one row per frame of each VIP's span, every VIP
-        present; ``flags`` holds the bits :data:`ENCOUNTER`, :data:`REACQUIRED`,
-        :data:`FILLED`, :data:`INTERPOLATED`, :data:`HELD` (0: a detection of the VIP's own
-        track, away from other spots).
+        ``traj_idx, frame, row, col, flags, brightness``, one row per frame of each VIP's
+        span, every VIP present; ``flags`` holds the bits :data:`ENCOUNTER`,
+        :data:`REACQUIRED`, :data:`FILLED`, :data:`INTERPOLATED`, :data:`HELD` (0: a
+        detection of the VIP's own track, away from other spots); ``brightness`` is the mass
+        of the detection the VIP sits on over the median mass of the frame's detections
+        (about 1 for one particle, 2 for two in one spot: a bound pair; NaN where the
+        position is no detection).
     """
     p = params
     last_frame = first_frame + n_frames - 1
@@ -311,6 +323,9 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
         cuts = np.flatnonzero(np.diff(fr)) + 1
         for idx in np.split(np.arange(fr.size), cuts):
             dets[int(fr[idx[0]])], masses[int(fr[idx[0]])] = yx[idx], mass[idx]
+    # a typical single spot of each frame: the unit of the VIPs' brightness
+    frame_mass = (tracks.groupby("frame")["mass"].median() if "mass" in tracks and len(tracks)
+                  else pd.Series(dtype=float))
     parts = []
     for vip in sorted(centroids):
         seed = np.asarray(centroids[vip], dtype=float)[::-1]  # (row, col)
@@ -336,12 +351,14 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
             frames = np.concatenate([frames, extra])
             pos = np.concatenate([pos, np.repeat(pos[-1:], extra.size, axis=0)])
             flags = np.concatenate([flags, np.full(extra.size, HELD)])
-        close = _encounters(frames, pos, dets, masses, p.encounter_radius,
+        own_mass, others = _own_mass(frames, pos, dets, masses)
+        close = _encounters(frames, pos, own_mass, others, p.encounter_radius,
                             p.encounter_merged)
         if p.encounter_frames > 0 and close.any():
             kernel = np.ones(2 * p.encounter_frames + 1, dtype=bool)
             close = np.convolve(close, kernel, mode="same") > 0
         flags[close] |= ENCOUNTER
         parts.append(pd.DataFrame({"traj_idx": vip, "frame": frames,
-                                   "row": pos[:, 0], "col": pos[:, 1], "flags": flags}))
+                                   "row": pos[:, 0], "col": pos[:, 1], "flags": flags,
+                                   BRIGHTNESS: own_mass / frame_mass.reindex(frames).to_numpy()}))
     return pd.concat(parts, ignore_index=True)
