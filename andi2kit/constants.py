@@ -23,6 +23,10 @@ STATE_NAMES = ("immobile", "confined", "free", "directed")
 #: The state codes by name.
 IMMOBILE, CONFINED, FREE, DIRECTED = range(len(STATE_NAMES))
 
+#: andi-datasets labels a moving state directed when its α is at least this (its
+#: ``models_phenom.alpha_directed``), free below; immobile and confined states keep theirs.
+ALPHA_DIRECTED = 1.9
+
 #: andi-datasets' model names, in its numbering (model ``i + 1``); also the names allowed in
 #: the first line of ``ensemble_labels.txt``.
 MODEL_NAMES = ("single_state", "multi_state", "immobile_traps", "dimerization", "confinement")

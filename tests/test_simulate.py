@@ -377,3 +377,23 @@ def test_wide_preset_simulates_through_the_cli(tmp_path: Path,
         assert layout.ensemble_path(out / "ref", 2, 0).is_file()
         outs.append(manifest["definitions"][0])
     assert outs[0]["Nt"] != outs[1]["Nt"] and outs[0]["Ds"] != outs[1]["Ds"]
+
+
+def test_directed_preset_puts_the_fast_state_across_the_directed_line() -> None:
+    """``directed``: the wide priors with the fast (or only) state's α from 1.8-1.999, so
+    about half of its experiments hold directed motion; every other state as in ``wide``."""
+    from andi2kit.constants import ALPHA_DIRECTED
+    from andi2kit.simulation import priors
+
+    fast, other = [], []
+    for seed in range(6):
+        for d in presets.experiment_definitions("directed", seed):
+            alphas = np.atleast_2d(d["alphas"])
+            fast.append(alphas[0, 0])
+            other += alphas[1:, 0].tolist()
+    fast = np.asarray(fast)
+    assert np.all((fast >= priors.ALPHA_FAST_DIRECTED[0]) & (fast <= priors.ALPHA_FAST_DIRECTED[1]))
+    assert 0.3 < np.mean(fast >= ALPHA_DIRECTED) < 0.7
+    assert other and priors.ALPHA[0] <= min(other) <= max(other) <= priors.ALPHA[1]
+    assert _drawn(presets.experiment_definitions("directed", 1)) != _drawn(
+        presets.experiment_definitions("directed", 0))

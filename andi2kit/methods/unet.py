@@ -227,10 +227,11 @@ class UNetMethod:
         return out
 
     def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
-        """Experiment-level pooling of all the experiment's trajectories (or none)."""
-        if self.pooling is None:
-            return list(labels)
-        return self.pooling(labels)
+        """Experiment-level pooling of all the experiment's trajectories (or none); then
+        free segments whose α reaches andi-datasets' line are directed
+        (:func:`andi2kit.state_mixture.directed_by_alpha`)."""
+        pooled = list(labels) if self.pooling is None else self.pooling(labels)
+        return state_mixture.directed_by_alpha(pooled)
 
     def ensemble(self, labels: list[TrajectoryLabel]) -> EnsembleLabel:
         """Ensemble of the experiment's segments."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from andi2kit.constants import BOX_PX, LOCALISATION_NOISE, MODEL_NAMES, N_FRAMES
 from andi2kit.simulation.andi_compat import import_andi
-from andi2kit.simulation.priors import draw_wide
+from andi2kit.simulation.priors import draw_directed, draw_wide
 from andi2kit.training_data import sample_definition
 
 #: andi-datasets' model numbering (``_get_dic_andi2``).
@@ -178,6 +178,14 @@ PRESETS: dict[str, Preset] = {
         " 3 FOVs each: does the pipeline generalise beyond challenge-like experiments?",
         _TWO_PER_MODEL, fovs=3,
         draw=draw_wide,
+    ),
+    "directed": Preset(
+        "directed",
+        "10 experiments (2 per model) from the wide priors with the fast (or only) state's α"
+        " drawn from 1.8-1.999, across andi-datasets' 1.9 line between free and directed"
+        " motion, 3 FOVs each: are directed states called where they are?",
+        _TWO_PER_MODEL, fovs=3,
+        draw=draw_directed,
     ),
     "test": Preset(
         "test",

@@ -114,3 +114,28 @@ def draw_wide(rng: np.random.Generator, model: str) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown model {model!r}")
     return params
+
+
+#: α of the fast (or only) state in the ``directed`` preset: across andi-datasets' line
+#: between free and directed motion (:data:`~andi2kit.constants.ALPHA_DIRECTED`).
+ALPHA_FAST_DIRECTED = (1.8, 1.999)
+
+
+def draw_directed(rng: np.random.Generator, model: str) -> dict[str, Any]:
+    """:func:`draw_wide`, with the α of the fast (or only) state drawn uniformly from
+    :data:`ALPHA_FAST_DIRECTED`: about half of such experiments move in a directed way, the
+    rest freely just below the line, and every model's other states as in the wide priors.
+
+    Examples
+    --------
+    >>> p = draw_directed(np.random.default_rng(0), "multi_state")
+    >>> 1.8 <= p["alphas"][0][0] <= 1.999
+    True
+    """
+    params = draw_wide(rng, model)
+    fast = float(rng.uniform(*ALPHA_FAST_DIRECTED))
+    if model in ("single_state", "immobile_traps"):
+        params["alphas"] = [fast, params["alphas"][1]]
+    else:
+        params["alphas"][0] = [fast, params["alphas"][0][1]]
+    return params
