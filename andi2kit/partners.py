@@ -8,6 +8,10 @@ trajectory reaches with the vector to another one (within :data:`BOUND_RADIUS`) 
 (within :data:`STEP_TOL`) is *bound*; runs of at least :data:`MIN_BOUND` such frames are
 bindings, and the change points are where they start and end — to the frame, where a
 per-frame model reading one trajectory at a time sees a slowdown only after a few frames.
+In Track 1 the partner of a tracked VIP is rarely a tracked trajectory: bound closer than the
+PSF, the two are one spot of twice the brightness, so a VIP frame whose spot reads at least
+:data:`~andi2kit.state_mixture.MERGED_BRIGHTNESS` times the frame's typical one is bound too
+(the tracker's ``brightness`` column, :func:`andi2kit.tracking.follow_vips`).
 
 Particles that crowd without binding (two in one trap, two slow ones in one compartment)
 also keep their distance, so these change points replace the model's only in experiments
