@@ -213,3 +213,25 @@ def test_moving_particles_are_directed_exactly_where_their_alpha_reaches_1_9(une
     assert lowest <= directed / (30 * T) <= highest
     assert all(lab.state[k] == DIRECTED for lab in labels for k in range(len(lab.state))
                if lab.alpha[k] >= 1.9)
+
+
+def _fov_evidence_of(labels: list[TrajectoryLabel], **counts: float) -> dict:
+    ev = dict.fromkeys(state_mixture.EVIDENCE, 0.0) | {"frames": 1000.0, "trajectories": 5.0}
+    ev |= counts
+    probs = {str(lab.idx): [[0.0, 0.0, 1.0, 0.0]] * len(lab.state) for lab in labels}
+    return {"evidence": ev, "probabilities": probs, "partner": {}}
+
+
+@pytest.mark.parametrize("immobile, shift", [(0.0, -1), (100.0, 0)])
+def test_change_points_follow_the_label_convention_of_the_experiment(unet, immobile, shift):
+    """The segmentation puts a change point where the steps change, at the step *into* a
+    frame; andi-datasets labels traps (and dimers) by that step, multi-state and
+    confinement by the step *out of* a frame, so an experiment that holds no traps (nor
+    dimers) has its change points one frame earlier (on the generalisation tuning seeds most
+    multi-state and confinement change points were one frame late)."""
+    labels = [TrajectoryLabel(0, [1.0, 0.1], [1.0, 0.8], [FREE, FREE], [80], T),
+              TrajectoryLabel(1, [1.0], [1.0], [FREE], [], T)]
+    ev = _fov_evidence_of(labels, immobile=immobile)
+    out = unet.decide_states([labels], [ev])[0]
+    assert out[0].cp.tolist() == [80 + shift] and out[1].cp.tolist() == []
+    assert out[0].alpha.tolist() == [1.0, 0.8]

@@ -10,13 +10,13 @@ settings are those tuned for the checkpoint (``segmentation.json`` in its folder
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pandas as pd
 
 from andi2kit import partners, provenance, state_mixture, states
-from andi2kit.constants import BRIGHTNESS, COLUMN
+from andi2kit.constants import BRIGHTNESS, COLUMN, IMMOBILE
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import InputError, OptionError
 from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
@@ -208,18 +208,27 @@ class UNetMethod:
         (:func:`andi2kit.state_mixture.decide` on all its FOVs' evidence from
         :meth:`predict_with_evidence`), cut at the partner change points where the
         experiment is judged dimerization (:func:`andi2kit.partners.is_dimerization`) and
-        ``use_partners``; unchanged when a FOV has no evidence."""
+        ``use_partners``, and with its change points one frame earlier where it holds neither
+        traps nor dimers (andi-datasets labels those models by the step out of a frame, the
+        segmentation finds the step into it); unchanged when a FOV has no evidence."""
         if not evidence or any(ev is None for ev in evidence):
             return [list(labels) for labels in per_fov]
         counts = [ev["evidence"] for ev in evidence]
         held = state_mixture.decide(counts)
-        dimers = use_partners and partners.is_dimerization(counts, held)
+        judged_dimers = partners.is_dimerization(counts, held)
+        dimers = use_partners and judged_dimers
+        # the change points sit where the steps change (the step into a frame); andi-datasets
+        # labels traps and dimers by that step, the other models by the step out of a frame
+        late = not held[IMMOBILE] and not judged_dimers
         out = []
         for labels, ev in zip(per_fov, evidence, strict=True):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
             if dimers:
                 labels, probs = partners.choose_segments(labels, probs, ev.get("partner", {}))
+            if late:
+                labels = [replace(lab, cp=np.asarray(lab.cp, int) - 1) if len(lab.cp) else lab
+                          for lab in labels]
             if any(p.shape != (len(lab.state), 4) for p, lab in zip(probs, labels,
                                                                      strict=True)):
                 raise InputError("state evidence does not describe the segments beside it")
