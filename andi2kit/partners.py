@@ -39,7 +39,7 @@ import numpy as np
 
 from andi2kit.constants import CONFINED, IMMOBILE, LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
-from andi2kit.state_mixture import COMOVE_RADIUS, MERGED_BRIGHTNESS
+from andi2kit.state_mixture import COMOVE_RADIUS, MERGED_BRIGHTNESS, merged_spot
 
 __all__ = ["BOUND_RADIUS", "CHANGED_SHARE", "DIMER_SHARE", "KEEP_MODEL", "MERGED_BRIGHTNESS",
            "MIN_BOUND", "SHORT_SEGMENT", "STEP_TOL", "binding_changes", "bound_frames",
@@ -128,8 +128,7 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
 
     bound = [np.zeros(len(p), bool) for p in positions]
     for k, b in enumerate(brightness or ()):
-        if b is not None:
-            bound[k] |= np.nan_to_num(np.asarray(b, float)) >= MERGED_BRIGHTNESS
+        bound[k] |= merged_spot(b, len(bound[k]))
     if len(positions) < 2:
         return [_drop_short_runs(c, MIN_BOUND) for c in bound]
     traj = np.concatenate([np.full(len(p), k) for k, p in enumerate(positions)])

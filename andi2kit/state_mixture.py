@@ -50,6 +50,14 @@ PARTNER_RADIUS = 1.5
 #: trajectory of its own): the geometric midpoint of 1 and 2. On the challenge tuning seed a
 #: bound VIP's spot reads 1.68–2.08 (10th to 90th percentile), a free one's 0.9–1.1.
 MERGED_BRIGHTNESS = 2 ** 0.5
+
+
+def merged_spot(brightness: np.ndarray | None, n: int) -> np.ndarray:
+    """``(n,)`` bool: frames whose spot holds two particles (``brightness`` at least
+    :data:`MERGED_BRIGHTNESS`; NaN, unknown, is not); all False without ``brightness``."""
+    if brightness is None:
+        return np.zeros(n, bool)
+    return np.nan_to_num(np.asarray(brightness, float)) >= MERGED_BRIGHTNESS
 #: Two trajectories closer than this (px) are checked for moving together ...
 COMOVE_RADIUS = 3.0
 #: ... over the one-frame steps within this many frames either side (at least this many).
@@ -232,10 +240,8 @@ def _partnered(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         return 0, 0
     sitting = np.zeros(traj.size, bool)
     if brightness is not None:
-        sitting = seen & np.concatenate([
-            np.zeros(len(c), bool) if b is None
-            else np.nan_to_num(np.asarray(b, float)) >= MERGED_BRIGHTNESS
-            for c, b in zip(calls, brightness, strict=True)])
+        sitting = seen & np.concatenate([merged_spot(b, len(c))
+                                         for c, b in zip(calls, brightness, strict=True)])
     # frames far apart along a third axis: only points of one frame can be neighbours
     pairs = cKDTree(np.column_stack([xy[row], frame[row] * 2 * COMOVE_RADIUS])).query_pairs(
         COMOVE_RADIUS, output_type="ndarray")
