@@ -28,7 +28,7 @@ dimerization, 0.33–0.50 elsewhere (experiments with at least 9 bindings).
 See Also
 --------
 andi2kit.state_mixture : the experiment-level decision whose held states gate this.
-andi2kit.methods.unet.UNetMethod.decide_states : where the two segmentations meet.
+andi2kit.methods.unet.UNetMethod.decide_experiment : where the two segmentations meet.
 """
 
 from __future__ import annotations

@@ -329,12 +329,9 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
     try:
         per_fov = [read_labels(layout.segments_path(out, track, e, f)) for f in fovs]
         basis = per_fov
-        if hasattr(m, "decide_states"):
+        if hasattr(m, "decide_experiment"):
             evidence = [_read_evidence(out, track, e, f) for f in fovs]
-            # the ensemble from the model's own segments: cut at partner change points, a
-            # dimer's many short bound segments weigh its bound state too much
-            basis = m.decide_states(per_fov, evidence, use_partners=False)
-            per_fov = m.decide_states(per_fov, evidence)
+            per_fov, basis = m.decide_experiment(per_fov, evidence)
         raw = [lab for labels in per_fov for lab in labels]
         pooled = m.pool(raw) if hasattr(m, "pool") else raw
         k = 0

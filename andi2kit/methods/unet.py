@@ -202,38 +202,58 @@ class UNetMethod:
         return state_mixture.fov_evidence(calls, *_positions(dense), brightness)
 
     def decide_states(self, per_fov: list[list[TrajectoryLabel]],
-                      evidence: list[dict | None], use_partners: bool = True
-                      ) -> list[list[TrajectoryLabel]]:
+                      evidence: list[dict | None]) -> list[list[TrajectoryLabel]]:
+        """One experiment's labels (per FOV) with only the states it holds: the first of
+        :meth:`decide_experiment`'s pair."""
+        return self.decide_experiment(per_fov, evidence)[0]
+
+    def decide_experiment(self, per_fov: list[list[TrajectoryLabel]],
+                          evidence: list[dict | None]
+                          ) -> tuple[list[list[TrajectoryLabel]], list[list[TrajectoryLabel]]]:
         """One experiment's labels (per FOV) with only the states it holds
         (:func:`andi2kit.state_mixture.decide` on all its FOVs' evidence from
         :meth:`predict_with_evidence`), cut at the partner change points where the
-        experiment is judged dimerization (:func:`andi2kit.partners.is_dimerization`) and
-        ``use_partners``, and with its change points one frame earlier where it holds neither
-        traps nor dimers (andi-datasets labels those models by the step out of a frame, the
-        segmentation finds the step into it); unchanged when a FOV has no evidence."""
+        experiment is judged dimerization (:func:`andi2kit.partners.is_dimerization`), and
+        with its change points one frame earlier where it holds neither traps nor dimers
+        (andi-datasets labels those models by the step out of a frame, the segmentation
+        finds the step into it); unchanged when a FOV has no evidence.
+
+        Returns the labels and the ensemble's basis: the same decision on the model's own
+        segments, never cut at partner change points (a dimer's many short bound segments
+        would weigh its bound state too much).
+        """
         if not evidence or any(ev is None for ev in evidence):
-            return [list(labels) for labels in per_fov]
+            same = [list(labels) for labels in per_fov]
+            return same, same
         counts = [ev["evidence"] for ev in evidence]
         held = state_mixture.decide(counts)
-        judged_dimers = partners.is_dimerization(counts, held)
-        dimers = use_partners and judged_dimers
+        dimers = partners.is_dimerization(counts, held)
         # the change points sit where the steps change (the step into a frame); andi-datasets
         # labels traps and dimers by that step, the other models by the step out of a frame
-        late = not held[IMMOBILE] and not judged_dimers
-        out = []
+        late = not held[IMMOBILE] and not dimers
+        out: list[list[TrajectoryLabel]] = []
+        basis: list[list[TrajectoryLabel]] = []
         for labels, ev in zip(per_fov, evidence, strict=True):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
+            own = self._restate(labels, probs, held, late)
+            basis.append(own)
             if dimers:
-                labels, probs = partners.choose_segments(labels, probs, ev.get("partner", {}))
-            if late:
-                labels = [replace(lab, cp=np.asarray(lab.cp, int) - 1) if len(lab.cp) else lab
-                          for lab in labels]
-            if any(p.shape != (len(lab.state), 4) for p, lab in zip(probs, labels,
-                                                                     strict=True)):
-                raise InputError("state evidence does not describe the segments beside it")
-            out.append(state_mixture.restate(labels, probs, held))
-        return out
+                out.append(self._restate(*partners.choose_segments(
+                    labels, probs, ev.get("partner", {})), held, late))
+            else:
+                out.append(own)
+        return out, basis
+
+    @staticmethod
+    def _restate(labels: list[TrajectoryLabel], probs: list[np.ndarray], held: np.ndarray,
+                 late: bool) -> list[TrajectoryLabel]:
+        if late:
+            labels = [replace(lab, cp=np.asarray(lab.cp, int) - 1) if len(lab.cp) else lab
+                      for lab in labels]
+        if any(p.shape != (len(lab.state), 4) for p, lab in zip(probs, labels, strict=True)):
+            raise InputError("state evidence does not describe the segments beside it")
+        return state_mixture.restate(labels, probs, held)
 
     def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
         """Experiment-level pooling of all the experiment's trajectories (or none); then
