@@ -39,6 +39,7 @@ import numpy as np
 
 from andi2kit.constants import CONFINED, IMMOBILE, LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
+from andi2kit.segment import smooth_states
 from andi2kit.state_mixture import COMOVE_RADIUS, MERGED_BRIGHTNESS, merged_spot
 
 __all__ = ["BOUND_RADIUS", "CHANGED_SHARE", "DIMER_SHARE", "KEEP_MODEL", "MERGED_BRIGHTNESS",
@@ -70,22 +71,6 @@ SHORT_SEGMENT = 30
 #: A model change point farther than this (frames) from every partner change point is kept
 #: (its partner may lie outside the FOV, or its motion change be another).
 KEEP_MODEL = 5
-
-
-def _drop_short_runs(b: np.ndarray, shortest: int) -> np.ndarray:
-    """``b`` with interior runs shorter than ``shortest`` flipped, shortest first (a run at
-    either end is kept: it may continue outside the trajectory)."""
-    b = np.asarray(b, bool).copy()
-    while True:
-        cuts = np.flatnonzero(np.diff(b.astype(np.int8))) + 1
-        edges = np.r_[0, cuts, b.size]
-        length = np.diff(edges)
-        interior = np.arange(length.size)[1:-1]
-        short = interior[length[interior] < shortest]
-        if not short.size:
-            return b
-        k = int(short[np.argmin(length[short])])
-        b[edges[k]:edges[k + 1]] = ~b[edges[k]]
 
 
 def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
@@ -130,7 +115,7 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     for k, b in enumerate(brightness or ()):
         bound[k] |= merged_spot(b, len(bound[k]))
     if len(positions) < 2:
-        return [_drop_short_runs(c, MIN_BOUND) for c in bound]
+        return [smooth_states(c, MIN_BOUND, keep_ends=True).astype(bool) for c in bound]
     traj = np.concatenate([np.full(len(p), k) for k, p in enumerate(positions)])
     frame = np.concatenate([np.asarray(f, np.int64) for f in frames])
     xy = np.concatenate([np.asarray(p, float).reshape(-1, 2) for p in positions])
@@ -150,7 +135,7 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     start = np.r_[0, np.cumsum([len(p) for p in positions])]
     for r in np.r_[a[together], b[together]]:
         bound[traj[r]][r - start[traj[r]]] = True
-    return [_drop_short_runs(c, MIN_BOUND) for c in bound]
+    return [smooth_states(c, MIN_BOUND, keep_ends=True).astype(bool) for c in bound]
 
 
 def partner_change_points(bound: np.ndarray, min_size: int = 1,

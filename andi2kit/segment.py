@@ -18,11 +18,19 @@ from andi2kit.inference import COLUMN, PROBABILITIES
 from andi2kit.labels import TrajectoryLabel
 
 
-def smooth_states(states: np.ndarray, min_dwell: int = 3) -> np.ndarray:
+def smooth_states(states: np.ndarray, min_dwell: int = 3, keep_ends: bool = False
+                  ) -> np.ndarray:
     """Reassign runs shorter than ``min_dwell`` frames to a neighbouring persistent state.
 
     A short run between two runs of the same state takes that state; otherwise it joins the
-    longer neighbour. Repeated until no short run is left (or only one run remains).
+    longer neighbour. Repeated, shortest first, until no short run is left (or only one run
+    remains). With ``keep_ends`` the runs at either end stay, however short (a run there may
+    continue outside the trajectory).
+
+    >>> smooth_states(np.array([0, 1, 1, 1, 2, 1, 1, 1])).tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1]
+    >>> smooth_states(np.array([0, 1, 1, 1, 2, 1, 1, 1]), keep_ends=True).tolist()
+    [0, 1, 1, 1, 1, 1, 1, 1]
     """
     s = np.asarray(states).astype(int).copy()
     if s.size == 0:
@@ -34,6 +42,8 @@ def smooth_states(states: np.ndarray, min_dwell: int = 3) -> np.ndarray:
         if starts.size == 1:
             return s
         short = np.flatnonzero(lengths < min_dwell)
+        if keep_ends:
+            short = short[(short > 0) & (short < starts.size - 1)]
         if short.size == 0:
             return s
         i = int(short[np.argmin(lengths[short])])
