@@ -88,7 +88,7 @@ bench-tracking: install
 # score, write BENCHMARK.md. BENCH_FOVS=30 is the organisers' size (hours of video rendering).
 BENCH_FOVS ?= 30
 # videos for the first BENCH_VIDEO_FOVS FOVs of each experiment (30: the organisers' Track 1,
-# about 3 CPU-hours of rendering; 10: about 1 hour)
+# about 5 CPU-hours of rendering, more than a session of a 2-core machine; 10: about 1.7)
 BENCH_VIDEO_FOVS ?= 10
 benchmark: install
 	$(BIN)/python -m andi2kit.benchmark --fovs $(BENCH_FOVS) --video-fovs $(BENCH_VIDEO_FOVS) --workers $(WORKERS)
