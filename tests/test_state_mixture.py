@@ -235,3 +235,21 @@ def test_change_points_follow_the_label_convention_of_the_experiment(unet, immob
     out = unet.decide_states([labels], [ev])[0]
     assert out[0].cp.tolist() == [80 + shift] and out[1].cp.tolist() == []
     assert out[0].alpha.tolist() == [1.0, 0.8]
+
+
+@pytest.mark.parametrize("changed, dimers", [(18.0, True), (10.0, False)])
+def test_the_ensemble_basis_is_never_cut_at_partner_change_points(unet, changed, dimers):
+    """One decision per experiment gives both the labels (cut where the pairs bind and part
+    when it is judged dimerization) and the ensemble's basis (the model's own segments: a
+    dimer's many short bound segments would weigh its bound state too much)."""
+    labels = [TrajectoryLabel(0, [1.0, 0.1], [1.0, 0.8], [FREE, FREE], [80], T),
+              TrajectoryLabel(1, [1.0], [1.0], [FREE], [], T)]
+    ev = _fov_evidence_of(labels, bound=120.0, bindings=20.0, changed=changed)
+    ev["partner"] = {"0": {"cp": [50, 90], "K": [1.0, 0.01, 1.0], "alpha": [1.0, 0.8, 1.0],
+                           "state": [FREE] * 3, "probabilities": [[0, 0, 1, 0]] * 3}}
+    out, basis = unet.decide_experiment([labels], [ev])
+    own = [80] if dimers else [79]  # no dimers: the label convention's one frame earlier
+    assert basis[0][0].cp.tolist() == own and basis[0][1].cp.tolist() == []
+    assert out[0][0].cp.tolist() == ([50, 90] if dimers else own)
+    assert out[0][0].K.tolist() == ([1.0, 0.01, 1.0] if dimers else [1.0, 0.1])
+    assert unet.decide_states([labels], [ev])[0][0].cp.tolist() == out[0][0].cp.tolist()
