@@ -41,6 +41,20 @@ SUPPORT_SIZE = 1_000_000
 # --------------------------------------------------------------------------------------------
 
 
+def paired_offsets(true_cp: np.ndarray, pred_cp: np.ndarray) -> np.ndarray:
+    """``true − predicted`` of the pairs the Hungarian algorithm on ``|t - p|`` makes between
+    one trajectory's true and predicted change points (``min`` of the two sizes; pairs
+    closer than the threshold are the hits of :class:`ChangePointCounts`).
+
+    >>> paired_offsets(np.array([20, 80]), np.array([79, 21, 150])).tolist()
+    [-1, 1]
+    """
+    true_cp, pred_cp = np.asarray(true_cp), np.asarray(pred_cp)
+    cost = np.abs(true_cp[:, None] - pred_cp[None, :]).astype(np.float64)
+    rows, cols = linear_sum_assignment(cost)
+    return true_cp[rows] - pred_cp[cols]
+
+
 class ChangePointCounts:
     """Running TP/FP/FN counts and squared TP distances over an experiment.
 
@@ -83,14 +97,12 @@ class ChangePointCounts:
             self.fn += nt
             self.fp += np_
             return
-        cost = np.abs(true_cp[:, None] - pred_cp[None, :]).astype(np.float64)
-        rows, cols = linear_sum_assignment(cost)
-        d = true_cp[rows] - pred_cp[cols]
+        d = paired_offsets(true_cp, pred_cp)
         hit = np.abs(d) < self.threshold
         n_hit = int(hit.sum())
         self.tp += n_hit
-        self.fp += rows.size - n_hit
-        self.fn += rows.size - n_hit
+        self.fp += d.size - n_hit
+        self.fn += d.size - n_hit
         self.sq.append((d[hit].astype(np.float64)) ** 2)
         if np_ > nt:
             self.fp += np_ - nt

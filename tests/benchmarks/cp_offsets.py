@@ -15,7 +15,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from andi2kit.scoring import metrics as M
 from andi2kit.scoring.score import _load_experiment, reference_experiments
@@ -32,8 +31,7 @@ def offsets(trues, preds) -> np.ndarray:
         tc, pc = t.bounds[:-1].astype(int), p.bounds[:-1].astype(int)
         if tc.size == 0 or pc.size == 0:
             continue
-        rows, cols = linear_sum_assignment(np.abs(tc[:, None] - pc[None, :]))
-        d = pc[cols] - tc[rows]
+        d = -M.paired_offsets(tc, pc)
         out.append(d[np.abs(d) < M.CP_THRESHOLD])
     return np.concatenate(out) if out else np.zeros(0, int)
 
