@@ -50,6 +50,13 @@ PARTNER_RADIUS = 1.5
 #: trajectory of its own): the geometric midpoint of 1 and 2. On the challenge tuning seed a
 #: bound VIP's spot reads 1.68–2.08 (10th to 90th percentile), a free one's 0.9–1.1.
 MERGED_BRIGHTNESS = 2 ** 0.5
+#: Two trajectories closer than this (px) are checked for moving together ...
+COMOVE_RADIUS = 3.0
+#: ... over the one-frame steps within this many frames either side (at least this many).
+COMOVE_FRAMES = 5
+#: Counts of :func:`fov_evidence`, in this order.
+EVIDENCE = ("frames", "immobile", "confined", "directed", "trajectories", "switches",
+            "stretch_pairs", "close_pairs", "partnered", "immobile_partnered")
 
 
 def merged_spot(brightness: np.ndarray | None, n: int) -> np.ndarray:
@@ -58,13 +65,6 @@ def merged_spot(brightness: np.ndarray | None, n: int) -> np.ndarray:
     if brightness is None:
         return np.zeros(n, bool)
     return np.nan_to_num(np.asarray(brightness, float)) >= MERGED_BRIGHTNESS
-#: Two trajectories closer than this (px) are checked for moving together ...
-COMOVE_RADIUS = 3.0
-#: ... over the one-frame steps within this many frames either side (at least this many).
-COMOVE_FRAMES = 5
-#: Counts of :func:`fov_evidence`, in this order.
-EVIDENCE = ("frames", "immobile", "confined", "directed", "trajectories", "switches",
-            "stretch_pairs", "close_pairs", "partnered", "immobile_partnered")
 
 
 def evidence_settings() -> dict:

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from andi2kit import layout, partners, provenance, state_mixture
 from andi2kit.cli import app
+from andi2kit.constants import IMMOBILE
 from andi2kit.io import read_labels
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import score
@@ -120,7 +121,7 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     counts = [json.loads(layout.state_evidence_path(sub, 2, 0, f).read_text())["evidence"]
               for f in layout.fovs(public, 2, 0, "trajs")]
     held = state_mixture.decide(counts)
-    shift = 0 if held[0] or partners.is_dimerization(counts, held) else -1
+    shift = 0 if held[IMMOBILE] or partners.is_dimerization(counts, held) else -1
     assert all(np.array_equal(a.cp + shift, b.cp) for a, b in zip(own, final, strict=True))
     assert all(held[s] for lab in final for s in lab.state)
     assert any(not np.allclose(a.alpha, b.alpha) for a, b in zip(own, final, strict=True))
