@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from andi2kit import layout, partners, provenance, state_mixture
 from andi2kit.cli import app
 from andi2kit.constants import IMMOBILE
-from andi2kit.io import read_labels
+from andi2kit.io import read_labels, read_trajectories
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import score
 
@@ -120,6 +120,11 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     assert [lab.idx for lab in own] == [lab.idx for lab in final]
     counts = [json.loads(layout.state_evidence_path(sub, 2, 0, f).read_text())["evidence"]
               for f in layout.fovs(public, 2, 0, "trajs")]
+    # the evidence keeps each trajectory's positions for the slow states' α (slow_alpha)
+    kept = json.loads(layout.state_evidence_path(sub, 2, 0, 0).read_text())["positions"]
+    trajs = read_trajectories(layout.trajs_path(public, 2, 0, 0))
+    for i, g in trajs.groupby("traj_idx"):
+        assert np.abs(np.array(kept[str(i)]) - g[["x", "y"]].to_numpy()).max() <= 5e-4
     held = state_mixture.decide(counts)
     shift = 0 if held[IMMOBILE] or partners.is_dimerization(counts, held) else -1
     assert all(np.array_equal(a.cp + shift, b.cp) for a, b in zip(own, final, strict=True))

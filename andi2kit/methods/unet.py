@@ -23,6 +23,7 @@ from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors
 from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 from andi2kit.pooling import Pooling
 from andi2kit.segment import Segmenter, smooth_states
+from andi2kit.slow_alpha import SlowAlpha
 from andi2kit.tensors import DenseTrajectories, pack, to_dense, unpack
 
 
@@ -51,6 +52,10 @@ def _brightness(trajs: pd.DataFrame, dense: DenseTrajectories,
     by = {int(i): g.set_index("frame")[BRIGHTNESS] for i, g in trajs.groupby("traj_idx")}
     return [by[int(i)].reindex(f).to_numpy(float) if int(i) in by else np.full(f.size, np.nan)
             for i, f in zip(dense.idx, numbers, strict=True)]
+
+
+#: Decimals of the positions kept in the evidence (px; far below the localisation noise).
+POSITION_DECIMALS = 3
 
 
 def _rounded(a) -> list:
@@ -100,6 +105,8 @@ class UNetMethod:
             self.segmenter = Segmenter(**seg)
             pool = tuned.get("pooling") if pooling else None
             self.pooling = Pooling.from_dict(pool) if pool else None
+            slow = tuned.get("slow_alpha") if pooling else None
+            self.slow_alpha = SlowAlpha.from_dict(slow) if slow else None
         except OptionError:
             raise
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -122,6 +129,7 @@ class UNetMethod:
                 self.checkpoint.path / states.MODEL_FILE)["sha256"]
             ident["state_evidence"] = state_mixture.evidence_settings()
             ident["partners"] = partners.settings()
+            ident["evidence_positions"] = POSITION_DECIMALS
         return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
@@ -159,7 +167,8 @@ class UNetMethod:
         probabilities, and under ``partner`` each trajectory with a bound frame or whose
         partner change points (:func:`andi2kit.partners.partner_change_points`) differ from
         the model's: its segments cut there (short ones with K from their own steps,
-        :func:`andi2kit.partners.short_segment_K`) and their probabilities."""
+        :func:`andi2kit.partners.short_segment_K`) and their probabilities; under
+        ``positions`` each trajectory's positions, for the slow states' α of :meth:`pool`."""
         dense, tensor, frames = self._predict(trajs)
         labels = self.segments(tensor, frames, uncertain_frames(trajs))
         if not self.gives_evidence:
@@ -190,7 +199,9 @@ class UNetMethod:
                         "probabilities": {str(lab.idx): _rounded(p)
                                           for lab, p in zip(labels, probabilities,
                                                             strict=True)},
-                        "partner": partner}
+                        "partner": partner,
+                        "positions": {str(lab.idx): np.round(xy, POSITION_DECIMALS).tolist()
+                                      for lab, xy in zip(labels, positions, strict=True)}}
 
     def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray],
                      brightness: list[np.ndarray] | None = None) -> dict[str, float]:
@@ -255,11 +266,15 @@ class UNetMethod:
             raise InputError("state evidence does not describe the segments beside it")
         return state_mixture.restate(labels, probs, held)
 
-    def pool(self, labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
-        """Experiment-level pooling of all the experiment's trajectories (or none); then
-        free segments whose α reaches andi-datasets' line are directed
-        (:func:`andi2kit.state_mixture.directed_by_alpha`)."""
+    def pool(self, labels: list[TrajectoryLabel],
+             positions: list[np.ndarray] | None = None) -> list[TrajectoryLabel]:
+        """Experiment-level pooling of all the experiment's trajectories (or none); with
+        their ``positions`` (from the evidence), the α of slow states from their pooled MSD
+        (:mod:`andi2kit.slow_alpha`); then free segments whose α reaches andi-datasets' line
+        are directed (:func:`andi2kit.state_mixture.directed_by_alpha`)."""
         pooled = list(labels) if self.pooling is None else self.pooling(labels)
+        if self.slow_alpha is not None and positions is not None:
+            pooled = self.slow_alpha(pooled, positions)
         return state_mixture.directed_by_alpha(pooled)
 
     def ensemble(self, labels: list[TrajectoryLabel]) -> EnsembleLabel:

@@ -1,0 +1,206 @@
+"""The α of an experiment's noise-limited states, from the pooled MSD of their segments.
+
+A state whose K is near the localisation noise (σ² = 0.0144 px², :data:`LOCALISATION_NOISE`)
+moves about as far per frame as the noise does, and the per-frame model's α for it drifts
+towards 1 (on the ``wide`` tuning seed, slow states of α 1.43 and 1.37 came out 1.16 and
+1.13 on average): a shared bias that pooling cannot remove, since every segment of the state
+carries it. The MSD of one short segment says little either, but the MSD pooled over all the
+segments of the state, fitted with the known noise as an offset,
+``MSD(τ) = 4 K τ^α + 4 σ²``, measures the state's α without that bias.
+:class:`SlowAlpha` finds the experiment's states as :mod:`andi2kit.pooling` does (a Gaussian
+mixture on the segments' α and log10 K), fits the pooled MSD of each state whose K is below
+``max_K``, and shifts the α of its free and directed segments by the difference between the
+fitted α and the state's mean α: what the segments say about their own differences stays.
+A fit whose K disagrees with the state's by more than ``K_ratio`` (segments of another
+state mixed in) changes nothing; confined and immobile segments, whose MSD bends for other
+reasons, are left alone.
+
+The settings were chosen on the tuning seed 0 of the ``challenge`` and ``wide`` presets
+(``segmentation.json`` of the default checkpoint says with which numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from andi2kit.constants import DIRECTED, FREE, LOCALISATION_NOISE
+from andi2kit.ensemble import fit_mixture, segment_features, segment_table
+from andi2kit.labels import TrajectoryLabel
+
+#: Fewest segments whose pooled MSD is fitted.
+MIN_SEGMENTS = 5
+
+
+def pooled_msd(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean squared displacement at lags ``1..max_lag`` over all displacements of ``pieces``.
+
+    Parameters
+    ----------
+    pieces : sequence of numpy.ndarray
+        ``(n_i, 2)`` positions of each segment.
+    max_lag : int
+        Largest lag, frames.
+    trim : int
+        Frames left out at each end of a segment longer than ``2 * trim + 2`` (the frames
+        a misplaced change point gives to the neighbouring state).
+
+    Returns
+    -------
+    lags, msd, counts : numpy.ndarray
+        The lags with at least one displacement, the MSD there and the number of
+        displacements behind it.
+
+    Examples
+    --------
+    >>> lags, msd, n = pooled_msd([np.array([[0., 0.], [1., 0.], [2., 0.]])], 3)
+    >>> lags.tolist(), msd.tolist(), n.tolist()
+    ([1, 2], [1.0, 4.0], [2.0, 1.0])
+    """
+    sums = np.zeros(max_lag + 1)
+    counts = np.zeros(max_lag + 1)
+    for xy in pieces:
+        xy = np.asarray(xy, dtype=np.float64)
+        if xy.shape[0] > 2 * trim + 2:
+            xy = xy[trim:xy.shape[0] - trim]
+        for lag in range(1, min(max_lag, xy.shape[0] - 1) + 1):
+            d2 = ((xy[lag:] - xy[:-lag]) ** 2).sum(axis=1)
+            d2 = d2[np.isfinite(d2)]
+            sums[lag] += d2.sum()
+            counts[lag] += d2.size
+    ok = counts > 0
+    return np.flatnonzero(ok), sums[ok] / counts[ok], counts[ok]
+
+
+def fit_noisy_msd(lags: np.ndarray, msd: np.ndarray, counts: np.ndarray,
+                  noise: float = LOCALISATION_NOISE) -> tuple[float, float]:
+    """α and K of ``MSD(τ) = 4 K τ^α + 4 noise²`` (2-D), fitted on the log scale.
+
+    Lags are weighted by the square root of their share of displacements. α is kept in
+    ``[0, 2]``.
+
+    Examples
+    --------
+    >>> lags = np.arange(1, 9)
+    >>> msd = 4 * 0.01 * lags ** 1.5 + 4 * 0.12 ** 2
+    >>> [round(v, 3) for v in fit_noisy_msd(lags, msd, np.ones(8))]
+    [1.5, 0.01]
+    """
+    from scipy.optimize import least_squares
+
+    lags, msd, counts = (np.asarray(v, dtype=np.float64) for v in (lags, msd, counts))
+    ok = msd > 0
+    lags, msd, w = lags[ok], msd[ok], np.sqrt(counts[ok] / counts[ok].max())
+
+    def residual(p: np.ndarray) -> np.ndarray:
+        alpha, log_k = p
+        return w * (np.log(msd) - np.log(4 * 10 ** log_k * lags ** alpha + 4 * noise ** 2))
+
+    fit = least_squares(residual, [1.0, -2.0], bounds=([0.0, -6.0], [2.0, 2.0]))
+    return float(fit.x[0]), float(10 ** fit.x[1])
+
+
+@dataclass(frozen=True)
+class SlowAlpha:
+    """Settings of the slow states' α correction (``segmentation.json``).
+
+    Attributes
+    ----------
+    max_K : float
+        States whose mean K (px²/frame^α) is above this keep the model's α.
+    max_lag : int
+        Largest lag of the pooled MSD.
+    trim : int
+        Frames left out at each end of a segment (:func:`pooled_msd`).
+    min_length : int
+        Shorter segments are corrected but not fitted.
+    K_ratio : float
+        The fit is used only when its K is within this factor of the state's.
+    max_states : int
+        Largest number of mixture components (BIC chooses).
+    noise : float
+        Localisation noise σ of the positions, px.
+
+    Examples
+    --------
+    >>> SlowAlpha.from_dict(SlowAlpha(max_K=0.05).to_dict()).max_K
+    0.05
+    """
+
+    max_K: float = 0.03
+    max_lag: int = 8
+    trim: int = 2
+    min_length: int = 10
+    K_ratio: float = 2.0
+    max_states: int = 3
+    noise: float = LOCALISATION_NOISE
+
+    def __post_init__(self) -> None:
+        if self.max_K <= 0 or self.K_ratio <= 1 or self.noise < 0:
+            raise ValueError("slow_alpha needs max_K > 0, K_ratio > 1 and noise >= 0")
+        if self.max_lag < 2 or self.trim < 0 or self.min_length < 2 or self.max_states < 1:
+            raise ValueError("slow_alpha needs max_lag >= 2, trim >= 0, min_length >= 2 "
+                             "and max_states >= 1")
+
+    def __call__(self, labels: Sequence[TrajectoryLabel],
+                 positions: Sequence[np.ndarray]) -> list[TrajectoryLabel]:
+        """Correct the α of one experiment's slow states.
+
+        Parameters
+        ----------
+        labels : sequence of TrajectoryLabel
+            All the experiment's (pooled) trajectories.
+        positions : sequence of numpy.ndarray
+            ``(T, 2)`` positions of each trajectory, in the order of ``labels``.
+
+        Returns
+        -------
+        list of TrajectoryLabel
+            Same trajectories, change points, states and K; α corrected.
+        """
+        if len(labels) != len(positions):
+            raise ValueError(f"{len(labels)} trajectories but {len(positions)} position arrays")
+        seg = segment_table(labels)
+        if seg.shape[0] < MIN_SEGMENTS:
+            return list(labels)
+        x = segment_features(seg)
+        length = np.maximum(seg[:, 3], 1.0)
+        comp = fit_mixture(x, length, self.max_states).predict(x)
+        pieces = [xy[lo:hi] for lab, xy in zip(labels, positions, strict=True)
+                  for lo, hi in zip(np.concatenate(([0], lab.cp)),
+                                    np.concatenate((lab.cp, [lab.T])), strict=True)]
+        moving = np.isin(seg[:, 2].astype(int), (FREE, DIRECTED))
+        alpha = seg[:, 0].copy()
+        for c in np.unique(comp):
+            sel = comp == c
+            state_K = 10 ** np.average(x[sel, 1], weights=length[sel])
+            state_alpha = np.average(x[sel, 0], weights=length[sel])
+            fitted = np.flatnonzero(sel & moving & (length >= self.min_length))
+            if state_K > self.max_K or fitted.size < MIN_SEGMENTS:
+                continue
+            lags, msd, n = pooled_msd([pieces[i] for i in fitted], self.max_lag, self.trim)
+            if lags.size < 2:
+                continue
+            a, k = fit_noisy_msd(lags, msd, n, self.noise)
+            if not 1 / self.K_ratio < k / state_K < self.K_ratio:
+                continue
+            shift = sel & moving
+            alpha[shift] = np.clip(alpha[shift] + a - state_alpha, 0.0, 2.0)
+        out, k = [], 0
+        for lab in labels:
+            n = lab.alpha.size
+            out.append(replace(lab, alpha=alpha[k:k + n].copy()))
+            k += n
+        return out
+
+    def to_dict(self) -> dict:
+        """Plain dictionary (for ``segmentation.json``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SlowAlpha:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)

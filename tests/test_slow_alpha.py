@@ -1,0 +1,93 @@
+"""Slow states' α from the pooled MSD: fractional Brownian motion near the noise floor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from andi2kit.constants import CONFINED, FREE, LOCALISATION_NOISE
+from andi2kit.labels import TrajectoryLabel
+from andi2kit.slow_alpha import SlowAlpha, fit_noisy_msd, pooled_msd
+
+
+def _fbm(rng, n: int, T: int, alpha: float, K: float) -> np.ndarray:
+    """``(n, T, 2)`` fBm positions with MSD ``4 K t^α``, with the challenge's noise."""
+    t = np.arange(1, T + 1, dtype=float)
+    cov = K * (t[:, None] ** alpha + t[None] ** alpha - np.abs(t[:, None] - t[None]) ** alpha)
+    chol = np.linalg.cholesky(cov + 1e-12 * np.eye(T))
+    walk = np.einsum("ts,nsd->ntd", chol, rng.normal(size=(n, T, 2)))
+    return walk + rng.normal(0, LOCALISATION_NOISE, walk.shape)
+
+
+def _experiment(rng, slow_alpha=1.5, slow_K=0.008, said=1.1, slow_state=FREE, n=60, T=100):
+    """Slow one-segment trajectories whose α is said ``said`` (the model's bias), and as
+    many fast ones (α 0.8, K 0.5) said right."""
+    slow = _fbm(rng, n, T, slow_alpha, slow_K)
+    fast = _fbm(rng, n, T, 0.8, 0.5)
+    labels = [TrajectoryLabel(i, slow_K, said + rng.normal(0, 0.03), slow_state, T=T)
+              for i in range(n)]
+    labels += [TrajectoryLabel(n + i, 0.5, 0.8 + rng.normal(0, 0.03), FREE, T=T)
+               for i in range(n)]
+    return labels, [*slow, *fast]
+
+
+def test_the_pooled_msd_of_a_slow_state_recovers_its_alpha():
+    rng = np.random.default_rng(3)
+    labels, positions = _experiment(rng)
+    out = SlowAlpha()(labels, positions)
+    slow = np.array([lab.alpha[0] for lab in out[:60]])
+    before = np.array([lab.alpha[0] for lab in labels[:60]])
+    assert abs(slow.mean() - 1.5) < 0.1 < abs(before.mean() - 1.5)
+    # the segments' own differences are kept: a shift, not a replacement
+    assert np.allclose(slow - before, slow[0] - before[0])
+    # fast states keep the model's α; K, states and change points never change
+    assert all(np.array_equal(a.alpha, b.alpha) for a, b in zip(labels[60:], out[60:],
+                                                                   strict=True))
+    assert all(np.array_equal(a.K, b.K) and np.array_equal(a.state, b.state)
+               and np.array_equal(a.cp, b.cp) for a, b in zip(labels, out, strict=True))
+
+
+def test_confined_segments_and_disagreeing_fits_are_left_alone():
+    rng = np.random.default_rng(4)
+    labels, positions = _experiment(rng, slow_state=CONFINED)
+    assert all(np.array_equal(a.alpha, b.alpha)
+               for a, b in zip(labels, SlowAlpha()(labels, positions), strict=True))
+    # a state said slow whose positions move 25 times faster: its fit's K disagrees
+    labels, positions = _experiment(rng, slow_K=0.2)
+    labels = [TrajectoryLabel(lab.idx, 0.008 if lab.idx < 60 else 0.5, lab.alpha, FREE,
+                              T=lab.T) for lab in labels]
+    assert all(np.array_equal(a.alpha, b.alpha)
+               for a, b in zip(labels, SlowAlpha()(labels, positions), strict=True))
+
+
+def test_segments_are_cut_at_the_change_points():
+    rng = np.random.default_rng(5)
+    slow, fast = _fbm(rng, 60, 80, 1.5, 0.008), _fbm(rng, 60, 80, 0.8, 0.5)
+    # each trajectory: 80 slow frames, then fast frames continuing from the last position
+    positions = [np.vstack([s, s[-1] + f]) for s, f in zip(slow, fast, strict=True)]
+    labels = [TrajectoryLabel(i, [0.008, 0.5], [1.1, 0.8], [FREE, FREE], [80], 160)
+              for i in range(60)]
+    out = SlowAlpha()(labels, positions)
+    assert abs(np.mean([lab.alpha[0] for lab in out]) - 1.5) < 0.1
+    assert all(lab.alpha[1] == 0.8 for lab in out)
+
+
+def test_fit_and_pooled_msd_on_known_curves():
+    lags = np.arange(1, 9)
+    for alpha, K in ((0.3, 0.005), (1.0, 0.02), (1.8, 0.003)):
+        a, k = fit_noisy_msd(lags, 4 * K * lags ** alpha + 4 * LOCALISATION_NOISE ** 2,
+                             np.full(8, 100.0))
+        assert a == pytest.approx(alpha, abs=1e-3) and k == pytest.approx(K, rel=1e-2)
+    # a straight line at one px per frame: MSD lag² ; NaN positions are skipped
+    line = np.column_stack([np.arange(12.0), np.zeros(12)])
+    line[5] = np.nan
+    lags, msd, n = pooled_msd([line], 4, trim=2)
+    assert lags.tolist() == [1, 2, 3, 4] and np.allclose(msd, lags ** 2)
+    assert n.tolist() == [5, 4, 3, 3]
+
+
+@pytest.mark.parametrize("bad", [{"max_K": 0}, {"K_ratio": 1.0}, {"max_lag": 1},
+                                 {"noise": -0.1}, {"min_length": 1}])
+def test_bad_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        SlowAlpha(**bad)
