@@ -334,7 +334,7 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         if hasattr(m, "decide_experiment"):
             evidence = [_read_evidence(out, track, e, f) for f in fovs]
             per_fov, basis = m.decide_experiment(per_fov, evidence)
-            # the slow states' α assumes the public trajectories' localisation noise, not
+            # the pooled-MSD α assumes the public trajectories' localisation noise, not
             # that of positions tracked in videos (on the chal0 tuning seed: α MAE 0.106 ->
             # 0.108 with it on Track 1)
             positions = _positions(per_fov, evidence) if track == 2 else None

@@ -27,6 +27,7 @@ from andi2kit.inference import DEFAULT_CHECKPOINT, checkpoint_file
 from andi2kit.io import read_ensemble, read_labels, read_trajectories, write_text_atomic
 from andi2kit.labels import LabelRow, TrajectoryLabel
 from andi2kit.methods.unet import UNetMethod
+from andi2kit.pooled_msd import PooledMsd
 from andi2kit.pooling import Pooling, SegmentErrorModel
 from andi2kit.scoring import metrics as M
 from andi2kit.scoring.score import chain_fovs, load_records, score_single
@@ -234,6 +235,8 @@ def tune(public: str | Path, ref: str | Path, checkpoint: str | Path | None = No
         pooled = gate_scores[share]
     chosen = {"segmenter": asdict(seg), "ensemble": best_ens,
               "pooling": best_pool.to_dict() if use_pool else None,
+              # chosen on the generalisation tuning seeds (positions needed), not by this grid
+              "pooled_msd": PooledMsd().to_dict() if use_pool else None,
               "validation": {**(pooled if use_pool else ens_scores[best_ens])},
               "validation_without_pooling": {**ens_scores[best_ens]},
               "prediction_seconds": t_pred}

@@ -313,7 +313,8 @@ def test_unreachable_scheduler_is_a_short_error(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("case", ["missing folder", "corrupt segmentation.json",
-                                  "segmentation.json not an object", "corrupt model.keras"])
+                                  "segmentation.json not an object", "bad pooled_msd",
+                                  "corrupt model.keras"])
 def test_bad_checkpoint_before_first_fov(tmp_path, case):
     pub = make_public(tmp_path)
     ck = tmp_path / "ck"
@@ -323,12 +324,13 @@ def test_bad_checkpoint_before_first_fov(tmp_path, case):
             b"not a zip" if case == "corrupt model.keras"
             else (DEFAULT_CHECKPOINT / "model.keras").read_bytes())
         (ck / "segmentation.json").write_text(
-            {"corrupt segmentation.json": "{", "segmentation.json not an object": "[1]"}
+            {"corrupt segmentation.json": "{", "segmentation.json not an object": "[1]",
+             "bad pooled_msd": json.dumps({"pooled_msd": {"max_K": -1}})}
             .get(case, (DEFAULT_CHECKPOINT / "segmentation.json").read_text()))
     out = tmp_path / "sub"
     res = invoke("run", pub, "--checkpoint", ck, "--out", out)
     assert res.exit_code == 2, res.output
-    name = "segmentation.json" if "segmentation" in case else "model.keras"
+    name = "model.keras" if "model" in case or case == "missing folder" else "segmentation.json"
     assert name in res.output and len(res.output.strip().splitlines()) <= 2
     assert not out.exists()  # nothing predicted, nothing claimed
 

@@ -120,7 +120,7 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     assert [lab.idx for lab in own] == [lab.idx for lab in final]
     counts = [json.loads(layout.state_evidence_path(sub, 2, 0, f).read_text())["evidence"]
               for f in layout.fovs(public, 2, 0, "trajs")]
-    # the evidence keeps each trajectory's positions for the slow states' α (slow_alpha)
+    # the evidence keeps each trajectory's positions for the pooled-MSD α (pooled_msd)
     kept = json.loads(layout.state_evidence_path(sub, 2, 0, 0).read_text())["positions"]
     trajs = read_trajectories(layout.trajs_path(public, 2, 0, 0))
     for i, g in trajs.groupby("traj_idx"):

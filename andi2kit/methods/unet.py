@@ -21,9 +21,9 @@ from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import InputError, OptionError
 from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
 from andi2kit.labels import EnsembleLabel, TrajectoryLabel
+from andi2kit.pooled_msd import PooledMsd
 from andi2kit.pooling import Pooling
 from andi2kit.segment import Segmenter, smooth_states
-from andi2kit.slow_alpha import SlowAlpha
 from andi2kit.tensors import DenseTrajectories, pack, to_dense, unpack
 
 
@@ -105,8 +105,8 @@ class UNetMethod:
             self.segmenter = Segmenter(**seg)
             pool = tuned.get("pooling") if pooling else None
             self.pooling = Pooling.from_dict(pool) if pool else None
-            slow = tuned.get("slow_alpha") if pooling else None
-            self.slow_alpha = SlowAlpha.from_dict(slow) if slow else None
+            msd = tuned.get("pooled_msd") if pooling else None
+            self.pooled_msd = PooledMsd.from_dict(msd) if msd else None
         except OptionError:
             raise
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -168,7 +168,7 @@ class UNetMethod:
         partner change points (:func:`andi2kit.partners.partner_change_points`) differ from
         the model's: its segments cut there (short ones with K from their own steps,
         :func:`andi2kit.partners.short_segment_K`) and their probabilities; under
-        ``positions`` each trajectory's positions, for the slow states' α of :meth:`pool`."""
+        ``positions`` each trajectory's positions, for the pooled-MSD α of :meth:`pool`."""
         dense, tensor, frames = self._predict(trajs)
         labels = self.segments(tensor, frames, uncertain_frames(trajs))
         if not self.gives_evidence:
@@ -269,12 +269,13 @@ class UNetMethod:
     def pool(self, labels: list[TrajectoryLabel],
              positions: list[np.ndarray] | None = None) -> list[TrajectoryLabel]:
         """Experiment-level pooling of all the experiment's trajectories (or none); with
-        their ``positions`` (from the evidence), the α of slow states from their pooled MSD
-        (:mod:`andi2kit.slow_alpha`); then free segments whose α reaches andi-datasets' line
-        are directed (:func:`andi2kit.state_mixture.directed_by_alpha`)."""
+        their ``positions`` (from the evidence), the α of slow and near-ballistic states
+        from their pooled MSD (:mod:`andi2kit.pooled_msd`); then free segments whose α
+        reaches andi-datasets' line are directed
+        (:func:`andi2kit.state_mixture.directed_by_alpha`)."""
         pooled = list(labels) if self.pooling is None else self.pooling(labels)
-        if self.slow_alpha is not None and positions is not None:
-            pooled = self.slow_alpha(pooled, positions)
+        if self.pooled_msd is not None and positions is not None:
+            pooled = self.pooled_msd(pooled, positions)
         return state_mixture.directed_by_alpha(pooled)
 
     def ensemble(self, labels: list[TrajectoryLabel]) -> EnsembleLabel:

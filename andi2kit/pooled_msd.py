@@ -1,22 +1,29 @@
-"""The α of an experiment's noise-limited states, from the pooled MSD of their segments.
+"""A state's α from the MSD pooled over all its segments, where the per-frame model is biased.
 
-A state whose K is near the localisation noise (σ² = 0.0144 px², :data:`LOCALISATION_NOISE`)
-moves about as far per frame as the noise does, and the per-frame model's α for it drifts
-towards 1 (on the ``wide`` tuning seed, slow states of α 1.43 and 1.37 came out 1.16 and
-1.13 on average): a shared bias that pooling cannot remove, since every segment of the state
-carries it. The MSD of one short segment says little either, but the MSD pooled over all the
-segments of the state, fitted with the known noise as an offset,
-``MSD(τ) = 4 K τ^α + 4 σ²``, measures the state's α without that bias.
-:class:`SlowAlpha` finds the experiment's states as :mod:`andi2kit.pooling` does (a Gaussian
-mixture on the segments' α and log10 K), fits the pooled MSD of each state whose K is below
-``max_K``, and shifts the α of its free and directed segments by the difference between the
-fitted α and the state's mean α: what the segments say about their own differences stays.
-A fit whose K disagrees with the state's by more than ``K_ratio`` (segments of another
-state mixed in) changes nothing; confined and immobile segments, whose MSD bends for other
-reasons, are left alone.
+Two kinds of states get an α from the per-frame model that is off by the same amount for all
+their segments, so that the experiment's pooling (:mod:`andi2kit.pooling`) cannot remove it:
 
-The settings were chosen on the tuning seed 0 of the ``challenge`` and ``wide`` presets
-(``segmentation.json`` of the default checkpoint says with which numbers).
+* **slow states**, whose K is near the localisation noise (σ² = 0.0144 px²,
+  :data:`LOCALISATION_NOISE`): they move per frame about as far as the noise does and the
+  model's α drifts towards 1 (on the ``wide`` tuning seed, slow states of α 1.43 and 1.37 came
+  out 1.16 and 1.13 on average);
+* **states of α near 2**, which the model estimates low (−0.03 to −0.10 for α 1.9–2), just
+  under andi-datasets' line between free and directed motion (α 1.9).
+
+The MSD of one short segment says little, but the MSD pooled over all the segments of the
+state, fitted with the known noise as an offset, ``MSD(τ) = 4 K τ^α + 4 σ²``, measures the
+state's α without that bias. :class:`PooledMsd` finds the experiment's states as the pooling
+does (a Gaussian mixture on the segments' α and log10 K), fits the pooled MSD of each state
+whose K is below ``max_K`` or whose α is at least ``high_alpha``, and shifts the α of its free
+and directed segments by the difference between the fitted α and the state's mean α: what
+the segments say about their own differences stays. A fit whose K disagrees with the state's
+by more than ``K_ratio`` (segments of another state mixed in) changes nothing; confined and
+immobile segments, whose MSD bends for other reasons, are left alone.
+
+The settings were chosen on the tuning seed 0 of the ``challenge``, ``wide`` and
+``directed`` presets (``segmentation.json`` of the default checkpoint says with which
+numbers). The noise is that of the public Track 2 trajectories; positions tracked in videos
+carry another, and the pipeline does not use this step on them.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from andi2kit.labels import TrajectoryLabel
 MIN_SEGMENTS = 5
 
 
-def pooled_msd(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
+def msd_of_segments(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean squared displacement at lags ``1..max_lag`` over all displacements of ``pieces``.
 
@@ -56,7 +63,7 @@ def pooled_msd(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
 
     Examples
     --------
-    >>> lags, msd, n = pooled_msd([np.array([[0., 0.], [1., 0.], [2., 0.]])], 3)
+    >>> lags, msd, n = msd_of_segments([np.array([[0., 0.], [1., 0.], [2., 0.]])], 3)
     >>> lags.tolist(), msd.tolist(), n.tolist()
     ([1, 2], [1.0, 4.0], [2.0, 1.0])
     """
@@ -104,17 +111,19 @@ def fit_noisy_msd(lags: np.ndarray, msd: np.ndarray, counts: np.ndarray,
 
 
 @dataclass(frozen=True)
-class SlowAlpha:
-    """Settings of the slow states' α correction (``segmentation.json``).
+class PooledMsd:
+    """Settings of the pooled-MSD α of slow and near-ballistic states (``segmentation.json``).
 
     Attributes
     ----------
     max_K : float
-        States whose mean K (px²/frame^α) is above this keep the model's α.
+        States whose mean K (px²/frame^α) is below this are fitted.
+    high_alpha : float
+        States whose mean α is at least this are fitted too, whatever their K.
     max_lag : int
         Largest lag of the pooled MSD.
     trim : int
-        Frames left out at each end of a segment (:func:`pooled_msd`).
+        Frames left out at each end of a segment (:func:`msd_of_segments`).
     min_length : int
         Shorter segments are corrected but not fitted.
     K_ratio : float
@@ -126,11 +135,12 @@ class SlowAlpha:
 
     Examples
     --------
-    >>> SlowAlpha.from_dict(SlowAlpha(max_K=0.05).to_dict()).max_K
+    >>> PooledMsd.from_dict(PooledMsd(max_K=0.05).to_dict()).max_K
     0.05
     """
 
     max_K: float = 0.03
+    high_alpha: float = 1.7
     max_lag: int = 8
     trim: int = 2
     min_length: int = 10
@@ -139,15 +149,16 @@ class SlowAlpha:
     noise: float = LOCALISATION_NOISE
 
     def __post_init__(self) -> None:
-        if self.max_K <= 0 or self.K_ratio <= 1 or self.noise < 0:
-            raise ValueError("slow_alpha needs max_K > 0, K_ratio > 1 and noise >= 0")
+        if self.max_K <= 0 or self.high_alpha <= 0 or self.K_ratio <= 1 or self.noise < 0:
+            raise ValueError("pooled_msd needs max_K > 0, high_alpha > 0, K_ratio > 1 and "
+                             "noise >= 0")
         if self.max_lag < 2 or self.trim < 0 or self.min_length < 2 or self.max_states < 1:
-            raise ValueError("slow_alpha needs max_lag >= 2, trim >= 0, min_length >= 2 "
+            raise ValueError("pooled_msd needs max_lag >= 2, trim >= 0, min_length >= 2 "
                              "and max_states >= 1")
 
     def __call__(self, labels: Sequence[TrajectoryLabel],
                  positions: Sequence[np.ndarray]) -> list[TrajectoryLabel]:
-        """Correct the α of one experiment's slow states.
+        """Correct the α of one experiment's slow and near-ballistic states.
 
         Parameters
         ----------
@@ -179,9 +190,10 @@ class SlowAlpha:
             state_K = 10 ** np.average(x[sel, 1], weights=length[sel])
             state_alpha = np.average(x[sel, 0], weights=length[sel])
             fitted = np.flatnonzero(sel & moving & (length >= self.min_length))
-            if state_K > self.max_K or fitted.size < MIN_SEGMENTS:
+            biased = state_K < self.max_K or state_alpha >= self.high_alpha
+            if not biased or fitted.size < MIN_SEGMENTS:
                 continue
-            lags, msd, n = pooled_msd([pieces[i] for i in fitted], self.max_lag, self.trim)
+            lags, msd, n = msd_of_segments([pieces[i] for i in fitted], self.max_lag, self.trim)
             if lags.size < 2:
                 continue
             a, k = fit_noisy_msd(lags, msd, n, self.noise)
@@ -201,6 +213,6 @@ class SlowAlpha:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> SlowAlpha:
+    def from_dict(cls, d: dict) -> PooledMsd:
         """Inverse of :meth:`to_dict`."""
         return cls(**d)

@@ -1,4 +1,4 @@
-"""Slow states' α from the pooled MSD: fractional Brownian motion near the noise floor."""
+"""A state's α from its pooled MSD: fBm near the noise floor and near ballistic motion."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from andi2kit.constants import CONFINED, FREE, LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
-from andi2kit.slow_alpha import SlowAlpha, fit_noisy_msd, pooled_msd
+from andi2kit.pooled_msd import PooledMsd, fit_noisy_msd, msd_of_segments
 
 
 def _fbm(rng, n: int, T: int, alpha: float, K: float) -> np.ndarray:
@@ -34,7 +34,7 @@ def _experiment(rng, slow_alpha=1.5, slow_K=0.008, said=1.1, slow_state=FREE, n=
 def test_the_pooled_msd_of_a_slow_state_recovers_its_alpha():
     rng = np.random.default_rng(3)
     labels, positions = _experiment(rng)
-    out = SlowAlpha()(labels, positions)
+    out = PooledMsd()(labels, positions)
     slow = np.array([lab.alpha[0] for lab in out[:60]])
     before = np.array([lab.alpha[0] for lab in labels[:60]])
     assert abs(slow.mean() - 1.5) < 0.1 < abs(before.mean() - 1.5)
@@ -47,17 +47,31 @@ def test_the_pooled_msd_of_a_slow_state_recovers_its_alpha():
                and np.array_equal(a.cp, b.cp) for a, b in zip(labels, out, strict=True))
 
 
+def test_a_near_ballistic_state_estimated_low_is_lifted_over_the_directed_line():
+    rng = np.random.default_rng(6)
+    fast = _fbm(rng, 60, 100, 1.97, 0.5)
+    slower = _fbm(rng, 60, 100, 0.8, 0.05)
+    labels = [TrajectoryLabel(i, 0.5, 1.86 + rng.normal(0, 0.02), FREE, T=100) for i in range(60)]
+    labels += [TrajectoryLabel(60 + i, 0.05, 0.8, FREE, T=100) for i in range(60)]
+    out = PooledMsd()(labels, [*fast, *slower])
+    assert abs(np.mean([lab.alpha[0] for lab in out[:60]]) - 1.97) < 0.05
+    assert all(lab.alpha[0] == 0.8 for lab in out[60:])  # K 0.05, α 0.8: neither kind
+    # with the high-α rule off, the model's α stays
+    off = PooledMsd(high_alpha=2.5)(labels, [*fast, *slower])
+    assert all(np.array_equal(a.alpha, b.alpha) for a, b in zip(labels, off, strict=True))
+
+
 def test_confined_segments_and_disagreeing_fits_are_left_alone():
     rng = np.random.default_rng(4)
     labels, positions = _experiment(rng, slow_state=CONFINED)
     assert all(np.array_equal(a.alpha, b.alpha)
-               for a, b in zip(labels, SlowAlpha()(labels, positions), strict=True))
+               for a, b in zip(labels, PooledMsd()(labels, positions), strict=True))
     # a state said slow whose positions move 25 times faster: its fit's K disagrees
     labels, positions = _experiment(rng, slow_K=0.2)
     labels = [TrajectoryLabel(lab.idx, 0.008 if lab.idx < 60 else 0.5, lab.alpha, FREE,
                               T=lab.T) for lab in labels]
     assert all(np.array_equal(a.alpha, b.alpha)
-               for a, b in zip(labels, SlowAlpha()(labels, positions), strict=True))
+               for a, b in zip(labels, PooledMsd()(labels, positions), strict=True))
 
 
 def test_segments_are_cut_at_the_change_points():
@@ -67,7 +81,7 @@ def test_segments_are_cut_at_the_change_points():
     positions = [np.vstack([s, s[-1] + f]) for s, f in zip(slow, fast, strict=True)]
     labels = [TrajectoryLabel(i, [0.008, 0.5], [1.1, 0.8], [FREE, FREE], [80], 160)
               for i in range(60)]
-    out = SlowAlpha()(labels, positions)
+    out = PooledMsd()(labels, positions)
     assert abs(np.mean([lab.alpha[0] for lab in out]) - 1.5) < 0.1
     assert all(lab.alpha[1] == 0.8 for lab in out)
 
@@ -81,13 +95,13 @@ def test_fit_and_pooled_msd_on_known_curves():
     # a straight line at one px per frame: MSD lag² ; NaN positions are skipped
     line = np.column_stack([np.arange(12.0), np.zeros(12)])
     line[5] = np.nan
-    lags, msd, n = pooled_msd([line], 4, trim=2)
+    lags, msd, n = msd_of_segments([line], 4, trim=2)
     assert lags.tolist() == [1, 2, 3, 4] and np.allclose(msd, lags ** 2)
     assert n.tolist() == [5, 4, 3, 3]
 
 
-@pytest.mark.parametrize("bad", [{"max_K": 0}, {"K_ratio": 1.0}, {"max_lag": 1},
+@pytest.mark.parametrize("bad", [{"max_K": 0}, {"high_alpha": 0}, {"K_ratio": 1.0}, {"max_lag": 1},
                                  {"noise": -0.1}, {"min_length": 1}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
-        SlowAlpha(**bad)
+        PooledMsd(**bad)
