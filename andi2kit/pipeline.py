@@ -345,8 +345,9 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
             _write_if_changed(layout.prediction_path(out, track, e, f),
                               pooled[k:k + len(labels)])
             k += len(labels)
+        flat = [lab for labels in basis for lab in labels]
         write_ensemble(layout.ensemble_path(out, track, e),
-                       m.ensemble([lab for labels in basis for lab in labels]))
+                       m.ensemble(flat) if positions is None else m.ensemble(flat, positions))
         report.ensembles.append(e)
     except Exception as exc:
         report.ensemble_failed[e] = f"{type(exc).__name__}: {exc}"

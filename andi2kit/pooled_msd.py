@@ -18,7 +18,9 @@ whose K is below ``max_K`` or whose α is at least ``high_alpha``, and shifts th
 and directed segments by the difference between the fitted α and the state's mean α: what
 the segments say about their own differences stays. A fit whose K disagrees with the state's
 by more than ``K_ratio`` (segments of another state mixed in) changes nothing; confined and
-immobile segments, whose MSD bends for other reasons, are left alone.
+immobile segments, whose MSD bends for other reasons, are left alone. The U-Net method applies
+it to the pooled segments and to the unpooled ones its ensemble is built from (a shift of a
+state's mean, unlike the pooling's shrinkage, moves the ensemble's state means the right way).
 
 The settings were chosen on the tuning seed 0 of the ``challenge``, ``wide`` and
 ``directed`` presets (``segmentation.json`` of the default checkpoint says with which

@@ -278,6 +278,11 @@ class UNetMethod:
             pooled = self.pooled_msd(pooled, positions)
         return state_mixture.directed_by_alpha(pooled)
 
-    def ensemble(self, labels: list[TrajectoryLabel]) -> EnsembleLabel:
-        """Ensemble of the experiment's segments."""
+    def ensemble(self, labels: list[TrajectoryLabel],
+                 positions: list[np.ndarray] | None = None) -> EnsembleLabel:
+        """Ensemble of the experiment's segments; with their trajectories' ``positions``,
+        the α of slow and near-ballistic states from their pooled MSD first
+        (:mod:`andi2kit.pooled_msd`)."""
+        if self.pooled_msd is not None and positions is not None:
+            labels = self.pooled_msd(labels, positions)
         return ENSEMBLE_METHODS[self.ensemble_name](labels)
