@@ -160,7 +160,19 @@ def score_single(trues: list[LabelRow], preds: list[LabelRow]) -> dict[str, floa
     }
 
 
-def _load_experiment(submission: Path, ref: Path, track: int, exp: int):
+def load_experiment(submission: Path, ref: Path, track: int, exp: int):
+    """One experiment's true and predicted label rows, paired and chained over its FOVs as
+    the scorer reads them (Track 1: only the VIPs).
+
+    Raises
+    ------
+    SingleTaskFailure
+        If a FOV's prediction is missing, or its VIP indices differ from the video's.
+
+    See Also
+    --------
+    chain_fovs : the pairing of each FOV's trajectories.
+    """
     edir = layout.exp_dir(ref, track, exp)
     n_fov = sum(1 for p in edir.iterdir() if p.name.startswith("traj_labs_"))
     true_fovs, pred_fovs = [], []
@@ -271,7 +283,7 @@ def score_track(submission: str | Path, ref: str | Path, track: int) -> TrackSco
     # single-trajectory task
     try:
         for e in exps:
-            trues, preds = _load_experiment(submission, ref, track, e)
+            trues, preds = load_experiment(submission, ref, track, e)
             s = score_single(trues, preds)
             res.missing_trajs += s.pop("n_missing")
             rows[e].update(num_trajs=len(trues), **s)

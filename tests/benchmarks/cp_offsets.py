@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit.scoring import metrics as M
-from andi2kit.scoring.score import _load_experiment, reference_experiments
+from andi2kit.scoring.score import load_experiment, reference_experiments
 
 
 def offsets(trues, preds) -> np.ndarray:
@@ -46,7 +46,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     every = []
     for e in reference_experiments(args.ref, args.track):
-        d = offsets(*_load_experiment(args.submission, args.ref, args.track, e))
+        d = offsets(*load_experiment(args.submission, args.ref, args.track, e))
         every.append(d)
         print(_row(str(e), d))
     print(_row("**all**", np.concatenate(every) if every else np.zeros(0, int)))
