@@ -43,8 +43,45 @@ from andi2kit.labels import TrajectoryLabel
 MIN_SEGMENTS = 5
 
 
+def displacement_sums(pos: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and number of the squared displacements of each trajectory at the given lags.
+
+    Parameters
+    ----------
+    pos : numpy.ndarray
+        ``(n, T, 2)`` positions, NaN where absent (a pair with a NaN end is not counted).
+    lags : numpy.ndarray
+        Positive integer lags.
+
+    Returns
+    -------
+    sums, counts : numpy.ndarray
+        ``(n, len(lags))`` each.
+
+    See Also
+    --------
+    andi2kit.methods.msd.tamsd : each trajectory's own MSD from these sums.
+
+    Examples
+    --------
+    >>> sums, counts = displacement_sums(np.array([[[0., 0.], [1., 0.], [3., 0.]]]),
+    ...                                  np.array([1, 2, 3]))
+    >>> sums.tolist(), counts.tolist()
+    ([[5.0, 9.0, 0.0]], [[2.0, 1.0, 0.0]])
+    """
+    sums = np.zeros((pos.shape[0], len(lags)))
+    counts = np.zeros((pos.shape[0], len(lags)))
+    for j, lag in enumerate(lags):
+        if lag >= pos.shape[1]:
+            continue
+        sq = np.sum((pos[:, lag:] - pos[:, :-lag]) ** 2, axis=-1)
+        counts[:, j] = np.sum(~np.isnan(sq), axis=1)
+        sums[:, j] = np.nansum(sq, axis=1)
+    return sums, counts
+
+
 def msd_of_segments(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean squared displacement at lags ``1..max_lag`` over all displacements of ``pieces``.
 
     Parameters
@@ -69,19 +106,15 @@ def msd_of_segments(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
     >>> lags.tolist(), msd.tolist(), n.tolist()
     ([1, 2], [1.0, 4.0], [2.0, 1.0])
     """
-    sums = np.zeros(max_lag + 1)
-    counts = np.zeros(max_lag + 1)
-    for xy in pieces:
-        xy = np.asarray(xy, dtype=np.float64)
-        if xy.shape[0] > 2 * trim + 2:
-            xy = xy[trim:xy.shape[0] - trim]
-        for lag in range(1, min(max_lag, xy.shape[0] - 1) + 1):
-            d2 = ((xy[lag:] - xy[:-lag]) ** 2).sum(axis=1)
-            d2 = d2[np.isfinite(d2)]
-            sums[lag] += d2.sum()
-            counts[lag] += d2.size
+    trimmed = [xy[trim:len(xy) - trim] if len(xy) > 2 * trim + 2 else xy
+               for xy in (np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in pieces)]
+    padded = np.full((len(trimmed), max((len(xy) for xy in trimmed), default=0), 2), np.nan)
+    for row, xy in zip(padded, trimmed, strict=True):
+        row[:len(xy)] = xy
+    lags = np.arange(1, max_lag + 1)
+    sums, counts = (v.sum(axis=0) for v in displacement_sums(padded, lags))
     ok = counts > 0
-    return np.flatnonzero(ok), sums[ok] / counts[ok], counts[ok]
+    return lags[ok], sums[ok] / counts[ok], counts[ok]
 
 
 def fit_noisy_msd(lags: np.ndarray, msd: np.ndarray, counts: np.ndarray,

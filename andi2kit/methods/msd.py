@@ -13,6 +13,7 @@ import pandas as pd
 
 from andi2kit.ensemble import single_gaussian
 from andi2kit.labels import EnsembleLabel, TrajectoryLabel
+from andi2kit.pooled_msd import displacement_sums
 from andi2kit.tensors import to_dense
 
 
@@ -30,16 +31,13 @@ def tamsd(pos: np.ndarray, lags: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray
         ``(n, len(lags))``; NaN where a trajectory has no pair of frames at that lag.
+
+    See Also
+    --------
+    andi2kit.pooled_msd.displacement_sums : the sums and counts behind it.
     """
-    out = np.full((pos.shape[0], len(lags)), np.nan)
-    for j, lag in enumerate(lags):
-        if lag >= pos.shape[1]:
-            continue
-        sq = np.sum((pos[:, lag:] - pos[:, :-lag]) ** 2, axis=-1)
-        n = np.sum(~np.isnan(sq), axis=1)
-        total = np.nansum(sq, axis=1)
-        out[:, j] = np.divide(total, n, out=np.full(n.shape, np.nan), where=n > 0)
-    return out
+    total, n = displacement_sums(pos, lags)
+    return np.divide(total, n, out=np.full(n.shape, np.nan), where=n > 0)
 
 
 def fit_power_law(msd: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
