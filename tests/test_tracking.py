@@ -27,6 +27,7 @@ from andi2kit.tracking import (
     write_tracks,
 )
 from andi2kit.tracking.evaluate import evaluate_fov, evaluate_vips, read_truth, summarize
+from andi2kit.tracking.vips import ENCOUNTER
 
 SIGMA = 0.79  # PSF width of andi-datasets videos
 
@@ -186,6 +187,32 @@ def test_follow_vips_bridges_a_broken_track_and_keeps_every_vip():
     assert err.max() < 0.05
     v1 = out[out["traj_idx"] == 1]
     assert len(v1) == 100 and np.allclose(v1[["row", "col"]].to_numpy(), 110.0)
+
+
+def test_two_vips_bound_in_one_spot_share_it_until_they_part():
+    """VIPs 0 and 1 bind at frame 40 and part at frame 90: the linker gives the one spot to
+    VIP 0's track, VIP 1's track ends, and a new track starts where they part, 50 frames
+    later (beyond ``reacquire_frames``). VIP 1 shares VIP 0's spot and goes on with the new
+    track; with sharing forbidden it is lost at frame 39."""
+    rng = np.random.default_rng(3)
+    fr = np.arange(100)
+    a = np.column_stack([60 + 0.05 * fr, 60 + 0.02 * fr]) + rng.normal(0, 0.1, (100, 2))
+    b = a.copy()
+    b[:40] = a[:40] + np.linspace(8, 0.3, 40)[:, None]  # approaches, binds at frame 40
+    b[40:90] = a[40:90] + 0.3
+    b[90:] = a[90:] + np.linspace(1.5, 8, 10)[:, None]  # parts at frame 90
+    tracks = _tracks((1, fr, a), (2, fr[:40], b[:40]), (3, fr[90:], b[90:]))
+    cent = {0: a[0, ::-1], 1: b[0, ::-1]}
+    out = follow_vips(tracks, cent, (128, 128), 100, TrackingParams())
+    v1 = out[out["traj_idx"] == 1].sort_values("frame")
+    assert v1["frame"].tolist() == list(range(100))
+    err = np.hypot(v1["row"] - b[:, 0], v1["col"] - b[:, 1])
+    assert err.max() < 0.5
+    assert (v1["flags"].to_numpy()[40:90] & ENCOUNTER).all()
+    v0 = out[out["traj_idx"] == 0].sort_values("frame")
+    assert np.hypot(v0["row"] - a[:, 0], v0["col"] - a[:, 1]).max() < 1e-9
+    alone = follow_vips(tracks, cent, (128, 128), 100, TrackingParams(share_cost=np.inf))
+    assert alone[alone["traj_idx"] == 1]["frame"].max() == 39
 
 
 def test_track_vips_output_contract(walk_video):

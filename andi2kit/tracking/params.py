@@ -93,6 +93,9 @@ class TrackingParams:
     steal_cost : float
         Extra cost of continuing on a detection inside another track rather than on a track
         start.
+    share_cost : float
+        Extra cost of continuing on a detection of a track that another VIP holds (two
+        VIPs in one spot); ``inf`` forbids it.
     velocity_frames : int
         Recent steps a track remembers for its motion model, and whose mean displacement
         predicts where a lost VIP went.
@@ -184,6 +187,7 @@ class TrackingParams:
     reacquire_growth: float = 1.5
     reacquire_chi2: float = 9.2
     steal_cost: float = 2.0
+    share_cost: float = 2.0
     velocity_frames: int = 5
     edge: float = 2.0
     fill_radius: float = 1.5

@@ -13,7 +13,8 @@ from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
 #: Bits of the ``flags`` column of tracked VIP trajectories: where the tracker is unsure.
 #: ENCOUNTER: another spot within ``encounter_radius`` of the VIP (this frame or the ones
 #: beside it) or the VIP's spot ``encounter_merged`` times as bright as usual, and the
-#: ``encounter_frames`` frames around (spots overlap, identities can swap);
+#: ``encounter_frames`` frames around (spots overlap, identities can swap); also every frame
+#: the VIP shares another VIP's spot;
 #: REACQUIRED: first frame of a continuation after the VIP's track was lost;
 #: FILLED: a gap frame given the nearest detection; INTERPOLATED: a gap frame with no
 #: detection near (straight line); HELD: a position that is a guess (page-0 position or the
@@ -136,11 +137,17 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
     When the VIP's track ends, its continuation is the best detection in the next frames
     near the position predicted from its own motion: preferably the start of a new track,
     else a detection inside another (unclaimed) track, which the VIP then follows from there
-    (the linker gave the VIP's detection to a neighbour that had just vanished).
+    (the linker gave the VIP's detection to a neighbour that had just vanished). Away from
+    the border, a detection of a track that another VIP holds may be the best one too (at
+    ``share_cost``): two VIPs in one spot, bound or overlapping. The VIP then shares that
+    spot (:func:`_ride`) until a new track starts beside it, the two spots parting, and
+    continues on that track. Returns frames, positions, join frames and shared frames.
     """
     frames_out: list[np.ndarray] = []
     pos_out: list[np.ndarray] = []
     joins: list[int] = []
+    shared: list[np.ndarray] = []
+    others = set(claimed)  # tracks that other VIPs hold (claimed only grows)
     if start is None:
         # not seen in the first frame: look for it from the page-0 position onwards
         cur_frames = np.array([first_frame - 1])
@@ -164,11 +171,13 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
         sl = dets.window(end, end + window)
         pid = dets.particle[sl]
         free = ~np.isin(pid, list(claimed))
-        if not free.any():
+        share = np.isin(pid, list(others)) & (not near_edge) & np.isfinite(p.share_cost)
+        use = free | share
+        if not use.any():
             break
-        fr = dets.frame[sl][free]
-        pos = dets.pos[sl][free]
-        pid, is_start = pid[free], dets.start[sl][free]
+        fr = dets.frame[sl][use]
+        pos = dets.pos[sl][use]
+        pid, is_start, share = pid[use], dets.start[sl][use], share[use]
         gap = fr - end
         pred = np.array([_predict(allf, allp, g, p.velocity_frames) for g in range(1, window + 1)])
         pred = pred[gap - 1]
@@ -181,21 +190,55 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
         if not ok.any():
             break
         score = (dist ** 2 / (2 * var) + np.log(var) + p.gap_cost * gap
-                 + np.where(is_start, 0.0, p.steal_cost))
+                 + np.where(share, p.share_cost, np.where(is_start, 0.0, p.steal_cost)))
         k = int(np.argmin(np.where(ok, score, np.inf)))
         chosen = int(pid[k])
-        claimed.add(chosen)
         t = tracks[chosen]
         keep = t.frames >= fr[k]
         joins.append(int(fr[k]))
+        if share[k]:
+            ride_f, ride_p, nxt = _ride(t.frames[keep], t.pos[keep], dets, claimed, p)
+            shared.append(ride_f)
+            frames_out.append(ride_f)
+            pos_out.append(ride_p)
+            cur_frames = ride_f
+            if nxt is None:
+                continue
+            chosen, t = nxt, tracks[nxt]
+            keep = t.frames > ride_f[-1]
+            joins.append(int(t.frames[keep][0]))
+        claimed.add(chosen)
+        others.discard(chosen)
         frames_out.append(t.frames[keep])
         pos_out.append(t.pos[keep])
         cur_frames = t.frames[keep]
+    none = np.zeros(0, dtype=np.int64)
     if not frames_out:
         # never found: the page-0 position over the whole movie is the best guess left
         frames = np.arange(first_frame, last_frame + 1)
-        return frames, np.repeat(seed_pos[None], frames.size, axis=0), []
-    return np.concatenate(frames_out), np.concatenate(pos_out), joins
+        return frames, np.repeat(seed_pos[None], frames.size, axis=0), [], none
+    return (np.concatenate(frames_out), np.concatenate(pos_out), joins,
+            np.concatenate(shared) if shared else none)
+
+
+def _ride(frames: np.ndarray, pos: np.ndarray, dets: _Detections, claimed: set[int],
+          p: TrackingParams) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Share another VIP's spot (``frames``, ``pos``: its track from where the rider
+    joins) until the two part: the first unclaimed track that starts within
+    ``reacquire_radius`` of the shared spot's position in the frame before. Returns the
+    shared frames and positions and the parting track (None: shared to the end)."""
+    sl = dets.window(int(frames[0]), int(frames[-1]))
+    new = dets.start[sl] & ~np.isin(dets.particle[sl], list(claimed))
+    fr, at, pid = dets.frame[sl][new], dets.pos[sl][new], dets.particle[sl][new]
+    for i in range(1, frames.size):
+        sel = (fr > frames[i - 1]) & (fr <= frames[i])
+        if not sel.any():
+            continue
+        d = np.hypot(at[sel, 0] - pos[i - 1, 0], at[sel, 1] - pos[i - 1, 1])
+        j = int(np.argmin(d))
+        if d[j] <= p.reacquire_radius:
+            return frames[:i], pos[:i], int(pid[sel][j])
+    return frames, pos, None
 
 
 def _fill(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
@@ -329,8 +372,8 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
     parts = []
     for vip in sorted(centroids):
         seed = np.asarray(centroids[vip], dtype=float)[::-1]  # (row, col)
-        frames, pos, joins = _follow(pairs[vip], seed, by_pid, found, claimed, shape,
-                                     last_frame, first_frame, p)
+        frames, pos, joins, shared = _follow(pairs[vip], seed, by_pid, found, claimed, shape,
+                                             last_frame, first_frame, p)
         never_found = not joins and pairs[vip] is None
         seeded = frames.min() > first_frame
         if seeded:
@@ -357,7 +400,7 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
         if p.encounter_frames > 0 and close.any():
             kernel = np.ones(2 * p.encounter_frames + 1, dtype=bool)
             close = np.convolve(close, kernel, mode="same") > 0
-        flags[close] |= ENCOUNTER
+        flags[close | np.isin(frames, shared)] |= ENCOUNTER
         parts.append(pd.DataFrame({"traj_idx": vip, "frame": frames,
                                    "row": pos[:, 0], "col": pos[:, 1], "flags": flags,
                                    BRIGHTNESS: own_mass / frame_mass.reindex(frames).to_numpy()}))

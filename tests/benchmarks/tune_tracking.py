@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from andi2kit import io
+from andi2kit.constants import BRIGHTNESS
 from andi2kit.tracking import TrackingParams, follow_vips, fov_jobs, link, locate, preprocess
 from andi2kit.tracking.evaluate import evaluate_fov, read_truth
 from andi2kit.tracking.untangle import untangle
@@ -96,9 +97,11 @@ def pipeline_scores(root: Path, data: list[tuple], vips: list[pd.DataFrame], wor
     jobs = fov_jobs(root / "public_data" / "track_1")  # load() lists FOVs in this order
     for item, v, (e, fov, video) in zip(data, vips, jobs, strict=True):
         assert item[0] == e
+        # the columns `andi2kit track` writes: the state stage and the partner change
+        # points read the brightness
         dest = write_tracks(tracks_path(work / "tracks", e, fov), pd.DataFrame(
             {"traj_idx": v["traj_idx"], "frame": v["frame"], "x": v["row"], "y": v["col"],
-             "flags": v["flags"]}))
+             "flags": v["flags"], BRIGHTNESS: v[BRIGHTNESS]}))
         # recorded as the default tracker's, so that `run` takes them as they are
         provenance.write_record(dest, provenance.tracks_record(video, TrackingParams()))
     run(root / "public_data", work / "sub", 1, "unet", workers=workers, force=True,
