@@ -180,6 +180,39 @@ def test_untangle_gives_back_the_tails_of_two_swapped_tracks():
     assert untangle(far, TrackingParams())["particle"].nunique() == 1
 
 
+def test_untangle_does_not_read_a_merged_spot_as_one_particles_brightness():
+    """A free particle runs into a trapped one and hides in its spot for 10 frames (the
+    trapped track's detections read twice as bright), then runs on. The linker kept both
+    identities; the merged frames must not make the trapped particle look as bright as the
+    free one (3 % brighter) and the tails be exchanged."""
+    rng = np.random.default_rng(5)
+    T, meet = 120, 54
+    trap = np.array([50.0, 50.0]) + rng.normal(0, 0.1, (T, 2))
+    free = _brownian(rng, T, 1.0)
+    free = free - free[meet] + trap[meet] + [0.3, 0.0]
+    rows = []
+    hide = 10
+    free[meet:meet + hide] = trap[meet:meet + hide] + rng.normal(0, 0.6, (hide, 2))
+    for f in range(T):
+        hidden = meet <= f < meet + hide
+        # the merged spot sits between the two and is twice as bright
+        at = (trap[f] + free[f]) / 2 if hidden else trap[f]
+        rows.append((at[0], at[1], rng.normal(2 * 21.0 if hidden else 21.0, 0.5), f, 0))
+        if not hidden:
+            rows.append((free[f, 0], free[f, 1], rng.normal(21.6, 0.5), f, 1))
+    tracks = pd.DataFrame(rows, columns=["y", "x", "mass", "frame", "particle"])
+    assert len(contacts(tracks, 3.0))
+
+    def trapped_after(params: TrackingParams) -> np.ndarray:
+        out = untangle(tracks, params)
+        t0 = out[(out["particle"] == 0) & (out["frame"] >= meet + hide)]
+        return np.hypot(t0["y"] - 50.0, t0["x"] - 50.0).to_numpy()
+
+    assert trapped_after(TrackingParams()).max() < 0.5
+    # counted with the merged frames, the trapped particle's brightness would swap them
+    assert trapped_after(TrackingParams(encounter_merged=0)).max() > 2
+
+
 def test_losses_are_classified_by_cause():
     frames = np.arange(20)
     # VIP 0: wrong from frame 0; VIP 1: lost at frame 10 beside another particle

@@ -102,10 +102,18 @@ def _var_lr(a: np.ndarray, b: np.ndarray) -> float:
     return 0.5 * (na * np.log(vp / va) + nb * np.log(vp / vb))
 
 
+def _single(mass: np.ndarray, merged: float) -> np.ndarray:
+    """The masses of a stretch without those of merged spots (``merged`` × its median)."""
+    if merged <= 0 or mass.size < 3:
+        return mass
+    return mass[mass <= merged * np.median(mass)]
+
+
 def _brightness_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
     """The brightness part of :func:`_pair_cost`: the means of the two stretches, each frame
-    scattering by ``amp_scatter`` (0 when either has fewer than 3 frames)."""
-    ma, mb = before.mass, after.mass
+    scattering by ``amp_scatter`` (0 when either has fewer than 3 frames). Frames brighter
+    than ``encounter_merged`` times the stretch's median are two spots in one and left out."""
+    ma, mb = _single(before.mass, p.encounter_merged), _single(after.mass, p.encounter_merged)
     if ma.size < 3 or mb.size < 3:
         return 0.0
     m = 0.5 * (ma.mean() + mb.mean())
