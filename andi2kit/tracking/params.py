@@ -105,7 +105,9 @@ class TrackingParams:
         A VIP frame is flagged as an encounter when another detection lies within
         ``encounter_radius`` (px) of it (in that frame or the next or previous one), or its
         own spot is ``encounter_merged`` times as bright as usual (two spots in one); and so
-        are the ``encounter_frames`` frames before and after.
+        are the ``encounter_frames`` frames before and after. The untangler leaves spots that
+        bright (against a stretch's median) out of a track's brightness signature; 0 keeps
+        them in.
     fill_radius : float
         In a gap of a VIP's trajectory, a detection this close to the interpolated position
         (px) is taken as the VIP (it is usually hidden in another particle's blob); 0 turns
