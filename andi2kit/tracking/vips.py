@@ -147,7 +147,7 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
     pos_out: list[np.ndarray] = []
     joins: list[int] = []
     shared: list[np.ndarray] = []
-    others = set(claimed)  # tracks that other VIPs hold (claimed only grows)
+    others = claimed - {start}  # tracks that other VIPs hold
     if start is None:
         # not seen in the first frame: look for it from the page-0 position onwards
         cur_frames = np.array([first_frame - 1])
@@ -208,7 +208,6 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
             keep = t.frames > ride_f[-1]
             joins.append(int(t.frames[keep][0]))
         claimed.add(chosen)
-        others.discard(chosen)
         frames_out.append(t.frames[keep])
         pos_out.append(t.pos[keep])
         cur_frames = t.frames[keep]
