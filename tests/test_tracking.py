@@ -215,6 +215,32 @@ def test_two_vips_bound_in_one_spot_share_it_until_they_part():
     assert alone[alone["traj_idx"] == 1]["frame"].max() == 39
 
 
+def test_a_vip_led_out_of_the_field_is_given_back_the_track_that_lasts_the_movie():
+    """VIP 0 and a non-VIP cross at frame 50; the linker swapped them, so VIP 0's track
+    follows the other particle out of the field at frame 79 while the VIP's own path goes
+    on, as track 2, to the last frame. The VIP continues on track 2 after their last
+    contact: every frame from there within 0.5 px; without the rule it ends at frame 79."""
+    rng = np.random.default_rng(5)
+    fr = np.arange(100)
+    vip = np.column_stack([64 + 0.02 * fr, 40 + 0.5 * fr]) + rng.normal(0, 0.1, (100, 2))
+    other = np.column_stack([64 - 25 + 0.5 * fr, 64 + 0.0 * fr]) + rng.normal(0, 0.1, (100, 2))
+    other[:, 1] = 64 + (fr - 50) * 0.02  # crosses the VIP's path around frame 48-50
+    vip[:, 1] = 40 + 0.5 * fr
+    out_of_field = other[:80].copy()
+    out_of_field[50:, 0] = np.linspace(other[50, 0], -3, 30)  # leaves through the top
+    t1 = np.concatenate([vip[:50], out_of_field[50:80]])
+    t2 = np.concatenate([other[:50], vip[50:]])
+    tracks = _tracks((1, fr[:80], t1), (2, fr, t2))
+    cent = {0: vip[0, ::-1]}
+    got = follow_vips(tracks, cent, (128, 128), 100, TrackingParams())
+    v = got.sort_values("frame")
+    assert v["frame"].tolist() == list(range(100))
+    err = np.hypot(v["row"].to_numpy() - vip[:, 0], v["col"].to_numpy() - vip[:, 1])
+    assert (err[:47] < 0.5).all() and (err[52:] < 0.5).all()
+    off = follow_vips(tracks, cent, (128, 128), 100, TrackingParams(vips_span_movie=False))
+    assert off["frame"].max() == 79
+
+
 def test_track_vips_output_contract(walk_video):
     path, traj = walk_video
     out = track_vips(path, TrackingParams(expected_frames=None))

@@ -240,6 +240,43 @@ def _ride(frames: np.ndarray, pos: np.ndarray, dets: _Detections, claimed: set[i
     return frames, pos, None
 
 
+def _rescue(frames: np.ndarray, pos: np.ndarray, joins: list[int], shared: np.ndarray,
+            dets: _Detections, tracks: dict[int, _Track], claimed: set[int], last_frame: int,
+            p: TrackingParams) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray]:
+    """Give a VIP that ends before the movie does the track it most likely lost.
+
+    andi-datasets picks the VIPs among the longest trajectories, so a VIP almost always stays
+    in the field for the whole movie; one that ends early mostly followed another particle
+    out of it. Walking back from its end, the latest frame where a track that no VIP holds
+    and that lasts to the last frame passes within ``contact_radius`` is where the two
+    parted: the VIP continues on that track from the next frame (a join, flagged
+    re-acquired). ``_follow``'s outputs in, the same out; ``claimed`` gains the track.
+    """
+    if frames.size == 0 or frames[-1] >= last_frame:
+        return frames, pos, joins, shared
+    order = np.argsort(frames)
+    frames, pos = frames[order], pos[order]
+    for k in range(frames.size - 1, -1, -1):
+        t = int(frames[k])
+        sl = dets.window(t - 1, t)
+        pid = dets.particle[sl]
+        d = np.hypot(dets.pos[sl, 0] - pos[k, 0], dets.pos[sl, 1] - pos[k, 1])
+        for j in np.argsort(d):
+            if d[j] > p.contact_radius:
+                break
+            c = int(pid[j])
+            if c in claimed or d[j] < 1e-9:
+                continue
+            tr = tracks[c]
+            if tr.frames[-1] >= last_frame and tr.frames[0] <= t:
+                claimed.add(c)
+                keep = tr.frames > t
+                return (np.concatenate([frames[:k + 1], tr.frames[keep]]),
+                        np.concatenate([pos[:k + 1], tr.pos[keep]]),
+                        [*joins, int(tr.frames[keep][0])], shared)
+    return frames, pos, joins, shared
+
+
 def _fill(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
           radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fill the missing frames between the first and last one.
@@ -369,10 +406,17 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
     frame_mass = (tracks.groupby("frame")["mass"].median() if "mass" in tracks and len(tracks)
                   else pd.Series(dtype=float))
     parts = []
+    followed = {}
     for vip in sorted(centroids):
         seed = np.asarray(centroids[vip], dtype=float)[::-1]  # (row, col)
-        frames, pos, joins, shared = _follow(pairs[vip], seed, by_pid, found, claimed, shape,
-                                             last_frame, first_frame, p)
+        followed[vip] = _follow(pairs[vip], seed, by_pid, found, claimed, shape,
+                                last_frame, first_frame, p)
+    if p.vips_span_movie:
+        for vip in sorted(centroids):
+            followed[vip] = _rescue(*followed[vip], found, by_pid, claimed, last_frame, p)
+    for vip in sorted(centroids):
+        seed = np.asarray(centroids[vip], dtype=float)[::-1]  # (row, col)
+        frames, pos, joins, shared = followed[vip]
         never_found = not joins and pairs[vip] is None
         seeded = frames.min() > first_frame
         if seeded:
