@@ -273,7 +273,8 @@ def _rescue(frames: np.ndarray, pos: np.ndarray, joins: list[int], shared: np.nd
                 keep = tr.frames > t
                 return (np.concatenate([frames[:k + 1], tr.frames[keep]]),
                         np.concatenate([pos[:k + 1], tr.pos[keep]]),
-                        [*joins, int(tr.frames[keep][0])], shared)
+                        [*(j for j in joins if j <= t), int(tr.frames[keep][0])],
+                        shared[shared <= t])
     return frames, pos, joins, shared
 
 
@@ -406,16 +407,14 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
     frame_mass = (tracks.groupby("frame")["mass"].median() if "mass" in tracks and len(tracks)
                   else pd.Series(dtype=float))
     parts = []
-    followed = {}
-    for vip in sorted(centroids):
-        seed = np.asarray(centroids[vip], dtype=float)[::-1]  # (row, col)
-        followed[vip] = _follow(pairs[vip], seed, by_pid, found, claimed, shape,
-                                last_frame, first_frame, p)
+    seeds = {vip: np.asarray(c, dtype=float)[::-1] for vip, c in centroids.items()}  # row, col
+    followed = {vip: _follow(pairs[vip], seeds[vip], by_pid, found, claimed, shape,
+                             last_frame, first_frame, p) for vip in sorted(centroids)}
     if p.vips_span_movie:
         for vip in sorted(centroids):
             followed[vip] = _rescue(*followed[vip], found, by_pid, claimed, last_frame, p)
     for vip in sorted(centroids):
-        seed = np.asarray(centroids[vip], dtype=float)[::-1]  # (row, col)
+        seed = seeds[vip]
         frames, pos, joins, shared = followed[vip]
         never_found = not joins and pairs[vip] is None
         seeded = frames.min() > first_frame
