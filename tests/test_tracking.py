@@ -220,12 +220,11 @@ def test_a_vip_led_out_of_the_field_is_given_back_the_track_that_lasts_the_movie
     follows the other particle out of the field at frame 79 while the VIP's own path goes
     on, as track 2, to the last frame. The VIP continues on track 2 after their last
     contact: every frame from there within 0.5 px; without the rule it ends at frame 79."""
-    rng = np.random.default_rng(5)
+    noise = np.random.default_rng(5).normal(0, 0.1, (2, 100, 2))[..., 0]  # rows only
     fr = np.arange(100)
-    vip = np.column_stack([64 + 0.02 * fr, 40 + 0.5 * fr]) + rng.normal(0, 0.1, (100, 2))
-    other = np.column_stack([64 - 25 + 0.5 * fr, 64 + 0.0 * fr]) + rng.normal(0, 0.1, (100, 2))
-    other[:, 1] = 64 + (fr - 50) * 0.02  # crosses the VIP's path around frame 48-50
-    vip[:, 1] = 40 + 0.5 * fr
+    vip = np.column_stack([64 + 0.02 * fr + noise[0], 40 + 0.5 * fr])
+    # crosses the VIP's path around frames 48-50
+    other = np.column_stack([39 + 0.5 * fr + noise[1], 64 + (fr - 50) * 0.02])
     out_of_field = other[:80].copy()
     out_of_field[50:, 0] = np.linspace(other[50, 0], -3, 30)  # leaves through the top
     t1 = np.concatenate([vip[:50], out_of_field[50:80]])

@@ -254,8 +254,6 @@ def _rescue(frames: np.ndarray, pos: np.ndarray, joins: list[int], shared: np.nd
     """
     if frames.size == 0 or frames[-1] >= last_frame:
         return frames, pos, joins, shared
-    order = np.argsort(frames)
-    frames, pos = frames[order], pos[order]
     for k in range(frames.size - 1, -1, -1):
         t = int(frames[k])
         sl = dets.window(t - 1, t)
@@ -265,7 +263,7 @@ def _rescue(frames: np.ndarray, pos: np.ndarray, joins: list[int], shared: np.nd
             if d[j] > p.contact_radius:
                 break
             c = int(pid[j])
-            if c in claimed or d[j] < 1e-9:
+            if c in claimed:  # the VIP's own track among them
                 continue
             tr = tracks[c]
             if tr.frames[-1] >= last_frame and tr.frames[0] <= t:
