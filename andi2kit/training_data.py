@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit.constants import BOX_PX, FOV_PX, MODEL_NAMES, N_FRAMES
+from andi2kit.errors import InputError
 from andi2kit.execution import imap_unordered, parallel
 from andi2kit.io import write_text_atomic
 from andi2kit.progress import progress_bar
@@ -44,20 +45,26 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float, size=None):
     return 10 ** rng.uniform(np.log10(lo), np.log10(hi), size)
 
 
-def _state(rng: np.random.Generator, slow: bool = False) -> tuple[list, list]:
-    """(alpha mean, var), (K mean, var) of one diffusive state from broad priors."""
+def _state(rng: np.random.Generator, slow: bool = False,
+           fast_alpha: tuple[float, float] | None = None) -> tuple[list, list]:
+    """(alpha mean, var), (K mean, var) of one diffusive state from broad priors
+    (``fast_alpha``: a moving state's α uniform in this range instead)."""
     if slow:
         a = float(rng.uniform(0.05, 1.2))
         k = float(_loguniform(rng, 1e-3, 0.3))
     else:
-        # α: mostly around Brownian, with tails to both ends (incl. directed, α ≥ 1.9)
-        a = float(np.clip(rng.choice([rng.normal(1.0, 0.35), rng.uniform(0.05, 1.99)]),
-                          0.02, 1.99))
+        if fast_alpha is None:
+            # α: mostly around Brownian, with tails to both ends (incl. directed, α ≥ 1.9)
+            a = float(np.clip(rng.choice([rng.normal(1.0, 0.35), rng.uniform(0.05, 1.99)]),
+                              0.02, 1.99))
+        else:
+            a = float(rng.uniform(*fast_alpha))
         k = float(rng.choice([_loguniform(rng, 1e-3, 20), rng.uniform(1e-4, 4)]))
     return [a, float(rng.uniform(0, 0.05))], [k, float(k * k * rng.uniform(0, 0.1))]
 
 
-def sample_definition(rng: np.random.Generator, model: str | None = None) -> dict:
+def sample_definition(rng: np.random.Generator, model: str | None = None,
+                      fast_alpha: tuple[float, float] | None = None) -> dict:
     """A random andi-datasets parameter dictionary for one simulated box.
 
     Parameters
@@ -65,16 +72,20 @@ def sample_definition(rng: np.random.Generator, model: str | None = None) -> dic
     rng : numpy.random.Generator
     model : str, optional
         Force a model; otherwise drawn uniformly from :data:`~andi2kit.constants.MODEL_NAMES`.
+    fast_alpha : (float, float), optional
+        Range of the α of every moving (not slow) state, uniform: boxes whose free
+        particles are near-ballistic, rare under the default prior.
     """
     model = model or MODEL_NAMES[int(rng.integers(len(MODEL_NAMES)))]
     # few particles per box and many boxes: parameter diversity matters more than volume
     dic: dict = {"model": model, "T": N_FRAMES, "L": BOX_PX, "N": int(rng.integers(25, 60))}
     if model == "single_state":
-        a, k = _state(rng)
+        a, k = _state(rng, fast_alpha=fast_alpha)
         dic.update(alphas=np.array(a), Ds=np.array(k))
     elif model == "multi_state":
         n = int(rng.choice([2, 2, 3, 4]))
-        states = [_state(rng, slow=(i > 0 and rng.random() < 0.5)) for i in range(n)]
+        states = [_state(rng, slow=(i > 0 and rng.random() < 0.5), fast_alpha=fast_alpha)
+                  for i in range(n)]
         stay = rng.uniform(0.9, 0.995, n)
         M = rng.dirichlet(np.ones(n), size=n)
         for i in range(n):
@@ -84,18 +95,18 @@ def sample_definition(rng: np.random.Generator, model: str | None = None) -> dic
         dic.update(alphas=np.array([s[0] for s in states]), Ds=np.array([s[1] for s in states]),
                    M=M, return_state_num=True)
     elif model == "immobile_traps":
-        a, k = _state(rng)
+        a, k = _state(rng, fast_alpha=fast_alpha)
         dic.update(alphas=np.array(a), Ds=np.array(k), Nt=int(rng.integers(100, 1000)),
                    r=float(rng.uniform(0.3, 1.6)), Pb=float(rng.uniform(0.5, 1.0)),
                    Pu=float(_loguniform(rng, 0.005, 0.3)))
     elif model == "dimerization":
-        fast, slow = _state(rng), _state(rng, slow=True)
+        fast, slow = _state(rng, fast_alpha=fast_alpha), _state(rng, slow=True)
         dic.update(alphas=np.array([fast[0], slow[0]]), Ds=np.array([fast[1], slow[1]]),
                    N=int(rng.integers(60, 250)), r=float(rng.uniform(0.3, 1.2)),
                    Pb=float(rng.uniform(0.5, 1.0)), Pu=float(_loguniform(rng, 0.005, 0.2)),
                    return_state_num=True)
     else:  # confinement
-        free, conf = _state(rng), _state(rng, slow=True)
+        free, conf = _state(rng, fast_alpha=fast_alpha), _state(rng, slow=True)
         dic.update(alphas=np.array([free[0], conf[0]]), Ds=np.array([free[1], conf[1]]),
                    r=float(rng.uniform(1.0, 6.0)), Nc=int(rng.integers(30, 200)),
                    trans=float(rng.uniform(0.0, 0.3)))
@@ -209,6 +220,7 @@ class _ShardJob:
     path: Path
     seeds: list[int]
     models: list[str | None]
+    fast_alpha: tuple[float, float] | None = None
 
 
 def _make_shard(job: _ShardJob) -> tuple[Path, int, float]:
@@ -216,7 +228,7 @@ def _make_shard(job: _ShardJob) -> tuple[Path, int, float]:
     parts = {"pos": [], "labels": [], "length": [], "model": [], "fov": []}
     for b, (seed, model) in enumerate(zip(job.seeds, job.models, strict=True)):
         rng = np.random.default_rng(seed)
-        dic = sample_definition(rng, model)
+        dic = sample_definition(rng, model, job.fast_alpha)
         box = simulate_box(dic, seed)
         for k in ("pos", "labels", "length"):
             parts[k].append(box[k])
@@ -230,7 +242,8 @@ def _make_shard(job: _ShardJob) -> tuple[Path, int, float]:
 
 
 def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: int = 20,
-                       seed: int = 1, workers: int = 1, progress: bool = True) -> Path:
+                       seed: int = 1, workers: int = 1, progress: bool = True,
+                       fast_alpha: tuple[float, float] | None = None) -> Path:
     """Generate training shards (resumable: existing shards are kept).
 
     Parameters
@@ -247,6 +260,8 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
         Parallel processes.
     progress : bool
         Show a progress bar.
+    fast_alpha : (float, float), optional
+        α range of every moving state (:func:`sample_definition`); default: the broad prior.
 
     Returns
     -------
@@ -255,6 +270,23 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    # shards are resumed only when they were drawn the same way
+    options = {"seed": seed, "boxes_per_shard": boxes_per_shard,
+               "fast_alpha": None if fast_alpha is None else [float(a) for a in fast_alpha]}
+    options_file, manifest_file = out / "options.json", out / "manifest.json"
+    before = None
+    if options_file.is_file():
+        before = json.loads(options_file.read_text())
+    elif manifest_file.is_file():  # written before options.json existed
+        m = json.loads(manifest_file.read_text())
+        before = {k: m.get(k) for k in options}
+    if before is not None:
+        if before != options:
+            raise InputError(f"{out}: its shards were drawn with {before}, not {options}; "
+                             "use another folder or delete it")
+    elif any(out.glob("shard_*.npz")):
+        raise InputError(f"{out}: holds shards of unknown options; use another folder")
+    write_text_atomic(options_file, json.dumps(options))
     jobs = []
     n_shards = -(-boxes // boxes_per_shard)
     for s in range(n_shards):
@@ -262,7 +294,8 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
         seeds = [int(np.random.SeedSequence([seed, i]).generate_state(1)[0]) for i in ids]
         # models cycle so that every shard holds all five
         models = [MODEL_NAMES[i % len(MODEL_NAMES)] for i in ids]
-        jobs.append(_ShardJob(out / f"shard_{s:04d}.npz", seeds, models))
+        jobs.append(_ShardJob(out / f"shard_{s:04d}.npz", seeds, models,
+                              None if fast_alpha is None else tuple(fast_alpha)))
     todo = [j for j in jobs if not j.path.is_file()]
     t0 = time.perf_counter()
     with progress_bar(progress) as bar:
@@ -280,6 +313,7 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
     manifest = {
         "generator": "andi2kit.training_data", "seed": seed, "boxes": boxes,
         "boxes_per_shard": boxes_per_shard, "shards": counts,
+        "fast_alpha": options["fast_alpha"],
         "trajectories": int(sum(counts.values())),
         "wall_s_this_call": round(time.perf_counter() - t0, 1), "versions": _versions(),
     }

@@ -123,6 +123,49 @@ def test_immobile_and_confined_are_never_both_held():
     assert decide([ev], Decision(min_immobile=0.1)).tolist() == [False, True, True, True]
 
 
+def _slow_stretches(rng, n: int, leave: bool) -> dict[str, float]:
+    """Evidence of ``n`` trajectories that are called immobile from a random frame on, for
+    20–60 frames (``leave``: a trap lets them go) or to their last frame."""
+    calls, pos, frames = [], [], []
+    for _ in range(n):
+        c = np.full(T, FREE)
+        start = int(rng.integers(20, 120))
+        c[start:start + int(rng.integers(20, 60)) if leave else T] = IMMOBILE
+        calls.append(c)
+        pos.append(rng.uniform(0, 128, size=2) + np.cumsum(rng.normal(0, 1.0, (T, 2)), 0))
+        frames.append(np.arange(T))
+    return fov_evidence(calls, pos, frames)
+
+
+@pytest.mark.parametrize("leave, held", [(True, IMMOBILE), (False, CONFINED)])
+def test_slow_stretches_that_are_never_left_are_compartments_not_traps(leave, held):
+    """A particle too slow to cross its compartment looks immobile; a trap lets it go."""
+    ev = _slow_stretches(np.random.default_rng(3), 20, leave)
+    assert ev["immobile_entries"] == 20
+    assert ev["immobile_exits"] == (20 if leave else 0)
+    assert np.flatnonzero(decide([ev])[:2]).tolist() == [held]
+    # too few stretches entered to tell: the calls stand
+    few = _slow_stretches(np.random.default_rng(3), 5, leave)
+    assert np.flatnonzero(decide([few])[:2]).tolist() == [IMMOBILE]
+
+
+def test_a_stretch_seen_from_the_first_frame_was_not_entered():
+    c = np.r_[np.full(50, IMMOBILE), np.full(100, FREE), np.full(50, IMMOBILE)]
+    ev = fov_evidence([c], [np.zeros((T, 2))], [np.arange(T)])
+    assert (ev["immobile_entries"], ev["immobile_exits"]) == (1.0, 0.0)
+
+
+def test_a_slow_segment_takes_the_slow_state_the_experiment_holds():
+    """Called immobile in an experiment of compartments: confined, even where the stage
+    found free likelier than confined."""
+    lab = TrajectoryLabel(0, [1.0, 1e-3], [1.0, 0.1], [2, 0], [80], T)
+    p = [np.array([[0, 0, 1, 0], [.90, .02, .08, 0]])]
+    conf = state_mixture.restate([lab], p, np.array([False, True, True, True]))
+    assert conf[0].state.tolist() == [2, 1]
+    free = state_mixture.restate([lab], p, np.array([False, False, True, True]))
+    assert free[0].state.tolist() == [2, 2]
+
+
 def test_missing_positions_are_skipped():
     rng = np.random.default_rng(5)
     calls, pos, frames = _fov(rng, 4, "compartments")

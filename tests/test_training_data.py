@@ -1,0 +1,66 @@
+"""Training-data priors and the resumability of its shard folders."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from andi2kit.constants import MODEL_NAMES
+from andi2kit.errors import InputError
+from andi2kit.training_data import make_training_data, sample_definition
+
+
+def _moving_alphas(dic: dict) -> list[float]:
+    """α means of the states that are not drawn slow: the only state, or the first (free,
+    fast) one of the two-state models; in ``multi_state`` every state above 1.2 (the slow
+    prior's top) or the first."""
+    a = np.atleast_2d(np.asarray(dic["alphas"], float))[:, 0]
+    if dic["model"] == "multi_state":
+        return [float(v) for k, v in enumerate(a) if k == 0 or v > 1.2]
+    return [float(a[0])]
+
+
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_fast_alpha_draws_every_moving_state_in_its_range(model):
+    for seed in range(20):
+        dic = sample_definition(np.random.default_rng(seed), model, fast_alpha=(1.7, 1.999))
+        assert all(1.7 <= a <= 1.999 for a in _moving_alphas(dic)), dic
+        if model in ("dimerization", "confinement"):  # the slow state keeps its prior
+            assert np.asarray(dic["alphas"])[1, 0] <= 1.2
+
+
+def test_the_default_prior_is_broad():
+    alphas = [a for seed in range(200)
+              for a in _moving_alphas(sample_definition(np.random.default_rng(seed),
+                                                        "single_state"))]
+    assert min(alphas) < 0.5 and max(alphas) > 1.7
+    assert 0.1 < np.mean(np.abs(np.array(alphas) - 1) < 0.2) < 0.9
+
+
+def test_shards_drawn_otherwise_are_never_resumed(tmp_path):
+    out = tmp_path / "shards"
+    out.mkdir()
+    (out / "options.json").write_text(json.dumps(
+        {"seed": 1, "boxes_per_shard": 2, "fast_alpha": None}))
+    with pytest.raises(InputError, match="drawn with"):
+        make_training_data(out, boxes=2, boxes_per_shard=2, seed=1, progress=False,
+                           fast_alpha=(1.7, 1.9))
+    with pytest.raises(InputError, match="drawn with"):
+        make_training_data(out, boxes=2, boxes_per_shard=2, seed=2, progress=False)
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "shard_0000.npz").write_bytes(b"")
+    with pytest.raises(InputError, match="unknown options"):
+        make_training_data(legacy, boxes=2, boxes_per_shard=2, progress=False)
+    assert sorted(p.name for p in legacy.iterdir()) == ["shard_0000.npz"]
+
+
+def test_a_folder_from_before_options_were_recorded_resumes_by_its_manifest(tmp_path):
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps({"seed": 3, "boxes_per_shard": 2}))
+    (out / "shard_0000.npz").write_bytes(b"")
+    with pytest.raises(InputError, match="drawn with"):
+        make_training_data(out, boxes=2, boxes_per_shard=2, seed=4, progress=False)
