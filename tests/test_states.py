@@ -194,3 +194,10 @@ def test_a_checkpoint_with_a_stage_takes_its_states_and_can_be_told_not_to(sim_d
         UNetMethod(str(ckpt))
     assert UNetMethod(str(ckpt), state_stage=False).checkpoint.states is None
 
+
+
+def test_the_prior_folders_must_be_among_the_fit_folders(tmp_path):
+    from andi2kit.models.fit_states import fit
+
+    with pytest.raises(ValueError, match="not all among the fit folders"):
+        fit(f"{tmp_path}/a:{tmp_path}/b", tmp_path, prior=f"{tmp_path}/c")

@@ -69,6 +69,11 @@ def frames_of(ckpt, paths: list[Path], rng: np.random.Generator,
     return np.concatenate(X), np.concatenate(y), np.concatenate(u)
 
 
+def _folders(spec: str | Path | list[Path]) -> list[Path]:
+    """Folders of a ':'-separated string (or a list)."""
+    return [Path(f) for f in (spec if isinstance(spec, list) else str(spec).split(":"))]
+
+
 def shards(folder: str | Path) -> list[Path]:
     """The shard files of a folder.
 
@@ -94,33 +99,46 @@ def subsample(y: np.ndarray, per_state: int, rng: np.random.Generator) -> np.nda
 
 def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3,
         per_state: int = 150_000, max_iter: int = 300, min_samples_leaf: int = 20,
-        free_recall: float = 0.95, seed: int = 0, offsets: str = "prior") -> tuple:
+        free_recall: float = 0.95, seed: int = 0, offsets: str = "prior",
+        prior: Path | list[Path] | None = None) -> tuple:
     """Fit the stage on ``fit_folder``.
 
-    ``offsets``: ``"prior"`` gives back the fit frames' own state mix (the trees were fitted
-    with class-balanced weights; the experiment-level decision, :mod:`andi2kit.state_mixture`,
-    then removes the states an experiment does not hold); ``"recall"`` chooses them on the
-    last ``tune_shards`` for the per-frame recall targets
-    (:func:`andi2kit.state_offsets.choose_offsets`).
+    ``offsets``: ``"prior"`` gives back the state mix of the fit frames of the ``prior``
+    folders (default: all fit folders; the trees were fitted with class-balanced weights;
+    the experiment-level decision, :mod:`andi2kit.state_mixture`, then removes the states an
+    experiment does not hold); ``"recall"`` chooses them on the last ``tune_shards`` for the
+    per-frame recall targets (:func:`andi2kit.state_offsets.choose_offsets`). A folder of
+    near-ballistic boxes (``make-train-data --fast-alpha``) widens what the trees have seen
+    without being a prior: leave it out of ``prior``.
     """
     if offsets not in ("prior", "recall"):
         raise ValueError(f"offsets must be 'prior' or 'recall', got {offsets!r}")
+    folders = _folders(fit_folder)
+    prior_folders = folders if prior is None else _folders(prior)
+    if not set(prior_folders) <= set(folders):
+        raise ValueError(f"prior folders {':'.join(map(str, prior_folders))} are not all "
+                         f"among the fit folders {':'.join(map(str, folders))}")
     ckpt = load_checkpoint(checkpoint, stage=False)  # a stage already there is refitted
     rng = np.random.default_rng(seed)
-    folders = [Path(f) for f in str(fit_folder).split(":")] if not isinstance(
-        fit_folder, list) else fit_folder
     fit_paths, tune_paths = split_shards(folders, tune_shards)
     t0 = time.perf_counter()
-    X, y, _ = frames_of(ckpt, fit_paths, rng, (0.05, 0.2))
+    in_prior = [p for p in fit_paths if p.parent in prior_folders]
+    X, y, _ = frames_of(ckpt, in_prior, rng, (0.05, 0.2))
+    counts = np.bincount(y, minlength=4).astype(float)
+    rest = [p for p in fit_paths if p.parent not in prior_folders]
+    if rest:
+        Xr, yr, _ = frames_of(ckpt, rest, rng, (0.05, 0.2))
+        X, y = np.concatenate([X, Xr]), np.concatenate([y, yr])
     keep = subsample(y, per_state, rng)
     logger.info("fit frames %s of %s (%.0f s)", keep.size, y.size, time.perf_counter() - t0)
     clf = states.StateClassifier(max_iter=max_iter, min_samples_leaf=min_samples_leaf,
                                  random_state=seed).fit(X[keep], y[keep])
     Xt, yt, _ = frames_of(ckpt, tune_paths, rng, (0.05, 0.2))
-    counts = np.bincount(y, minlength=4).astype(float)
     clf.offsets = (state_offsets.prior_offsets(counts) if offsets == "prior" else
                    state_offsets.choose_offsets(clf.log_proba(Xt), yt, free_recall=free_recall))
     info = {"offsets_from": offsets, "fit": ":".join(map(str, folders)),
+            "prior": ":".join(map(str, prior_folders)),
+            "per_state_counts_prior": counts.astype(int).tolist(),
             "fit_shards": len(fit_paths),
             "tune_shards": len(tune_paths),
             "fit_frames": int(keep.size), "min_samples_leaf": min_samples_leaf,
@@ -156,6 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit", default="data/states-fit",
                     help="folder(s) of shards, ':'-separated; the last shards tune the offsets")
+    ap.add_argument("--prior", default=None,
+                    help="fit folder(s), ':'-separated, whose state mix the prior offsets give "
+                         "back (default: all of --fit)")
     ap.add_argument("--test", type=Path, default=Path("data/states-test"))
     ap.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                     help="checkpoint folder the stage is saved into")
@@ -172,7 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         clf, info = fit(args.fit, args.checkpoint, per_state=args.per_state,
                         max_iter=args.max_iter, min_samples_leaf=args.min_samples_leaf,
-                        free_recall=args.free_recall, offsets=args.offsets)
+                        free_recall=args.free_recall, offsets=args.offsets,
+                        prior=args.prior)
         rep = report(clf, args.test, args.checkpoint)
     except (InputError, ValueError) as exc:  # no or old shards, no model: one line, no trace
         ap.exit(2, f"{ap.prog}: error: {exc}\n")
