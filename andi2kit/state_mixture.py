@@ -379,14 +379,15 @@ def restate(labels: Sequence[TrajectoryLabel], probabilities: Sequence[np.ndarra
     """
     out = []
     slow = [IMMOBILE, CONFINED]
+    one_slow = CONFINED if held[CONFINED] else IMMOBILE
     for lab, p in zip(labels, probabilities, strict=True):
         st = np.asarray(lab.state, int)
         if held[st].all():
             out.append(lab)
             continue
         p = np.array(p, float, ndmin=2)
-        if held[slow].sum() == 1:
-            p[:, slow[int(held[CONFINED])]] = p[:, slow].sum(axis=1)
+        if held[IMMOBILE] != held[CONFINED]:
+            p[:, one_slow] = p[:, slow].sum(axis=1)
         best = np.argmax(np.where(held, p, -np.inf), axis=1)
         out.append(replace(lab, state=np.where(held[st], st, best)))
     return out

@@ -324,6 +324,15 @@ def _versions() -> dict[str, str | None]:
     return package_versions(("andi-datasets", "numpy", "stochastic"))
 
 
+def data_folders(spec: str | Path | list[Path]) -> list[Path]:
+    """Shard folders of a ``:``-separated string (or a list of them).
+
+    >>> [str(f) for f in data_folders("data/train:data/train2")]
+    ['data/train', 'data/train2']
+    """
+    return [Path(f) for f in (spec if isinstance(spec, list) else str(spec).split(":"))]
+
+
 def split_shards(folders: list[Path], val_shards: int) -> tuple[list[Path], list[Path]]:
     """Training and validation shard paths; the last ``val_shards`` of the last folder are
     held out."""

@@ -13,7 +13,7 @@ from andi2kit.inference import load_checkpoint
 from andi2kit.io import write_text_atomic
 from andi2kit.methods.msd import MSDMethod
 from andi2kit.models.examples import TARGETS, make_examples
-from andi2kit.training_data import load_shards, split_shards
+from andi2kit.training_data import data_folders, load_shards, split_shards
 
 
 def frame_metrics(alpha_true, alpha_pred, k_true, k_pred, s_true, s_pred) -> dict:
@@ -75,8 +75,7 @@ def compare_with_msd(checkpoint: str | Path | None, data: str | Path, shards: in
     validation shards of training, never seen by the optimiser — with localisation noise
     ``sigma``. The MSD baseline gives every frame its trajectory's single estimate.
     """
-    folders = [Path(f) for f in str(data).split(":")]
-    _, val_paths = split_shards(folders, shards)
+    _, val_paths = split_shards(data_folders(data), shards)
     d = load_shards(val_paths)
     x, y = make_examples(d, np.random.default_rng(seed), sigma, augment=False)
     ckpt = load_checkpoint(checkpoint)

@@ -34,7 +34,7 @@ from andi2kit.errors import InputError
 from andi2kit.inference import DEFAULT_CHECKPOINT, frame_values, load_checkpoint
 from andi2kit.models.evaluate import confusion_table, frame_metrics
 from andi2kit.models.examples import make_examples
-from andi2kit.training_data import load_shards, split_shards
+from andi2kit.training_data import data_folders, load_shards, split_shards
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,6 @@ def frames_of(ckpt, paths: list[Path], rng: np.random.Generator,
         y.append(truth[inside].astype(np.int8))
         u.append(frames[..., COLUMN["state"]][inside].astype(np.int8))
     return np.concatenate(X), np.concatenate(y), np.concatenate(u)
-
-
-def _folders(spec: str | Path | list[Path]) -> list[Path]:
-    """Folders of a ':'-separated string (or a list)."""
-    return [Path(f) for f in (spec if isinstance(spec, list) else str(spec).split(":"))]
 
 
 def shards(folder: str | Path) -> list[Path]:
@@ -113,8 +108,8 @@ def fit(fit_folder: Path | list[Path], checkpoint: Path, *, tune_shards: int = 3
     """
     if offsets not in ("prior", "recall"):
         raise ValueError(f"offsets must be 'prior' or 'recall', got {offsets!r}")
-    folders = _folders(fit_folder)
-    prior_folders = folders if prior is None else _folders(prior)
+    folders = data_folders(fit_folder)
+    prior_folders = folders if prior is None else data_folders(prior)
     if not set(prior_folders) <= set(folders):
         raise ValueError(f"prior folders {':'.join(map(str, prior_folders))} are not all "
                          f"among the fit folders {':'.join(map(str, folders))}")

@@ -37,7 +37,7 @@ from andi2kit.models.evaluate import evaluate_frames, write_metrics
 from andi2kit.models.examples import keras_targets, make_examples
 from andi2kit.models.losses import LOSSES
 from andi2kit.progress import progress_bar
-from andi2kit.training_data import load_shards, split_shards
+from andi2kit.training_data import data_folders, load_shards, split_shards
 from andi2kit.versions import package_versions
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True,
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    folders = [Path(f) for f in cfg.data.split(":")]
+    folders = data_folders(cfg.data)
     train_paths, val_paths = split_shards(folders, cfg.val_shards)
     state_path = out / "train_state.json"
     state = {"epoch": 0, "best": None, "wait": 0, "wall_s": 0.0, "history": []}
