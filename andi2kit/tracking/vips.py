@@ -130,9 +130,9 @@ class _Detections:
 def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
             dets: _Detections, claimed: set[int], shape: tuple[int, int], last_frame: int,
             first_frame: int, p: TrackingParams
-            ) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Frames and positions (row, col) of one VIP, chaining tracks across losses, and the
-    frames where a continuation was joined.
+            ) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray]:
+    """Frames and positions (row, col) of one VIP, chaining tracks across losses, the
+    frames where a continuation was joined, and the frames it shared another VIP's spot.
 
     When the VIP's track ends, its continuation is the best detection in the next frames
     near the position predicted from its own motion: preferably the start of a new track,
