@@ -404,3 +404,23 @@ def test_directed_preset_puts_the_fast_state_across_the_directed_line() -> None:
     assert other and priors.ALPHA[0] <= min(other) <= max(other) <= priors.ALPHA[1]
     assert _drawn(presets.experiment_definitions("directed", 1)) != _drawn(
         presets.experiment_definitions("directed", 0))
+
+
+def test_compartments_preset_has_more_compartments_than_particles() -> None:
+    """``compartments``: five confinement experiments whose small compartments outnumber the
+    particles (their confined stretches seldom share one) and five multi-state ones (a slow
+    state entered and left), all other parameters from the wide priors, new ones per seed."""
+    from andi2kit.simulation import priors
+
+    for seed in range(6):
+        defs = presets.experiment_definitions("compartments", seed)
+        assert [d["model"] for d in defs] == ["confinement"] * 5 + ["multi_state"] * 5
+        for d in defs[:5]:
+            assert priors.SMALL_RADIUS[0] <= d["r"] <= priors.SMALL_RADIUS[1]
+            assert d["N"] <= priors.MANY_COMPARTMENTS <= d["Nc"] <= 200
+            assert d["Nc"] * np.pi * d["r"] ** 2 <= 0.4 * d["L"] ** 2
+        for d in defs:
+            ratio = np.atleast_2d(d["Ds"])[1:, 0] / np.atleast_2d(d["Ds"])[0, 0]
+            assert np.all((ratio >= priors.D_RATIO[0]) & (ratio <= priors.D_RATIO[1]))
+    assert _drawn(presets.experiment_definitions("compartments", 1)) != _drawn(
+        presets.experiment_definitions("compartments", 0))

@@ -10,7 +10,7 @@ import numpy as np
 
 from andi2kit.constants import BOX_PX, LOCALISATION_NOISE, MODEL_NAMES, N_FRAMES
 from andi2kit.simulation.andi_compat import import_andi
-from andi2kit.simulation.priors import draw_directed, draw_wide
+from andi2kit.simulation.priors import draw_compartments, draw_directed, draw_wide
 from andi2kit.training_data import sample_definition
 
 #: andi-datasets' model numbering (``_get_dic_andi2``).
@@ -186,6 +186,17 @@ PRESETS: dict[str, Preset] = {
         " motion, 3 FOVs each: are directed states called where they are?",
         _TWO_PER_MODEL, fovs=3,
         draw=draw_directed,
+    ),
+    "compartments": Preset(
+        "compartments",
+        "10 experiments from the wide priors, 5 of confinement in many small compartments"
+        " (radius 1.5-4 px, 100-200 of them: more than the particles, so that confined"
+        " stretches seldom share one) and 5 of multi-state motion (a slow state entered and"
+        " left, the look-alike of confinement), 3 FOVs each: is confinement told from a slow"
+        " state when compartments do not clump?",
+        tuple(ExperimentSpec(m) for m in ("confinement", "multi_state") for _ in range(5)),
+        fovs=3,
+        draw=draw_compartments,
     ),
     "test": Preset(
         "test",

@@ -116,6 +116,36 @@ def draw_wide(rng: np.random.Generator, model: str) -> dict[str, Any]:
     return params
 
 
+#: Compartment radius (px) of the ``compartments`` preset: small compartments.
+SMALL_RADIUS = (1.5, 4.0)
+#: Fewest compartments of the ``compartments`` preset: as many as the particles in the box,
+#: so that most compartments hold one particle at most.
+MANY_COMPARTMENTS = 100
+
+
+def draw_compartments(rng: np.random.Generator, model: str) -> dict[str, Any]:
+    """:func:`draw_wide`, with confinement in many small compartments.
+
+    A confinement experiment gets a radius log-uniform in :data:`SMALL_RADIUS` and a count
+    log-uniform from :data:`MANY_COMPARTMENTS` to the number covering 40 % of the box (at
+    most 200): compartments outnumber the particles, so two particles seldom share one and
+    their confined stretches do not clump. Every other model (and every other parameter)
+    is drawn as in the wide priors.
+
+    Examples
+    --------
+    >>> p = draw_compartments(np.random.default_rng(0), "confinement")
+    >>> 1.5 <= p["r"] <= 4.0 and 100 <= p["Nc"] <= 200
+    True
+    """
+    params = draw_wide(rng, model)
+    if model == "confinement":
+        r = _logu(rng, *SMALL_RADIUS)
+        most = int(min(200, 0.4 * BOX_PX**2 / (np.pi * r * r)))
+        params.update(r=r, Nc=round(_logu(rng, MANY_COMPARTMENTS, max(most, MANY_COMPARTMENTS))))
+    return params
+
+
 #: α of the fast (or only) state in the ``directed`` preset: across andi-datasets' line
 #: between free and directed motion (:data:`~andi2kit.constants.ALPHA_DIRECTED`).
 ALPHA_FAST_DIRECTED = (1.8, 1.999)
