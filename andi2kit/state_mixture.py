@@ -43,6 +43,9 @@ from andi2kit.labels import TrajectoryLabel
 MIN_STRETCH = 10
 #: Two trajectories' confined stretches centred closer than this (px) share a compartment.
 CLUMP_RADIUS = 10.0
+#: ... or closer than this (px): many small compartments, each visited by few particles,
+#: clump only at short range (a 3 px disc is 0.17 % of a 128 px field, a 10 px one 1.9 %).
+NEAR_RADIUS = 3.0
 #: A confined frame with another trajectory closer than this (px) moves with a partner.
 PARTNER_RADIUS = 1.5
 #: A tracked spot this many times as bright as the frame's typical spot holds two particles
@@ -57,7 +60,7 @@ COMOVE_FRAMES = 5
 #: Counts of :func:`fov_evidence`, in this order.
 EVIDENCE = ("frames", "immobile", "confined", "directed", "trajectories", "switches",
             "stretch_pairs", "close_pairs", "partnered", "immobile_partnered",
-            "immobile_entries", "immobile_exits")
+            "immobile_entries", "immobile_exits", "near_pairs")
 
 
 def merged_spot(brightness: np.ndarray | None, n: int) -> np.ndarray:
@@ -72,7 +75,8 @@ def evidence_settings() -> dict:
     """What decides :func:`fov_evidence`'s counts (recorded beside a FOV's output, so that
     evidence counted otherwise is never reused)."""
     return {"counts": list(EVIDENCE), "min_stretch": MIN_STRETCH,
-            "clump_radius": CLUMP_RADIUS, "partner_radius": PARTNER_RADIUS,
+            "clump_radius": CLUMP_RADIUS, "near_radius": NEAR_RADIUS,
+            "partner_radius": PARTNER_RADIUS,
             "comove_radius": COMOVE_RADIUS, "comove_frames": COMOVE_FRAMES,
             "merged_brightness": MERGED_BRIGHTNESS}
 
@@ -87,14 +91,21 @@ class Decision:
         Share of frames called immobile above which the experiment holds immobile frames.
     min_confined : float
         Share of frames called confined needed for a confined state.
-    min_clumping : float
+    min_clumping, min_near : float
         Share of pairs of confined stretches (different trajectories, one FOV) centred within
-        :data:`CLUMP_RADIUS` needed for a confined state.
+        :data:`CLUMP_RADIUS`, or within :data:`NEAR_RADIUS`, needed for a confined state
+        (either suffices). Within 3 px on the tuning seeds: 0.015–0.039 in the eight
+        confinement experiments with many confined stretches (compartments of radius 2–7
+        px, 19–154 of them), 0–0.008 in the five multi-state experiments called confined;
+        within 10 px 0.027–0.40 and 0.014–0.029 (many small compartments clump little at
+        10 px).
     max_partnered : float
         Largest share of confined-called (immobile-called) frames with a partner of a
         confined (immobile) state; above it the slow stretches are dimers (free).
     max_switches : float
-        Largest number of confined/free switches per trajectory of a confined state.
+        Largest number of confined/free switches per trajectory of a confined state (tuning
+        seeds: 0.28–1.38 in confinement, 1.10–2.08 in multi-state; where these overlap the
+        clumping tells them apart).
     min_entries, max_exits : float
         A particle that moves by less than the localisation noise is called immobile whether
         a trap holds it or a compartment it cannot cross; a trap lets it go (andi-datasets'
@@ -109,8 +120,9 @@ class Decision:
     min_immobile: float = 0.02
     min_confined: float = 0.02
     min_clumping: float = 0.045
+    min_near: float = 0.011
     max_partnered: float = 0.5
-    max_switches: float = 1.0
+    max_switches: float = 1.5
     min_entries: float = 10.0
     max_exits: float = 0.2
 
@@ -144,7 +156,8 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         The counts :data:`EVIDENCE`: frames called immobile, confined, directed of all
         ``frames``; ``switches`` between confined and any other state; pairs of confined
         stretches (≥ :data:`MIN_STRETCH` frames) of different trajectories, and how many of
-        them are centred within :data:`CLUMP_RADIUS`; confined frames with a partner (another
+        them are centred within :data:`CLUMP_RADIUS` (``close_pairs``) and within
+        :data:`NEAR_RADIUS` (``near_pairs``); confined frames with a partner (another
         trajectory within :data:`PARTNER_RADIUS`, or one that moves with it,
         :func:`comoving`, or a spot at least :data:`MERGED_BRIGHTNESS` times as bright as the
         frame's typical one); immobile frames with one that moves with it; immobile
@@ -182,8 +195,9 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         for j in range(i + 1, len(centres)):
             if centres[i][0] != centres[j][0]:
                 counts["stretch_pairs"] += 1
-                counts["close_pairs"] += float(
-                    np.hypot(*(centres[i][1] - centres[j][1])) < CLUMP_RADIUS)
+                gap = np.hypot(*(centres[i][1] - centres[j][1]))
+                counts["close_pairs"] += float(gap < CLUMP_RADIUS)
+                counts["near_pairs"] += float(gap < NEAR_RADIUS)
     counts["partnered"], counts["immobile_partnered"] = map(
         float, _partnered(calls, positions, frames, brightness))
     return counts
@@ -311,12 +325,14 @@ def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) ->
             total[key] += float(ev.get(key, 0.0))
     n = max(total["frames"], 1.0)
     imm, conf = total["immobile"] / n, total["confined"] / n
-    clumping = total["close_pairs"] / max(total["stretch_pairs"], 1.0)
+    pairs = max(total["stretch_pairs"], 1.0)
+    clumped = (total["close_pairs"] / pairs >= rule.min_clumping
+               or total["near_pairs"] / pairs >= rule.min_near)
     partnered = total["partnered"] / max(total["confined"], 1.0)
     imm_partnered = total["immobile_partnered"] / max(total["immobile"], 1.0)
     switches = total["switches"] / max(total["trajectories"], 1.0)
     held = np.array([imm >= rule.min_immobile and imm_partnered <= rule.max_partnered,
-                     conf >= rule.min_confined and clumping >= rule.min_clumping
+                     conf >= rule.min_confined and clumped
                      and partnered <= rule.max_partnered and switches <= rule.max_switches,
                      True, True])
     if held[IMMOBILE] and held[CONFINED]:

@@ -56,6 +56,30 @@ def test_confinement_is_told_from_slow_free_states_by_where_the_stretches_lie(ki
     assert held[FREE] and held[3] and not held[IMMOBILE]
 
 
+def test_many_small_compartments_clump_at_short_range():
+    """Compartments of radius 2 px on a 20 px grid, two particles in each: the confined
+    stretches of a compartment's two particles are centred within 3 px, no others within
+    10 px, so they clump at short range only (2 % of the pairs) and that holds confinement;
+    without the short-range count it is missed."""
+    rng = np.random.default_rng(5)
+    grid = np.array([(20.0 + 20 * i, 20.0 + 20 * j) for i in range(6) for j in range(4)])
+    calls, pos, frames = [], [], []
+    for k in range(48):
+        c = np.full(T, FREE)
+        c[:60] = CONFINED
+        xy = rng.uniform(0, 128, size=2) + np.cumsum(rng.normal(0, 1.0, size=(T, 2)), 0)
+        r, phi = 2 * np.sqrt(rng.uniform(size=60)), rng.uniform(0, 2 * np.pi, 60)
+        xy[:60] = grid[k % 24] + np.column_stack([r * np.cos(phi), r * np.sin(phi)])
+        calls.append(c)
+        pos.append(xy)
+        frames.append(np.arange(T))
+    ev = fov_evidence(calls, pos, frames)
+    assert ev["stretch_pairs"] == 48 * 47 / 2
+    assert ev["near_pairs"] == ev["close_pairs"] == 24
+    assert decide([ev])[CONFINED]
+    assert not decide([ev], Decision(min_near=np.inf))[CONFINED]
+
+
 def test_dimers_are_partnered_and_a_switching_state_is_not_a_compartment():
     rng = np.random.default_rng(4)
     dimers = fov_evidence(*_fov(rng, 12, "dimers"))
