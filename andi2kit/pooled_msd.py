@@ -17,10 +17,14 @@ does (a Gaussian mixture on the segments' α and log10 K), fits the pooled MSD o
 whose K is below ``max_K`` or whose α is at least ``high_alpha``, and shifts the α of its free
 and directed segments by the difference between the fitted α and the state's mean α: what
 the segments say about their own differences stays. A fit whose K disagrees with the state's
-by more than ``K_ratio`` (segments of another state mixed in) changes nothing; confined and
-immobile segments, whose MSD bends for other reasons, are left alone. The U-Net method applies
-it to the pooled segments and to the unpooled ones its ensemble is built from (a shift of a
-state's mean, unlike the pooling's shrinkage, moves the ensemble's state means the right way).
+by more than ``K_ratio`` (segments of another state mixed in) changes nothing; immobile
+segments, whose MSD is the noise's, are left alone, and so are confined ones, whose MSD bends
+at the compartment's size, except in slow states (``slow_confined``): a particle that moves
+about as far as the noise per frame has not felt the walls of a compartment of radius ≥ 1.5
+px by lag 8 (andi-datasets labels a confined segment with the α of its motion inside). The
+U-Net method applies it to the pooled segments and to the unpooled ones its ensemble is built
+from (a shift of a state's mean, unlike the pooling's shrinkage, moves the ensemble's state
+means the right way).
 
 The settings were chosen on the tuning seed 0 of the ``challenge``, ``wide`` and
 ``directed`` presets (``segmentation.json`` of the default checkpoint says with which
@@ -35,7 +39,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from andi2kit.constants import DIRECTED, FREE, LOCALISATION_NOISE
+from andi2kit.constants import CONFINED, DIRECTED, FREE, LOCALISATION_NOISE
 from andi2kit.ensemble import fit_mixture, segment_features, segment_table
 from andi2kit.labels import TrajectoryLabel
 
@@ -167,6 +171,8 @@ class PooledMsd:
         Largest number of mixture components (BIC chooses).
     noise : float
         Localisation noise σ of the positions, px.
+    slow_confined : bool
+        Fit and shift the confined segments of a slow state with its free ones.
 
     Examples
     --------
@@ -182,6 +188,7 @@ class PooledMsd:
     K_ratio: float = 2.0
     max_states: int = 3
     noise: float = LOCALISATION_NOISE
+    slow_confined: bool = True
 
     def __post_init__(self) -> None:
         if self.max_K <= 0 or self.high_alpha <= 0 or self.K_ratio <= 1 or self.noise < 0:
@@ -218,15 +225,17 @@ class PooledMsd:
         pieces = [xy[lo:hi] for lab, xy in zip(labels, positions, strict=True)
                   for lo, hi in zip(np.concatenate(([0], lab.cp)),
                                     np.concatenate((lab.cp, [lab.T])), strict=True)]
-        moving = np.isin(seg[:, 2].astype(int), (FREE, DIRECTED))
+        states = seg[:, 2].astype(int)
+        moving = np.isin(states, (FREE, DIRECTED))
         alpha = seg[:, 0].copy()
         for c in np.unique(comp):
             sel = comp == c
             state_K = 10 ** np.average(x[sel, 1], weights=length[sel])
             state_alpha = np.average(x[sel, 0], weights=length[sel])
-            fitted = np.flatnonzero(sel & moving & (length >= self.min_length))
-            biased = state_K < self.max_K or state_alpha >= self.high_alpha
-            if not biased or fitted.size < MIN_SEGMENTS:
+            slow = state_K < self.max_K
+            use = moving | (states == CONFINED) if slow and self.slow_confined else moving
+            fitted = np.flatnonzero(sel & use & (length >= self.min_length))
+            if not (slow or state_alpha >= self.high_alpha) or fitted.size < MIN_SEGMENTS:
                 continue
             lags, msd, n = msd_of_segments([pieces[i] for i in fitted], self.max_lag, self.trim)
             if lags.size < 2:
@@ -234,7 +243,7 @@ class PooledMsd:
             a, k = fit_noisy_msd(lags, msd, n, self.noise)
             if not 1 / self.K_ratio < k / state_K < self.K_ratio:
                 continue
-            shift = sel & moving
+            shift = sel & use
             alpha[shift] = np.clip(alpha[shift] + a - state_alpha, 0.0, 2.0)
         out, k = [], 0
         for lab in labels:
