@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from andi2kit.constants import BRIGHTNESS
+from andi2kit.tracking.continuations import rescue, ride
 from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
+from andi2kit.tracking.track_index import Detections, Track, tracks_by_particle
 
 #: Bits of the ``flags`` column of tracked VIP trajectories: where the tracker is unsure.
 #: ENCOUNTER: another spot within ``encounter_radius`` of the VIP (this frame or the ones
@@ -58,25 +58,6 @@ def match_vips(centroids: dict[int, np.ndarray], first: pd.DataFrame,
     return out
 
 
-@dataclass
-class _Track:
-    frames: np.ndarray
-    pos: np.ndarray  # (n, 2): row, col
-
-
-def _tracks_by_particle(tracks: pd.DataFrame) -> dict[int, _Track]:
-    out = {}
-    if tracks.empty:
-        return out
-    pid = tracks["particle"].to_numpy()
-    frames = tracks["frame"].to_numpy()
-    pos = tracks[["y", "x"]].to_numpy()
-    bounds = np.flatnonzero(np.diff(pid)) + 1
-    for sl in np.split(np.arange(pid.size), bounds):
-        out[int(pid[sl[0]])] = _Track(frames[sl], pos[sl])
-    return out
-
-
 def _step_rate(frames: np.ndarray, pos: np.ndarray, p: TrackingParams, span: int = 10) -> float:
     """Per-axis variance per frame of a trajectory's recent steps (with a weak prior)."""
     k = min(span, frames.size - 1)
@@ -102,33 +83,8 @@ def _predict(frames: np.ndarray, pos: np.ndarray, ahead: int, span: int) -> np.n
     return pos[-1] + vel * ahead
 
 
-@dataclass
-class _Detections:
-    """All linked detections sorted by frame, for searching continuations."""
-
-    frame: np.ndarray
-    pos: np.ndarray  # (n, 2): row, col
-    particle: np.ndarray
-    start: np.ndarray  # first detection of its track
-
-    @classmethod
-    def from_tracks(cls, tracks: pd.DataFrame) -> _Detections:
-        if tracks.empty:
-            z = np.zeros(0, dtype=np.int64)
-            return cls(z, np.zeros((0, 2)), z, np.zeros(0, dtype=bool))
-        start = ~tracks["particle"].duplicated().to_numpy()  # tracks are sorted by frame
-        order = np.argsort(tracks["frame"].to_numpy(), kind="stable")
-        return cls(tracks["frame"].to_numpy()[order], tracks[["y", "x"]].to_numpy()[order],
-                   tracks["particle"].to_numpy()[order], start[order])
-
-    def window(self, lo: int, hi: int) -> slice:
-        """Rows with ``lo < frame <= hi``."""
-        a, b = np.searchsorted(self.frame, [lo, hi], side="right")
-        return slice(int(a), int(b))
-
-
-def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
-            dets: _Detections, claimed: set[int], shape: tuple[int, int], last_frame: int,
+def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, Track],
+            dets: Detections, claimed: set[int], shape: tuple[int, int], last_frame: int,
             first_frame: int, p: TrackingParams
             ) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray]:
     """Frames and positions (row, col) of one VIP, chaining tracks across losses, the
@@ -140,8 +96,9 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
     (the linker gave the VIP's detection to a neighbour that had just vanished). Away from
     the border, a detection of a track that another VIP holds may be the best one too (at
     ``share_cost``): two VIPs in one spot, bound or overlapping. The VIP then shares that
-    spot (:func:`_ride`) until a new track starts beside it, the two spots parting, and
-    continues on that track. Returns frames, positions, join frames and shared frames.
+    spot (:func:`~andi2kit.tracking.continuations.ride`) until a new track starts beside
+    it, the two spots parting, and continues on that track. Returns frames, positions, join
+    frames and shared frames.
     """
     frames_out: list[np.ndarray] = []
     pos_out: list[np.ndarray] = []
@@ -197,7 +154,7 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
         keep = t.frames >= fr[k]
         joins.append(int(fr[k]))
         if share[k]:
-            ride_f, ride_p, nxt = _ride(t.frames[keep], t.pos[keep], dets, claimed, p)
+            ride_f, ride_p, nxt = ride(t.frames[keep], t.pos[keep], dets, claimed, p)
             shared.append(ride_f)
             frames_out.append(ride_f)
             pos_out.append(ride_p)
@@ -218,62 +175,6 @@ def _follow(start: int | None, seed_pos: np.ndarray, tracks: dict[int, _Track],
         return frames, np.repeat(seed_pos[None], frames.size, axis=0), [], none
     return (np.concatenate(frames_out), np.concatenate(pos_out), joins,
             np.concatenate(shared) if shared else none)
-
-
-def _ride(frames: np.ndarray, pos: np.ndarray, dets: _Detections, claimed: set[int],
-          p: TrackingParams) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """Share another VIP's spot (``frames``, ``pos``: its track from where the rider
-    joins) until the two part: the first unclaimed track that starts within
-    ``reacquire_radius`` of the shared spot's position in the frame before. Returns the
-    shared frames and positions and the parting track (None: shared to the end)."""
-    sl = dets.window(int(frames[0]), int(frames[-1]))
-    new = dets.start[sl] & ~np.isin(dets.particle[sl], list(claimed))
-    fr, at, pid = dets.frame[sl][new], dets.pos[sl][new], dets.particle[sl][new]
-    for i in range(1, frames.size):
-        sel = (fr > frames[i - 1]) & (fr <= frames[i])
-        if not sel.any():
-            continue
-        d = np.hypot(at[sel, 0] - pos[i - 1, 0], at[sel, 1] - pos[i - 1, 1])
-        j = int(np.argmin(d))
-        if d[j] <= p.reacquire_radius:
-            return frames[:i], pos[:i], int(pid[sel][j])
-    return frames, pos, None
-
-
-def _rescue(frames: np.ndarray, pos: np.ndarray, joins: list[int], shared: np.ndarray,
-            dets: _Detections, tracks: dict[int, _Track], claimed: set[int], last_frame: int,
-            p: TrackingParams) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray]:
-    """Give a VIP that ends before the movie does the track it most likely lost.
-
-    andi-datasets picks the VIPs among the longest trajectories, so a VIP almost always stays
-    in the field for the whole movie; one that ends early mostly followed another particle
-    out of it. Walking back from its end, the latest frame where a track that no VIP holds
-    and that lasts to the last frame passes within ``contact_radius`` is where the two
-    parted: the VIP continues on that track from the next frame (a join, flagged
-    re-acquired). ``_follow``'s outputs in, the same out; ``claimed`` gains the track.
-    """
-    if frames.size == 0 or frames[-1] >= last_frame:
-        return frames, pos, joins, shared
-    for k in range(frames.size - 1, -1, -1):
-        t = int(frames[k])
-        sl = dets.window(t - 1, t)
-        pid = dets.particle[sl]
-        d = np.hypot(dets.pos[sl, 0] - pos[k, 0], dets.pos[sl, 1] - pos[k, 1])
-        for j in np.argsort(d):
-            if d[j] > p.contact_radius:
-                break
-            c = int(pid[j])
-            if c in claimed:  # the VIP's own track among them
-                continue
-            tr = tracks[c]
-            if tr.frames[-1] >= last_frame and tr.frames[0] <= t:
-                claimed.add(c)
-                keep = tr.frames > t
-                return (np.concatenate([frames[:k + 1], tr.frames[keep]]),
-                        np.concatenate([pos[:k + 1], tr.pos[keep]]),
-                        [*(j for j in joins if j <= t), int(tr.frames[keep][0])],
-                        shared[shared <= t])
-    return frames, pos, joins, shared
 
 
 def _fill(frames: np.ndarray, pos: np.ndarray, dets: dict[int, np.ndarray],
@@ -385,10 +286,10 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
     """
     p = params
     last_frame = first_frame + n_frames - 1
-    by_pid = _tracks_by_particle(tracks)
+    by_pid = tracks_by_particle(tracks)
     first = tracks[tracks["frame"] == first_frame] if not tracks.empty else tracks
     pairs = match_vips(centroids, first, p.vip_radius)
-    found = _Detections.from_tracks(tracks)
+    found = Detections.from_tracks(tracks)
     claimed = {pid for pid in pairs.values() if pid is not None}
     dets, masses = {}, {}
     if not tracks.empty:
@@ -410,7 +311,7 @@ def follow_vips(tracks: pd.DataFrame, centroids: dict[int, np.ndarray], shape: t
                              last_frame, first_frame, p) for vip in sorted(centroids)}
     if p.vips_span_movie:
         for vip in sorted(centroids):
-            followed[vip] = _rescue(*followed[vip], found, by_pid, claimed, last_frame, p)
+            followed[vip] = rescue(*followed[vip], found, by_pid, claimed, last_frame, p)
     for vip in sorted(centroids):
         seed = seeds[vip]
         frames, pos, joins, shared = followed[vip]
