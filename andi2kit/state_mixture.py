@@ -94,11 +94,10 @@ class Decision:
     min_clumping, min_near : float
         Share of pairs of confined stretches (different trajectories, one FOV) centred within
         :data:`CLUMP_RADIUS`, or within :data:`NEAR_RADIUS`, needed for a confined state
-        (either suffices). Within 3 px on the tuning seeds: 0.015–0.039 in the eight
-        confinement experiments with many confined stretches (compartments of radius 2–7
-        px, 19–154 of them), 0–0.008 in the five multi-state experiments called confined;
-        within 10 px 0.027–0.40 and 0.014–0.029 (many small compartments clump little at
-        10 px).
+        (either suffices). Within 3 px on the tuning seeds: 0.015–0.035 in the seven
+        confinement experiments with ≥ 100 pairs (compartments of radius 2–7 px, 19–154 of
+        them), 0.0004–0.005 in the five multi-state experiments called confined; within 10
+        px 0.024–0.11 and 0.012–0.023 (many small compartments clump little at 10 px).
     max_partnered : float
         Largest share of confined-called (immobile-called) frames with a partner of a
         confined (immobile) state; above it the slow stretches are dimers (free).
