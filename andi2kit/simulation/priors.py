@@ -47,6 +47,9 @@ D_RATIO = (0.005, 0.3)
 ALPHA = (0.2, 1.9)
 #: Mean dwell time of a multi-state state, frames.
 DWELL = (5.0, 300.0)
+#: Share of the box that a confinement experiment's compartments may cover, and their
+#: largest number.
+COVER, MOST_COMPARTMENTS = 0.4, 200
 
 
 def _logu(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -59,6 +62,12 @@ def _alpha(rng: np.random.Generator) -> list[float]:
 
 def _d(rng: np.random.Generator, mean: float) -> list[float]:
     return [mean, mean * mean * _logu(rng, 1e-4, 0.05)]
+
+
+def _most_compartments(r: float) -> int:
+    """How many compartments of radius ``r`` cover :data:`COVER` of the box (at most
+    :data:`MOST_COMPARTMENTS`)."""
+    return int(min(MOST_COMPARTMENTS, COVER * BOX_PX**2 / (np.pi * r * r)))
 
 
 def _two_states(rng: np.random.Generator) -> dict[str, list]:
@@ -108,8 +117,7 @@ def draw_wide(rng: np.random.Generator, model: str) -> dict[str, Any]:
                       Pb=float(rng.uniform(0.2, 1.0)), Pu=_logu(rng, 0.005, 0.3))
     elif model == "confinement":
         r = _logu(rng, 1.5, 12.0)
-        most = int(min(200, 0.4 * BOX_PX**2 / (np.pi * r * r)))
-        params.update(r=r, Nc=round(_logu(rng, 10, max(most, 11))),
+        params.update(r=r, Nc=round(_logu(rng, 10, max(_most_compartments(r), 11))),
                       trans=float(rng.uniform(0.0, 0.4)))
     else:
         raise ValueError(f"unknown model {model!r}")
@@ -141,8 +149,8 @@ def draw_compartments(rng: np.random.Generator, model: str) -> dict[str, Any]:
     params = draw_wide(rng, model)
     if model == "confinement":
         r = _logu(rng, *SMALL_RADIUS)
-        most = int(min(200, 0.4 * BOX_PX**2 / (np.pi * r * r)))
-        params.update(r=r, Nc=round(_logu(rng, MANY_COMPARTMENTS, max(most, MANY_COMPARTMENTS))))
+        most = max(_most_compartments(r), MANY_COMPARTMENTS)
+        params.update(r=r, Nc=round(_logu(rng, MANY_COMPARTMENTS, most)))
     return params
 
 
