@@ -113,6 +113,12 @@ def tracks_path(out: str | Path, exp: int, fov: int) -> Path:
     return Path(out) / f"exp_{exp}" / f"trajs_fov_{fov}.csv"
 
 
+def field_path(out: str | Path, exp: int, fov: int) -> Path:
+    """Where :func:`andi2kit.tracking.track_folder` writes the tracks of every particle of a
+    FOV's video (:func:`andi2kit.tracking.field_tracks`), beside its VIP trajectories."""
+    return Path(out) / f"exp_{exp}" / f"field_fov_{fov}.csv"
+
+
 def staging_dir(out: str | Path) -> Path:
     """A simulation's folder of per-FOV records and temporary files."""
     return Path(out) / STAGING_DIR

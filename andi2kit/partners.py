@@ -238,7 +238,9 @@ def binding_changes(positions: Sequence[np.ndarray], bound: Sequence[np.ndarray]
 
 def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> bool:
     """Whether an experiment is judged dimerization: at least :data:`DIMER_SHARE` of the
-    frames of its FOVs' evidence (``bound`` and ``frames`` counts) are bound, at least
+    frames of its FOVs' evidence (``bound`` of ``partner_frames``, the frames of the
+    trajectories the partners were looked for in; ``frames`` when that count is absent) are
+    bound, at least
     :data:`CHANGED_SHARE` of its ``bindings`` ``changed`` the trajectory's motion
     (:func:`binding_changes`), and it holds neither immobile nor confined frames (``held``,
     :func:`andi2kit.state_mixture.decide`).
@@ -252,11 +254,21 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     False
     >>> is_dimerization([ev], np.array([True, False, True, True]))
     False
+
+    The bound share is over the frames the partners were looked for in (Track 1: the
+    VIPs), not over all the frames of the state evidence (Track 1: every tracked particle):
+
+    >>> field = ev | {"frames": 4000, "partner_frames": 1000}
+    >>> is_dimerization([field], np.array([False, False, True, True]))
+    True
     """
     def total(key: str) -> float:
         return sum(float(ev.get(key, 0.0)) for ev in evidence)
 
-    frames, bindings = total("frames"), total("bindings")
+    # evidence written before the partner counts had their own frame count: "frames"
+    frames = total("partner_frames") if all("partner_frames" in ev for ev in evidence) \
+        else total("frames")
+    bindings = total("bindings")
     return (frames > 0 and total("bound") / frames >= DIMER_SHARE and bindings > 0
             and total("changed") / bindings >= CHANGED_SHARE
             and not held[IMMOBILE] and not held[CONFINED])
@@ -292,7 +304,8 @@ def settings() -> dict:
     """What decides the partner change points (recorded beside a FOV's output)."""
     return {"bound_radius": BOUND_RADIUS, "step_tol": STEP_TOL, "min_bound": MIN_BOUND,
             "merged_brightness": MERGED_BRIGHTNESS,
-            "dimer_share": DIMER_SHARE, "keep_model": KEEP_MODEL,
+            "dimer_share": DIMER_SHARE, "dimer_share_of": "partner_frames",
+            "keep_model": KEEP_MODEL,
             "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE,
             "binding_window": BINDING_WINDOW, "change_factor": CHANGE_FACTOR,
             "changed_share": CHANGED_SHARE}

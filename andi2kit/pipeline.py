@@ -29,10 +29,10 @@ import numpy as np
 from andi2kit import layout, provenance
 from andi2kit.errors import InputError
 from andi2kit.execution import imap_unordered, parallel
+from andi2kit.fov_input import input_path, read_fov, read_fov_input, tracker_identity
 from andi2kit.io import (
     format_labels,
     read_labels,
-    read_trajectories,
     write_ensemble,
     write_labels,
     write_text_atomic,
@@ -43,6 +43,9 @@ from andi2kit.screen import describe, screen
 from andi2kit.validation import Problem, validate
 
 log = logging.getLogger(__name__)
+
+__all__ = ["RunReport", "check_public", "method_identity", "predict_fov", "read_fov_input",
+           "run", "tracks_present"]
 
 
 @dataclass
@@ -93,53 +96,12 @@ def method_identity(name: str, options: dict) -> dict:
     return {"method": name, "settings": ident}
 
 
-def _tracker_identity() -> str:
-    # the tracker's modules (scipy, numba) take seconds to import: only Track 1 needs them
-    from andi2kit.tracking import TrackingParams
-
-    return provenance.tracker_digest(TrackingParams())
-
-
-def read_fov_input(public: Path, track: int, exp: int, fov: int, tracks: Path | None = None):
-    """The trajectory table a method sees for one FOV (Track 1: tracked VIP trajectories).
-
-    With ``tracks`` (Track 1), the VIP trajectories are read from ``tracks`` when
-    :func:`andi2kit.tracking.track_folder` (``andi2kit track``) or an earlier run wrote them
-    there from the same video bytes with the same tracker (their record says so), else
-    tracked and saved there, with their record, for the next method.
-    """
-    if track == 2:
-        return read_trajectories(layout.trajs_path(public, 2, exp, fov))
-    # the tracker's modules (scipy, numba) take seconds to import: only Track 1 needs them
-    from andi2kit.tracking import TrackingParams, read_tracks, track_vips, write_tracks
-
-    video = layout.video_path(public, exp, fov)
-    cached = layout.tracks_path(tracks, exp, fov) if tracks is not None else None
-    if cached is not None:
-        rec = provenance.tracks_record(video, TrackingParams())
-        reason = provenance.stale_reason(cached, rec)
-        if reason is None:
-            return read_tracks(cached)
-        if reason != "missing":
-            log.info("%s: tracking again (%s)", cached, reason)
-        provenance.forget(cached)
-    trajs = track_vips(video)
-    if cached is not None:
-        write_tracks(cached, trajs)
-        provenance.write_record(cached, rec)
-    return trajs
-
-
-def input_path(public: Path, track: int, exp: int, fov: int) -> Path:
-    """The public-data file a FOV's prediction depends on."""
-    if track == 1:
-        return layout.video_path(public, exp, fov)
-    return layout.trajs_path(public, 2, exp, fov)
-
-
-def fov_record(public: Path, track: int, exp: int, fov: int, identity: dict) -> dict:
-    """The record of a FOV's segments: method identity and input file (Track 1: tracker)."""
-    extra = {"tracker": _tracker_identity()} if track == 1 else {}
+def fov_record(public: Path, track: int, exp: int, fov: int, identity: dict,
+               field: bool = False) -> dict:
+    """The record of a FOV's segments: method identity and input file (Track 1: tracker, and
+    whether the field's tracks were the state evidence, ``field``)."""
+    extra = {"tracker": tracker_identity(), "evidence_from": "field" if field else "vips"} \
+        if track == 1 else {}
     return provenance.make_record(**identity, **extra,
                                   input=provenance.file_digest(input_path(public, track,
                                                                           exp, fov)))
@@ -157,10 +119,12 @@ def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
     notes : list of str
         Trajectories that got fallback labels (:func:`andi2kit.screen.describe`).
     """
-    trajs = read_fov_input(public, track, exp, fov, tracks)
     m = _method(method, options)
+    evidence_from_field = track == 1 and getattr(m, "gives_evidence", False)
+    given = read_fov(public, track, exp, fov, tracks, field=evidence_from_field)
+    trajs = given.trajs
     if hasattr(m, "predict_with_evidence"):
-        labels, evidence = m.predict_with_evidence(trajs)
+        labels, evidence = m.predict_with_evidence(trajs, field=given.field)
         if evidence is not None:
             write_text_atomic(layout.state_evidence_path(out, track, exp, fov),
                               json.dumps(evidence))
@@ -279,7 +243,7 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
         for f in fovs[e]:
             seg = layout.segments_path(out, track, e, f)
             try:
-                rec = fov_record(public, track, e, f, identity)
+                rec = fov_record(public, track, e, f, identity, field=with_evidence)
             except OSError as exc:
                 report.failed[e, f] = f"{input_path(public, track, e, f)}: cannot read ({exc})"
                 continue

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit import layout
+from andi2kit.fov_input import read_fov_input
 from andi2kit.inference import COLUMN
 from andi2kit.io import read_ensemble, read_labels, read_trajectories, read_video
 from andi2kit.methods.unet import UNetMethod
-from andi2kit.pipeline import read_fov_input
 from andi2kit.scoring import metrics as M
 from andi2kit.tracking.evaluate import frame_errors, read_truth
 

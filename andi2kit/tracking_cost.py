@@ -17,6 +17,7 @@ Layout written under ``out``::
 
     out/true_tracks/exp_<E>/trajs_fov_<F>.csv   (the VIPs' rows of the Track 2 CSV)
     out/kept_tracks/exp_<E>/trajs_fov_<F>.csv   (tracked, lost frames put back on the VIP)
+    out/{true,kept}_tracks/exp_<E>/field_fov_<F>.csv  (the tracked run's field tracks)
     out/tracked/track_1/...                      (submission on the tracked VIPs)
     out/kept/track_1/...                         (submission with identity kept)
     out/true/track_1/...                         (submission on the true VIPs)
@@ -79,16 +80,22 @@ class TrackingCost:
         return out
 
 
-def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path) -> Path:
+def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path,
+                      field: str | Path | None = None) -> Path:
     """Write the true VIP trajectories of every video's FOV in the tracks layout.
 
     They are the VIPs' rows of the FOV's Track 2 CSV (the simulation numbers the VIPs first
     in both): true positions with the challenge's localisation noise, ``traj_idx, frame, x,
     y`` only. The noise-free positions of ``ref`` would not do: an immobile particle there
     does not move at all, which no tracker (and no Track 2 file) ever shows a model.
+
+    With ``field`` (a tracks folder), each FOV's field tracks are copied from there: the
+    true run then differs from the tracked one by the VIPs only.
     """
     out = Path(out)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
+        if field is not None:
+            _copy_field(Path(field), out, exp, fov, video)
         vips = np.atleast_1d(np.loadtxt(layout.vip_path(ref, exp, fov), dtype=np.int64))
         everyone = io.read_trajectories(layout.trajs_path(public, 2, exp, fov))
         truth = everyone[everyone["traj_idx"].isin(vips)]
@@ -144,6 +151,7 @@ def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
     """
     out = Path(out)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
+        _copy_field(Path(tracks), out, exp, fov, video)
         truth, origin = read_truth(ref, exp, fov)
         noisy = io.read_trajectories(layout.tracks_path(true_tracks, exp, fov))
         tracked = read_tracks(layout.tracks_path(tracks, exp, fov))
@@ -153,6 +161,16 @@ def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
         dest = write_tracks(layout.tracks_path(out, exp, fov), kept)
         provenance.write_record(dest, provenance.tracks_record(video, TrackingParams()))
     return out
+
+
+def _copy_field(tracks: Path, out: Path, exp: int, fov: int, video: Path) -> None:
+    """Copy a FOV's field tracks (:func:`andi2kit.tracking.field_tracks`) with their record,
+    when ``tracks`` holds them made from ``video`` (else ``run`` tracks the video for them)."""
+    src = layout.field_path(tracks, exp, fov)
+    record = provenance.tracks_record(video, TrackingParams())
+    if provenance.stale_reason(src, record) is None:
+        dest = io.write_text_atomic(layout.field_path(out, exp, fov), src.read_text())
+        provenance.write_record(dest, record)
 
 
 def _keep_identity(tracked: pd.DataFrame, truth: pd.DataFrame, noisy: pd.DataFrame,
@@ -209,8 +227,10 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
                              "`run` (was the tracker's code edited during this job?); rerun")
         return score_track(out / name, ref, 1)
 
-    true_tracks = write_true_tracks(public, ref, out / "true_tracks")
     tracked = scored("tracked", Path(tracks), as_given=False)  # tracks missing FOVs
+    # the true and kept runs take the tracked run's field tracks: they differ from it by the
+    # VIPs only
+    true_tracks = write_true_tracks(public, ref, out / "true_tracks", field=tracks)
     true = scored("true", true_tracks, as_given=True)
     kept = scored("kept", write_kept_tracks(public, ref, tracks, true_tracks,
                                             out / "kept_tracks"), as_given=True)
@@ -219,7 +239,7 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
 
 def _digests(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): provenance.file_digest(p)
-            for p in sorted(folder.glob("exp_*/trajs_fov_*.csv"))}
+            for p in sorted(folder.glob("exp_*/*_fov_*.csv"))}
 
 
 def cost_table(costs: list[TrackingCost], within: pd.Series | None = None):

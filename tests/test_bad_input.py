@@ -623,7 +623,7 @@ def test_tune_out_copies_and_never_touches_the_source(tmp_path):
 
 
 def test_true_tracks_are_used_by_run_not_tracked_again(tmp_path):
-    from andi2kit.pipeline import read_fov_input
+    from andi2kit.fov_input import read_fov_input
     from andi2kit.tracking_cost import write_true_tracks
 
     video = layout.video_path(tmp_path / "pub", 0, 0)

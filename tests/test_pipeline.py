@@ -6,14 +6,17 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from andi2kit import layout, partners, provenance, state_mixture
 from andi2kit.cli import app
 from andi2kit.constants import IMMOBILE
+from andi2kit.fov_input import read_fov
 from andi2kit.io import read_labels, read_trajectories
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import score
+from andi2kit.tracking import read_tracks
 
 
 def test_run_msd_track2(sim_data, tmp_path):
@@ -146,6 +149,7 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     assert rep1.ok, (rep1.failed, rep1.problems)
     cached = sorted(tracks.glob("exp_*/trajs_fov_*.csv"))
     assert len(cached) == len(rep1.written) > 0
+    assert len(sorted(tracks.glob("exp_*/field_fov_*.csv"))) == len(cached)
     stamp = cached[0].stat().st_mtime_ns
     rep2 = run(public, tmp_path / "sub2", 1, "msd", progress=False, tracks=tracks)
     assert rep2.ok and cached[0].stat().st_mtime_ns == stamp
@@ -162,6 +166,24 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     # parallel workers after TensorFlow is loaded in this process (forked workers deadlocked)
     rep3 = run(public, tmp_path / "sub3", 1, "unet", progress=False, tracks=tracks, workers=2)
     assert rep3.ok and len(rep3.written) == len(cached)
+    # the experiment's state evidence comes from every tracked particle (the field file,
+    # written beside the VIPs by the first run), the partner counts from the VIPs
+    for e, f in rep3.written:
+        field = read_tracks(layout.field_path(tracks, e, f))
+        counts = json.loads(layout.state_evidence_path(tmp_path / "sub3", 1, e, f)
+                            .read_text())["evidence"]
+        span = field.groupby("traj_idx")["frame"].agg(lambda g: g.max() - g.min() + 1)
+        assert counts["trajectories"] == len(span) > 2
+        assert counts["frames"] == span.sum()
+    # the VIP file of another tracker (true trajectories) is kept; a missing field file is
+    # tracked again alone
+    vip_file, field_file = layout.tracks_path(tracks, 0, 0), layout.field_path(tracks, 0, 0)
+    stamp, before = vip_file.stat().st_mtime_ns, read_tracks(field_file)
+    field_file.unlink()
+    got = read_fov(public, 1, 0, 0, tracks, field=True)
+    assert vip_file.stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(read_tracks(field_file), before)
+    np.testing.assert_allclose(got.field[["x", "y"]], before[["x", "y"]], atol=1e-9)
     # the same trajectories (up to the CSV's float text) give the same labels
     for a, b in zip(read_labels(layout.prediction_path(sub, 1, 0, 0)),
                     read_labels(layout.prediction_path(tmp_path / "sub2", 1, 0, 0)),

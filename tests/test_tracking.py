@@ -377,6 +377,36 @@ def test_simulated_vips_all_found_with_their_indices(tracked_sim):
             assert (span == 0).all()
 
 
+def test_field_tracks_follow_every_particle_beside_the_vips(tracked_sim):
+    """The field file beside each FOV's VIPs holds the tracks of the video's other particles
+    too (at least MIN_LENGTH frames each), on the true positions of the FOV's Track 2 CSV
+    (every particle of the simulation), with spots of brightness about 1."""
+    from andi2kit import provenance
+    from andi2kit.tracking import MIN_LENGTH
+
+    sim, out = tracked_sim
+    for exp in (0, 1):
+        for fov in (0, 1):
+            path = layout.field_path(out, exp, fov)
+            video = layout.video_path(sim / "public_data", exp, fov)
+            assert provenance.stale_reason(path, provenance.tracks_record(
+                video, TrackingParams())) is None
+            field = read_tracks(path)
+            vips = read_tracks(tracks_path(out, exp, fov))
+            span = field.groupby("traj_idx")["frame"].agg(lambda f: f.max() - f.min() + 1)
+            assert span.min() >= MIN_LENGTH and len(span) > vips["traj_idx"].nunique()
+            _, origin = read_truth(sim / "ref", exp, fov)
+            everyone = io.read_trajectories(layout.trajs_path(sim / "public_data", 2, exp,
+                                                              fov))
+            near = []
+            for f, g in field.groupby("frame"):
+                true = everyone[everyone["frame"] == f][["x", "y"]].to_numpy() - origin
+                d = np.hypot(*(g[["x", "y"]].to_numpy()[:, None] - true[None]).T)
+                near.append(d.min(axis=0) < 1.0)
+            assert np.mean(np.concatenate(near)) >= 0.95
+            assert 0.9 <= field["brightness"].median() <= 1.1
+
+
 def test_simulated_tracking_accuracy(tracked_sim):
     sim, out = tracked_sim
     rows = []

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import io, layout, provenance
-from andi2kit.pipeline import read_fov_input
+from andi2kit.fov_input import read_fov_input
 from andi2kit.scoring.score import TrackScore
 from andi2kit.tracking import TrackingParams
 from andi2kit.tracking.video import read_tracks, write_tracks

@@ -14,7 +14,9 @@ A functional pipeline in trackpy's style, with DataFrames as the contract betwee
     tracks = untangle(tracks, params)       # identities given back after contacts
     vips = follow_vips(tracks, vip_centroids, ...)
 
-:func:`track_vips` runs the whole chain on a ``videos_fov_<F>.tiff`` file.
+:func:`track_vips` runs the whole chain on a ``videos_fov_<F>.tiff`` file; :func:`track_fov`
+also returns every other particle's track (:func:`field_tracks`), the evidence of which states
+the experiment holds.
 
 Geometry (checked against andi-datasets' renderer, see :mod:`andi2kit.simulation`)
 --------------------------------------------------------------------------------
@@ -62,13 +64,16 @@ from andi2kit.tracking.params import MIN_LENGTH, N_FRAMES, TrackingParams
 from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.video import (
     TrackReport,
+    field_tracks,
     fov_jobs,
     read_tracks,
     track1_root,
     track_folder,
+    track_fov,
     track_video,
     track_vips,
     tracks_path,
+    write_fov_tracks,
     write_tracks,
 )
 from andi2kit.tracking.vips import follow_vips, match_vips
@@ -78,6 +83,7 @@ __all__ = [
     "N_FRAMES",
     "TrackReport",
     "TrackingParams",
+    "field_tracks",
     "follow_vips",
     "fov_jobs",
     "link",
@@ -90,9 +96,11 @@ __all__ = [
     "refine_frame",
     "track1_root",
     "track_folder",
+    "track_fov",
     "track_video",
     "track_vips",
     "tracks_path",
     "untangle",
+    "write_fov_tracks",
     "write_tracks",
 ]

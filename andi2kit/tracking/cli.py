@@ -1,6 +1,7 @@
 """Command-line functions for Track 1 tracking (registered in :mod:`andi2kit.cli`).
 
-``andi2kit track PUBLIC_TRACK1 --out OUT`` writes ``OUT/exp_<E>/trajs_fov_<F>.csv``;
+``andi2kit track PUBLIC_TRACK1 --out OUT`` writes ``OUT/exp_<E>/trajs_fov_<F>.csv`` (the VIPs)
+and ``field_fov_<F>.csv`` (every particle, the evidence of the experiment's states);
 ``andi2kit track-eval PUBLIC_TRACK1 --ref REF`` tracks (or reuses) and prints the quality
 table against simulated ground truth.
 """
@@ -22,11 +23,14 @@ def _fail_lines(failed: dict[tuple[int, int], str]) -> list[str]:
 def track(
     public_track1: Annotated[Path, typer.Argument(
         help="public_data/track_1 folder (videos); public_data itself is accepted.")],
-    out: Annotated[Path, typer.Option(help="Folder for exp_<E>/trajs_fov_<F>.csv.")],
+    out: Annotated[Path, typer.Option(
+        help="Folder for exp_<E>/trajs_fov_<F>.csv (VIPs) and field_fov_<F>.csv (every "
+             "particle).")],
     workers: Annotated[int, typer.Option(min=1, help="Parallel processes over FOVs.")] = 1,
     force: Annotated[bool, typer.Option(help="Track FOVs whose output exists again.")] = False,
 ) -> None:
-    """Track the VIP particles of every video into Track-2-style trajectory CSVs."""
+    """Track the VIP particles of every video into Track-2-style trajectory CSVs (and every
+    other particle, beside them)."""
     from andi2kit.tracking import track_folder
 
     rep = track_folder(public_track1, out, workers=workers, force=force)  # input errors: exit 2

@@ -13,10 +13,10 @@ import pandas as pd
 from andi2kit import io, layout, provenance
 from andi2kit.constants import BRIGHTNESS
 from andi2kit.errors import InputError
-from andi2kit.layout import tracks_path
+from andi2kit.layout import field_path, tracks_path
 from andi2kit.tracking.detect import locate, preprocess
 from andi2kit.tracking.linking import link
-from andi2kit.tracking.params import TrackingParams
+from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
 from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.vips import follow_vips
 
@@ -68,6 +68,73 @@ def track_video(video: np.ndarray, params: TrackingParams = TrackingParams(),
     return untangle(link(feats, params), params), centroids
 
 
+def field_tracks(tracks: pd.DataFrame, min_length: int = MIN_LENGTH,
+                 origin: tuple[float, float] = (0.0, 0.0)) -> pd.DataFrame:
+    """Every linked track of a video at least ``min_length`` frames long: what the whole
+    field of view shows of its experiment's motion.
+
+    The challenge scores the VIPs only, but every particle of a FOV moves under the same
+    model: the tracks of the others are evidence of which states the experiment holds
+    (:func:`andi2kit.state_mixture.decide`), ten times as much as the VIPs give, never
+    labelled themselves.
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        :func:`track_video` output (``frame, y, x, mass, particle``).
+    min_length : int
+        Shortest track kept (frames, first to last).
+    origin : tuple of float
+        As :func:`track_vips`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``traj_idx`` (the tracker's particle number, not a VIP index), ``frame``, ``x``,
+        ``y`` (the trajectory coordinates of :func:`track_vips`) and ``brightness`` (the
+        spot's mass over the median mass of its frame's spots), sorted by ``traj_idx`` then
+        ``frame``; a frame the linker bridged is absent.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"frame": [0, 1, 0], "y": [5.0, 5.5, 9.0], "x": [2.0, 2.5, 7.0],
+    ...                   "mass": [10.0, 30.0, 30.0], "particle": [4, 4, 8]})
+    >>> field_tracks(t, min_length=2)[["traj_idx", "x", "brightness"]].to_numpy().tolist()
+    [[4.0, 5.0, 0.5], [4.0, 5.5, 1.0]]
+    """
+    span = tracks.groupby("particle")["frame"].transform(lambda f: f.max() - f.min() + 1)
+    kept = tracks[span >= min_length]
+    unit = tracks.groupby("frame")["mass"].median()
+    out = pd.DataFrame({
+        "traj_idx": kept["particle"].to_numpy(np.int64),
+        "frame": kept["frame"].to_numpy(np.int64),
+        "x": kept["y"].to_numpy(float) + float(origin[0]),  # rows, as for the VIPs
+        "y": kept["x"].to_numpy(float) + float(origin[1]),
+        BRIGHTNESS: kept["mass"].to_numpy(float) / unit.reindex(kept["frame"]).to_numpy(),
+    })
+    return out.sort_values(["traj_idx", "frame"], kind="stable").reset_index(drop=True)
+
+
+def track_fov(video_path: str | Path, params: TrackingParams = TrackingParams(),
+              origin: tuple[float, float] = (0.0, 0.0)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The VIP trajectories of a challenge video (:func:`track_vips`) and the tracks of
+    every particle in it (:func:`field_tracks`), from one tracking."""
+    video_path = Path(video_path)
+    video = io.read_video(video_path, min_frames=2)
+    tracks, centroids = track_video(video, params, video_path)
+    vips = follow_vips(tracks, centroids, video.shape[1:], video.shape[0] - 1, params)
+    out = pd.DataFrame({
+        "traj_idx": vips["traj_idx"].astype(np.int64),
+        "frame": vips["frame"].astype(np.int64),
+        "x": vips["row"].to_numpy() + float(origin[0]),
+        "y": vips["col"].to_numpy() + float(origin[1]),
+        "flags": vips["flags"].astype(np.int64),
+        BRIGHTNESS: vips[BRIGHTNESS].to_numpy(float),
+    })
+    out = out.sort_values(["traj_idx", "frame"], kind="stable").reset_index(drop=True)
+    return out, field_tracks(tracks, origin=origin)
+
+
 def track_vips(video_path: str | Path, params: TrackingParams = TrackingParams(),
                origin: tuple[float, float] = (0.0, 0.0)) -> pd.DataFrame:
     """Trajectories of the VIP particles of a challenge video.
@@ -98,22 +165,12 @@ def track_vips(video_path: str | Path, params: TrackingParams = TrackingParams()
     InputError
         If the file is missing or unreadable, not uint8, has too few pages, page 0 is not a
         VIP frame, or nothing is detected.
+
+    See Also
+    --------
+    track_fov : the same, with the tracks of every other particle.
     """
-    video_path = Path(video_path)
-    video = io.read_video(video_path, min_frames=2)
-    tracks, centroids = track_video(video, params, video_path)
-    vips = follow_vips(tracks, centroids, video.shape[1:], video.shape[0] - 1, params)
-    out = pd.DataFrame({
-        "traj_idx": vips["traj_idx"].astype(np.int64),
-        "frame": vips["frame"].astype(np.int64),
-        "x": vips["row"].to_numpy() + float(origin[0]),
-        "y": vips["col"].to_numpy() + float(origin[1]),
-        "flags": vips["flags"].astype(np.int64),
-        BRIGHTNESS: vips[BRIGHTNESS].to_numpy(float),
-    })
-    return out.sort_values(["traj_idx", "frame"], kind="stable").reset_index(drop=True)
-
-
+    return track_fov(video_path, params, origin)[0]
 
 
 def track1_root(path: str | Path) -> Path:
@@ -184,6 +241,17 @@ def read_tracks(path: str | Path) -> pd.DataFrame:
     return df.merge(raw, on=["traj_idx", "frame"], how="left", validate="one_to_one")
 
 
+def write_fov_tracks(out: str | Path, exp: int, fov: int, vips: pd.DataFrame | None,
+                     field: pd.DataFrame | None, record: dict) -> None:
+    """Write a FOV's VIP trajectories and its field tracks (either may be None: not
+    written) under ``out``, each atomically with ``record`` (:func:`andi2kit.provenance.
+    tracks_record`) beside it."""
+    for dest, table in ((tracks_path(out, exp, fov), vips), (field_path(out, exp, fov), field)):
+        if table is not None:
+            write_tracks(dest, table)
+            provenance.write_record(dest, record)
+
+
 @dataclass
 class TrackReport:
     """What :func:`track_folder` did."""
@@ -199,10 +267,9 @@ class TrackReport:
 
 
 def _track_job(args: tuple) -> tuple[int, int, str | None]:
-    exp, fov, video, dest, params, record = args
+    exp, fov, video, out, params, record = args
     try:
-        write_tracks(dest, track_vips(video, params))
-        provenance.write_record(dest, record)
+        write_fov_tracks(out, exp, fov, *track_fov(video, params), record)
         return exp, fov, None
     except InputError as exc:
         return exp, fov, str(exc)
@@ -215,9 +282,11 @@ def track_folder(public_track1: str | Path, out: str | Path,
                  force: bool = False, progress: bool = True) -> TrackReport:
     """Track the VIPs of every video of a ``track_1`` folder.
 
-    Writes ``out/exp_<E>/trajs_fov_<F>.csv`` (``traj_idx, frame, x, y``; coordinates as
-    :func:`track_vips` with no origin) atomically. Existing files are kept unless ``force``;
-    a FOV that fails is reported and the others are still done.
+    Writes ``out/exp_<E>/trajs_fov_<F>.csv`` (``traj_idx, frame, x, y``, ``flags``,
+    ``brightness``; coordinates as :func:`track_vips` with no origin) and beside it
+    ``field_fov_<F>.csv`` (every particle's track, :func:`field_tracks`) atomically, each with
+    its record. Files made from the same video with the same tracker are kept unless
+    ``force``; a FOV that fails is reported and the others are still done.
 
     Parameters
     ----------
@@ -252,13 +321,14 @@ def track_folder(public_track1: str | Path, out: str | Path,
     report = TrackReport()
     todo = []
     for exp, fov, video in jobs:
-        dest = tracks_path(out, exp, fov)
         record = provenance.tracks_record(video, params)  # reused only if made from the same
-        if not force and provenance.stale_reason(dest, record) is None:  # video and settings
+        dests = (tracks_path(out, exp, fov), field_path(out, exp, fov))  # video and settings
+        if not force and all(provenance.stale_reason(d, record) is None for d in dests):
             report.skipped.append((exp, fov))
         else:
-            provenance.forget(dest)
-            todo.append((exp, fov, video, dest, params, record))
+            for d in dests:
+                provenance.forget(d)
+            todo.append((exp, fov, video, out, params, record))
     with progress_bar(progress) as bar:
         task = bar.add_task("tracking", total=len(jobs), completed=len(report.skipped))
 

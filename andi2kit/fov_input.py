@@ -1,0 +1,117 @@
+"""What a method sees of one FOV: the trajectory table (Track 2: the public CSV; Track 1: the
+VIP trajectories tracked in the video) and, on Track 1, the field: every other particle the
+video shows (:func:`andi2kit.tracking.field_tracks`).
+
+Tracked tables are cached in a ``--tracks`` folder (``andi2kit track --out``), each file with a
+record of the video bytes and the tracker it was made from
+(:func:`andi2kit.provenance.tracks_record`); a file whose record differs is tracked again,
+never reused. The VIP file and the field file are checked apart: VIP trajectories written by
+someone else (:func:`andi2kit.tracking_cost.write_true_tracks`) are used as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from andi2kit import layout, provenance
+from andi2kit.io import read_trajectories
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FovInput:
+    """One FOV's input.
+
+    Attributes
+    ----------
+    trajs : pandas.DataFrame
+        The trajectories to label (``traj_idx, frame, x, y``; Track 1 also ``flags``,
+        ``brightness``).
+    field : pandas.DataFrame or None
+        Track 1 when asked for: the tracks of every particle of the video
+        (:func:`andi2kit.tracking.field_tracks`), evidence of the experiment's states only.
+    """
+
+    trajs: pd.DataFrame
+    field: pd.DataFrame | None = None
+
+
+def tracker_identity() -> str:
+    """The Track 1 tracker's identity (:func:`andi2kit.provenance.tracker_digest` of the
+    default settings)."""
+    # the tracker's modules (scipy, numba) take seconds to import: only Track 1 needs them
+    from andi2kit.tracking import TrackingParams
+
+    return provenance.tracker_digest(TrackingParams())
+
+
+def input_path(public: Path, track: int, exp: int, fov: int) -> Path:
+    """The public-data file a FOV's prediction depends on."""
+    if track == 1:
+        return layout.video_path(public, exp, fov)
+    return layout.trajs_path(public, 2, exp, fov)
+
+
+def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None = None, *,
+             field: bool = False) -> FovInput:
+    """The input of one FOV (Track 1: tracked, or read from ``tracks`` when made there from
+    the same video bytes by the same tracker; what is tracked is saved there with its record).
+
+    Parameters
+    ----------
+    public : Path
+        ``public_data`` folder.
+    track, exp, fov : int
+        Which FOV.
+    tracks : Path, optional
+        Track 1: folder of tracked trajectories (:func:`andi2kit.tracking.track_folder`).
+    field : bool
+        Track 1: also the tracks of every particle (:attr:`FovInput.field`).
+
+    Returns
+    -------
+    FovInput
+
+    Raises
+    ------
+    InputError
+        On an unreadable trajectory file or video.
+    """
+    if track == 2:
+        return FovInput(read_trajectories(layout.trajs_path(public, 2, exp, fov)))
+    from andi2kit.tracking import TrackingParams, read_tracks, track_fov, write_fov_tracks
+
+    video = layout.video_path(public, exp, fov)
+    names = ("vips", "field")
+    got: dict[str, pd.DataFrame | None] = dict.fromkeys(names)
+    rec = provenance.tracks_record(video, TrackingParams()) if tracks is not None else None
+    cached = {"vips": layout.tracks_path(tracks, exp, fov),
+              "field": layout.field_path(tracks, exp, fov)} if tracks is not None else {}
+    for name, path in cached.items():
+        reason = provenance.stale_reason(path, rec)
+        if reason is None:
+            got[name] = read_tracks(path) if name == "vips" or field else None
+            continue
+        if reason != "missing":
+            log.info("%s: tracking again (%s)", path, reason)
+        provenance.forget(path)
+    usable = {n: n in cached and provenance.stale_reason(cached[n], rec) is None
+              for n in names}
+    if got["vips"] is None or (field and got["field"] is None):
+        fresh = dict(zip(names, track_fov(video), strict=True))
+        if tracks is not None:  # every file not already there, for the next run
+            write_fov_tracks(tracks, exp, fov, *(None if usable[n] else fresh[n]
+                                                 for n in names), rec)
+        got = {n: fresh[n] if got[n] is None else got[n] for n in names}
+    return FovInput(got["vips"], got["field"] if field else None)
+
+
+def read_fov_input(public: Path, track: int, exp: int, fov: int,
+                   tracks: Path | None = None) -> pd.DataFrame:
+    """The trajectory table a method labels for one FOV: :func:`read_fov`'s ``trajs``."""
+    return read_fov(public, track, exp, fov, tracks).trajs
