@@ -10,7 +10,12 @@ import numpy as np
 
 from andi2kit.constants import BOX_PX, LOCALISATION_NOISE, MODEL_NAMES, N_FRAMES
 from andi2kit.simulation.andi_compat import import_andi
-from andi2kit.simulation.priors import draw_compartments, draw_directed, draw_wide
+from andi2kit.simulation.priors import (
+    draw_compartments,
+    draw_directed,
+    draw_short_traps,
+    draw_wide,
+)
 from andi2kit.training_data import sample_definition
 
 #: andi-datasets' model numbering (``_get_dic_andi2``).
@@ -197,6 +202,16 @@ PRESETS: dict[str, Preset] = {
         tuple(ExperimentSpec(m) for m in ("confinement", "multi_state") for _ in range(5)),
         fovs=3,
         draw=draw_compartments,
+    ),
+    "traps": Preset(
+        "traps",
+        "10 experiments from the wide priors, 5 of immobile traps that hold a particle for a"
+        " few frames at a time (500-1500 traps of radius 1-2 px, unbinding probability"
+        " 0.1-0.3 per frame) and 5 of single-state motion (the look-alike: no stops), 3 FOVs"
+        " each: are short trapping bouts called immobile, and never where there are none?",
+        tuple(ExperimentSpec(m) for m in ("immobile_traps", "single_state") for _ in range(5)),
+        fovs=3,
+        draw=draw_short_traps,
     ),
     "test": Preset(
         "test",

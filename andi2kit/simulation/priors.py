@@ -154,6 +154,34 @@ def draw_compartments(rng: np.random.Generator, model: str) -> dict[str, Any]:
     return params
 
 
+#: Traps of the ``traps`` preset: radius (px), count in the box, unbinding probability per
+#: frame (a bout lasts 1 / Pu frames on average: 3-10) and binding probability.
+SHORT_TRAPS = {"r": (1.0, 2.0), "Nt": (500, 1500), "Pu": (0.1, 0.3), "Pb": (0.5, 1.0)}
+
+
+def draw_short_traps(rng: np.random.Generator, model: str) -> dict[str, Any]:
+    """:func:`draw_wide`, with traps that hold a particle for a few frames at a time.
+
+    An ``immobile_traps`` experiment gets many traps (:data:`SHORT_TRAPS`: 500-1500 of
+    radius 1-2 px, 3-14 % of the box) that let go after 3-10 frames on average: its
+    particles stop often and briefly. Every other model (and every other parameter) is drawn
+    as in the wide priors.
+
+    Examples
+    --------
+    >>> p = draw_short_traps(np.random.default_rng(0), "immobile_traps")
+    >>> 0.1 <= p["Pu"] <= 0.3 and 500 <= p["Nt"] <= 1500
+    True
+    """
+    params = draw_wide(rng, model)
+    if model == "immobile_traps":
+        params.update(r=_logu(rng, *SHORT_TRAPS["r"]),
+                      Nt=round(_logu(rng, *SHORT_TRAPS["Nt"])),
+                      Pu=_logu(rng, *SHORT_TRAPS["Pu"]),
+                      Pb=float(rng.uniform(*SHORT_TRAPS["Pb"])))
+    return params
+
+
 #: α of the fast (or only) state in the ``directed`` preset: across andi-datasets' line
 #: between free and directed motion (:data:`~andi2kit.constants.ALPHA_DIRECTED`).
 ALPHA_FAST_DIRECTED = (1.8, 1.999)
