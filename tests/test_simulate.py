@@ -424,3 +424,23 @@ def test_compartments_preset_has_more_compartments_than_particles() -> None:
             assert np.all((ratio >= priors.D_RATIO[0]) & (ratio <= priors.D_RATIO[1]))
     assert _drawn(presets.experiment_definitions("compartments", 1)) != _drawn(
         presets.experiment_definitions("compartments", 0))
+
+
+def test_traps_preset_holds_particles_for_a_few_frames() -> None:
+    """``traps``: five immobile-trap experiments whose many traps let a particle go after 3-10
+    frames on average (short trapping bouts) and five single-state ones without stops, the
+    moving state from the wide priors, new draws per seed."""
+    from andi2kit.simulation import priors
+
+    for seed in range(6):
+        defs = presets.experiment_definitions("traps", seed)
+        assert [d["model"] for d in defs] == ["immobile_traps"] * 5 + ["single_state"] * 5
+        for d in defs[:5]:
+            for key, (lo, hi) in priors.SHORT_TRAPS.items():
+                assert lo <= d[key] <= hi, (key, d[key])
+            assert 3 <= 1 / d["Pu"] <= 10
+            assert 0.03 <= d["Nt"] * np.pi * d["r"] ** 2 / d["L"] ** 2 <= 0.36
+        for d in defs:
+            assert priors.D_FAST[0] <= d["Ds"][0] <= priors.D_FAST[1]
+    assert _drawn(presets.experiment_definitions("traps", 1)) != _drawn(
+        presets.experiment_definitions("traps", 0))

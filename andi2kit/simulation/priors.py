@@ -163,7 +163,7 @@ def draw_short_traps(rng: np.random.Generator, model: str) -> dict[str, Any]:
     """:func:`draw_wide`, with traps that hold a particle for a few frames at a time.
 
     An ``immobile_traps`` experiment gets many traps (:data:`SHORT_TRAPS`: 500-1500 of
-    radius 1-2 px, 3-14 % of the box) that let go after 3-10 frames on average: its
+    radius 1-2 px, 3-36 % of the box) that let go after 3-10 frames on average: its
     particles stop often and briefly. Every other model (and every other parameter) is drawn
     as in the wide priors.
 
