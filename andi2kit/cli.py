@@ -296,13 +296,16 @@ def make_train_data(
     fast_alpha: Annotated[tuple[float, float] | None, typer.Option(
         help="α range (LO HI, within 0–2) of every moving state instead of the broad prior "
              "(near-ballistic boxes).")] = None,
+    short_traps: Annotated[bool, typer.Option(
+        help="Only immobile-trap boxes, with many traps that hold a particle for a few "
+             "frames.")] = False,
 ) -> None:
     """Simulate training trajectories with per-frame labels (all five models, broad priors)."""
     if fast_alpha is not None and not 0 < fast_alpha[0] <= fast_alpha[1] < 2:
         raise OptionError(f"--fast-alpha {fast_alpha[0]} {fast_alpha[1]}: need 0 < LO <= HI < 2")
     manifest = make_training_data(out, boxes=boxes, boxes_per_shard=boxes_per_shard,
                                   workers=workers, seed=seed, progress=not output_is_quiet(),
-                                  fast_alpha=fast_alpha)
+                                  fast_alpha=fast_alpha, short_traps=short_traps)
     say(f"done: {manifest}", "green")
 
 

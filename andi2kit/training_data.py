@@ -63,8 +63,14 @@ def _state(rng: np.random.Generator, slow: bool = False,
     return [a, float(rng.uniform(0, 0.05))], [k, float(k * k * rng.uniform(0, 0.1))]
 
 
+#: Traps of ``short_traps`` boxes: count, radius (px) and unbinding probability per frame
+#: (bouts of 2.5-20 frames on average): many stops, each short.
+SHORT_TRAPS = {"Nt": (200, 1500), "r": (0.5, 2.0), "Pu": (0.05, 0.4)}
+
+
 def sample_definition(rng: np.random.Generator, model: str | None = None,
-                      fast_alpha: tuple[float, float] | None = None) -> dict:
+                      fast_alpha: tuple[float, float] | None = None,
+                      short_traps: bool = False) -> dict:
     """A random andi-datasets parameter dictionary for one simulated box.
 
     Parameters
@@ -75,6 +81,9 @@ def sample_definition(rng: np.random.Generator, model: str | None = None,
     fast_alpha : (float, float), optional
         Range of the α of every moving (not slow) state, uniform: boxes whose free
         particles are near-ballistic, rare under the default prior.
+    short_traps : bool
+        ``immobile_traps`` boxes get many traps that hold a particle for a few frames
+        (:data:`SHORT_TRAPS`), rare under the default prior.
     """
     model = model or MODEL_NAMES[int(rng.integers(len(MODEL_NAMES)))]
     # few particles per box and many boxes: parameter diversity matters more than volume
@@ -99,6 +108,10 @@ def sample_definition(rng: np.random.Generator, model: str | None = None,
         dic.update(alphas=np.array(a), Ds=np.array(k), Nt=int(rng.integers(100, 1000)),
                    r=float(rng.uniform(0.3, 1.6)), Pb=float(rng.uniform(0.5, 1.0)),
                    Pu=float(_loguniform(rng, 0.005, 0.3)))
+        if short_traps:
+            dic.update(Nt=round(float(_loguniform(rng, *SHORT_TRAPS["Nt"]))),
+                       r=float(rng.uniform(*SHORT_TRAPS["r"])),
+                       Pu=float(_loguniform(rng, *SHORT_TRAPS["Pu"])))
     elif model == "dimerization":
         fast, slow = _state(rng, fast_alpha=fast_alpha), _state(rng, slow=True)
         dic.update(alphas=np.array([fast[0], slow[0]]), Ds=np.array([fast[1], slow[1]]),
@@ -221,6 +234,7 @@ class _ShardJob:
     seeds: list[int]
     models: list[str | None]
     fast_alpha: tuple[float, float] | None = None
+    short_traps: bool = False
 
 
 def _make_shard(job: _ShardJob) -> tuple[Path, int, float]:
@@ -228,7 +242,7 @@ def _make_shard(job: _ShardJob) -> tuple[Path, int, float]:
     parts = {"pos": [], "labels": [], "length": [], "model": [], "fov": []}
     for b, (seed, model) in enumerate(zip(job.seeds, job.models, strict=True)):
         rng = np.random.default_rng(seed)
-        dic = sample_definition(rng, model, job.fast_alpha)
+        dic = sample_definition(rng, model, job.fast_alpha, job.short_traps)
         box = simulate_box(dic, seed)
         for k in ("pos", "labels", "length"):
             parts[k].append(box[k])
@@ -243,7 +257,8 @@ def _make_shard(job: _ShardJob) -> tuple[Path, int, float]:
 
 def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: int = 20,
                        seed: int = 1, workers: int = 1, progress: bool = True,
-                       fast_alpha: tuple[float, float] | None = None) -> Path:
+                       fast_alpha: tuple[float, float] | None = None,
+                       short_traps: bool = False) -> Path:
     """Generate training shards (resumable: existing shards are kept).
 
     Parameters
@@ -262,6 +277,9 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
         Show a progress bar.
     fast_alpha : (float, float), optional
         α range of every moving state (:func:`sample_definition`); default: the broad prior.
+    short_traps : bool
+        Every box an ``immobile_traps`` one with short trapping bouts
+        (:func:`sample_definition`): examples of a regime the broad prior rarely draws.
 
     Returns
     -------
@@ -272,15 +290,17 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
     out.mkdir(parents=True, exist_ok=True)
     # shards are resumed only when they were drawn the same way
     options = {"seed": seed, "boxes_per_shard": boxes_per_shard,
-               "fast_alpha": None if fast_alpha is None else [float(a) for a in fast_alpha]}
+               "fast_alpha": None if fast_alpha is None else [float(a) for a in fast_alpha],
+               "short_traps": bool(short_traps)}
     options_file, manifest_file = out / "options.json", out / "manifest.json"
     before = None
     if options_file.is_file():
         before = json.loads(options_file.read_text())
     elif manifest_file.is_file():  # written before options.json existed
         m = json.loads(manifest_file.read_text())
-        before = {k: m.get(k) for k in options}
+        before = {k: m.get(k) for k in options if k in m or k != "short_traps"}
     if before is not None:
+        before.setdefault("short_traps", False)  # folders drawn before the option existed
         if before != options:
             raise InputError(f"{out}: its shards were drawn with {before}, not {options}; "
                              "use another folder or delete it")
@@ -293,9 +313,10 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
         ids = range(s * boxes_per_shard, min(boxes, (s + 1) * boxes_per_shard))
         seeds = [int(np.random.SeedSequence([seed, i]).generate_state(1)[0]) for i in ids]
         # models cycle so that every shard holds all five
-        models = [MODEL_NAMES[i % len(MODEL_NAMES)] for i in ids]
+        models = ["immobile_traps" if short_traps else MODEL_NAMES[i % len(MODEL_NAMES)]
+                  for i in ids]
         jobs.append(_ShardJob(out / f"shard_{s:04d}.npz", seeds, models,
-                              None if fast_alpha is None else tuple(fast_alpha)))
+                              None if fast_alpha is None else tuple(fast_alpha), short_traps))
     todo = [j for j in jobs if not j.path.is_file()]
     t0 = time.perf_counter()
     with progress_bar(progress) as bar:
@@ -313,7 +334,7 @@ def make_training_data(out: str | Path, *, boxes: int = 400, boxes_per_shard: in
     manifest = {
         "generator": "andi2kit.training_data", "seed": seed, "boxes": boxes,
         "boxes_per_shard": boxes_per_shard, "shards": counts,
-        "fast_alpha": options["fast_alpha"],
+        "fast_alpha": options["fast_alpha"], "short_traps": options["short_traps"],
         "trajectories": int(sum(counts.values())),
         "wall_s_this_call": round(time.perf_counter() - t0, 1), "versions": _versions(),
     }

@@ -64,3 +64,32 @@ def test_a_folder_from_before_options_were_recorded_resumes_by_its_manifest(tmp_
     (out / "shard_0000.npz").write_bytes(b"")
     with pytest.raises(InputError, match="drawn with"):
         make_training_data(out, boxes=2, boxes_per_shard=2, seed=4, progress=False)
+
+
+def test_short_traps_boxes_stop_often_and_briefly():
+    """``short_traps``: many traps that let a particle go after 2.5-20 frames on average; the
+    moving state keeps the broad prior; a trap box of the default prior is unchanged."""
+    from andi2kit.training_data import SHORT_TRAPS
+
+    for seed in range(20):
+        dic = sample_definition(np.random.default_rng(seed), "immobile_traps",
+                                short_traps=True)
+        for key, (lo, hi) in SHORT_TRAPS.items():
+            assert lo <= dic[key] <= hi, (key, dic[key])
+        assert 2.5 <= 1 / dic["Pu"] <= 20
+        plain = sample_definition(np.random.default_rng(seed), "immobile_traps")
+        assert plain["alphas"].tolist() == dic["alphas"].tolist()
+        assert 100 <= plain["Nt"] < 1000 and plain["Pu"] <= 0.3
+
+
+def test_short_traps_is_an_option_of_the_folder(tmp_path):
+    """A folder drawn before the option existed resumes without it and refuses it."""
+    out = tmp_path / "shards"
+    out.mkdir()
+    (out / "options.json").write_text(json.dumps(
+        {"seed": 1, "boxes_per_shard": 2, "fast_alpha": None}))
+    (out / "shard_0000.npz").write_bytes(b"")
+    with pytest.raises(InputError, match="drawn with"):
+        make_training_data(out, boxes=2, boxes_per_shard=2, seed=1, progress=False,
+                           short_traps=True)
+    assert json.loads((out / "options.json").read_text())["fast_alpha"] is None

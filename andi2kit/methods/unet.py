@@ -284,17 +284,19 @@ class UNetMethod:
         their ``positions`` (from the evidence), the α of slow and near-ballistic states
         from their pooled MSD (:mod:`andi2kit.pooled_msd`); then free segments whose α
         reaches andi-datasets' line are directed
-        (:func:`andi2kit.state_mixture.directed_by_alpha`)."""
+        (:func:`andi2kit.state_mixture.directed_by_alpha`) and immobile ones get α 0
+        (:func:`andi2kit.state_mixture.immobile_at_rest`)."""
         pooled = list(labels) if self.pooling is None else self.pooling(labels)
         if self.pooled_msd is not None and positions is not None:
             pooled = self.pooled_msd(pooled, positions)
-        return state_mixture.directed_by_alpha(pooled)
+        return state_mixture.immobile_at_rest(state_mixture.directed_by_alpha(pooled))
 
     def ensemble(self, labels: list[TrajectoryLabel],
                  positions: list[np.ndarray] | None = None) -> EnsembleLabel:
         """Ensemble of the experiment's segments; with their trajectories' ``positions``,
         the α of slow and near-ballistic states from their pooled MSD first
-        (:mod:`andi2kit.pooled_msd`)."""
+        (:mod:`andi2kit.pooled_msd`); immobile segments count with α 0
+        (:func:`andi2kit.state_mixture.immobile_at_rest`)."""
         if self.pooled_msd is not None and positions is not None:
             labels = self.pooled_msd(labels, positions)
-        return ENSEMBLE_METHODS[self.ensemble_name](labels)
+        return ENSEMBLE_METHODS[self.ensemble_name](state_mixture.immobile_at_rest(labels))
