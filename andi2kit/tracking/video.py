@@ -102,7 +102,8 @@ def field_tracks(tracks: pd.DataFrame, min_length: int = MIN_LENGTH,
     >>> field_tracks(t, min_length=2)[["traj_idx", "x", "brightness"]].to_numpy().tolist()
     [[4.0, 5.0, 0.5], [4.0, 5.5, 1.0]]
     """
-    span = tracks.groupby("particle")["frame"].transform(lambda f: f.max() - f.min() + 1)
+    frames = tracks.groupby("particle")["frame"]
+    span = frames.transform("max") - frames.transform("min") + 1
     kept = tracks[span >= min_length]
     unit = tracks.groupby("frame")["mass"].median()
     out = pd.DataFrame({
