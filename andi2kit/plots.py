@@ -165,7 +165,9 @@ def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, *,
     """The VIP trajectories tracked in a Track 1 video, drawn over its first movie frame.
 
     With ``ref`` (a simulation), the true VIP trajectories are drawn dotted in the same
-    colours.
+    colours. The tracks of every other particle (the field file beside the VIPs',
+    :func:`andi2kit.tracking.field_tracks`: what the experiment's state decision reads) are
+    drawn thin and white underneath, when the tracks folder holds them.
 
     Parameters
     ----------
@@ -195,6 +197,10 @@ def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, *,
         truth, origin = read_truth(ref, exp, fov)
     ax = _axes(ax, (7, 7))
     ax.imshow(video[1], cmap="gray")
+    field = layout.field_path(tracks, exp, fov)
+    if field.is_file():
+        for _, g in read_trajectories(field).groupby("traj_idx"):
+            ax.plot(g["y"], g["x"], color="white", lw=0.5, alpha=0.5, gid="field")
     colours = _pyplot().get_cmap("tab10")
     for i, (idx, g) in enumerate(tracked.groupby("traj_idx")):
         c = colours(i % 10)
@@ -206,8 +212,10 @@ def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, *,
             ax.plot(t["y"] - origin[1], t["x"] - origin[0], color=c, lw=1, ls=":")
     ax.set_xlim(-0.5, video.shape[2] - 0.5)
     ax.set_ylim(video.shape[1] - 0.5, -0.5)
+    notes = [*(["white: every other tracked particle"] if field.is_file() else []),
+             *(["dotted: truth"] if truth is not None else [])]
     ax.set_title(f"exp {exp} · fov {fov}: tracked VIPs"
-                 + (" (dotted: truth)" if truth is not None else ""))
+                 + (f" ({'; '.join(notes)})" if notes else ""), fontsize=10)
     return ax
 
 

@@ -512,3 +512,14 @@ def test_plot_tracks_with_and_without_truth(tracked_sim, tmp_path):
         assert p.read_bytes()[:4] == b"\x89PNG" and p.stat().st_size > 10_000
     # the truth adds the error panel: a wider figure
     assert with_truth.stat().st_size > alone.stat().st_size
+    # every other particle's track is drawn under the VIPs when the field file is there
+    from andi2kit import plots
+    from andi2kit.tracking import read_tracks
+
+    ax = plots.plot_tracks(sim / "public_data", 1, 0, tracks)
+    drawn = [line for line in ax.get_lines() if line.get_gid() == "field"]
+    assert len(drawn) == read_tracks(layout.field_path(tracks, 1, 0))["traj_idx"].nunique()
+    bare = tmp_path / "bare"
+    shutil.copytree(tracks, bare, ignore=shutil.ignore_patterns("field_fov_*"))
+    ax = plots.plot_tracks(sim / "public_data", 1, 0, bare)
+    assert not [line for line in ax.get_lines() if line.get_gid() == "field"]
