@@ -88,27 +88,27 @@ def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None =
 
     video = layout.video_path(public, exp, fov)
     names = ("vips", "field")
-    got: dict[str, pd.DataFrame | None] = dict.fromkeys(names)
+    wanted = names if field else ("vips",)
+    paths = {"vips": layout.tracks_path(tracks, exp, fov),
+             "field": layout.field_path(tracks, exp, fov)} if tracks is not None else {}
     rec = provenance.tracks_record(video, TrackingParams()) if tracks is not None else None
-    cached = {"vips": layout.tracks_path(tracks, exp, fov),
-              "field": layout.field_path(tracks, exp, fov)} if tracks is not None else {}
-    for name, path in cached.items():
+    usable = dict.fromkeys(names, False)
+    for name, path in paths.items():
         reason = provenance.stale_reason(path, rec)
-        if reason is None:
-            got[name] = read_tracks(path) if name == "vips" or field else None
-            continue
-        if reason != "missing":
-            log.info("%s: tracking again (%s)", path, reason)
-        provenance.forget(path)
-    usable = {n: n in cached and provenance.stale_reason(cached[n], rec) is None
-              for n in names}
-    if got["vips"] is None or (field and got["field"] is None):
+        usable[name] = reason is None
+        if not usable[name]:
+            if reason != "missing":
+                log.info("%s: tracking again (%s)", path, reason)
+            provenance.forget(path)
+    if all(usable[n] for n in wanted):
+        got = {n: read_tracks(paths[n]) for n in wanted}
+    else:
         fresh = dict(zip(names, track_fov(video), strict=True))
         if tracks is not None:  # every file not already there, for the next run
             write_fov_tracks(tracks, exp, fov, *(None if usable[n] else fresh[n]
                                                  for n in names), rec)
-        got = {n: fresh[n] if got[n] is None else got[n] for n in names}
-    return FovInput(got["vips"], got["field"] if field else None)
+        got = {n: read_tracks(paths[n]) if usable[n] else fresh[n] for n in wanted}
+    return FovInput(got["vips"], got.get("field"))
 
 
 def read_fov_input(public: Path, track: int, exp: int, fov: int,

@@ -94,8 +94,11 @@ def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path,
     """
     out = Path(out)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
+        # recorded as this video's tracks, so that `run --tracks` uses them instead of
+        # tracking the video again (they are rewritten, with their record, on every call)
+        record = provenance.tracks_record(video, TrackingParams())
         if field is not None:
-            _copy_field(Path(field), out, exp, fov, video)
+            _copy_field(Path(field), out, exp, fov, record)
         vips = np.atleast_1d(np.loadtxt(layout.vip_path(ref, exp, fov), dtype=np.int64))
         everyone = io.read_trajectories(layout.trajs_path(public, 2, exp, fov))
         truth = everyone[everyone["traj_idx"].isin(vips)]
@@ -104,9 +107,7 @@ def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path,
                                 f"{vips.tolist()} of {layout.vip_path(ref, exp, fov)} are not "
                                 "all in it")
         dest = io.write_trajectories(layout.tracks_path(out, exp, fov), truth)
-        # recorded as this video's tracks, so that `run --tracks` uses them instead of
-        # tracking the video again (they are rewritten, with their record, on every call)
-        provenance.write_record(dest, provenance.tracks_record(video, TrackingParams()))
+        provenance.write_record(dest, record)
     return out
 
 
@@ -151,7 +152,8 @@ def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
     """
     out = Path(out)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
-        _copy_field(Path(tracks), out, exp, fov, video)
+        record = provenance.tracks_record(video, TrackingParams())
+        _copy_field(Path(tracks), out, exp, fov, record)
         truth, origin = read_truth(ref, exp, fov)
         noisy = io.read_trajectories(layout.tracks_path(true_tracks, exp, fov))
         tracked = read_tracks(layout.tracks_path(tracks, exp, fov))
@@ -159,15 +161,15 @@ def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
         kept = _keep_identity(tracked, truth.assign(**{c: truth[c] - v for c, v in shift.items()}),
                               noisy.assign(**{c: noisy[c] - v for c, v in shift.items()}), tol)
         dest = write_tracks(layout.tracks_path(out, exp, fov), kept)
-        provenance.write_record(dest, provenance.tracks_record(video, TrackingParams()))
+        provenance.write_record(dest, record)
     return out
 
 
-def _copy_field(tracks: Path, out: Path, exp: int, fov: int, video: Path) -> None:
+def _copy_field(tracks: Path, out: Path, exp: int, fov: int, record: dict) -> None:
     """Copy a FOV's field tracks (:func:`andi2kit.tracking.field_tracks`) with their record,
-    when ``tracks`` holds them made from ``video`` (else ``run`` tracks the video for them)."""
+    when ``tracks`` holds them made as ``record`` says (the video's
+    :func:`andi2kit.provenance.tracks_record`; else ``run`` tracks the video for them)."""
     src = layout.field_path(tracks, exp, fov)
-    record = provenance.tracks_record(video, TrackingParams())
     if provenance.stale_reason(src, record) is None:
         dest = io.write_text_atomic(layout.field_path(out, exp, fov), src.read_text())
         provenance.write_record(dest, record)
