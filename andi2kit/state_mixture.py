@@ -57,10 +57,17 @@ MERGED_BRIGHTNESS = 2 ** 0.5
 COMOVE_RADIUS = 3.0
 #: ... over the one-frame steps within this many frames either side (at least this many).
 COMOVE_FRAMES = 5
+#: A trapped particle does not move at all (andi-datasets holds its position): over an
+#: immobile-called stretch, less its first and last STILL_TRIM frames (where a change point
+#: may be off), its displacements over STILL_LAG frames are localisation noise alone, as
+#: large as its one-frame steps; a slowly diffusing particle's grow with the lag. Compared
+#: at the STILL_QUANTILE of each (a low one: short trapping bouts put free steps in the
+#: stretches, which only the large displacements see).
+STILL_LAG, STILL_TRIM, STILL_QUANTILE = 2, 2, 10
 #: Counts of :func:`fov_evidence`, in this order.
 EVIDENCE = ("frames", "immobile", "confined", "directed", "trajectories", "switches",
             "stretch_pairs", "close_pairs", "partnered", "immobile_partnered",
-            "immobile_entries", "immobile_exits", "near_pairs")
+            "immobile_entries", "immobile_exits", "near_pairs", "still_pairs", "still_log_ratio")
 
 
 def merged_spot(brightness: np.ndarray | None, n: int) -> np.ndarray:
@@ -78,7 +85,8 @@ def evidence_settings() -> dict:
             "clump_radius": CLUMP_RADIUS, "near_radius": NEAR_RADIUS,
             "partner_radius": PARTNER_RADIUS,
             "comove_radius": COMOVE_RADIUS, "comove_frames": COMOVE_FRAMES,
-            "merged_brightness": MERGED_BRIGHTNESS}
+            "merged_brightness": MERGED_BRIGHTNESS, "still_lag": STILL_LAG,
+            "still_trim": STILL_TRIM, "still_quantile": STILL_QUANTILE}
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,12 @@ class Decision:
         trajectory's first frame and at most ``max_exits`` of them left before its last,
         the experiment holds confinement, not traps (tuning seeds: exits per entry 0.52–0.72
         in the four trap experiments, 0–0.07 in the four confinement ones).
+    max_still_ratio, min_still_pairs : float
+        A trapped particle stands still: over the experiment's immobile stretches, its
+        displacements over :data:`STILL_LAG` frames are as small as its one-frame steps
+        (:func:`still_ratio`, per FOV, averaged weighted by its pairs). Above
+        ``max_still_ratio``, with at least ``min_still_pairs`` pairs, the slow stretches
+        diffuse: no immobile state.
     """
 
     min_immobile: float = 0.02
@@ -124,12 +138,45 @@ class Decision:
     max_switches: float = 1.5
     min_entries: float = 10.0
     max_exits: float = 0.2
+    max_still_ratio: float = 0.35
+    min_still_pairs: float = 100.0
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``(start, stop)`` of each run of True."""
     d = np.diff(np.r_[0, mask.astype(np.int8), 0])
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+def still_ratio(stretches: Sequence[np.ndarray], lag: int = STILL_LAG,
+                q: float = STILL_QUANTILE) -> tuple[int, float]:
+    """How much stretches of positions spread beyond their one-frame steps.
+
+    Returns the number of displacements over ``lag`` frames (pairs with an unseen end left
+    out) and the log of their ``q``-th percentile (squared) over that of the one-frame
+    steps: about 0 for particles that stand still (both are localisation noise), more for
+    ones that diffuse, however slowly, given enough pairs; (0, 0.0) under 20 of either.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> still = [0.12 * rng.standard_normal((40, 2)) for _ in range(10)]
+    >>> n, r = still_ratio(still)
+    >>> n, round(r, 1)
+    (380, 0.0)
+    >>> slow = [x + np.cumsum(0.2 * rng.standard_normal((40, 2)), axis=0) for x in still]
+    >>> round(still_ratio(slow)[1], 1)
+    0.5
+    """
+    def squared(xy: np.ndarray, k: int) -> np.ndarray:
+        d = np.sum((xy[k:] - xy[:-k]) ** 2, axis=1)
+        return d[np.isfinite(d)]
+
+    d1 = np.concatenate([squared(x, 1) for x in stretches]) if stretches else np.zeros(0)
+    dl = np.concatenate([squared(x, lag) for x in stretches]) if stretches else np.zeros(0)
+    if d1.size < 20 or dl.size < 20:
+        return 0, 0.0
+    return int(dl.size), float(np.log(np.percentile(dl, q) / max(np.percentile(d1, q), 1e-12)))
 
 
 def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
@@ -161,7 +208,9 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         :func:`comoving`, or a spot at least :data:`MERGED_BRIGHTNESS` times as bright as the
         frame's typical one); immobile frames with one that moves with it; immobile
         stretches (≥ :data:`MIN_STRETCH` frames) that begin after the trajectory's first
-        frame, and how many of them end before its last.
+        frame, and how many of them end before its last; over the immobile stretches
+        (:data:`STILL_TRIM` frames from each end left out), :func:`still_ratio`'s pairs and
+        its log ratio times the pairs.
 
     Examples
     --------
@@ -174,6 +223,7 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
     """
     counts = dict.fromkeys(EVIDENCE, 0.0)
     centres: list[tuple[int, np.ndarray]] = []
+    still: list[np.ndarray] = []
     for k, (c, xy) in enumerate(zip(calls, positions, strict=True)):
         c = np.asarray(c, int)
         counts["frames"] += c.size
@@ -187,6 +237,8 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
             if b - a >= MIN_STRETCH and a > 0:
                 counts["immobile_entries"] += 1
                 counts["immobile_exits"] += float(b < c.size)
+            if b - a - 2 * STILL_TRIM >= MIN_STRETCH:
+                still.append(np.asarray(xy, float)[a + STILL_TRIM:b - STILL_TRIM])
         for a, b in _runs(conf):
             if b - a >= MIN_STRETCH and np.isfinite(xy[a:b, 0]).any():
                 centres.append((k, np.nanmean(xy[a:b], axis=0)))
@@ -199,6 +251,8 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
                 counts["near_pairs"] += float(gap < NEAR_RADIUS)
     counts["partnered"], counts["immobile_partnered"] = map(
         float, _partnered(calls, positions, frames, brightness))
+    n, r = still_ratio(still)
+    counts["still_pairs"], counts["still_log_ratio"] = float(n), n * r
     return counts
 
 
@@ -340,6 +394,9 @@ def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) ->
     if held[IMMOBILE] and entries >= rule.min_entries \
             and total["immobile_exits"] <= rule.max_exits * entries:
         held[[IMMOBILE, CONFINED]] = False, True
+    if held[IMMOBILE] and total["still_pairs"] >= rule.min_still_pairs \
+            and total["still_log_ratio"] > rule.max_still_ratio * total["still_pairs"]:
+        held[IMMOBILE] = False
     return held
 
 

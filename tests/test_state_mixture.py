@@ -116,7 +116,9 @@ def test_a_partner_is_one_that_moves_with_the_particle(kind, partnered):
     ev = fov_evidence([np.full(n, IMMOBILE)] * 2, pos, frames)
     share = ev["immobile_partnered"] / (2 * n)
     assert share > 0.8 if partnered else share < 0.2
-    assert decide([ev])[IMMOBILE] == (not partnered)
+    assert decide([ev], Decision(max_still_ratio=np.inf))[IMMOBILE] == (not partnered)
+    # and of those not partnered, the trapped pair stands still, the compartment mates walk
+    assert decide([ev])[IMMOBILE] == (kind == "shared trap")
     if kind == "large dimer":  # as confined calls too, though 2.2 px apart
         ev = fov_evidence([np.full(n, CONFINED)] * 2, pos, frames)
         assert ev["partnered"] / (2 * n) > 0.8
@@ -147,16 +149,20 @@ def test_immobile_and_confined_are_never_both_held():
     assert decide([ev], Decision(min_immobile=0.1)).tolist() == [False, True, True, True]
 
 
-def _slow_stretches(rng, n: int, leave: bool) -> dict[str, float]:
+def _slow_stretches(rng, n: int, leave: bool, slow_step: float = 0.0) -> dict[str, float]:
     """Evidence of ``n`` trajectories that are called immobile from a random frame on, for
-    20–60 frames (``leave``: a trap lets them go) or to their last frame."""
+    20–60 frames (``leave``: a trap lets them go) or to their last frame; while called
+    immobile they stand still (``slow_step`` 0, as a trap holds them) or diffuse with that
+    step (px per axis), seen with 0.12 px of localisation noise."""
     calls, pos, frames = [], [], []
     for _ in range(n):
         c = np.full(T, FREE)
         start = int(rng.integers(20, 120))
         c[start:start + int(rng.integers(20, 60)) if leave else T] = IMMOBILE
+        steps = rng.normal(0, 1.0, (T, 2)) * np.where(c == IMMOBILE, slow_step, 1.0)[:, None]
         calls.append(c)
-        pos.append(rng.uniform(0, 128, size=2) + np.cumsum(rng.normal(0, 1.0, (T, 2)), 0))
+        pos.append(rng.uniform(0, 128, size=2) + np.cumsum(steps, 0)
+                   + rng.normal(0, 0.12, (T, 2)))
         frames.append(np.arange(T))
     return fov_evidence(calls, pos, frames)
 
@@ -171,6 +177,17 @@ def test_slow_stretches_that_are_never_left_are_compartments_not_traps(leave, he
     # too few stretches entered to tell: the calls stand
     few = _slow_stretches(np.random.default_rng(3), 5, leave)
     assert np.flatnonzero(decide([few])[:2]).tolist() == [IMMOBILE]
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+@pytest.mark.parametrize("slow_step, held", [(0.0, True), (0.4, False)])
+def test_slow_stretches_that_diffuse_are_no_traps(slow_step, held, seed):
+    """A trapped particle stands still; one that keeps diffusing while called immobile (a
+    slow state of a multi-state experiment) is no trap."""
+    ev = _slow_stretches(np.random.default_rng(seed), 60, True, slow_step)
+    assert ev["still_pairs"] >= Decision().min_still_pairs
+    assert decide([ev])[IMMOBILE] == held
+    assert decide([ev], Decision(max_still_ratio=np.inf))[IMMOBILE]
 
 
 def test_a_stretch_seen_from_the_first_frame_was_not_entered():
