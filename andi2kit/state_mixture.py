@@ -138,7 +138,7 @@ class Decision:
     max_switches: float = 1.5
     min_entries: float = 10.0
     max_exits: float = 0.2
-    max_still_ratio: float = 0.35
+    max_still_ratio: float = 0.3
     min_still_pairs: float = 100.0
 
 
