@@ -167,6 +167,8 @@ def still_ratio(stretches: Sequence[np.ndarray], lag: int = STILL_LAG,
     >>> slow = [x + np.cumsum(0.2 * rng.standard_normal((40, 2)), axis=0) for x in still]
     >>> round(still_ratio(slow)[1], 1)
     0.5
+    >>> still_ratio([np.zeros((40, 2))])  # positions held exactly
+    (38, 0.0)
     """
     def squared(xy: np.ndarray, k: int) -> np.ndarray:
         d = np.sum((xy[k:] - xy[:-k]) ** 2, axis=1)
@@ -176,7 +178,8 @@ def still_ratio(stretches: Sequence[np.ndarray], lag: int = STILL_LAG,
     dl = np.concatenate([squared(x, lag) for x in stretches]) if stretches else np.zeros(0)
     if d1.size < 20 or dl.size < 20:
         return 0, 0.0
-    return int(dl.size), float(np.log(np.percentile(dl, q) / max(np.percentile(d1, q), 1e-12)))
+    eps = 1e-12  # positions held exactly (a tracker's guesses) move by 0
+    return int(dl.size), float(np.log((np.percentile(dl, q) + eps) / (np.percentile(d1, q) + eps)))
 
 
 def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
