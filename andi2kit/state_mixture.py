@@ -368,6 +368,8 @@ def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) ->
     immobile and confined the one with the larger share is kept. Immobile stretches that
     are entered but hardly ever left are compartments too slow to move in
     (:class:`Decision`'s ``min_entries``, ``max_exits``): confined, not immobile.
+    Immobile stretches that keep spreading beyond their one-frame steps
+    (:func:`still_ratio`; ``max_still_ratio``) are a slow free state: no immobile state.
 
     Examples
     --------

@@ -24,6 +24,7 @@ import pandas as pd
 from andi2kit import layout
 from andi2kit.constants import COLUMN, LOCALISATION_NOISE
 from andi2kit.methods.unet import UNetMethod
+from andi2kit.tensors import to_dense
 from andi2kit.tracking import read_tracks
 from andi2kit.tracking.evaluate import read_truth
 from andi2kit.tracking.video import fov_jobs
@@ -34,7 +35,8 @@ MIN_FRAMES = 8
 
 def per_frame(trajs: pd.DataFrame, method: UNetMethod) -> dict[int, pd.DataFrame]:
     """``{traj_idx: frame-indexed x, y, U-Net α and log10 K}``."""
-    dense, _, frames = method._predict(trajs)
+    dense = to_dense(trajs)
+    _, frames = method.predict_frames(trajs)  # in the order of dense.idx
     out = {}
     for i, idx in enumerate(dense.idx):
         n = int(dense.length[i])
