@@ -294,7 +294,7 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         return
     try:
         per_fov = [read_labels(layout.segments_path(out, track, e, f)) for f in fovs]
-        basis, positions = per_fov, None
+        basis, positions, evidence = per_fov, None, None
         if hasattr(m, "decide_experiment"):
             evidence = [_read_evidence(out, track, e, f) for f in fovs]
             per_fov, basis = m.decide_experiment(per_fov, evidence)
@@ -303,7 +303,11 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
             # 0.108 with it on Track 1)
             positions = _positions(per_fov, evidence) if track == 2 else None
         raw = [lab for labels in per_fov for lab in labels]
-        pooled = m.pool(raw, positions) if hasattr(m, "pool") else raw
+        # Track 1: the experiment's states learnt from every particle tracked in its videos
+        # (their ensemble from them too was measured and not kept: README, Track 1)
+        context = m.context_segments(evidence) \
+            if track == 1 and hasattr(m, "context_segments") else None
+        pooled = m.pool(raw, positions, context) if hasattr(m, "pool") else raw
         k = 0
         for f, labels in zip(fovs, per_fov, strict=True):
             _write_if_changed(layout.prediction_path(out, track, e, f),

@@ -9,7 +9,9 @@ state's mean by ``err² / (err² + spread²)``, where ``err²`` depends on the s
 (:class:`SegmentErrorModel`) and ``spread²`` is the state's scatter minus the mean error.
 Long segments in a broad state barely move; short segments in a narrow state move most of
 the way. Change points are untouched; states change only where the experiment says a state
-does not exist (:func:`gate_states`: a state covering too few of its frames).
+does not exist (:func:`gate_states`: a state covering too few of its frames). Segments that
+describe the experiment but are not pooled themselves may inform the mixture (``context``:
+in Track 1 every other particle tracked in the videos, beside the 10 VIPs per FOV).
 
 The error model is calibrated on simulated validation data (``andi2kit tune``) by comparing
 predicted segments with the true values over the frames they cover. The ensemble is *not*
@@ -109,8 +111,8 @@ def _frames(lab: TrajectoryLabel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
-                    max_states: int = 3, min_spread: float = MIN_SPREAD, seed: int = 0
-                    ) -> list[TrajectoryLabel]:
+                    max_states: int = 3, min_spread: float = MIN_SPREAD, seed: int = 0,
+                    context: np.ndarray | None = None) -> list[TrajectoryLabel]:
     """Pull every segment's α and K towards the mean of its state.
 
     Parameters
@@ -126,15 +128,39 @@ def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
         whose scatter is all estimation error still lets long segments speak.
     seed : int
         Seed of the mixture fits.
+    context : numpy.ndarray, optional
+        ``(m, 4)`` rows ``alpha, K, state, length`` (:func:`~andi2kit.ensemble.segment_table`)
+        of other segments of the same experiment that describe its states but are not
+        pooled themselves: in Track 1, every other particle tracked in the videos, so that
+        the states are learnt from hundreds of trajectories instead of the 10 VIPs per FOV.
 
     Returns
     -------
     list of TrajectoryLabel
         Same trajectories, change points and states; α and K pooled.
+
+    Examples
+    --------
+    Two short VIP segments alone look like two states; 200 other segments of the
+    experiment show one state near α 0.5, and both VIPs are pulled to it:
+
+    >>> from andi2kit.labels import TrajectoryLabel
+    >>> vips = [TrajectoryLabel(0, [1.0], [0.3], [2], [], 20),
+    ...         TrajectoryLabel(1, [1.0], [0.8], [2], [], 20)]
+    >>> others = np.column_stack([np.random.default_rng(0).normal(0.5, 0.1, 200),
+    ...                           np.ones(200), np.full(200, 2), np.full(200, 50)])
+    >>> err = SegmentErrorModel(0.0, 1.0, 0.0, 0.3)
+    >>> [round(float(lab.alpha[0]), 2) for lab in pool_experiment(vips, err)]
+    [0.3, 0.8]
+    >>> [round(float(lab.alpha[0]), 2) for lab in pool_experiment(vips, err, context=others)]
+    [0.5, 0.5]
     """
     seg = segment_table(labels)
     if seg.shape[0] == 0:
         return list(labels)
+    n_own = seg.shape[0]
+    if context is not None and len(context):
+        seg = np.vstack([seg, np.asarray(context, dtype=np.float64).reshape(-1, 4)])
     x = segment_features(seg)
     length = np.maximum(seg[:, 3], 1.0)
     err = np.column_stack(error.variance(length))
@@ -145,6 +171,7 @@ def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,
     scatter = np.einsum("nc,ncd->cd", w, (x[:, None, :] - mean[None]) ** 2) / total
     spread2 = np.maximum(scatter - (w.T @ err) / total, min_spread ** 2)
     # posterior mean under each state, averaged over the responsibilities
+    resp, x, err = resp[:n_own], x[:n_own], err[:n_own]
     gain = spread2[None] / (spread2[None] + err[:, None, :])  # (n, C, 2)
     pooled = np.einsum("nc,ncd->nd", resp, mean[None] + gain * (x[:, None, :] - mean[None]))
     pooled[:, 0] = np.clip(pooled[:, 0], 0.0, 2.0)
@@ -210,10 +237,12 @@ class Pooling:
     min_spread: float = MIN_SPREAD
     min_state_share: float = 0.0
 
-    def __call__(self, labels: Sequence[TrajectoryLabel]) -> list[TrajectoryLabel]:
-        """Pool one experiment's trajectories (:func:`pool_experiment`, then
-        :func:`gate_states`)."""
-        pooled = pool_experiment(labels, self.error, self.max_states, self.min_spread)
+    def __call__(self, labels: Sequence[TrajectoryLabel],
+                 context: np.ndarray | None = None) -> list[TrajectoryLabel]:
+        """Pool one experiment's trajectories (:func:`pool_experiment`, with the ``context``
+        segments informing the states, then :func:`gate_states`)."""
+        pooled = pool_experiment(labels, self.error, self.max_states, self.min_spread,
+                                 context=context)
         return gate_states(pooled, self.min_state_share)
 
     def to_dict(self) -> dict:

@@ -26,19 +26,18 @@ def _experiment(rng, n=400, states=((0.5, 0.01), (1.5, 1.0)), spread=(0.03, 0.05
     return true, pred
 
 
+def _errors(labels, true) -> tuple[float, float]:
+    """Mean absolute errors of one-segment labels' α and log10 K against the truth."""
+    a = np.array([p.alpha[0] - t.alpha[0] for p, t in zip(labels, true, strict=True)])
+    k = np.log10([p.K[0] / t.K[0] for p, t in zip(labels, true, strict=True)])
+    return float(np.mean(np.abs(a))), float(np.mean(np.abs(k)))
+
+
 def test_pooling_shrinks_errors_of_narrow_states():
     rng = np.random.default_rng(0)
     true, pred = _experiment(rng)
     pooled = pool_experiment(pred, ERR)
-    a_true = np.array([t.alpha[0] for t in true])
-    k_true = np.log10([t.K[0] for t in true])
-
-    def mae(labels):
-        a = np.array([p.alpha[0] for p in labels])
-        k = np.log10([p.K[0] for p in labels])
-        return np.mean(np.abs(a - a_true)), np.mean(np.abs(k - k_true))
-
-    (raw_a, raw_k), (pool_a, pool_k) = mae(pred), mae(pooled)
+    (raw_a, raw_k), (pool_a, pool_k) = _errors(pred, true), _errors(pooled, true)
     assert pool_a < 0.6 * raw_a
     assert pool_k < 0.7 * raw_k
     # change points, states and lengths untouched
@@ -113,3 +112,27 @@ def test_pooling_settings_carry_the_gate():
     assert Pooling.from_dict({"error": ERR.to_dict()}).min_state_share == 0.0
     labs = _segmented(np.random.default_rng(4), 200, [0, 2], [0.005, 0.995])
     assert all(0 not in lab.state for lab in pool(labs))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_few_vips_learn_their_states_from_the_other_particles(seed):
+    # Track 1: 30 VIP segments per experiment, 400 other tracked particles' segments
+    rng = np.random.default_rng(10 + seed)
+    true, pred = _experiment(rng, n=430)
+    vips, vip_true = pred[:30], true[:30]
+    context = np.array([[p.alpha[0], p.K[0], 2, p.T] for p in pred[30:]])
+    alone = _errors(pool_experiment(vips, ERR), vip_true)
+    helped = _errors(pool_experiment(vips, ERR, context=context), vip_true)
+    assert helped[0] < 0.8 * alone[0] and helped[1] < alone[1]
+    # the context's own segments are not returned, the VIPs' structure is kept
+    out = pool_experiment(vips, ERR, context=context)
+    assert [p.idx for p in out] == [p.idx for p in vips]
+    assert [p.T for p in out] == [p.T for p in vips]
+
+
+def test_an_empty_context_changes_nothing():
+    rng = np.random.default_rng(4)
+    _, pred = _experiment(rng, n=60)
+    a = [p.alpha.tolist() for p in pool_experiment(pred, ERR)]
+    b = [p.alpha.tolist() for p in pool_experiment(pred, ERR, context=np.zeros((0, 4)))]
+    assert a == b

@@ -337,3 +337,27 @@ def test_the_ensemble_basis_is_never_cut_at_partner_change_points(unet, changed,
     assert out[0][0].cp.tolist() == ([50, 90] if dimers else own)
     assert out[0][0].K.tolist() == ([1.0, 0.01, 1.0] if dimers else [1.0, 0.1])
     assert unet.decide_states([labels], [ev])[0][0].cp.tolist() == out[0][0].cp.tolist()
+
+
+def test_track1_vips_are_pooled_with_every_tracked_particle(unet):
+    """Track 1: every tracked particle's segments (the FOV evidence's ``context``, those of
+    at least ``CONTEXT_MIN_LENGTH`` frames) tell the experiment's pooling its states: three
+    VIP segments at α 0.6–0.75 among 600 tracked particles' around 0.9 are pulled towards
+    0.9 (long segments in a broad state: part of the way)."""
+    from andi2kit.methods.unet import CONTEXT_MIN_LENGTH
+
+    vips = [TrajectoryLabel(i, [1.0], [a], [FREE], [], T) for i, a in enumerate([.6, .7, .75])]
+    rng = np.random.default_rng(0)
+    rows = [[round(float(a), 4), 1.0, FREE, 100] for a in rng.normal(0.9, 0.15, 600)]
+    short = [[0.1, 30.0, FREE, CONTEXT_MIN_LENGTH - 1]] * 50  # broken pieces: left out
+    ev = _fov_evidence_of(vips) | {"context": rows + short}
+    context = unet.context_segments([ev, None])
+    assert context.shape == (600, 4)
+    pooled = unet.pool(vips, context=context)
+    assert all(0.3 * (0.9 - v.alpha[0]) < p.alpha[0] - v.alpha[0] < 0.9 - v.alpha[0]
+               for p, v in zip(pooled, vips, strict=True))
+    alone = unet.pool(vips)
+    assert all(abs(p.alpha[0] - 0.9) < abs(q.alpha[0] - 0.9)
+               for p, q in zip(pooled, alone, strict=True))
+    assert unet.context_segments([_fov_evidence_of(vips)]) is None
+    assert unet.context_segments(None) is None

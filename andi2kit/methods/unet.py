@@ -17,7 +17,7 @@ import pandas as pd
 
 from andi2kit import partners, provenance, state_mixture, states
 from andi2kit.constants import BRIGHTNESS, COLUMN, IMMOBILE
-from andi2kit.ensemble import ENSEMBLE_METHODS
+from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
 from andi2kit.errors import InputError, OptionError
 from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
 from andi2kit.labels import EnsembleLabel, TrajectoryLabel
@@ -25,6 +25,13 @@ from andi2kit.pooled_msd import PooledMsd
 from andi2kit.pooling import Pooling
 from andi2kit.segment import Segmenter, smooth_states
 from andi2kit.tensors import DenseTrajectories, pack, to_dense, unpack
+
+#: Shortest segment of a tracked particle that informs a Track 1 experiment's pooling
+#: (:meth:`UNetMethod.context_segments`); shorter pieces of the field's tracks (a particle
+#: entering, a track broken at an encounter) scatter most. Chosen on the Track 1 tuning seed
+#: (data/chal0, α MAE of the VIPs): VIPs alone 0.1007; with every segment 0.0969, >= 20
+#: frames 0.0976, >= 50 0.0961, >= 100 0.0972, >= 150 0.0969.
+CONTEXT_MIN_LENGTH = 50
 
 
 def uncertain_frames(trajs: pd.DataFrame) -> dict[int, np.ndarray]:
@@ -130,6 +137,8 @@ class UNetMethod:
             ident["state_evidence"] = state_mixture.evidence_settings()
             ident["partners"] = partners.settings()
             ident["evidence_positions"] = POSITION_DECIMALS
+            # Track 1: every tracked particle's segments
+            ident["evidence_context"] = ["alpha", "K", "state", "length"]
         return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
@@ -178,8 +187,11 @@ class UNetMethod:
         probabilities = state_mixture.segment_probabilities(labels, frames)
         positions, numbers = _positions(dense)
         brightness = _brightness(trajs, dense, numbers)
-        evidence = (self.fov_evidence(dense, frames, brightness)
-                    if field is None or field.empty else self._field_evidence(field))
+        context: list[list[float]] = []
+        if field is None or field.empty:
+            evidence = self.fov_evidence(dense, frames, brightness)
+        else:
+            evidence, context = self._field_evidence(field)
         bound = partners.bound_frames(positions, numbers, brightness)
         evidence["bound"] = float(sum(int(b.sum()) for b in bound))
         # the share of bound frames is over the trajectories the partners were looked for in
@@ -205,6 +217,7 @@ class UNetMethod:
                                           for lab, p in zip(labels, probabilities,
                                                             strict=True)},
                         "partner": partner,
+                        "context": context,
                         "positions": {str(lab.idx): np.round(xy, POSITION_DECIMALS).tolist()
                                       for lab, xy in zip(labels, positions, strict=True)}}
 
@@ -217,12 +230,21 @@ class UNetMethod:
                  for f in frames]
         return state_mixture.fov_evidence(calls, *_positions(dense), brightness)
 
-    def _field_evidence(self, field: pd.DataFrame) -> dict[str, float]:
+    def _field_evidence(self, field: pd.DataFrame
+                        ) -> tuple[dict[str, float], list[list[float]]]:
+        """:meth:`fov_evidence` of every tracked particle, and their segments as rows
+        ``alpha, K, state, length``: the context the experiment's pooling learns its
+        states from (:meth:`context_segments`)."""
         # on the tuning seed chal0 and the report seed chal1 the 20 experiments' states were
         # judged right 20 times from the field, 19 from the VIPs (/tmp probe of stop 27);
         # without the brightness the dimer experiments were judged confined (17)
-        dense, _, frames = self._predict(field)
-        return self.fov_evidence(dense, frames, _brightness(field, dense, _positions(dense)[1]))
+        dense, tensor, frames = self._predict(field)
+        evidence = self.fov_evidence(dense, frames,
+                                     _brightness(field, dense, _positions(dense)[1]))
+        rows = segment_table(self.segments(tensor, frames, uncertain_frames(field)))
+        context = [[round(float(a), 4), float(f"{k:.6g}"), int(st), int(n)]
+                   for a, k, st, n in rows]
+        return evidence, context
 
     def decide_states(self, per_fov: list[list[TrajectoryLabel]],
                       evidence: list[dict | None]) -> list[list[TrajectoryLabel]]:
@@ -269,6 +291,19 @@ class UNetMethod:
         return out, basis
 
     @staticmethod
+    def context_segments(evidence: list[dict | None] | None) -> np.ndarray | None:
+        """Every tracked particle's segments of one experiment (Track 1, from its FOVs'
+        evidence, :meth:`predict_with_evidence` with a field) of at least
+        :data:`CONTEXT_MIN_LENGTH` frames as ``(m, 4)`` rows ``alpha, K, state, length``,
+        for :meth:`pool`; None without any."""
+        rows = [r for ev in evidence or [] for r in (ev or {}).get("context", [])]
+        if not rows:
+            return None
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+        rows = rows[rows[:, 3] >= CONTEXT_MIN_LENGTH]
+        return rows if len(rows) else None
+
+    @staticmethod
     def _restate(labels: list[TrajectoryLabel], probs: list[np.ndarray], held: np.ndarray,
                  late: bool) -> list[TrajectoryLabel]:
         if late:
@@ -279,14 +314,16 @@ class UNetMethod:
         return state_mixture.restate(labels, probs, held)
 
     def pool(self, labels: list[TrajectoryLabel],
-             positions: list[np.ndarray] | None = None) -> list[TrajectoryLabel]:
-        """Experiment-level pooling of all the experiment's trajectories (or none); with
-        their ``positions`` (from the evidence), the α of slow and near-ballistic states
-        from their pooled MSD (:mod:`andi2kit.pooled_msd`); then free segments whose α
-        reaches andi-datasets' line are directed
-        (:func:`andi2kit.state_mixture.directed_by_alpha`) and immobile ones get α 0
-        (:func:`andi2kit.state_mixture.immobile_at_rest`)."""
-        pooled = list(labels) if self.pooling is None else self.pooling(labels)
+             positions: list[np.ndarray] | None = None,
+             context: np.ndarray | None = None) -> list[TrajectoryLabel]:
+        """Experiment-level pooling of all the experiment's trajectories (or none), the
+        states learnt from them and the ``context`` segments (Track 1: every tracked
+        particle's, from the evidence); with their ``positions`` (from the evidence), the α
+        of slow and near-ballistic states from their pooled MSD
+        (:mod:`andi2kit.pooled_msd`); then free segments whose α reaches andi-datasets'
+        line are directed (:func:`andi2kit.state_mixture.directed_by_alpha`) and immobile
+        ones get α 0 (:func:`andi2kit.state_mixture.immobile_at_rest`)."""
+        pooled = list(labels) if self.pooling is None else self.pooling(labels, context)
         if self.pooled_msd is not None and positions is not None:
             pooled = self.pooled_msd(pooled, positions)
         return state_mixture.immobile_at_rest(state_mixture.directed_by_alpha(pooled))
