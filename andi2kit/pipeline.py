@@ -340,13 +340,19 @@ def _evidence_problem(segments: Path, evidence: Path) -> str | None:
     if not evidence.is_file():
         return "state evidence missing"
     try:
-        probs = json.loads(evidence.read_text())["probabilities"]
+        held = json.loads(evidence.read_text())
+        probs = held["probabilities"]
+        context = held.get("context", [])
         labels = read_labels(segments)
-    except (OSError, ValueError, KeyError, TypeError, InputError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, InputError):
         return "state evidence unreadable"
     if not isinstance(probs, dict) or any(
             len(probs.get(str(lab.idx), [])) != len(lab.state) for lab in labels):
         return "state evidence does not match the segments"
+    if not isinstance(context, list) or any(
+            not isinstance(r, list) or len(r) != 4
+            or not all(isinstance(v, int | float) for v in r) for r in context):
+        return "state evidence holds malformed context segments"
     return None
 
 

@@ -173,11 +173,16 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     # written beside the VIPs by the first run), the partner counts from the VIPs
     for e, f in rep3.written:
         field = read_tracks(layout.field_path(tracks, e, f))
-        counts = json.loads(layout.state_evidence_path(tmp_path / "sub3", 1, e, f)
-                            .read_text())["evidence"]
+        held = json.loads(layout.state_evidence_path(tmp_path / "sub3", 1, e, f).read_text())
+        counts = held["evidence"]
         span = field.groupby("traj_idx")["frame"].agg(lambda g: g.max() - g.min() + 1)
         assert counts["trajectories"] == len(span) > 2
         assert counts["frames"] == span.sum()
+        # and the field's segments, which the experiment's pooling learns its states from,
+        # cover every frame of the field's tracks
+        context = np.asarray(held["context"])
+        assert context.shape[1] == 4 and len(context) >= len(span)
+        assert context[:, 3].sum() == span.sum()
     # the VIP file of another tracker (true trajectories) is kept; a missing field file is
     # tracked again alone
     vip_file, field_file = layout.tracks_path(tracks, 0, 0), layout.field_path(tracks, 0, 0)

@@ -262,10 +262,15 @@ def test_a_run_with_a_state_stage_decides_states_per_experiment_and_resumes(sim_
     bad = json.loads(layout.state_evidence_path(out, 2, 1, 1).read_text())
     bad["probabilities"] = {k: v[:-1] or [[0.25] * 4] * 2 for k, v in bad["probabilities"].items()}
     layout.state_evidence_path(out, 2, 1, 1).write_text(json.dumps(bad))
+    odd = json.loads(layout.state_evidence_path(out, 2, 0, 0).read_text())
+    odd["context"] = [[1.0, 0.5, 2, 60], [1.0, "fast"]]
+    layout.state_evidence_path(out, 2, 0, 0).write_text(json.dumps(odd))
     third = run(sim_data / "public_data", out, 2, "unet", options=opts, progress=False)
     assert third.redone == {(0, 1): "state evidence unreadable",
-                            (1, 1): "state evidence does not match the segments"}
-    assert third.ok and sorted(third.written) == [(0, 1), (1, 1)]
+                            (1, 1): "state evidence does not match the segments",
+                            (0, 0): "state evidence holds malformed context segments"}
+    assert third.ok and sorted(third.written) == [(0, 0), (0, 1), (1, 1)]
+    assert json.loads(layout.state_evidence_path(out, 2, 0, 0).read_text())["context"] == []
 
 
 @pytest.fixture(scope="module")
