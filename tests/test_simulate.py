@@ -444,3 +444,23 @@ def test_traps_preset_holds_particles_for_a_few_frames() -> None:
             assert priors.D_FAST[0] <= d["Ds"][0] <= priors.D_FAST[1]
     assert _drawn(presets.experiment_definitions("traps", 1)) != _drawn(
         presets.experiment_definitions("traps", 0))
+
+
+def test_fast_preset_moves_several_pixels_per_frame() -> None:
+    """``fast``: five single-state and five multi-state experiments whose (fast) state has D
+    1-20 px²/frame, the slow states of a multi-state experiment scaled with it (their ratio
+    to the fast one as the wide priors draw it), new draws per seed."""
+    from andi2kit.simulation import priors
+
+    for seed in range(6):
+        defs = presets.experiment_definitions("fast", seed)
+        assert [d["model"] for d in defs] == ["single_state"] * 5 + ["multi_state"] * 5
+        for d in defs:
+            Ds = np.atleast_2d(d["Ds"])
+            lo, hi = priors.D_FAST_PARTICLES
+            assert lo <= Ds[0, 0] <= hi
+            assert np.all(Ds[1:, 0] < Ds[0, 0])
+            ratio = Ds[1:, 0] / Ds[0, 0]
+            assert np.all((ratio >= priors.D_RATIO[0]) & (ratio <= priors.D_RATIO[1]))
+    assert _drawn(presets.experiment_definitions("fast", 1)) != _drawn(
+        presets.experiment_definitions("fast", 0))

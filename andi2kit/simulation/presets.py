@@ -13,6 +13,7 @@ from andi2kit.simulation.andi_compat import import_andi
 from andi2kit.simulation.priors import (
     draw_compartments,
     draw_directed,
+    draw_fast,
     draw_short_traps,
     draw_wide,
 )
@@ -148,6 +149,11 @@ def _validation_experiments(n_per_model: int = 2, seed: int = 99) -> tuple[Exper
 _TWO_PER_MODEL = tuple(ExperimentSpec(m) for m in MODEL_NUMBERS for _ in range(2))
 
 
+def _five_each(*models: str) -> tuple[ExperimentSpec, ...]:
+    """Five experiments of each model, in that order."""
+    return tuple(ExperimentSpec(m) for m in models for _ in range(5))
+
+
 #: Named presets. ``benchmark`` follows the organisers' 9 definitions (30 FOVs, 10 VIPs).
 PRESETS: dict[str, Preset] = {
     "benchmark": Preset(
@@ -199,7 +205,7 @@ PRESETS: dict[str, Preset] = {
         " stretches seldom share one) and 5 of multi-state motion (a slow state entered and"
         " left, the look-alike of confinement), 3 FOVs each: is confinement told from a slow"
         " state when compartments do not clump?",
-        tuple(ExperimentSpec(m) for m in ("confinement", "multi_state") for _ in range(5)),
+        _five_each("confinement", "multi_state"),
         fovs=3,
         draw=draw_compartments,
     ),
@@ -209,9 +215,18 @@ PRESETS: dict[str, Preset] = {
         " few frames at a time (500-1500 traps of radius 1-2 px, unbinding probability"
         " 0.1-0.3 per frame) and 5 of single-state motion (the look-alike: no stops), 3 FOVs"
         " each: are short trapping bouts called immobile, and never where there are none?",
-        tuple(ExperimentSpec(m) for m in ("immobile_traps", "single_state") for _ in range(5)),
+        _five_each("immobile_traps", "single_state"),
         fovs=3,
         draw=draw_short_traps,
+    ),
+    "fast": Preset(
+        "fast",
+        "10 experiments from the wide priors, 5 of single-state and 5 of multi-state motion"
+        " whose (fast) state has D 1-20 px²/frame (2-9 px per frame), 3 FOVs each with"
+        " videos: does the tracker keep particles that move several pixels per frame?",
+        _five_each("single_state", "multi_state"),
+        fovs=3,
+        draw=draw_fast,
     ),
     "test": Preset(
         "test",

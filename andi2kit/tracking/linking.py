@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -33,8 +35,17 @@ def link(features: pd.DataFrame, params: TrackingParams = TrackingParams()) -> p
     if params.linker == "motion":
         tracks = features.copy()
         mass = features["mass"].to_numpy() if "mass" in features else None
-        tracks["particle"] = link_motion(features[["y", "x"]].to_numpy(),
-                                         features["frame"].to_numpy(), params, mass=mass)
+        xy, frames = features[["y", "x"]].to_numpy(), features["frame"].to_numpy()
+        ids = link_motion(xy, frames, params, mass=mass)
+        fast = fast_diffusivity(xy, frames, ids, params.fast_quantile)
+        if params.fast_factor > 0 and fast > params.fast_factor * params.D_broad:
+            # a FOV of fast particles: linked again with a broad component (and a search)
+            # as wide as they move, else their tracks break at every long step
+            wide = replace(params, D_broad=fast,
+                           search_range=max(params.search_range,
+                                            params.fast_reach * np.sqrt(2 * fast)))
+            ids = link_motion(xy, frames, wide, mass=mass)
+        tracks["particle"] = ids
     elif params.linker == "trackpy":
         kwargs = dict(memory=params.memory, adaptive_stop=params.adaptive_stop,
                       adaptive_step=params.adaptive_step, link_strategy="auto")
@@ -124,6 +135,35 @@ class _TrackState:
         order = (self.ptr[ids][:, None] + np.arange(self.span)[None, :]) % self.span
         steps = np.take_along_axis(self.steps[ids], order[:, :, None], axis=1)
         return steps, np.take_along_axis(self.gaps[ids], order, axis=1)
+
+
+def fast_diffusivity(xy: np.ndarray, frames: np.ndarray, ids: np.ndarray,
+                     quantile: float = 0.9, min_steps: int = 10) -> float:
+    """The diffusivity (px²/frame) that a ``quantile`` of a FOV's linked tracks stay under.
+
+    Each track with at least ``min_steps`` one-frame steps gives ``mean(|step|²) / 4``;
+    0 when no track has that many.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> steps = rng.normal(0, np.sqrt(2 * 5.0), (3, 50, 2))    # three tracks of D = 5
+    >>> xy = np.cumsum(steps, axis=1).reshape(-1, 2)
+    >>> frames, ids = np.tile(np.arange(50), 3), np.repeat(np.arange(3), 50)
+    >>> round(fast_diffusivity(xy, frames, ids, quantile=0.5))
+    5
+    """
+    order = np.lexsort((frames, ids))
+    xy, frames, ids = xy[order], frames[order], ids[order]
+    one = (np.diff(ids) == 0) & (np.diff(frames) == 1)
+    sq = np.sum(np.diff(xy, axis=0) ** 2, axis=1)[one]
+    owner = ids[1:][one]
+    if owner.size == 0:
+        return 0.0
+    uniq, inv, counts = np.unique(owner, return_inverse=True, return_counts=True)
+    mean = np.bincount(inv, weights=sq) / counts
+    keep = counts >= min_steps
+    return float(np.quantile(mean[keep], quantile) / 4) if keep.any() else 0.0
 
 
 def link_motion(pos: np.ndarray, frames: np.ndarray, params: TrackingParams = TrackingParams(),

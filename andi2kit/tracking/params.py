@@ -71,6 +71,12 @@ class TrackingParams:
         Diffusivity of the broad component for a particle that changes its motion.
     switch_weight : float
         Weight of the broad component.
+    fast_factor, fast_quantile, fast_reach : float
+        A FOV whose linked tracks' diffusivity at the ``fast_quantile`` exceeds
+        ``fast_factor`` times ``D_broad`` is linked again with ``D_broad`` set to that
+        diffusivity and ``search_range`` at least ``fast_reach`` standard deviations of its
+        step (:func:`~andi2kit.tracking.linking.fast_diffusivity`): particles that move
+        several pixels per frame. ``fast_factor`` 0: never.
     link_cost : float
         Negative log-likelihood of a step above which a track rather waits or ends.
     gap_cost : float
@@ -184,6 +190,9 @@ class TrackingParams:
     D_prior: float = 0.5
     D_broad: float = 1.0
     switch_weight: float = 0.1
+    fast_factor: float = 2.0
+    fast_quantile: float = 0.9
+    fast_reach: float = 4.0
     link_cost: float = 14.0
     gap_cost: float = 0.5
     loc_sigma: float = 0.15
