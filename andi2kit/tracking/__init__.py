@@ -34,7 +34,9 @@ trackpy finds candidate spots (``trackpy.batch``, numba engine) in the normalise
 :func:`refine_frame` then fits all spots of a frame jointly as Gaussians of the PSF's width
 (0.79 px) and adds spots hidden beside a neighbour, which trackpy's centroids merge or bias.
 :func:`link_motion` links them with a motion model per track (diffusivity, drift, step
-correlation); ``TrackingParams(linker="trackpy")`` uses ``trackpy.link`` instead. At each
+correlation); a FOV whose particles move several pixels per frame is linked a second time
+with a broad component at their speed (:func:`~andi2kit.tracking.linking.fast_diffusivity`);
+``TrackingParams(linker="trackpy")`` uses ``trackpy.link`` instead. At each
 contact of two tracks, :func:`~andi2kit.tracking.untangle.untangle` exchanges their tails when
 the particles' brightness over tens of frames before and after says they were swapped.
 

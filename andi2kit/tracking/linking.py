@@ -11,7 +11,9 @@ from andi2kit.tracking.params import TrackingParams
 
 
 def link(features: pd.DataFrame, params: TrackingParams = TrackingParams()) -> pd.DataFrame:
-    """Link detections into tracks with trackpy (memory, adaptive search).
+    """Link detections into tracks: :func:`link_motion` (``linker="motion"``; a FOV of
+    particles faster than ``fast_factor`` times ``D_broad``, :func:`fast_diffusivity`, is
+    linked a second time at their speed) or trackpy (memory, adaptive search).
 
     Parameters
     ----------
@@ -37,7 +39,8 @@ def link(features: pd.DataFrame, params: TrackingParams = TrackingParams()) -> p
         mass = features["mass"].to_numpy() if "mass" in features else None
         xy, frames = features[["y", "x"]].to_numpy(), features["frame"].to_numpy()
         ids = link_motion(xy, frames, params, mass=mass)
-        fast = fast_diffusivity(xy, frames, ids, params.fast_quantile)
+        fast = fast_diffusivity(xy, frames, ids, params.fast_quantile) \
+            if params.fast_factor > 0 else 0.0
         if params.fast_factor > 0 and fast > params.fast_factor * params.D_broad:
             # a FOV of fast particles: linked again with a broad component (and a search)
             # as wide as they move, else their tracks break at every long step
