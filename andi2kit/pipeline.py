@@ -304,9 +304,9 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
             positions = _positions(per_fov, evidence) if track == 2 else None
         raw = [lab for labels in per_fov for lab in labels]
         # Track 1: the experiment's states learnt from every particle tracked in its videos
-        # (their ensemble from them too was measured and not kept: README, Track 1)
-        context = m.context_segments(evidence) \
-            if track == 1 and hasattr(m, "context_segments") else None
+        # (the evidence of a Track 2 FOV holds none; an ensemble from them too was measured
+        # and not kept: README, Track 1)
+        context = m.context_segments(evidence) if hasattr(m, "context_segments") else None
         pooled = m.pool(raw, positions, context) if hasattr(m, "pool") else raw
         k = 0
         for f, labels in zip(fovs, per_fov, strict=True):

@@ -163,7 +163,7 @@ def fast_diffusivity(xy: np.ndarray, frames: np.ndarray, ids: np.ndarray,
     owner = ids[1:][one]
     if owner.size == 0:
         return 0.0
-    uniq, inv, counts = np.unique(owner, return_inverse=True, return_counts=True)
+    _, inv, counts = np.unique(owner, return_inverse=True, return_counts=True)
     mean = np.bincount(inv, weights=sq) / counts
     keep = counts >= min_steps
     return float(np.quantile(mean[keep], quantile) / 4) if keep.any() else 0.0
