@@ -8,7 +8,7 @@ SUBMISSION ?= submissions/msd
 DATA ?=
 
 .PHONY: submission.zip install test lint demo benchmark bench-scorer bench-inference bench-tracking clean-demo \
-        train-data validation-data train tune evaluate-model generalisation states
+        train-data validation-data train tune evaluate-model generalisation states device-wheels
 
 install: $(STAMP)
 
@@ -74,6 +74,13 @@ train: train-data
 
 tune: validation-data
 	$(BIN)/andi2kit tune data/validation/public_data data/validation/ref --checkpoint checkpoints/unet-default --out checkpoints/unet-tuned
+
+# --- training on a lent GPU machine with JAX and no TensorFlow (scripts/device/train.sh) ---
+device-wheels:
+	grep -v '^#' scripts/device/wheels.txt | xargs python3 -m pip download -q --no-deps \
+	  --only-binary=:all: --python-version 3.12 --implementation cp -d .whl \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64
 
 evaluate-model: install
 	$(BIN)/andi2kit evaluate-model --checkpoint checkpoints/unet-default --data data/train:data/train2

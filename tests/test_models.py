@@ -104,6 +104,29 @@ def test_one_cpu_trains_with_the_default_strategy():
     assert strategy is tf.distribute.get_strategy() and strategy.num_replicas_in_sync == 1
 
 
+def test_other_keras_backends_train_on_one_device(tmp_path, monkeypatch):
+    """On a GPU machine with JAX or torch and no TensorFlow (``KERAS_BACKEND=jax``, e.g.
+    scripts/device/train.sh) training asks tf.distribute for nothing."""
+    import json
+
+    import andi2kit.models.train as mt
+
+    monkeypatch.setattr(mt.keras.backend, "backend", lambda: "jax")
+    strategy = mt.distribution_strategy()
+    assert isinstance(strategy, mt.SingleDevice) and strategy.num_replicas_in_sync == 1
+    monkeypatch.undo()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for s in range(2):
+        np.savez(data_dir / f"shard_{s:04d}.npz", model=np.zeros(64, np.int8),
+                 **toy_data(64, seed=s))
+    out = tmp_path / "ckpt"
+    cfg = TrainConfig(data=str(data_dir), epochs=1, batch_size=1, model=TINY)
+    mt.train(cfg, out, progress=False, strategy=strategy)
+    assert json.loads((out / "train_state.json").read_text())["epoch"] == 1
+    assert json.loads((out / "versions.json").read_text())["keras-backend"] == "tensorflow"
+
+
 MIRRORED = """
 import sys
 import numpy as np

@@ -21,6 +21,7 @@ of GPUs; on one GPU or on CPUs nothing changes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -113,16 +114,29 @@ def compile_model(model, cfg: TrainConfig):
     return model
 
 
+class SingleDevice:
+    """The strategy interface :func:`train` uses, for backends without ``tf.distribute``."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+
 def distribution_strategy():
     """How to spread training over the visible devices.
 
     Returns
     -------
-    tf.distribute.Strategy
+    tf.distribute.Strategy or SingleDevice
         ``MirroredStrategy`` over all GPUs when more than one is visible (choose them with
         ``CUDA_VISIBLE_DEVICES``); TensorFlow's default strategy otherwise (one GPU, or the
-        CPUs), which changes nothing.
+        CPUs), which changes nothing. Under another Keras backend (``KERAS_BACKEND=jax`` or
+        ``torch``, e.g. on a GPU machine without TensorFlow) training runs on that backend's
+        default device: :class:`SingleDevice`.
     """
+    if keras.backend.backend() != "tensorflow":
+        return SingleDevice()
     import tensorflow as tf
 
     gpus = tf.config.list_logical_devices("GPU")
@@ -257,5 +271,7 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 def _versions() -> dict[str, str]:
-    found = package_versions(("tensorflow-cpu", "tensorflow", "keras", "numpy", "andi-datasets"))
-    return {k: v for k, v in found.items() if v is not None}
+    backend = keras.backend.backend()
+    found = package_versions(("tensorflow-cpu", "tensorflow", "keras", "numpy", "andi-datasets",
+                              *((backend,) if backend in ("jax", "torch") else ())))
+    return {**{k: v for k, v in found.items() if v is not None}, "keras-backend": backend}
