@@ -106,7 +106,7 @@ benchmark: install
 GEN_SEED ?= 1
 GEN_OUT ?= GENERALISATION.md
 generalisation: install
-	$(BIN)/python -m andi2kit.generalisation --seed $(GEN_SEED) --workers $(WORKERS) --out $(GEN_OUT)
+	$(BIN)/python -m andi2kit.generalisation --seed $(GEN_SEED) --workers $(WORKERS) --out $(GEN_OUT) --track1
 
 bench-scorer: install
 	$(BIN)/python tests/benchmarks/bench_scorer.py --trajs-per-fov 124
