@@ -1,0 +1,90 @@
+"""Where the Track 1 score is lost: per VIP, when it is first lost, and its label errors.
+
+Reads what ``andi2kit track-eval ... --scores`` leaves in ``SUITE/tracking-cost/unet``
+(the U-Net's predictions on the tracked VIPs, ``tracked``, and with every frame put back on the
+VIP, ``kept``) and the tracks in ``SUITE/tracks``; prints, per bin of the frame where each VIP
+is first lost (> 1 px for 3 frames running), the VIPs, the share of their frames lost, and
+their part of the per-frame squared log1p-K error and absolute α error summed over all VIP
+frames::
+
+    python tests/benchmarks/loss_timing.py data/chal1
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from andi2kit import io, layout
+from andi2kit.tracking.evaluate import frame_errors, read_truth
+from andi2kit.tracking.losses import frame_labels
+from andi2kit.tracking.video import fov_jobs
+
+BINS = [-2, -0.5, 5, 20, 60, 120, 200]
+NAMES = ["never", "0-5", "6-20", "21-60", "61-120", "121-199"]
+
+
+def per_frame(path: Path) -> dict[int, np.ndarray]:
+    """``{traj_idx: (T, 2) α, K per frame}`` of a predicted ``fov_*.txt``."""
+    return {int(lab.idx): np.column_stack([np.repeat(lab.alpha, lab.lengths),
+                                           np.repeat(lab.K, lab.lengths)])
+            for lab in io.read_labels(path)}
+
+
+def vip_rows(suite: Path) -> pd.DataFrame:
+    ref, cost = suite / "ref", suite / "tracking-cost" / "unet"
+    if not (cost / "kept").is_dir():
+        raise SystemExit(f"{cost}: no predictions; run `andi2kit track-eval "
+                         f"{suite}/public_data/track_1 --ref {ref} --tracks {suite}/tracks "
+                         "--scores` first")
+    rows = []
+    for exp, fov, _video in fov_jobs(suite / "public_data" / "track_1"):
+        truth, origin = read_truth(ref, exp, fov)
+        first = truth.groupby("traj_idx")["frame"].min().to_dict()
+        labels = frame_labels(layout.labels_path(ref, 1, exp, fov), first)
+        tracked = pd.read_csv(layout.tracks_path(suite / "tracks", exp, fov))
+        tracked = tracked.assign(x=tracked.x + origin[0], y=tracked.y + origin[1])
+        dist = frame_errors(tracked, truth)
+        preds = {name: per_frame(layout.prediction_path(cost / name, 1, exp, fov))
+                 for name in ("tracked", "kept")}
+        for idx in sorted(truth["traj_idx"].unique()):  # the label files hold every particle
+            true = labels[int(idx)][1]
+            lost = dist.loc[dist.traj_idx == idx, "dist"].to_numpy()[:len(true)] > 1
+            run = np.convolve(lost, np.ones(3), "valid") == 3
+            row = {"exp": exp, "fov": fov, "vip": idx,
+                   "first": int(np.argmax(run)) if run.any() else -1,
+                   "lost": float(lost.mean())}
+            for name, pred in preds.items():
+                p = pred[idx][:len(true)]
+                row[f"K_{name}"] = float(np.sum(
+                    (np.log1p(p[:, 1]) - np.log1p(true[:len(p), 1])) ** 2))
+                row[f"alpha_{name}"] = float(np.sum(np.abs(p[:, 0] - true[:len(p), 0])))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("suite", type=Path)
+    args = ap.parse_args()
+    v = vip_rows(args.suite)
+    v["first lost"] = pd.cut(v["first"], BINS, labels=NAMES)
+    t = v.groupby("first lost", observed=False).agg(
+        VIPs=("vip", "size"), lost=("lost", "mean"), K=("K_tracked", "sum"),
+        alpha=("alpha_tracked", "sum"))
+    t["lost"] = (100 * t["lost"]).round(1)
+    t["K share %"] = (100 * t.pop("K") / v["K_tracked"].sum()).round(1)
+    t["α share %"] = (100 * t.pop("alpha") / v["alpha_tracked"].sum()).round(1)
+    print(t.to_string())
+    n = len(v)
+    print(f"{n} VIPs; per-frame K sq. log error tracked / kept {v.K_tracked.sum() / 200 / n:.4f}"
+          f" / {v.K_kept.sum() / 200 / n:.4f}; α abs error {v.alpha_tracked.sum() / 200 / n:.4f}"
+          f" / {v.alpha_kept.sum() / 200 / n:.4f}; the 10 % of VIPs with most K error hold "
+          f"{100 * v.K_tracked.nlargest(n // 10).sum() / v.K_tracked.sum():.0f} % of it")
+
+
+if __name__ == "__main__":
+    main()
