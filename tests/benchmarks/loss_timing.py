@@ -18,20 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from andi2kit import io, layout
+from andi2kit import layout
 from andi2kit.tracking.evaluate import frame_errors, read_truth
 from andi2kit.tracking.losses import frame_labels
 from andi2kit.tracking.video import fov_jobs
 
 BINS = [-2, -0.5, 5, 20, 60, 120, 200]
 NAMES = ["never", "0-5", "6-20", "21-60", "61-120", "121-199"]
-
-
-def per_frame(path: Path) -> dict[int, np.ndarray]:
-    """``{traj_idx: (T, 2) α, K per frame}`` of a predicted ``fov_*.txt``."""
-    return {int(lab.idx): np.column_stack([np.repeat(lab.alpha, lab.lengths),
-                                           np.repeat(lab.K, lab.lengths)])
-            for lab in io.read_labels(path)}
 
 
 def vip_rows(suite: Path) -> pd.DataFrame:
@@ -48,7 +41,7 @@ def vip_rows(suite: Path) -> pd.DataFrame:
         tracked = pd.read_csv(layout.tracks_path(suite / "tracks", exp, fov))
         tracked = tracked.assign(x=tracked.x + origin[0], y=tracked.y + origin[1])
         dist = frame_errors(tracked, truth)
-        preds = {name: per_frame(layout.prediction_path(cost / name, 1, exp, fov))
+        preds = {name: frame_labels(layout.prediction_path(cost / name, 1, exp, fov), {})
                  for name in ("tracked", "kept")}
         for idx in sorted(truth["traj_idx"].unique()):  # the label files hold every particle
             true = labels[int(idx)][1]
@@ -58,7 +51,7 @@ def vip_rows(suite: Path) -> pd.DataFrame:
                    "first": int(np.argmax(run)) if run.any() else -1,
                    "lost": float(lost.mean())}
             for name, pred in preds.items():
-                p = pred[idx][:len(true)]
+                p = pred[idx][1][:len(true)]
                 row[f"K_{name}"] = float(np.sum(
                     (np.log1p(p[:, 1]) - np.log1p(true[:len(p), 1])) ** 2))
                 row[f"alpha_{name}"] = float(np.sum(np.abs(p[:, 0] - true[:len(p), 0])))
