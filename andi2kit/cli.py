@@ -23,7 +23,7 @@ from andi2kit.console import ErrorBoundary, console, err, fail, say, setup
 from andi2kit.console import quiet as output_is_quiet
 from andi2kit.constants import STATE_NAMES
 from andi2kit.ensemble import ENSEMBLE_METHODS
-from andi2kit.errors import OptionError
+from andi2kit.errors import InputError, OptionError
 from andi2kit.execution import ENV_SCHEDULER, set_scheduler
 from andi2kit.inference import predict as _predict
 from andi2kit.io import read_trajectories, write_text_atomic
@@ -316,13 +316,24 @@ def train(
     data: Annotated[Path | None, typer.Option(help="Training-data folder.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Wall-time budget.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="KEY=VALUE over the config (JSON value; model.KEY for the "
+                      "architecture), e.g. --set epochs=400 --set 'model.filters=[48,96,192]'. "
+                      "Repeatable.")] = None,
 ) -> None:
     """Train a per-frame Attention U-Net (resumes an interrupted run in OUT)."""
     # the training module loads TensorFlow (Keras) when imported: only for this command
-    from andi2kit.models.train import TrainConfig
+    from andi2kit.models.train import TrainConfig, override
     from andi2kit.models.train import train as _train
 
-    cfg = TrainConfig.from_dict(json.loads(config.read_text())) if config else TrainConfig()
+    try:
+        base = json.loads(config.read_text()) if config else TrainConfig().to_dict()
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{config}: not a readable JSON training config ({exc})") from None
+    try:
+        cfg = TrainConfig.from_dict(override(base, set_ or []))
+    except TypeError as exc:  # a key the dataclasses do not have
+        raise InputError(f"{config}: {exc}") from None
     if data is not None:
         cfg.data = str(data)
     if epochs is not None:

@@ -641,3 +641,35 @@ def test_true_tracks_are_used_by_run_not_tracked_again(tmp_path):
     vips.write_text("0\n1\n7\n")  # a VIP the Track 2 file lacks
     with pytest.raises(InputError, match="are not all in it"):
         write_true_tracks(tmp_path / "pub", tmp_path / "ref", tmp_path / "true")
+
+
+BAD_TRAIN = {
+    "unknown --set key": ([], ["--set", "epoch=3"], "no setting 'epoch' in the training config"),
+    "--set without =": ([], ["--set", "epochs"], "expected KEY=VALUE"),
+    "--set under a leaf": ([], ["--set", "epochs.x=3"], "no setting 'epochs.x'"),
+    "config not JSON": (["{epochs: 3"], [], "not a readable JSON training config"),
+    "config with an unknown key": (['{"epochs": 3, "speed": 2}'], [],
+                                   "unexpected keyword argument 'speed'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TRAIN))
+def test_bad_training_config_is_named(tmp_path, case):
+    text, sets, msg = BAD_TRAIN[case]
+    args = ["train", "--out", tmp_path / "ck", *sets]
+    if text:
+        (tmp_path / "c.json").write_text(text[0])
+        args += ["--config", tmp_path / "c.json"]
+    res = invoke(*args)
+    assert res.exit_code != 0 and msg in one_line(res.output)
+    assert not (tmp_path / "ck").exists()
+
+
+def test_set_overrides_the_config_file():
+    from andi2kit.models.train import TrainConfig, override
+
+    base = json.loads((REPO / "configs" / "unet-default.json").read_text())
+    cfg = TrainConfig.from_dict(override(base, ["epochs=400", "model.filters=[48,96,192]",
+                                                "noise=[0.1,0.1]"]))
+    assert cfg.epochs == 400 and list(cfg.model.filters) == [48, 96, 192]
+    assert cfg.noise == (0.1, 0.1) and cfg.lr_decay == base["lr_decay"]

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from andi2kit.constants import LOCALISATION_NOISE
+from andi2kit.errors import OptionError
 from andi2kit.io import write_text_atomic
 from andi2kit.models.attention_unet import UNetConfig, build_model
 from andi2kit.models.evaluate import evaluate_frames, write_metrics
@@ -105,6 +106,40 @@ class TrainConfig:
         d["model"] = UNetConfig.from_dict(d.get("model", {}))
         d["noise"] = tuple(d.get("noise", (0.05, 0.2)))
         return cls(**d)
+
+
+def override(config: dict, assignments: list[str]) -> dict:
+    """A training config (as :meth:`TrainConfig.to_dict` writes it) with ``KEY=VALUE``
+    assignments applied: a dotted ``KEY`` reaches into ``model``, ``VALUE`` is JSON (a bare
+    word is a string).
+
+    Raises
+    ------
+    OptionError
+        On an assignment without ``=`` or a key the config does not have.
+
+    Examples
+    --------
+    >>> d = override(TrainConfig().to_dict(), ["epochs=400", "model.filters=[48, 96, 192]"])
+    >>> d["epochs"], d["model"]["filters"]
+    (400, [48, 96, 192])
+    """
+    out = json.loads(json.dumps(config))
+    for item in assignments:
+        key, eq, text = item.partition("=")
+        if not eq or not key:
+            raise OptionError(f"--set {item!r}: expected KEY=VALUE")
+        *parents, leaf = key.split(".")
+        node = out
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise OptionError(f"--set {item!r}: no setting {key!r} in the training config")
+        try:
+            node[leaf] = json.loads(text)
+        except json.JSONDecodeError:
+            node[leaf] = text
+    return out
 
 
 def compile_model(model, cfg: TrainConfig):

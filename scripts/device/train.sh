@@ -1,14 +1,18 @@
 #!/bin/bash
 # Train per-frame models on a lent GPU machine that has JAX but no TensorFlow, in one call:
 # the default model's training data (Makefile: train-data) simulated on every core, then each
-# config in CONFIGS trained side by side on the GPU (Keras on JAX; torch if JAX fails) until a
-# shared deadline, then exported without the optimizer's state. Everything lands in $OUT:
+# variant in VARIANTS (configs/unet-default.json with the --set overrides below) trained side by
+# side on the GPU (Keras on JAX; torch if JAX fails) until a shared deadline, then exported
+# without the optimizer's state. Everything lands in $OUT:
 # log.txt, train_NAME.txt, NAME_model.keras, NAME_meta.tgz (config, history, metrics, ...).
 #   make device-wheels   # here, once: the packages the machine lacks, into .whl/
 #   device run: bash scripts/device/train.sh   (carry .whl; END = seconds the job may take)
 # SKIP_PIP=1 PY=... NP=... SHRINK=100 try it out on a machine that has the packages.
 T0=$(date +%s); END=${END:-540}; PY=${PY:-python3}; SHRINK=${SHRINK:-1}
-CONFIGS=${CONFIGS:-"configs/unet-long.json configs/unet-wide.json"}
+VARIANTS=${VARIANTS:-"unet-long unet-wide"}
+# the default model trained longer, and the same with wider layers
+LONG="--set epochs=400 --set lr_decay=0.975 --set patience=20 --set trajectories_per_epoch=50000"
+declare -A SETS=([unet-long]="$LONG" [unet-wide]="$LONG --set model.filters=[48,96,192]")
 mkdir -p "$OUT"; exec > >(tee -a "$OUT/log.txt") 2>&1
 el() { echo $(( $(date +%s) - T0 )); }
 left() { echo $(( END - $(el) )); }
@@ -33,16 +37,17 @@ M=$($PY -c "print(max(0.5, ($(left) - 80) / 60))")
 echo "training for $M min"
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.4
 pids=""
-for cfg in $CONFIGS; do
-  name=$(basename "$cfg" .json)
-  timeout $(( $(left) - 35 )) $PY -m andi2kit --quiet train --config "$cfg" --out /tmp/ck/$name \
+set -f  # the overrides hold [ ]: no globbing
+for name in $VARIANTS; do
+  timeout $(( $(left) - 35 )) $PY -m andi2kit --quiet train --config configs/unet-default.json \
+    ${SETS[$name]} --out /tmp/ck/$name \
     --data /tmp/d/train:/tmp/d/train2 --max-minutes "$M" > "$OUT/train_$name.txt" 2>&1 &
   pids="$pids $!"
 done
+set +f
 wait $pids  # not a bare wait: that would wait for the log's tee too
 echo "trained at $(el) s"
-for cfg in $CONFIGS; do
-  name=$(basename "$cfg" .json)
+for name in $VARIANTS; do
   $PY scripts/device/export_weights.py /tmp/ck/$name "$OUT/${name}_model.keras"
   tar czf "$OUT/${name}_meta.tgz" -C /tmp/ck/$name $(cd /tmp/ck/$name && ls ./*.json ./*.csv)
 done
