@@ -286,13 +286,32 @@ def drop_near(cps: list[int], flagged: np.ndarray, margin: int) -> list[int]:
     return [c for c in cps if not near[min(max(c, 0), near.size - 1)]]
 
 
-def _variance_ll(sq: np.ndarray, lo: int, hi: int) -> float:
-    # profile log-likelihood of zero-mean Gaussian steps sq[lo:hi] (squared norms, 2-D)
+def variance_ll(sq: np.ndarray, lo: int, hi: int) -> float:
+    """Profile log-likelihood of zero-mean 2-D Gaussian steps whose squared lengths are
+    ``sq[lo:hi]`` (one variance, fitted)."""
     n = hi - lo
     if n <= 0:
         return 0.0
     v = max(float(sq[lo:hi].sum()) / (2 * n), 1e-12)
     return -n * (np.log(v) + 1.0)
+
+
+def squared_steps(steps: np.ndarray) -> np.ndarray:
+    """``(T,)`` squared length of the step into each frame (0 for frame 0)."""
+    sq = np.zeros(steps.shape[0])
+    sq[1:] = np.sum(np.asarray(steps[1:], dtype=np.float64) ** 2, axis=1)
+    return sq
+
+
+def cut_candidates(cps: list[int], i: int, T: int, window: int,
+                   min_size: int) -> tuple[int, int, list[int]]:
+    """Bounds ``(lo, hi)`` of change point ``cps[i]``'s stretch (its neighbours, or the
+    trajectory's ends) and the cuts within ``window`` frames of it that leave both sides at
+    least ``min_size`` frames."""
+    lo = cps[i - 1] if i > 0 else 1
+    hi = cps[i + 1] if i + 1 < len(cps) else T
+    return lo, hi, [x for x in range(cps[i] - window, cps[i] + window + 1)
+                    if x - lo >= min_size and hi - x >= min_size]
 
 
 def refine_change_points(steps: np.ndarray, cps: list[int], window: int,
@@ -326,18 +345,14 @@ def refine_change_points(steps: np.ndarray, cps: list[int], window: int,
         The refined change points, increasing.
     """
     T = steps.shape[0]
-    sq = np.zeros(T)
-    sq[1:] = np.sum(np.asarray(steps[1:], dtype=np.float64) ** 2, axis=1)
+    sq = squared_steps(steps)
     out = list(cps)
     for i, c in enumerate(out):
-        lo = out[i - 1] if i > 0 else 1
-        hi = out[i + 1] if i + 1 < len(out) else T
+        lo, hi, cands = cut_candidates(out, i, T, window, min_size)
 
         def ll(cut, lo=lo, hi=hi):
-            return _variance_ll(sq, lo, cut) + _variance_ll(sq, cut, hi)
+            return variance_ll(sq, lo, cut) + variance_ll(sq, cut, hi)
 
-        cands = [x for x in range(c - window, c + window + 1)
-                 if x - max(lo, 0) >= min_size and hi - x >= min_size]
         if not cands:
             continue
         base = ll(c)
