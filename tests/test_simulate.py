@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from andi2kit import io, layout
+from andi2kit.constants import MODEL_NAMES
 from andi2kit.errors import SimulationError
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.simulation import driver, presets, simulate
@@ -464,3 +465,22 @@ def test_fast_preset_moves_several_pixels_per_frame() -> None:
             assert np.all((ratio >= priors.D_RATIO[0]) & (ratio <= priors.D_RATIO[1]))
     assert _drawn(presets.experiment_definitions("fast", 1)) != _drawn(
         presets.experiment_definitions("fast", 0))
+
+
+def test_dense_preset_crowds_the_wide_priors() -> None:
+    """``dense``: two experiments per model drawn as ``wide`` draws them, only with
+    300-800 particles in the box (a new draw per seed)."""
+    from andi2kit.simulation import priors
+
+    for seed in range(4):
+        defs = presets.experiment_definitions("dense", seed)
+        assert sorted(d["model"] for d in defs) == sorted(list(MODEL_NAMES) * 2)
+        for d in defs:
+            assert priors.DENSE_N[0] <= d["N"] <= priors.DENSE_N[1]
+    for model in MODEL_NAMES:
+        dense = priors.draw_dense(np.random.default_rng(5), model)
+        wide = priors.draw_wide(np.random.default_rng(5), model)
+        assert _drawn([{k: v for k, v in dense.items() if k != "N"}]) == _drawn(
+            [{k: v for k, v in wide.items() if k != "N"}])
+    assert _drawn(presets.experiment_definitions("dense", 1)) != _drawn(
+        presets.experiment_definitions("dense", 0))

@@ -12,6 +12,7 @@ from andi2kit.constants import BOX_PX, LOCALISATION_NOISE, MODEL_NAMES, N_FRAMES
 from andi2kit.simulation.andi_compat import import_andi
 from andi2kit.simulation.priors import (
     draw_compartments,
+    draw_dense,
     draw_directed,
     draw_fast,
     draw_short_traps,
@@ -227,6 +228,14 @@ PRESETS: dict[str, Preset] = {
         _five_each("single_state", "multi_state"),
         fovs=3,
         draw=draw_fast,
+    ),
+    "dense": Preset(
+        "dense",
+        "10 experiments (2 per model) from the wide priors in crowded fields (300-800"
+        " particles in the box, 90-250 in view), 3 FOVs each with videos: does the tracker"
+        " keep VIPs whose neighbours are a few pixels away?",
+        _TWO_PER_MODEL, fovs=3,
+        draw=draw_dense,
     ),
     "test": Preset(
         "test",
