@@ -180,6 +180,47 @@ def test_untangle_gives_back_the_tails_of_two_swapped_tracks():
     assert untangle(far, TrackingParams())["particle"].nunique() == 1
 
 
+def _contacts_frame_by_frame(tracks: pd.DataFrame, radius: float, join: int = 2) -> list:
+    """The contact intervals by brute force: every pair of tracks in every frame."""
+    close: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for t, g in tracks.groupby("frame"):
+        xy, pid = g[["y", "x"]].to_numpy(), g["particle"].to_numpy()
+        for u in range(len(g)):
+            for v in range(u + 1, len(g)):
+                d = float(np.hypot(*(xy[u] - xy[v])))
+                if d <= radius and pid[u] != pid[v]:
+                    key = (min(pid[u], pid[v]), max(pid[u], pid[v]))
+                    close.setdefault(key, []).append((int(t), d))
+    out = []
+    for (i, j), hits in close.items():
+        hits.sort()
+        run = [hits[0]]
+        for h in hits[1:] + [(10 ** 9, 0.0)]:
+            if h[0] - run[-1][0] > join + 1:
+                best = min(run, key=lambda x: x[1])[0]
+                out.append((i, j, run[0][0], run[-1][0], best))
+                run = []
+            run.append(h)
+    return sorted(out, key=lambda e: (e[4], e[0], e[1]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_contacts_are_every_close_pair_of_tracks(seed):
+    """:func:`contacts` (one k-d tree over all frames) finds the same intervals as a search
+    of every pair in every frame: a crowd of 40 random walkers in a 30-px box."""
+    rng = np.random.default_rng(seed)
+    T, n = 60, 40
+    pos = rng.uniform(0, 30, (n, 2)) + np.cumsum(rng.normal(0, 0.7, (T, n, 2)), axis=0)
+    keep = rng.random((T, n)) > 0.1  # tracks with gaps
+    f, k = np.nonzero(keep)
+    tracks = pd.DataFrame({"y": pos[f, k, 0], "x": pos[f, k, 1], "mass": 1.0, "frame": f,
+                           "particle": k})
+    got = contacts(tracks, 3.0)
+    want = _contacts_frame_by_frame(tracks, 3.0)
+    assert len(want) > 50
+    assert [tuple(int(v) for v in r) for r in got.itertuples(index=False)] == want
+
+
 def test_untangle_does_not_read_a_merged_spot_as_one_particles_brightness():
     """A free particle runs into a trapped one and hides in its spot for 10 frames (the
     trapped track's detections read twice as bright), then runs on. The linker kept both

@@ -49,22 +49,22 @@ def contacts(tracks: pd.DataFrame, radius: float, join: int = 2) -> pd.DataFrame
     from scipy.spatial import cKDTree
 
     cols = ["i", "j", "start", "end", "closest"]
-    hits = []
-    for t, g in tracks.groupby("frame", sort=True):
-        if len(g) < 2:
-            continue
-        xy = g[["y", "x"]].to_numpy()
-        pairs = cKDTree(xy).query_pairs(radius, output_type="ndarray")
-        if not len(pairs):
-            continue
-        pid = g["particle"].to_numpy()
-        a, b = pid[pairs[:, 0]], pid[pairs[:, 1]]
-        d = np.hypot(*(xy[pairs[:, 0]] - xy[pairs[:, 1]]).T)
-        hits.append(pd.DataFrame({"i": np.minimum(a, b), "j": np.maximum(a, b),
-                                  "frame": int(t), "dist": d}))
-    if not hits:
+    if len(tracks) < 2:
         return pd.DataFrame(columns=cols)
-    h = pd.concat(hits, ignore_index=True).sort_values(["i", "j", "frame"], kind="stable")
+    xy = tracks[["y", "x"]].to_numpy(dtype=np.float64)
+    frame = tracks["frame"].to_numpy()
+    pid = tracks["particle"].to_numpy()
+    # frames far apart along a third axis: only detections of one frame can be neighbours
+    pairs = cKDTree(np.column_stack([xy, frame * 4.0 * radius])).query_pairs(
+        radius, output_type="ndarray")
+    pairs = pairs[pid[pairs[:, 0]] != pid[pairs[:, 1]]]
+    if not len(pairs):
+        return pd.DataFrame(columns=cols)
+    a, b = pid[pairs[:, 0]], pid[pairs[:, 1]]
+    h = pd.DataFrame({"i": np.minimum(a, b), "j": np.maximum(a, b),
+                      "frame": frame[pairs[:, 0]].astype(np.int64),
+                      "dist": np.hypot(*(xy[pairs[:, 0]] - xy[pairs[:, 1]]).T)})
+    h = h.sort_values(["i", "j", "frame"], kind="stable").reset_index(drop=True)
     new = ((h["i"].diff() != 0) | (h["j"].diff() != 0) | (h["frame"].diff() > join + 1))
     h["event"] = np.cumsum(new.to_numpy())
     grouped = h.groupby("event")
@@ -75,20 +75,34 @@ def contacts(tracks: pd.DataFrame, radius: float, join: int = 2) -> pd.DataFrame
 
 
 class _Stretch:
-    """Signatures of one stretch of track: mean brightness, steps, positions at its ends."""
+    """Signatures of one stretch of track: mean brightness, steps, positions at its ends.
 
-    def __init__(self, frames: np.ndarray, pos: np.ndarray, mass: np.ndarray) -> None:
+    What every pairing of the stretch reads is computed once here: the mean and count of its
+    single-spot masses (:func:`_single` with ``merged``) and the sum and count of its squared
+    one-frame step components.
+    """
+
+    def __init__(self, frames: np.ndarray, pos: np.ndarray, mass: np.ndarray,
+                 merged: float = 0.0) -> None:
         self.n = frames.size
         self.mass = mass
         self.first, self.last = (pos[0], pos[-1]) if self.n else (None, None)
         self.t0, self.t1 = (int(frames[0]), int(frames[-1])) if self.n else (0, 0)
-        ok1 = np.diff(frames) == 1
-        self.d1 = np.diff(pos, axis=0)[ok1] if self.n > 1 else np.zeros((0, 2))
-        if self.n > 2:
-            ok2 = frames[2:] - frames[:-2] == 2
-            self.d2 = (pos[2:] - pos[:-2])[ok2]
-        else:
-            self.d2 = np.zeros((0, 2))
+        self._frames, self._pos = frames, pos
+        ok1 = frames[1:] - frames[:-1] == 1
+        self.d1 = (pos[1:] - pos[:-1])[ok1] if self.n > 1 else np.zeros((0, 2))
+        single = _single(mass, merged)
+        self.amp_n = single.size
+        self.amp_mean = float(single.mean()) if single.size else 0.0
+        self.sq_sum, self.sq_n = float(np.sum(self.d1 ** 2)), self.d1.size
+
+    @property
+    def d2(self) -> np.ndarray:
+        """Two-frame steps (read by the motion signature only)."""
+        frames, pos = self._frames, self._pos
+        if self.n <= 2:
+            return np.zeros((0, 2))
+        return (pos[2:] - pos[:-2])[frames[2:] - frames[:-2] == 2]
 
 
 def _var_lr(a: np.ndarray, b: np.ndarray) -> float:
@@ -106,29 +120,34 @@ def _single(mass: np.ndarray, merged: float) -> np.ndarray:
     """The masses of a stretch without those of merged spots (``merged`` × its median)."""
     if merged <= 0 or mass.size < 3:
         return mass
-    return mass[mass <= merged * np.median(mass)]
+    # np.median's value, without its overhead on a few dozen numbers
+    srt = np.sort(mass)
+    k = srt.size // 2
+    median = srt[k] if srt.size % 2 else 0.5 * (srt[k - 1] + srt[k])
+    return mass[mass <= merged * median]
 
 
 def _brightness_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
     """The brightness part of :func:`_pair_cost`: the means of the two stretches, each frame
     scattering by ``amp_scatter`` (0 when either has fewer than 3 frames). Frames brighter
     than ``encounter_merged`` times the stretch's median are two spots in one and left out."""
-    ma, mb = _single(before.mass, p.encounter_merged), _single(after.mass, p.encounter_merged)
-    if ma.size < 3 or mb.size < 3:
+    if before.amp_n < 3 or after.amp_n < 3:
         return 0.0
-    m = 0.5 * (ma.mean() + mb.mean())
-    var = (p.amp_scatter * m) ** 2 * (1 / ma.size + 1 / mb.size)
-    return p.untangle_amp * (ma.mean() - mb.mean()) ** 2 / (2 * var)
+    m = 0.5 * (before.amp_mean + after.amp_mean)
+    var = (p.amp_scatter * m) ** 2 * (1 / before.amp_n + 1 / after.amp_n)
+    return p.untangle_amp * (before.amp_mean - after.amp_mean) ** 2 / (2 * var)
 
 
 def _pair_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
     """Cost of ``after`` being the continuation of ``before``."""
     cost = _brightness_cost(before, after, p)
-    # motion: step variance at lag 1 and lag 2 (the ratio carries the exponent)
-    cost += p.untangle_motion * (_var_lr(before.d1, after.d1) + _var_lr(before.d2, after.d2))
+    if p.untangle_motion:
+        # motion: step variance at lag 1 and lag 2 (the ratio carries the exponent)
+        cost += p.untangle_motion * (_var_lr(before.d1, after.d1)
+                                     + _var_lr(before.d2, after.d2))
     # continuity across the contact, Brownian with the pooled step variance
-    steps = np.concatenate([before.d1, after.d1])
-    v = float(np.mean(steps ** 2)) if steps.size else 2 * p.D_prior
+    n = before.sq_n + after.sq_n
+    v = (before.sq_sum + after.sq_sum) / n if n else 2 * p.D_prior
     v = max(v, p.loc_sigma ** 2)
     g = max(after.t0 - before.t1, 1)
     d2 = float(np.sum((after.first - before.last) ** 2))
@@ -187,7 +206,7 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
         r = rows_of[pid]
         r = r[(frame[r] >= lo) & (frame[r] <= hi)]
         r = r[np.argsort(frame[r], kind="stable")]
-        return _Stretch(frame[r], pos[r], mass[r])
+        return _Stretch(frame[r], pos[r], mass[r], p.encounter_merged)
 
     for ev in events.itertuples(index=False):
         # the tracks that hold the two contact detections now (earlier swaps relabelled them)

@@ -91,13 +91,14 @@ def brightness(data: list[tuple], root: Path) -> dict[str, float]:
             "b": float(coef[1]), "c": float(coef[2])}
 
 
-def _stretch(rows_of, frame, pos, mass, tid, i, lo, hi):
+def _stretch(rows_of, frame, pos, mass, tid, merged, i, lo, hi):
     """A stretch of track ``i`` and its majority true particle (-1: none)."""
     r = rows_of[i]
     r = r[(frame[r] >= lo) & (frame[r] <= hi)]
     r = r[np.argsort(frame[r], kind="stable")]
     t = tid[r][tid[r] >= 0]
-    return U._Stretch(frame[r], pos[r], mass[r]), (np.bincount(t).argmax() if t.size else -1)
+    return (U._Stretch(frame[r], pos[r], mass[r], merged),
+            np.bincount(t).argmax() if t.size else -1)
 
 
 def contact_table(data: list[tuple], root: Path, p: TrackingParams) -> pd.DataFrame:
@@ -113,7 +114,7 @@ def contact_table(data: list[tuple], root: Path, p: TrackingParams) -> pd.DataFr
         tid = true_ids(tr, parts)
         frame, pos, mass = tr["frame"].to_numpy(), tr[["y", "x"]].to_numpy(), tr["mass"].to_numpy()
         rows_of = {int(k): np.asarray(v) for k, v in tr.groupby("particle").indices.items()}
-        arrays = (rows_of, frame, pos, mass, tid)
+        arrays = (rows_of, frame, pos, mass, tid, p.encounter_merged)
 
         def stretch(i, lo, hi, arrays=arrays):
             return _stretch(*arrays, i, lo, hi)

@@ -139,7 +139,8 @@ def _oracle_movers(tracks: pd.DataFrame, tid: np.ndarray, labels: dict, p: Track
              rows(i, ev.end + 1, ev.end + w), rows(j, ev.end + 1, ev.end + w)]
         if min(x.size for x in r) < p.untangle_min:
             continue
-        bi, bj, ai, aj = (U._Stretch(frame[x], pos[x], mass[x]) for x in r)
+        bi, bj, ai, aj = (U._Stretch(frame[x], pos[x], mass[x], p.encounter_merged)
+                          for x in r)
         ti, tj, ui, uj = (major(x) for x in r)
         if min(ti, tj) >= 0 and ti != tj and _movers_differ(labels, ti, tj, int(ev.closest)):
             swap = (ui == tj or uj == ti) and not (ui == ti or uj == tj)
