@@ -305,7 +305,7 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         raw = [lab for labels in per_fov for lab in labels]
         # Track 1: the experiment's states learnt from every particle tracked in its videos
         # (the evidence of a Track 2 FOV holds none; an ensemble from them too was measured
-        # and not kept: README, Track 1)
+        # and not kept: docs/track1.md)
         context = m.context_segments(evidence) if hasattr(m, "context_segments") else None
         pooled = m.pool(raw, positions, context) if hasattr(m, "pool") else raw
         k = 0

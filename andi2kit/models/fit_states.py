@@ -9,8 +9,7 @@ the challenge's σ = 0.12, beside the U-Net's own state head.
 
 ``make states`` saves the stage into the default checkpoint (``states.pkl``, committed): each
 experiment then keeps only the states it is judged to hold (:mod:`andi2kit.state_mixture`),
-which removes the stage's confined calls on slow free particles (README, *Per-frame
-states).
+which removes the stage's confined calls on slow free particles (docs/states.md).
 
 Usage::
 
