@@ -25,6 +25,19 @@ of the frames of the dimerization experiments, at most 5.0 % (a confinement expe
 every other one's; the share of bindings that change the motion is 0.91–0.97 in
 dimerization, 0.33–0.50 elsewhere (experiments with at least 9 bindings).
 
+In Track 1 the ten VIPs of a FOV hold few bindings (3–33 per experiment), and in crowded
+fields spots merge by chance: two slow particles overlapping read twice as bright, and their
+shared spot, fitted at the centroid, steps with about half one particle's variance, which the
+change test counts as a change half of the time. 10 of 13 and 14 of 17 such bindings looked
+"changed" in two crowded experiments (a single-state one, a trap one) that were then judged
+dimerization. So Track 1 evidence also holds the counts of every tracked particle of the
+FOV (``field_*``, a few hundred bindings per experiment in a crowd), and they decide: on the
+three crowded seeds the changed share is 0.45–0.66 in the single-state, multi-state and
+confinement experiments with at least 40 bindings, 0.55–0.86 in the trap ones (which the
+held immobile state excludes) and 0.71–0.94 in dimerization (``python
+tests/benchmarks/dimer_chance.py OUT 1`` on the output of ``andi2kit run DIR/public_data
+--track 1 --tracks DIR/tracks --out OUT``; docs/track1.md, *Crowded fields*).
+
 See Also
 --------
 andi2kit.state_mixture : the experiment-level decision whose held states gate this.
@@ -255,19 +268,31 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     >>> is_dimerization([ev], np.array([True, False, True, True]))
     False
 
-    The bound share is over the frames the partners were looked for in (Track 1: the
-    VIPs), not over all the frames of the state evidence (Track 1: every tracked particle):
+    The bound share is over the frames the partners were looked for in, not over all the
+    frames of the state evidence:
 
-    >>> field = ev | {"frames": 4000, "partner_frames": 1000}
-    >>> is_dimerization([field], np.array([False, False, True, True]))
+    >>> more = ev | {"frames": 4000, "partner_frames": 1000}
+    >>> is_dimerization([more], np.array([False, False, True, True]))
     True
+
+    Track 1 evidence also holds the counts of every tracked particle of the FOV
+    (``field_bound``, ``field_partner_frames``, ``field_bindings``, ``field_changed``); they
+    decide when every FOV has them, the VIPs' few bindings being a noisy share:
+
+    >>> crowd = {"field_bound": 900, "field_partner_frames": 9000, "field_bindings": 150,
+    ...          "field_changed": 90}
+    >>> is_dimerization([ev | crowd], np.array([False, False, True, True]))
+    False
     """
+    # Track 1: the counts of every tracked particle of the FOV when its evidence has them
+    field = "field_" if evidence and all("field_bindings" in ev for ev in evidence) else ""
+
     def total(key: str) -> float:
-        return sum(float(ev.get(key, 0.0)) for ev in evidence)
+        return sum(float(ev.get(field + key, 0.0)) for ev in evidence)
 
     # evidence written before the partner counts had their own frame count: "frames"
-    frames = total("partner_frames") if all("partner_frames" in ev for ev in evidence) \
-        else total("frames")
+    frames = total("partner_frames") if all(field + "partner_frames" in ev
+                                            for ev in evidence) else total("frames")
     bindings = total("bindings")
     return (frames > 0 and total("bound") / frames >= DIMER_SHARE and bindings > 0
             and total("changed") / bindings >= CHANGED_SHARE
@@ -308,4 +333,4 @@ def settings() -> dict:
             "keep_model": KEEP_MODEL,
             "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE,
             "binding_window": BINDING_WINDOW, "change_factor": CHANGE_FACTOR,
-            "changed_share": CHANGED_SHARE}
+            "changed_share": CHANGED_SHARE, "track1_counts": "field"}

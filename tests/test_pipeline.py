@@ -170,7 +170,7 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     rep3 = run(public, tmp_path / "sub3", 1, "unet", progress=False, tracks=tracks, workers=2)
     assert rep3.ok and len(rep3.written) == len(cached)
     # the experiment's state evidence comes from every tracked particle (the field file,
-    # written beside the VIPs by the first run), the partner counts from the VIPs
+    # written beside the VIPs by the first run), the partner change points from the VIPs
     for e, f in rep3.written:
         field = read_tracks(layout.field_path(tracks, e, f))
         held = json.loads(layout.state_evidence_path(tmp_path / "sub3", 1, e, f).read_text())
@@ -178,6 +178,9 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
         span = field.groupby("traj_idx")["frame"].agg(lambda g: g.max() - g.min() + 1)
         assert counts["trajectories"] == len(span) > 2
         assert counts["frames"] == span.sum()
+        # ... and the field's partner counts beside the VIPs' (they decide dimerization)
+        assert counts["field_partner_frames"] == span.sum() > counts["partner_frames"]
+        assert 0 <= counts["field_changed"] <= counts["field_bindings"]
         # and the field's segments, which the experiment's pooling learns its states from,
         # cover every frame of the field's tracks
         context = np.asarray(held["context"])

@@ -53,7 +53,7 @@ def main() -> None:
         models = {k: d["model"] for k, d in enumerate(defs)}
     base = args.out / ".segments" / f"track_{args.track}"
     print(f"{'exp':>3} {'model':15} {'bound':>6} {'chance':>6} {'ratio':>5} {'changed':>7}"
-          f" {'dimer':>6} {'w/ chance':>9}")
+          f" {'dimer':>6} {'w/ chance':>9}   field: {'bound':>6} {'changed':>7} {'bindings':>8}")
     for ed in sorted(base.glob("exp_*"), key=lambda p: int(p.name[4:])):
         files = [json.loads(f.read_text()) for f in sorted(ed.glob("fov_*.states.json"))]
         if not files:
@@ -68,9 +68,17 @@ def main() -> None:
         chance = 1 - np.exp(-np.pi * partners.BOUND_RADIUS ** 2 * rho)
         now = partners.is_dimerization(evs, held)
         e = int(ed.name[4:])
+        field = ""
+        if all("field_bindings" in ev for ev in evs):  # Track 1: every tracked particle
+            def tot(key: str, evs: list = evs) -> float:
+                return sum(float(ev[key]) for ev in evs)
+
+            fb = tot("field_bindings")
+            field = (f"          {tot('field_bound') / tot('field_partner_frames'):6.3f}"
+                     f" {tot('field_changed') / max(fb, 1.0):7.2f} {fb:8.0f}")
         print(f"{e:>3} {models.get(e, '?'):15} {share:6.3f} {chance:6.3f} "
               f"{share / chance:5.2f} {changed:7.2f} {now!s:>6} "
-              f"{(now and share >= args.factor * chance)!s:>9}")
+              f"{(now and share >= args.factor * chance)!s:>9}{field}")
 
 
 if __name__ == "__main__":
