@@ -3,10 +3,15 @@
 Runs the U-Net pipeline in this process (one worker) on a suite with
 ``andi2kit.partners.CHANGE_FACTOR`` and ``CHANGED_SHARE`` set as given, into
 ``--out/SUITE-tTRACK-fFACTOR-sSHARE``, and prints per experiment the bound share, the share
-of bindings whose mean squared step changed by more than the factor, and the decision.
-Track 1 reads the suite's tracked VIPs (``SUITE/tracks``, from ``andi2kit track``)::
+of bindings whose mean squared step changed by more than the factor (Track 1: of every
+tracked particle, the counts the decision reads), and the decision.
+``--never`` judges no experiment dimerization (no partner change points anywhere), and
+``--scores`` adds each experiment's RMSE CP / JSC / α MAE / K MSLE: what the partner change
+points are worth where they apply. Track 1 reads the suite's tracked VIPs (``SUITE/tracks``,
+from ``andi2kit track``)::
 
     python tests/benchmarks/dimer_factor.py data/dense1 1 --factor 3 --share 0.75
+    python tests/benchmarks/dimer_factor.py data/chal0 1 --never --scores
 """
 
 from __future__ import annotations
@@ -24,30 +29,49 @@ def main() -> None:
     ap.add_argument("track", type=int, choices=(1, 2))
     ap.add_argument("--factor", type=float, default=partners.CHANGE_FACTOR)
     ap.add_argument("--share", type=float, default=partners.CHANGED_SHARE)
+    ap.add_argument("--never", action="store_true", help="judge nothing dimerization")
+    ap.add_argument("--scores", action="store_true", help="score each experiment")
     ap.add_argument("--out", type=Path, default=Path("/tmp/dimer-factor"))
     args = ap.parse_args()
     partners.CHANGE_FACTOR, partners.CHANGED_SHARE = args.factor, args.share
+    judge = partners.is_dimerization
+    if args.never:
+        partners.is_dimerization = lambda evidence, held: False
     from andi2kit.pipeline import run
 
     out = args.out / (f"{args.suite.name}-t{args.track}-f{args.factor:g}"
-                      f"-s{args.share:g}")
+                      f"-s{args.share:g}" + ("-never" if args.never else ""))
     extra = {"tracks": args.suite / "tracks"} if args.track == 1 else {}
     run(args.suite / "public_data", out, args.track, "unet", force=True, workers=1,
         progress=False, **extra)
     models = [d["model"] for d in
               json.loads((args.suite / "manifest.json").read_text())["definitions"]]
+    per_exp = {}
+    if args.scores:
+        from andi2kit.scoring.score import score
+
+        (result,) = score(out, args.suite / "ref", tracks=(args.track,))
+        per_exp = {int(r["exp"]): r for r in result.per_exp}
+        print("average RMSE CP / JSC / α MAE / K MSLE: " + " / ".join(
+            f"{result.single[k]:.3f}" for k in ("rmse_cp", "jsc_cp", "alpha", "K")))
     base = out / ".segments" / f"track_{args.track}"
     for ed in sorted(base.glob("exp_*"), key=lambda p: int(p.name[4:])):
         evs = [json.loads(f.read_text())["evidence"]
                for f in sorted(ed.glob("fov_*.states.json"))]
-        frames = sum(float(ev.get("partner_frames", ev["frames"])) for ev in evs)
-        bound = sum(float(ev.get("bound", 0)) for ev in evs) / frames
-        bindings = sum(float(ev.get("bindings", 0)) for ev in evs)
-        changed = sum(float(ev.get("changed", 0)) for ev in evs) / max(bindings, 1.0)
+        # the counts the decision reads: every tracked particle's in Track 1
+        pre = "field_" if all("field_bindings" in ev for ev in evs) else ""
+        frames = sum(float(ev.get(pre + "partner_frames", ev["frames"])) for ev in evs)
+        bound = sum(float(ev.get(pre + "bound", 0)) for ev in evs) / frames
+        bindings = sum(float(ev.get(pre + "bindings", 0)) for ev in evs)
+        changed = sum(float(ev.get(pre + "changed", 0)) for ev in evs) / max(bindings, 1.0)
         e = int(ed.name[4:])
-        dimer = partners.is_dimerization(evs, state_mixture.decide(evs))
+        dimer = judge(evs, state_mixture.decide(evs))
+        row = per_exp.get(e)
+        scored = "" if row is None else "  " + " / ".join(
+            f"{row[k]:.3f}" for k in ("rmse_cp", "jsc_cp", "alpha", "K"))
         print(f"exp {e} {models[e]:15} bound {bound:.3f} changed {changed:.2f} "
-              f"({bindings:.0f} bindings) dimerization {dimer}")
+              f"({bindings:.0f} bindings) dimerization {dimer}"
+              f"{' (not applied: --never)' if dimer and args.never else ''}{scored}")
 
 
 if __name__ == "__main__":
