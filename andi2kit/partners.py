@@ -57,8 +57,8 @@ from andi2kit.state_mixture import COMOVE_RADIUS, MERGED_BRIGHTNESS, merged_spot
 
 __all__ = ["BOUND_RADIUS", "CHANGED_SHARE", "DIMER_SHARE", "KEEP_MODEL", "MERGED_BRIGHTNESS",
            "MIN_BOUND", "SHORT_SEGMENT", "STEP_TOL", "binding_changes", "bound_frames",
-           "choose_segments", "is_dimerization", "partner_change_points", "settings",
-           "short_segment_K"]
+           "choose_segments", "is_dimerization", "partner_change_points", "partner_counts",
+           "partner_shares", "settings", "short_segment_K"]
 
 #: Another trajectory closer than this (px) in a frame may be bound to this one.
 BOUND_RADIUS = COMOVE_RADIUS
@@ -249,6 +249,57 @@ def binding_changes(positions: Sequence[np.ndarray], bound: Sequence[np.ndarray]
     return n, changed
 
 
+def partner_counts(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
+                   brightness: Sequence[np.ndarray | None] | None = None, prefix: str = ""
+                   ) -> tuple[list[np.ndarray], dict[str, float]]:
+    """:func:`bound_frames` of a FOV's trajectories and the counts a FOV's evidence keeps
+    of them: ``bound`` frames, ``partner_frames`` (the frames looked in), ``bindings`` and
+    the ``changed`` ones (:func:`binding_changes`), each key after ``prefix``.
+
+    Examples
+    --------
+    >>> t = np.arange(30)
+    >>> a = np.column_stack([t * 1.0, np.zeros(30)])
+    >>> _, counts = partner_counts([a, a + [40.0, 0.0]], [t, t], prefix="field_")
+    >>> counts["field_bound"], counts["field_partner_frames"]
+    (0.0, 60.0)
+    """
+    bound = bound_frames(positions, frames, brightness)
+    bindings, changed = binding_changes(positions, bound)
+    return bound, {prefix + "bound": float(sum(int(b.sum()) for b in bound)),
+                   prefix + "partner_frames": float(sum(b.size for b in bound)),
+                   prefix + "bindings": float(bindings), prefix + "changed": float(changed)}
+
+
+def partner_shares(evidence: Sequence[dict[str, float]], field: bool | None = None
+                   ) -> tuple[float, float, float]:
+    """An experiment's share of bound frames, share of bindings that changed the motion, and
+    bindings, summed over its FOVs' evidence (:func:`partner_counts`).
+
+    ``field``: from the counts of every tracked particle (Track 1's ``field_*``); None: those
+    when every FOV has them, else the trajectories' own. Evidence written before the partner
+    counts had their own frame count divides by ``frames``. Empty counts give 0.
+
+    Examples
+    --------
+    >>> ev = {"frames": 1000, "bound": 120, "bindings": 20, "changed": 18}
+    >>> partner_shares([ev])
+    (0.12, 0.9, 20.0)
+    """
+    if field is None:
+        field = bool(evidence) and all("field_bindings" in ev for ev in evidence)
+    pre = "field_" if field else ""
+
+    def total(key: str) -> float:
+        return sum(float(ev.get(pre + key, 0.0)) for ev in evidence)
+
+    frames = total("partner_frames") if all(pre + "partner_frames" in ev
+                                            for ev in evidence) else total("frames")
+    bindings = total("bindings")
+    return (total("bound") / frames if frames > 0 else 0.0,
+            total("changed") / bindings if bindings > 0 else 0.0, bindings)
+
+
 def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> bool:
     """Whether an experiment is judged dimerization: at least :data:`DIMER_SHARE` of the
     frames of its FOVs' evidence (``bound`` of ``partner_frames``, the frames of the
@@ -285,17 +336,8 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     False
     """
     # Track 1: the counts of every tracked particle of the FOV when its evidence has them
-    field = "field_" if evidence and all("field_bindings" in ev for ev in evidence) else ""
-
-    def total(key: str) -> float:
-        return sum(float(ev.get(field + key, 0.0)) for ev in evidence)
-
-    # evidence written before the partner counts had their own frame count: "frames"
-    frames = total("partner_frames") if all(field + "partner_frames" in ev
-                                            for ev in evidence) else total("frames")
-    bindings = total("bindings")
-    return (frames > 0 and total("bound") / frames >= DIMER_SHARE and bindings > 0
-            and total("changed") / bindings >= CHANGED_SHARE
+    bound, changed, bindings = partner_shares(evidence)
+    return (bound >= DIMER_SHARE and bindings > 0 and changed >= CHANGED_SHARE
             and not held[IMMOBILE] and not held[CONFINED])
 
 

@@ -192,12 +192,9 @@ class UNetMethod:
             evidence = self.fov_evidence(dense, frames, brightness)
         else:
             evidence, context = self._field_evidence(field)
-        bound = partners.bound_frames(positions, numbers, brightness)
-        evidence["bound"] = float(sum(int(b.sum()) for b in bound))
         # the share of bound frames is over the trajectories the partners were looked for in
-        evidence["partner_frames"] = float(sum(b.size for b in bound))
-        evidence["bindings"], evidence["changed"] = map(
-            float, partners.binding_changes(positions, bound))
+        bound, counts = partners.partner_counts(positions, numbers, brightness)
+        evidence.update(counts)
         partner = {}
         steps = unpack(tensor, tensor.x)
         for k, (lab, f, b) in enumerate(zip(labels, frames, bound, strict=True)):
@@ -244,11 +241,8 @@ class UNetMethod:
         evidence = self.fov_evidence(dense, frames, brightness)
         # the partner counts of every tracked particle too: the ten VIPs' few bindings
         # judged crowded single-state and trap experiments dimerization by chance
-        bound = partners.bound_frames(positions, numbers, brightness)
-        evidence["field_bound"] = float(sum(int(b.sum()) for b in bound))
-        evidence["field_partner_frames"] = float(sum(b.size for b in bound))
-        evidence["field_bindings"], evidence["field_changed"] = map(
-            float, partners.binding_changes(positions, bound))
+        evidence.update(partners.partner_counts(positions, numbers, brightness,
+                                                prefix="field_")[1])
         rows = segment_table(self.segments(tensor, frames, uncertain_frames(field)))
         context = [[round(float(a), 4), float(f"{k:.6g}"), int(st), int(n)]
                    for a, k, st, n in rows]

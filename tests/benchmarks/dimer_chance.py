@@ -60,22 +60,15 @@ def main() -> None:
             continue
         evs = [f["evidence"] for f in files]
         held = state_mixture.decide(evs)
-        frames = sum(float(ev.get("partner_frames", ev["frames"])) for ev in evs)
-        share = sum(float(ev.get("bound", 0)) for ev in evs) / frames
-        bindings = sum(float(ev.get("bindings", 0)) for ev in evs)
-        changed = sum(float(ev.get("changed", 0)) for ev in evs) / max(bindings, 1.0)
+        share, changed, _ = partners.partner_shares(evs, field=False)
         rho = float(np.mean([density(f, args.track) for f in files]))
         chance = 1 - np.exp(-np.pi * partners.BOUND_RADIUS ** 2 * rho)
         now = partners.is_dimerization(evs, held)
         e = int(ed.name[4:])
         field = ""
         if all("field_bindings" in ev for ev in evs):  # Track 1: every tracked particle
-            def tot(key: str, evs: list = evs) -> float:
-                return sum(float(ev[key]) for ev in evs)
-
-            fb = tot("field_bindings")
-            field = (f"          {tot('field_bound') / tot('field_partner_frames'):6.3f}"
-                     f" {tot('field_changed') / max(fb, 1.0):7.2f} {fb:8.0f}")
+            fbound, fchanged, fb = partners.partner_shares(evs, field=True)
+            field = f"          {fbound:6.3f} {fchanged:7.2f} {fb:8.0f}"
         print(f"{e:>3} {models.get(e, '?'):15} {share:6.3f} {chance:6.3f} "
               f"{share / chance:5.2f} {changed:7.2f} {now!s:>6} "
               f"{(now and share >= args.factor * chance)!s:>9}{field}")

@@ -59,11 +59,7 @@ def main() -> None:
         evs = [json.loads(f.read_text())["evidence"]
                for f in sorted(ed.glob("fov_*.states.json"))]
         # the counts the decision reads: every tracked particle's in Track 1
-        pre = "field_" if all("field_bindings" in ev for ev in evs) else ""
-        frames = sum(float(ev.get(pre + "partner_frames", ev["frames"])) for ev in evs)
-        bound = sum(float(ev.get(pre + "bound", 0)) for ev in evs) / frames
-        bindings = sum(float(ev.get(pre + "bindings", 0)) for ev in evs)
-        changed = sum(float(ev.get(pre + "changed", 0)) for ev in evs) / max(bindings, 1.0)
+        bound, changed, bindings = partners.partner_shares(evs)
         e = int(ed.name[4:])
         dimer = judge(evs, state_mixture.decide(evs))
         row = per_exp.get(e)
