@@ -10,7 +10,7 @@ bindings, and the change points are where they start and end — to the frame, w
 per-frame model reading one trajectory at a time sees a slowdown only after a few frames.
 In Track 1 the partner of a tracked VIP is rarely a tracked trajectory: bound closer than the
 PSF, the two are one spot of twice the brightness, so a VIP frame whose spot reads at least
-:data:`~andi2kit.state_mixture.MERGED_BRIGHTNESS` times the frame's typical one is bound too
+:data:`~andi2kit.state_evidence.MERGED_BRIGHTNESS` times the frame's typical one is bound too
 (the tracker's ``brightness`` column, :func:`andi2kit.tracking.follow_vips`).
 
 Particles that crowd without binding (two in one trap, two slow ones in one compartment)
@@ -53,7 +53,7 @@ import numpy as np
 from andi2kit.constants import CONFINED, IMMOBILE, LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.segment import smooth_states
-from andi2kit.state_mixture import COMOVE_RADIUS, MERGED_BRIGHTNESS, merged_spot
+from andi2kit.state_evidence import COMOVE_RADIUS, MERGED_BRIGHTNESS, merged_spot
 
 __all__ = ["BOUND_RADIUS", "CHANGED_SHARE", "DIMER_SHARE", "KEEP_MODEL", "MERGED_BRIGHTNESS",
            "MIN_BOUND", "SHORT_SEGMENT", "STEP_TOL", "binding_changes", "bound_frames",

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from andi2kit import layout, state_mixture, states
+from andi2kit import layout, state_evidence, state_mixture, states
 from andi2kit.constants import CONFINED, DIRECTED, FREE, IMMOBILE
 from andi2kit.labels import TrajectoryLabel
-from andi2kit.state_mixture import Decision, decide, fov_evidence
+from andi2kit.state_evidence import fov_evidence
+from andi2kit.state_mixture import Decision, decide
 
 T = 200
 
@@ -141,7 +142,7 @@ def test_a_confined_spot_of_two_has_a_partner_an_immobile_one_does_not():
 
 
 def test_immobile_and_confined_are_never_both_held():
-    ev = dict.fromkeys(state_mixture.EVIDENCE, 0.0) | {
+    ev = dict.fromkeys(state_evidence.EVIDENCE, 0.0) | {
         "frames": 1000.0, "immobile": 50.0, "confined": 200.0, "trajectories": 10.0,
         "switches": 2.0, "stretch_pairs": 10.0, "close_pairs": 5.0}
     assert decide([ev]).tolist() == [False, True, True, True]
@@ -305,7 +306,7 @@ def test_moving_particles_are_directed_exactly_where_their_alpha_reaches_1_9(une
 
 
 def _fov_evidence_of(labels: list[TrajectoryLabel], **counts: float) -> dict:
-    ev = dict.fromkeys(state_mixture.EVIDENCE, 0.0) | {"frames": 1000.0, "trajectories": 5.0}
+    ev = dict.fromkeys(state_evidence.EVIDENCE, 0.0) | {"frames": 1000.0, "trajectories": 5.0}
     ev |= counts
     probs = {str(lab.idx): [[0.0, 0.0, 1.0, 0.0]] * len(lab.state) for lab in labels}
     return {"evidence": ev, "probabilities": probs, "partner": {}}

@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 import numpy as np
 import pandas as pd
 
-from andi2kit import partners, provenance, state_mixture, states
+from andi2kit import partners, provenance, state_evidence, state_mixture, states
 from andi2kit.constants import BRIGHTNESS, COLUMN, IMMOBILE
 from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
 from andi2kit.errors import InputError, OptionError
@@ -134,7 +134,7 @@ class UNetMethod:
         if self.checkpoint.states is not None:
             ident["states_sha256"] = provenance.file_digest(
                 self.checkpoint.path / states.MODEL_FILE)["sha256"]
-            ident["state_evidence"] = state_mixture.evidence_settings()
+            ident["state_evidence"] = state_evidence.evidence_settings()
             ident["partners"] = partners.settings()
             ident["evidence_positions"] = POSITION_DECIMALS
             # Track 1: every tracked particle's segments
@@ -220,12 +220,12 @@ class UNetMethod:
 
     def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray],
                      brightness: list[np.ndarray] | None = None) -> dict[str, float]:
-        """:func:`andi2kit.state_mixture.fov_evidence` of one FOV: its per-frame states
+        """:func:`andi2kit.state_evidence.fov_evidence` of one FOV: its per-frame states
         smoothed as the segmentation smooths them, its positions and (tracked VIPs) their
         spots' brightness."""
         calls = [smooth_states(f[:, COLUMN["state"]], self.segmenter.min_dwell)
                  for f in frames]
-        return state_mixture.fov_evidence(calls, *_positions(dense), brightness)
+        return state_evidence.fov_evidence(calls, *_positions(dense), brightness)
 
     def _field_evidence(self, field: pd.DataFrame
                         ) -> tuple[dict[str, float], list[list[float]]]:

@@ -107,50 +107,81 @@ def _movers_differ(labels: dict, a: int, b: int, t: int) -> bool:
     return not (s1 == s2 and abs(a1 - a2) < ALIKE_ALPHA and dk < ALIKE_LOG10_K)
 
 
+class ContactWalk:
+    """The untangler's walk over the contacts of linked tracks (the loop of
+    :func:`andi2kit.tracking.untangle`), for a caller that takes the decisions: iterating
+    gives, per contact, ``(event, i, j, rows, truth)`` with the tracks that hold the contact
+    now, the rows of the four stretches (before ``i``, before ``j``, after ``i``, after
+    ``j``) and the true particle holding most of each (-1: none); :meth:`exchange` swaps
+    the tails; :meth:`tracks` is the result."""
+
+    def __init__(self, tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams) -> None:
+        self.U = sys.modules["andi2kit.tracking.untangle"]
+        self.p, self.tid, self.source = p, tid, tracks
+        self.events = self.U.contacts(tracks, p.contact_radius)
+        self.frame = tracks["frame"].to_numpy()
+        self.pos = tracks[["y", "x"]].to_numpy()
+        self.mass = tracks["mass"].to_numpy()
+        self.label = tracks["particle"].to_numpy().copy()
+        self.row_at = {(int(a), int(b)): r for r, (a, b)
+                       in enumerate(zip(self.label, self.frame, strict=True))}
+        self.rows_of = {int(k): np.asarray(v)
+                        for k, v in tracks.groupby("particle").indices.items()}
+
+    def _rows(self, pid: int, lo: int, hi: int) -> np.ndarray:
+        r = self.rows_of[pid]
+        r = r[(self.frame[r] >= lo) & (self.frame[r] <= hi)]
+        return r[np.argsort(self.frame[r], kind="stable")]
+
+    def _major(self, r: np.ndarray) -> int:
+        t = self.tid[r][self.tid[r] >= 0]
+        return int(np.bincount(t).argmax()) if t.size else -1
+
+    def __iter__(self):
+        w = self.p.untangle_window
+        for ev in self.events.itertuples(index=False):
+            i = int(self.label[self.row_at[int(ev.i), int(ev.closest)]])
+            j = int(self.label[self.row_at[int(ev.j), int(ev.closest)]])
+            rows = [self._rows(i, ev.start - w, ev.start - 1),
+                    self._rows(j, ev.start - w, ev.start - 1),
+                    self._rows(i, ev.end + 1, ev.end + w), self._rows(j, ev.end + 1, ev.end + w)]
+            yield ev, i, j, rows, tuple(self._major(r) for r in rows)
+
+    def stretches(self, rows: list[np.ndarray]) -> list:
+        """The untangler's signatures of the four stretches."""
+        return [self.U._Stretch(self.frame[r], self.pos[r], self.mass[r],
+                                self.p.encounter_merged) for r in rows]
+
+    def gain(self, rows: list[np.ndarray]) -> float:
+        """How much cheaper exchanging the tails is (the untangler swaps above its margin)."""
+        bi, bj, ai, aj = self.stretches(rows)
+        pc = self.U._pair_cost
+        p = self.p
+        return pc(bi, ai, p) + pc(bj, aj, p) - pc(bi, aj, p) - pc(bj, ai, p)
+
+    def exchange(self, ev, i: int, j: int) -> None:
+        self.U.exchange_tails(self.label, self.rows_of, self.frame, i, j, int(ev.closest))
+
+    def tracks(self) -> pd.DataFrame:
+        out = self.source.assign(particle=self.label)
+        return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
+
+
 def _oracle_movers(tracks: pd.DataFrame, tid: np.ndarray, labels: dict, p: TrackingParams
                    ) -> pd.DataFrame:
     """The untangler's loop with the truth deciding the contacts of particles that move
     otherwise (the loop of :func:`andi2kit.tracking.untangle`, with that one change)."""
-    U = sys.modules["andi2kit.tracking.untangle"]
-    events = U.contacts(tracks, p.contact_radius)
-    if events.empty:
-        return tracks
-    frame = tracks["frame"].to_numpy()
-    pos = tracks[["y", "x"]].to_numpy()
-    mass = tracks["mass"].to_numpy()
-    label = tracks["particle"].to_numpy().copy()
-    row_at = {(int(a), int(b)): r for r, (a, b) in enumerate(zip(label, frame, strict=True))}
-    rows_of = {int(k): np.asarray(v) for k, v in tracks.groupby("particle").indices.items()}
-    w = p.untangle_window
-
-    def rows(pid: int, lo: int, hi: int) -> np.ndarray:
-        r = rows_of[pid]
-        r = r[(frame[r] >= lo) & (frame[r] <= hi)]
-        return r[np.argsort(frame[r], kind="stable")]
-
-    def major(r: np.ndarray) -> int:
-        t = tid[r][tid[r] >= 0]
-        return int(np.bincount(t).argmax()) if t.size else -1
-
-    for ev in events.itertuples(index=False):
-        i = int(label[row_at[int(ev.i), int(ev.closest)]])
-        j = int(label[row_at[int(ev.j), int(ev.closest)]])
-        r = [rows(i, ev.start - w, ev.start - 1), rows(j, ev.start - w, ev.start - 1),
-             rows(i, ev.end + 1, ev.end + w), rows(j, ev.end + 1, ev.end + w)]
-        if min(x.size for x in r) < p.untangle_min:
+    walk = ContactWalk(tracks, tid, p)
+    for ev, i, j, rows, (ti, tj, ui, uj) in walk:
+        if min(x.size for x in rows) < p.untangle_min:
             continue
-        bi, bj, ai, aj = (U._Stretch(frame[x], pos[x], mass[x], p.encounter_merged)
-                          for x in r)
-        ti, tj, ui, uj = (major(x) for x in r)
         if min(ti, tj) >= 0 and ti != tj and _movers_differ(labels, ti, tj, int(ev.closest)):
             swap = (ui == tj or uj == ti) and not (ui == ti or uj == tj)
         else:
-            keep = U._pair_cost(bi, ai, p) + U._pair_cost(bj, aj, p)
-            swap = U._pair_cost(bi, aj, p) + U._pair_cost(bj, ai, p) < keep - p.untangle_margin
+            swap = walk.gain(rows) > p.untangle_margin
         if swap:
-            U.exchange_tails(label, rows_of, frame, i, j, int(ev.closest))
-    out = tracks.assign(particle=label)
-    return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
+            walk.exchange(ev, i, j)
+    return walk.tracks()
 
 
 def _oracle_tracklets(tracks: pd.DataFrame, tid: np.ndarray, radius: float = 3.0

@@ -1,0 +1,115 @@
+"""The untangler's decisions at every contact of two tracks, against the truth.
+
+For each contact (:func:`andi2kit.tracking.untangle.contacts` of the linked tracks, visited in
+the untangler's order with its exchanges applied), the true particle that holds most of each
+of the four stretches (before / after, either track) says whether the tails had to be
+exchanged. A contact is
+
+``right`` / ``missed swap`` / ``wrong swap``
+    judged (every stretch at least ``untangle_min`` frames) and the truth is a clean pair:
+    two particles before, the same two after;
+``unclear``
+    judged, but a stretch holds no true particle, the same one as its partner, or a third
+    one (another exchange within the window);
+``unjudged``
+    a stretch is shorter than ``untangle_min`` (a track starts or ends at the contact).
+
+It also prints, for the clean judged contacts, the untangler's cost gain (keep − swap; it
+swaps above ``untangle_margin``) of the ones that needed a swap and the ones that did not:
+how much the brightness and continuity of the stretches tell. ``clustered``: another
+contact of one of the two tracks within 10 frames. Diagnostic only (reads the Track 2 rows of
+each FOV); the pipeline never does::
+
+    python tests/benchmarks/contact_decisions.py data/chal0 [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tracking_ceilings import ContactWalk, true_ids
+from tune_tracking import load
+
+from andi2kit import io, layout
+from andi2kit.tracking import TrackingParams, link
+
+GAIN_BINS = [-np.inf, -5, -2, 0, 2, 5, np.inf]
+
+
+def decisions(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams
+              ) -> tuple[list[dict], list[dict]]:
+    """One row per contact (``verdict``, ``clustered``, ``short``: the stretches under
+    ``untangle_min``), and per clean judged contact its cost ``gain`` and ``need``."""
+    walk = ContactWalk(tracks, tid, p)
+    rows: list[dict] = []
+    gains: list[dict] = []
+    ev_all = walk.events[["i", "j", "start", "end"]].to_numpy()
+    for e, i, j, r, (ti, tj, ui, uj) in walk:
+        mine = np.isin(ev_all[:, 0], (e.i, e.j)) | np.isin(ev_all[:, 1], (e.i, e.j))
+        close = (ev_all[:, 2] <= e.end + 10) & (ev_all[:, 3] >= e.start - 10)
+        clean = min(ti, tj, ui, uj) >= 0 and ti != tj and {ui, uj} == {ti, tj}
+        need = clean and ui == tj
+        short = "".join(n for n, x in zip(("Bi", "Bj", "Ai", "Aj"), r, strict=True)
+                        if x.size < p.untangle_min)
+        swap = False
+        if short:
+            verdict = "unjudged"
+        else:
+            gain = walk.gain(r)
+            swap = gain > p.untangle_margin
+            if clean:
+                verdict = "right" if need == swap else ("wrong swap" if swap else "missed swap")
+                gains.append({"gain": gain, "need": need})
+            else:
+                verdict = "unclear"
+        rows.append({"verdict": verdict, "clustered": int((mine & close).sum()) > 1,
+                     "short": short or "-", "clean": clean, "need": need})
+        if swap:
+            walk.exchange(e, i, j)
+    return rows, gains
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("data", type=Path, help="simulation folder (public_data/, ref/)")
+    ap.add_argument("--cache", type=Path, default=None, help="detections cache (default /tmp)")
+    a = ap.parse_args()
+    p = TrackingParams()
+    data = load(a.data, a.cache or Path("/tmp/tune-tracking-cache") / a.data.name)
+    rows, gains, fovs = [], [], {}
+    for exp, feats, _cent, _shape, _truth, origin in data:
+        fov = fovs[exp] = fovs.get(exp, -1) + 1
+        parts = io.read_trajectories(layout.trajs_path(a.data / "public_data", 2, exp, fov))
+        parts = parts.assign(x=parts["x"] - origin[0], y=parts["y"] - origin[1])
+        tracks = link(feats, p)
+        r, g = decisions(tracks, true_ids(tracks, parts), p)
+        rows += [{**x, "exp": exp} for x in r]
+        gains += g
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    d = pd.DataFrame(rows)
+    d["where"] = np.where(d["clustered"], "clustered", "isolated")
+    print(f"{a.data}: {len(d)} contacts of linked tracks (untangle_min {p.untangle_min}, "
+          f"window {p.untangle_window}, margin {p.untangle_margin})\n")
+    print(pd.crosstab(d["where"], d["verdict"], margins=True), "\n")
+    print(pd.crosstab(d["exp"], d["verdict"], margins=True), "\n")
+    g = pd.DataFrame(gains)
+    if len(g):
+        g["gain (keep - swap)"] = pd.cut(g["gain"], GAIN_BINS)
+        print(f"clean judged contacts: {int(g['need'].sum())} needed a swap of {len(g)}")
+        print(pd.crosstab(g["gain (keep - swap)"], g["need"].map({True: "needed a swap",
+                                                                  False: "needed none"})),
+              "\n")
+    u = d[d["verdict"] == "unjudged"]
+    if len(u):
+        u = u.assign(truth=np.where(~u["clean"], "unclear",
+                                    np.where(u["need"], "needed a swap", "needed none")))
+        print("unjudged contacts: the stretches under untangle_min (B before, A after)")
+        print(pd.crosstab(u["short"], u["truth"], margins=True))
+
+
+if __name__ == "__main__":
+    main()
