@@ -8,6 +8,11 @@ their part of the per-frame squared log1p-K error and absolute α error summed o
 frames::
 
     python tests/benchmarks/loss_timing.py data/chal1
+
+With ``--by-loss``: per loss (``andi2kit track-eval --losses``), the tracked prediction's
+errors over the frames it costs, summed by its cause and by whom the VIP followed::
+
+    python tests/benchmarks/loss_timing.py data/chal1 --by-loss
 """
 
 from __future__ import annotations
@@ -27,13 +32,15 @@ BINS = [-2, -0.5, 5, 20, 60, 120, 200]
 NAMES = ["never", "0-5", "6-20", "21-60", "61-120", "121-199"]
 
 
-def vip_rows(suite: Path) -> pd.DataFrame:
+def vip_errors(suite: Path):
+    """Per VIP of every FOV: ``(exp, fov, vip, lost, errors)``, ``lost`` its frames more than
+    1 px off the true particle and ``errors`` ``{name: (squared log1p-K errors, absolute α
+    errors)}`` per frame of the predictions ``tracked`` and ``kept``."""
     ref, cost = suite / "ref", suite / "tracking-cost" / "unet"
     if not (cost / "kept").is_dir():
         raise SystemExit(f"{cost}: no predictions; run `andi2kit track-eval "
                          f"{suite}/public_data/track_1 --ref {ref} --tracks {suite}/tracks "
                          "--scores` first")
-    rows = []
     for exp, fov, _video in fov_jobs(suite / "public_data" / "track_1"):
         truth, origin = read_truth(ref, exp, fov)
         first = truth.groupby("traj_idx")["frame"].min().to_dict()
@@ -46,23 +53,70 @@ def vip_rows(suite: Path) -> pd.DataFrame:
         for idx in sorted(truth["traj_idx"].unique()):  # the label files hold every particle
             true = labels[int(idx)][1]
             lost = dist.loc[dist.traj_idx == idx, "dist"].to_numpy()[:len(true)] > 1
-            run = np.convolve(lost, np.ones(3), "valid") == 3
-            row = {"exp": exp, "fov": fov, "vip": idx,
-                   "first": int(np.argmax(run)) if run.any() else -1,
-                   "lost": float(lost.mean())}
+            errors = {}
             for name, pred in preds.items():
                 p = pred[idx][1][:len(true)]
-                row[f"K_{name}"] = float(np.sum(
-                    (np.log1p(p[:, 1]) - np.log1p(true[:len(p), 1])) ** 2))
-                row[f"alpha_{name}"] = float(np.sum(np.abs(p[:, 0] - true[:len(p), 0])))
-            rows.append(row)
+                errors[name] = ((np.log1p(p[:, 1]) - np.log1p(true[:len(p), 1])) ** 2,
+                                np.abs(p[:, 0] - true[:len(p), 0]))
+            yield exp, fov, int(idx), lost, errors
+
+
+def vip_rows(suite: Path) -> pd.DataFrame:
+    """Per VIP: the frame where it is first lost (> 1 px for 3 frames running; -1: never),
+    the share of its frames lost, and its summed K and α errors per prediction."""
+    rows = []
+    for exp, fov, idx, lost, errors in vip_errors(suite):
+        run = np.convolve(lost, np.ones(3), "valid") == 3
+        row = {"exp": exp, "fov": fov, "vip": idx,
+               "first": int(np.argmax(run)) if run.any() else -1, "lost": float(lost.mean())}
+        for name, (k, a) in errors.items():
+            row[f"K_{name}"], row[f"alpha_{name}"] = float(k.sum()), float(a.sum())
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def loss_costs(suite: Path) -> tuple[pd.DataFrame, float, float]:
+    """Per loss (:func:`andi2kit.tracking.losses.losses_folder`): its cause, swap kind,
+    frames and the tracked prediction's K and α errors summed over them; and the errors
+    summed over every VIP frame."""
+    from andi2kit.tracking.losses import losses_folder
+
+    losses = losses_folder(suite / "public_data", suite / "ref", suite / "tracks")
+    rows, tot_k, tot_a = [], 0.0, 0.0
+    for exp, fov, idx, _lost, errors in vip_errors(suite):
+        k, a = errors["tracked"]
+        tot_k, tot_a = tot_k + k.sum(), tot_a + a.sum()
+        mine = losses[(losses.exp == exp) & (losses.fov == fov) & (losses.traj_idx == idx)]
+        for r in mine.itertuples(index=False):
+            lo, hi = int(r.frame), int(r.frame) + int(r.frames_lost)
+            rows.append({"cause": r.cause, "swap": r.swap, "frames": hi - lo,
+                         "K": float(k[lo:hi].sum()), "alpha": float(a[lo:hi].sum())})
+    return pd.DataFrame(rows), tot_k, tot_a
+
+
+def _by(costs: pd.DataFrame, key: str, tot_k: float, tot_a: float) -> pd.DataFrame:
+    t = costs.groupby(key).agg(losses=("frames", "size"), frames=("frames", "sum"),
+                               K=("K", "sum"), alpha=("alpha", "sum"))
+    t["K share %"] = (100 * t.pop("K") / tot_k).round(1)
+    t["α share %"] = (100 * t.pop("alpha") / tot_a).round(1)
+    return t
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("suite", type=Path)
+    ap.add_argument("--by-loss", action="store_true",
+                    help="the K and α errors of the frames each loss costs, by its cause and "
+                         "by whom the VIP followed (--losses of track-eval)")
     args = ap.parse_args()
+    if args.by_loss:
+        costs, tot_k, tot_a = loss_costs(args.suite)
+        lost_k = 100 * costs["K"].sum() / tot_k
+        print(f"{len(costs)} losses; their frames hold {lost_k:.1f} % of the tracked VIPs' "
+              f"K error and {100 * costs['alpha'].sum() / tot_a:.1f} % of their α error")
+        for key in ("swap", "cause"):
+            print(_by(costs, key, tot_k, tot_a).to_string(), "\n")
+        return
     v = vip_rows(args.suite)
     v["first lost"] = pd.cut(v["first"], BINS, labels=NAMES)
     t = v.groupby("first lost", observed=False).agg(
