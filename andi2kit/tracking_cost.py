@@ -40,9 +40,11 @@ from andi2kit.pipeline import run
 from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, TrackScore, score_track
 from andi2kit.tracking import TrackingParams, fov_jobs
 from andi2kit.tracking.evaluate import frame_errors, read_truth
+from andi2kit.tracking.losses import frame_labels
 from andi2kit.tracking.video import read_tracks, write_tracks
 
-__all__ = ["TrackingCost", "cost_markdown", "cost_table", "tracking_cost"]
+__all__ = ["TrackingCost", "cost_markdown", "cost_table", "loss_cost_table", "loss_costs",
+           "tracking_cost"]
 
 #: Metrics where a larger value is better (the gap is then true - tracked).
 _HIGHER_BETTER = {"jsc_cp", "state"}
@@ -315,3 +317,90 @@ def cost_markdown(costs: list[TrackingCost], within: pd.Series | None = None) ->
                 cells.append("–" if pd.isna(a) else f"{a:.3f} / {mid}{b:.3f} ({lost:+.3f})")
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def loss_costs(losses: pd.DataFrame, ref: str | Path, predictions: str | Path
+               ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """What each loss of a VIP costs a submission: its per-frame errors summed over the
+    frames the loss lasts.
+
+    Parameters
+    ----------
+    losses : pandas.DataFrame
+        :func:`andi2kit.tracking.losses.losses_folder` rows (``exp, fov, traj_idx, frame,
+        cause, frames_lost, swap``).
+    ref : path-like
+        The simulation's ``ref`` folder (the VIPs' true labels).
+    predictions : path-like
+        A Track 1 submission made on the tracked VIPs.
+
+    Returns
+    -------
+    costs : pandas.DataFrame
+        Per loss: ``cause, swap, frames`` and the sums ``K`` (squared log1p-K errors, the
+        terms of the K MSLE) and ``alpha`` (absolute α errors).
+    totals : dict
+        The same sums over every VIP frame of the FOVs predicted (``K``, ``alpha``).
+
+    See Also
+    --------
+    andi2kit.tracking.losses.classify_losses : what a loss is.
+    """
+    ref, predictions = Path(ref), Path(predictions)
+    rows: list[dict] = []
+    totals = {"K": 0.0, "alpha": 0.0}
+    for path in sorted(predictions.glob("track_1/exp_*/fov_*.txt")):
+        exp, fov = int(path.parent.name[4:]), int(path.stem[4:])
+        truth, _origin = read_truth(ref, exp, fov)
+        first = truth.groupby("traj_idx")["frame"].min().to_dict()
+        true = frame_labels(layout.labels_path(ref, 1, exp, fov), first)
+        pred = frame_labels(path, {})
+        mine = losses[(losses["exp"] == exp) & (losses["fov"] == fov)]
+        for idx, start in first.items():
+            if int(idx) not in true or int(idx) not in pred:
+                continue
+            t, p = true[int(idx)][1], pred[int(idx)][1]
+            n = min(len(t), len(p))
+            k = (np.log1p(p[:n, 1]) - np.log1p(t[:n, 1])) ** 2
+            a = np.abs(p[:n, 0] - t[:n, 0])
+            totals["K"] += float(k.sum())
+            totals["alpha"] += float(a.sum())
+            for r in mine[mine["traj_idx"] == idx].itertuples(index=False):
+                lo = int(r.frame) - int(start)
+                hi = lo + int(r.frames_lost)
+                rows.append({"cause": r.cause, "swap": r.swap, "frames": hi - lo,
+                             "K": float(k[lo:hi].sum()), "alpha": float(a[lo:hi].sum())})
+    cols = ["cause", "swap", "frames", "K", "alpha"]
+    return pd.DataFrame(rows, columns=cols), totals
+
+
+def loss_cost_table(costs: dict[str, tuple[pd.DataFrame, dict[str, float]]]):
+    """A rich table of :func:`loss_costs` per method: the losses, the frames they last and
+    their share of the K and α errors, by whom the VIP followed and by cause."""
+    t = Table(title="What the losses cost: errors in the frames after each loss",
+              box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
+    for c in ("method", "losses by", "", "losses", "frames", "share of K error",
+              "share of α error"):
+        t.add_column(c, justify="left" if c in ("method", "losses by", "") else "right")
+    for method, (found, totals) in costs.items():
+        first = True
+        for key in ("swap", "cause"):
+            if found.empty:
+                continue
+            g = found.groupby(key).agg(losses=("frames", "size"), frames=("frames", "sum"),
+                                       K=("K", "sum"), alpha=("alpha", "sum"))
+            for n, (name, r) in enumerate(g.iterrows()):
+                t.add_row(method if first else "", key if n == 0 else "", str(name),
+                          str(int(r.losses)), str(int(r.frames)),
+                          f"{100 * r.K / max(totals['K'], 1e-12):.1f} %",
+                          f"{100 * r.alpha / max(totals['alpha'], 1e-12):.1f} %",
+                          end_section=n == len(g) - 1)
+                first = False
+        if not found.empty:
+            t.add_row("", "all", "", str(len(found)), str(int(found.frames.sum())),
+                      f"{100 * found.K.sum() / max(totals['K'], 1e-12):.1f} %",
+                      f"{100 * found.alpha.sum() / max(totals['alpha'], 1e-12):.1f} %",
+                      style="bold", end_section=True)
+    t.caption = ("share: of the per-frame squared log1p-K and absolute α errors summed over "
+                 "all VIP frames of the method's predictions on the tracked VIPs")
+    return t

@@ -7,6 +7,7 @@ import pandas as pd
 
 from andi2kit import io, layout, provenance
 from andi2kit.fov_input import read_fov_input
+from andi2kit.labels import TrajectoryLabel
 from andi2kit.scoring.score import TrackScore
 from andi2kit.tracking import TrackingParams
 from andi2kit.tracking.video import read_tracks, write_tracks
@@ -14,6 +15,8 @@ from andi2kit.tracking_cost import (
     TrackingCost,
     cost_markdown,
     cost_table,
+    loss_cost_table,
+    loss_costs,
     write_kept_tracks,
     write_true_tracks,
 )
@@ -73,6 +76,30 @@ def test_identity_kept_puts_back_only_the_frames_off_the_vip(tmp_path):
     assert provenance.stale_reason(layout.tracks_path(out, 0, 0), record) is None
     got = read_fov_input(pub, 1, 0, 0, out)  # tracking this "video" would raise
     assert len(got) == 2 * T
+
+
+def test_a_loss_costs_the_errors_of_the_frames_it_lasts(tmp_path):
+    pub, ref, *_ = _simulated_fov(tmp_path)
+    # true labels: VIP 0 one state, VIP 1 changes K at frame 150; predictions on the tracked
+    # VIPs: VIP 0 right, VIP 1 right until its switch at 120, then the other particle's K
+    io.write_labels(layout.labels_path(ref, 1, 0, 0), [
+        TrajectoryLabel(0, [1.0], [1.0], [2], [], 200),
+        TrajectoryLabel(1, [1.0, 0.1], [1.0, 0.5], [2, 2], [150], 200)])
+    sub = tmp_path / "sub"
+    io.write_labels(layout.prediction_path(sub, 1, 0, 0), [
+        TrajectoryLabel(0, [1.0], [1.2], [2], [], 200),
+        TrajectoryLabel(1, [1.0, 3.0], [1.0, 1.0], [2, 2], [120], 200)])
+    losses = pd.DataFrame({"exp": [0], "fov": [0], "traj_idx": [1], "frame": [120],
+                           "cause": ["encounter"], "frames_lost": [80], "followed": [2],
+                           "swap": ["different"]})
+    found, totals = loss_costs(losses, ref, sub)
+    k_after = 30 * (np.log1p(3.0) - np.log1p(1.0)) ** 2 + 50 * (np.log1p(3.0) - np.log1p(0.1)) ** 2
+    assert len(found) == 1 and found.frames[0] == 80
+    assert np.isclose(found.K[0], k_after) and np.isclose(totals["K"], k_after)
+    assert np.isclose(found.alpha[0], 50 * 0.5)  # α right until the true change at 150
+    assert np.isclose(totals["alpha"], 200 * 0.2 + 50 * 0.5)  # VIP 0's α is 0.2 off
+    cells = [r for c in loss_cost_table({"unet": (found, totals)}).columns for r in c._cells]
+    assert "different" in cells and "encounter" in cells and "100.0 %" in cells
 
 
 def test_the_report_shows_identity_kept_between_tracked_and_true():

@@ -56,7 +56,8 @@ def track_eval(
              "frames follow a close encounter.")] = False,
     losses: Annotated[bool, typer.Option(
         help="Classify every loss of a VIP by its cause (merged spots, missed detection, "
-             "gap, encounter, linking, frame 0).")] = False,
+             "gap, encounter, linking, frame 0); with --scores, also what the frames after "
+             "each loss cost.")] = False,
     scores: Annotated[bool, typer.Option(
         help="Run the U-Net pipeline and the MSD floor on the tracked and on the true VIP "
              "trajectories and print both score tables side by side.")] = False,
@@ -95,18 +96,23 @@ def track_eval(
                      "of all particles; after a <1 px encounter: VIP frames at or after the "
                      "first frame another particle was closer than 1 px")
         console.print(t)
+    found = None
     if losses:
         from andi2kit.tracking.losses import losses_folder, losses_table
 
         found = losses_folder(root.parent, ref, tracks)
         console.print(losses_table(found))
     if scores:
-        from andi2kit.tracking_cost import cost_table, tracking_cost
+        from andi2kit.tracking_cost import cost_table, loss_cost_table, loss_costs, tracking_cost
 
         work = scores_out if scores_out is not None else root.parent.parent / "tracking-cost"
+        methods = ("unet", "msd")
         costs = [tracking_cost(root.parent, ref, tracks, work / m, m, workers=workers)
-                 for m in ("unet", "msd")]
+                 for m in methods]
         console.print(cost_table(costs, summarize(per_fov)["within_1px"]))
+        if found is not None:
+            console.print(loss_cost_table({m: loss_costs(found, ref, work / m / "tracked")
+                                           for m in methods}))
         say(f"submissions in {work}")
     if failed:
         raise typer.Exit(1)

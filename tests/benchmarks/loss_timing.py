@@ -75,33 +75,6 @@ def vip_rows(suite: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def loss_costs(suite: Path) -> tuple[pd.DataFrame, float, float]:
-    """Per loss (:func:`andi2kit.tracking.losses.losses_folder`): its cause, swap kind,
-    frames and the tracked prediction's K and α errors summed over them; and the errors
-    summed over every VIP frame."""
-    from andi2kit.tracking.losses import losses_folder
-
-    losses = losses_folder(suite / "public_data", suite / "ref", suite / "tracks")
-    rows, tot_k, tot_a = [], 0.0, 0.0
-    for exp, fov, idx, _lost, errors in vip_errors(suite):
-        k, a = errors["tracked"]
-        tot_k, tot_a = tot_k + k.sum(), tot_a + a.sum()
-        mine = losses[(losses.exp == exp) & (losses.fov == fov) & (losses.traj_idx == idx)]
-        for r in mine.itertuples(index=False):
-            lo, hi = int(r.frame), int(r.frame) + int(r.frames_lost)
-            rows.append({"cause": r.cause, "swap": r.swap, "frames": hi - lo,
-                         "K": float(k[lo:hi].sum()), "alpha": float(a[lo:hi].sum())})
-    return pd.DataFrame(rows), tot_k, tot_a
-
-
-def _by(costs: pd.DataFrame, key: str, tot_k: float, tot_a: float) -> pd.DataFrame:
-    t = costs.groupby(key).agg(losses=("frames", "size"), frames=("frames", "sum"),
-                               K=("K", "sum"), alpha=("alpha", "sum"))
-    t["K share %"] = (100 * t.pop("K") / tot_k).round(1)
-    t["α share %"] = (100 * t.pop("alpha") / tot_a).round(1)
-    return t
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("suite", type=Path)
@@ -110,12 +83,15 @@ def main() -> None:
                          "by whom the VIP followed (--losses of track-eval)")
     args = ap.parse_args()
     if args.by_loss:
-        costs, tot_k, tot_a = loss_costs(args.suite)
-        lost_k = 100 * costs["K"].sum() / tot_k
-        print(f"{len(costs)} losses; their frames hold {lost_k:.1f} % of the tracked VIPs' "
-              f"K error and {100 * costs['alpha'].sum() / tot_a:.1f} % of their α error")
-        for key in ("swap", "cause"):
-            print(_by(costs, key, tot_k, tot_a).to_string(), "\n")
+        from rich.console import Console
+
+        from andi2kit.tracking.losses import losses_folder
+        from andi2kit.tracking_cost import loss_cost_table, loss_costs
+
+        suite = args.suite
+        losses = losses_folder(suite / "public_data", suite / "ref", suite / "tracks")
+        costs = loss_costs(losses, suite / "ref", suite / "tracking-cost" / "unet" / "tracked")
+        Console(width=120).print(loss_cost_table({"unet": costs}))
         return
     v = vip_rows(args.suite)
     v["first lost"] = pd.cut(v["first"], BINS, labels=NAMES)
