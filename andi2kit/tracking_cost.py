@@ -44,7 +44,7 @@ from andi2kit.tracking.losses import frame_labels
 from andi2kit.tracking.video import read_tracks, write_tracks
 
 __all__ = ["TrackingCost", "cost_markdown", "cost_table", "loss_cost_table", "loss_costs",
-           "tracking_cost"]
+           "tracking_cost", "vip_label_errors"]
 
 #: Metrics where a larger value is better (the gap is then true - tracked).
 _HIGHER_BETTER = {"jsc_cp", "state"}
@@ -319,6 +319,26 @@ def cost_markdown(costs: list[TrackingCost], within: pd.Series | None = None) ->
     return "\n".join(lines) + "\n"
 
 
+def vip_label_errors(ref: str | Path, prediction: str | Path, exp: int, fov: int
+                     ) -> dict[int, tuple[int, np.ndarray, np.ndarray]]:
+    """Per VIP of a simulated Track 1 FOV with labels in ``prediction`` (a ``fov_<F>.txt``
+    file): its first frame and, frame by frame from there, the squared log1p-K error (the
+    terms of the K MSLE) and the absolute α error of the predicted labels against the true
+    ones."""
+    truth, _origin = read_truth(ref, exp, fov)
+    first = truth.groupby("traj_idx")["frame"].min().to_dict()
+    true = frame_labels(layout.labels_path(ref, 1, exp, fov), first)
+    pred = frame_labels(prediction, {})
+    out = {}
+    for idx, start in first.items():
+        if int(idx) in true and int(idx) in pred:
+            t, p = true[int(idx)][1], pred[int(idx)][1]
+            n = min(len(t), len(p))
+            out[int(idx)] = (int(start), (np.log1p(p[:n, 1]) - np.log1p(t[:n, 1])) ** 2,
+                             np.abs(p[:n, 0] - t[:n, 0]))
+    return out
+
+
 def loss_costs(losses: pd.DataFrame, ref: str | Path, predictions: str | Path
                ) -> tuple[pd.DataFrame, dict[str, float]]:
     """What each loss of a VIP costs a submission: its per-frame errors summed over the
@@ -351,22 +371,12 @@ def loss_costs(losses: pd.DataFrame, ref: str | Path, predictions: str | Path
     totals = {"K": 0.0, "alpha": 0.0}
     for path in sorted(predictions.glob("track_1/exp_*/fov_*.txt")):
         exp, fov = int(path.parent.name[4:]), int(path.stem[4:])
-        truth, _origin = read_truth(ref, exp, fov)
-        first = truth.groupby("traj_idx")["frame"].min().to_dict()
-        true = frame_labels(layout.labels_path(ref, 1, exp, fov), first)
-        pred = frame_labels(path, {})
         mine = losses[(losses["exp"] == exp) & (losses["fov"] == fov)]
-        for idx, start in first.items():
-            if int(idx) not in true or int(idx) not in pred:
-                continue
-            t, p = true[int(idx)][1], pred[int(idx)][1]
-            n = min(len(t), len(p))
-            k = (np.log1p(p[:n, 1]) - np.log1p(t[:n, 1])) ** 2
-            a = np.abs(p[:n, 0] - t[:n, 0])
+        for idx, (start, k, a) in vip_label_errors(ref, path, exp, fov).items():
             totals["K"] += float(k.sum())
             totals["alpha"] += float(a.sum())
             for r in mine[mine["traj_idx"] == idx].itertuples(index=False):
-                lo = int(r.frame) - int(start)
+                lo = int(r.frame) - start
                 hi = lo + int(r.frames_lost)
                 rows.append({"cause": r.cause, "swap": r.swap, "frames": hi - lo,
                              "K": float(k[lo:hi].sum()), "alpha": float(a[lo:hi].sum())})
@@ -383,6 +393,9 @@ def loss_cost_table(costs: dict[str, tuple[pd.DataFrame, dict[str, float]]]):
               "share of α error"):
         t.add_column(c, justify="left" if c in ("method", "losses by", "") else "right")
     for method, (found, totals) in costs.items():
+        def share(v: float, key: str, totals: dict = totals) -> str:
+            return f"{100 * v / max(totals[key], 1e-12):.1f} %"
+
         first = True
         for key in ("swap", "cause"):
             if found.empty:
@@ -391,15 +404,12 @@ def loss_cost_table(costs: dict[str, tuple[pd.DataFrame, dict[str, float]]]):
                                        K=("K", "sum"), alpha=("alpha", "sum"))
             for n, (name, r) in enumerate(g.iterrows()):
                 t.add_row(method if first else "", key if n == 0 else "", str(name),
-                          str(int(r.losses)), str(int(r.frames)),
-                          f"{100 * r.K / max(totals['K'], 1e-12):.1f} %",
-                          f"{100 * r.alpha / max(totals['alpha'], 1e-12):.1f} %",
-                          end_section=n == len(g) - 1)
+                          str(int(r.losses)), str(int(r.frames)), share(r.K, "K"),
+                          share(r.alpha, "alpha"), end_section=n == len(g) - 1)
                 first = False
         if not found.empty:
             t.add_row("", "all", "", str(len(found)), str(int(found.frames.sum())),
-                      f"{100 * found.K.sum() / max(totals['K'], 1e-12):.1f} %",
-                      f"{100 * found.alpha.sum() / max(totals['alpha'], 1e-12):.1f} %",
+                      share(found.K.sum(), "K"), share(found.alpha.sum(), "alpha"),
                       style="bold", end_section=True)
     t.caption = ("share: of the per-frame squared log1p-K and absolute α errors summed over "
                  "all VIP frames of the method's predictions on the tracked VIPs")

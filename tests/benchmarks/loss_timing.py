@@ -25,53 +25,40 @@ import pandas as pd
 
 from andi2kit import layout
 from andi2kit.tracking.evaluate import frame_errors, read_truth
-from andi2kit.tracking.losses import frame_labels
 from andi2kit.tracking.video import fov_jobs
+from andi2kit.tracking_cost import vip_label_errors
 
 BINS = [-2, -0.5, 5, 20, 60, 120, 200]
 NAMES = ["never", "0-5", "6-20", "21-60", "61-120", "121-199"]
 
 
-def vip_errors(suite: Path):
-    """Per VIP of every FOV: ``(exp, fov, vip, lost, errors)``, ``lost`` its frames more than
-    1 px off the true particle and ``errors`` ``{name: (squared log1p-K errors, absolute α
-    errors)}`` per frame of the predictions ``tracked`` and ``kept``."""
+def vip_rows(suite: Path) -> pd.DataFrame:
+    """Per VIP: the frame where it is first lost (> 1 px for 3 frames running; -1: never),
+    the share of its frames lost, and its summed K and α errors per prediction."""
     ref, cost = suite / "ref", suite / "tracking-cost" / "unet"
     if not (cost / "kept").is_dir():
         raise SystemExit(f"{cost}: no predictions; run `andi2kit track-eval "
                          f"{suite}/public_data/track_1 --ref {ref} --tracks {suite}/tracks "
                          "--scores` first")
+    rows = []
     for exp, fov, _video in fov_jobs(suite / "public_data" / "track_1"):
         truth, origin = read_truth(ref, exp, fov)
-        first = truth.groupby("traj_idx")["frame"].min().to_dict()
-        labels = frame_labels(layout.labels_path(ref, 1, exp, fov), first)
         tracked = pd.read_csv(layout.tracks_path(suite / "tracks", exp, fov))
         tracked = tracked.assign(x=tracked.x + origin[0], y=tracked.y + origin[1])
         dist = frame_errors(tracked, truth)
-        preds = {name: frame_labels(layout.prediction_path(cost / name, 1, exp, fov), {})
-                 for name in ("tracked", "kept")}
-        for idx in sorted(truth["traj_idx"].unique()):  # the label files hold every particle
-            true = labels[int(idx)][1]
-            lost = dist.loc[dist.traj_idx == idx, "dist"].to_numpy()[:len(true)] > 1
-            errors = {}
-            for name, pred in preds.items():
-                p = pred[idx][1][:len(true)]
-                errors[name] = ((np.log1p(p[:, 1]) - np.log1p(true[:len(p), 1])) ** 2,
-                                np.abs(p[:, 0] - true[:len(p), 0]))
-            yield exp, fov, int(idx), lost, errors
-
-
-def vip_rows(suite: Path) -> pd.DataFrame:
-    """Per VIP: the frame where it is first lost (> 1 px for 3 frames running; -1: never),
-    the share of its frames lost, and its summed K and α errors per prediction."""
-    rows = []
-    for exp, fov, idx, lost, errors in vip_errors(suite):
-        run = np.convolve(lost, np.ones(3), "valid") == 3
-        row = {"exp": exp, "fov": fov, "vip": idx,
-               "first": int(np.argmax(run)) if run.any() else -1, "lost": float(lost.mean())}
-        for name, (k, a) in errors.items():
-            row[f"K_{name}"], row[f"alpha_{name}"] = float(k.sum()), float(a.sum())
-        rows.append(row)
+        errors = {name: vip_label_errors(ref, layout.prediction_path(cost / name, 1, exp, fov),
+                                         exp, fov) for name in ("tracked", "kept")}
+        for idx in sorted(truth["traj_idx"].unique()):
+            n = int((truth["traj_idx"] == idx).sum())  # the VIP's true frames
+            lost = dist.loc[dist.traj_idx == idx, "dist"].to_numpy()[:n] > 1
+            run = np.convolve(lost, np.ones(3), "valid") == 3
+            row = {"exp": exp, "fov": fov, "vip": int(idx),
+                   "first": int(np.argmax(run)) if run.any() else -1,
+                   "lost": float(lost.mean())}
+            for name, per_vip in errors.items():
+                _start, k, a = per_vip[int(idx)]
+                row[f"K_{name}"], row[f"alpha_{name}"] = float(k.sum()), float(a.sum())
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
