@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 import numpy as np
 import pandas as pd
 
-from andi2kit import partners, provenance, state_evidence, state_mixture, states
+from andi2kit import partners, provenance, state_evidence, state_mixture, states, still_runs
 from andi2kit.constants import BRIGHTNESS, COLUMN, IMMOBILE
 from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
 from andi2kit.errors import InputError, OptionError
@@ -114,6 +114,8 @@ class UNetMethod:
             self.pooling = Pooling.from_dict(pool) if pool else None
             msd = tuned.get("pooled_msd") if pooling else None
             self.pooled_msd = PooledMsd.from_dict(msd) if msd else None
+            still = tuned.get("still_runs")
+            self.still_runs = still_runs.StillRuns(**still) if still is not None else None
         except OptionError:
             raise
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -136,6 +138,8 @@ class UNetMethod:
                 self.checkpoint.path / states.MODEL_FILE)["sha256"]
             ident["state_evidence"] = state_evidence.evidence_settings()
             ident["partners"] = partners.settings()
+            if self.still_runs is not None:
+                ident["still_runs"] = still_runs.settings_dict(self.still_runs)
             ident["evidence_positions"] = POSITION_DECIMALS
             # Track 1: every tracked particle's segments
             ident["evidence_context"] = ["alpha", "K", "state", "length"]
@@ -216,7 +220,9 @@ class UNetMethod:
                         "partner": partner,
                         "context": context,
                         "positions": {str(lab.idx): np.round(xy, POSITION_DECIMALS).tolist()
-                                      for lab, xy in zip(labels, positions, strict=True)}}
+                                      for lab, xy in zip(labels, positions, strict=True)},
+                        "starts": {str(lab.idx): int(f[0]) if len(f) else 0
+                                   for lab, f in zip(labels, numbers, strict=True)}}
 
     def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray],
                      brightness: list[np.ndarray] | None = None) -> dict[str, float]:
@@ -263,7 +269,9 @@ class UNetMethod:
         experiment is judged dimerization (:func:`andi2kit.partners.is_dimerization`), and
         with its change points one frame earlier where it holds neither traps nor dimers
         (andi-datasets labels those models by the step out of a frame, the segmentation
-        finds the step into it); unchanged when a FOV has no evidence.
+        finds the step into it); where it holds traps (not dimers) and the checkpoint's
+        settings ask for it, each trajectory's still runs become immobile segments
+        (:func:`andi2kit.still_runs.carve`); unchanged when a FOV has no evidence.
 
         Returns the labels and the ensemble's basis: the same decision on the model's own
         segments, never cut at partner change points (a dimer's many short bound segments
@@ -280,10 +288,13 @@ class UNetMethod:
         late = not held[IMMOBILE] and not dimers
         out: list[list[TrajectoryLabel]] = []
         basis: list[list[TrajectoryLabel]] = []
-        for labels, ev in zip(per_fov, evidence, strict=True):
+        carve = self._carving(per_fov, evidence) if held[IMMOBILE] and not dimers else None
+        for f, (labels, ev) in enumerate(zip(per_fov, evidence, strict=True)):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
             own = self._restate(labels, probs, held, late)
+            if carve is not None:
+                own = still_runs.carve(own, carve[0][f], self.still_runs, carve[1][f])
             basis.append(own)
             if dimers:
                 out.append(self._restate(*partners.choose_segments(
@@ -291,6 +302,30 @@ class UNetMethod:
             else:
                 out.append(own)
         return out, basis
+
+    def _carving(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict]
+                 ) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]] | None:
+        """Per FOV, the labels' positions and still masks
+        (:func:`andi2kit.still_runs.still_masks`) when the checkpoint asks for still runs
+        and they are no dimers' (:func:`andi2kit.still_runs.partnered_share`, over every
+        trajectory of the evidence); None otherwise."""
+        if self.still_runs is None:
+            return None
+        held = [ev.get("positions", {}) for ev in evidence]
+        starts = [ev.get("starts", {}) for ev in evidence]
+        all_xy = [[np.asarray(xy, float).reshape(-1, 2) for xy in h.values()] for h in held]
+        all_masks = [still_runs.still_masks(xys, self.still_runs) for xys in all_xy]
+        firsts = [[int(s.get(k, 0)) for k in h] for h, s in zip(held, starts, strict=True)]
+        share = still_runs.partnered_share(all_xy, firsts, all_masks,
+                                           self.still_runs.partner_radius)
+        if share > self.still_runs.max_partnered:
+            return None
+        by_key = [dict(zip(h, m, strict=True)) for h, m in zip(held, all_masks, strict=True)]
+        xy = [[np.asarray(h.get(str(lab.idx), []), float).reshape(-1, 2) for lab in labels]
+              for labels, h in zip(per_fov, held, strict=True)]
+        masks = [[k.get(str(lab.idx), np.zeros(0, bool)) for lab in labels]
+                 for labels, k in zip(per_fov, by_key, strict=True)]
+        return xy, masks
 
     @staticmethod
     def context_segments(evidence: list[dict | None] | None) -> np.ndarray | None:
