@@ -33,6 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from andi2kit import still_runs
 from andi2kit.constants import CONFINED, DIRECTED, IMMOBILE
 
 #: A state run shorter than this (frames) is not a stretch of its own.
@@ -63,7 +64,8 @@ STILL_LAG, STILL_TRIM, STILL_QUANTILE = 2, 2, 10
 #: Counts of :func:`fov_evidence`, in this order.
 EVIDENCE = ("frames", "immobile", "confined", "directed", "trajectories", "switches",
             "stretch_pairs", "close_pairs", "partnered", "immobile_partnered",
-            "immobile_entries", "immobile_exits", "near_pairs", "still_pairs", "still_log_ratio")
+            "immobile_entries", "immobile_exits", "near_pairs", "still_pairs", "still_log_ratio",
+            "still_runs", "standing_runs")
 
 
 def merged_spot(brightness: np.ndarray | None, n: int) -> np.ndarray:
@@ -82,7 +84,10 @@ def evidence_settings() -> dict:
             "partner_radius": PARTNER_RADIUS,
             "comove_radius": COMOVE_RADIUS, "comove_frames": COMOVE_FRAMES,
             "merged_brightness": MERGED_BRIGHTNESS, "still_lag": STILL_LAG,
-            "still_trim": STILL_TRIM, "still_quantile": STILL_QUANTILE}
+            "still_trim": STILL_TRIM, "still_quantile": STILL_QUANTILE,
+            "still_runs": still_runs.settings_dict(),
+            "standing_frames": still_runs.STANDING_FRAMES,
+            "standing_spread": still_runs.STANDING_SPREAD}
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -156,7 +161,9 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         stretches (≥ :data:`MIN_STRETCH` frames) that begin after the trajectory's first
         frame, and how many of them end before its last; over the immobile stretches
         (:data:`STILL_TRIM` frames from each end left out), :func:`still_ratio`'s pairs and
-        its log ratio times the pairs.
+        its log ratio times the pairs; the trajectories' long still runs read off their
+        steps and how many of them stand still (:func:`andi2kit.still_runs.standing_runs`:
+        traps the state calls missed).
 
     Examples
     --------
@@ -188,6 +195,9 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
         for a, b in _runs(conf):
             if b - a >= MIN_STRETCH and np.isfinite(xy[a:b, 0]).any():
                 centres.append((k, np.nanmean(xy[a:b], axis=0)))
+        long, standing = still_runs.standing_runs(xy)
+        counts["still_runs"] += long
+        counts["standing_runs"] += standing
     for i in range(len(centres)):
         for j in range(i + 1, len(centres)):
             if centres[i][0] != centres[j][0]:

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
+import numba
 import numpy as np
 
 from andi2kit.constants import FREE, IMMOBILE, LOCALISATION_NOISE
@@ -90,8 +91,11 @@ def moving_variance(d2: np.ndarray, still_var: float, iterations: int = 30
         r1 = 1.0 / (1.0 + np.exp(np.clip(l0 - l1, -50, 50)))
         if r1.sum() < 1e-9:
             return still_var, 1.0
-        var = max(float((r1 * d2).sum() / (2.0 * r1.sum())), still_var)
+        new = max(float((r1 * d2).sum() / (2.0 * r1.sum())), still_var)
         w = 1.0 - float(r1.mean())
+        if abs(new - var) <= 1e-4 * var:
+            return new, w
+        var = new
     return var, w
 
 
@@ -136,18 +140,22 @@ def still_frames(xy: np.ndarray, settings: StillRuns = StillRuns()) -> np.ndarra
     return out
 
 
-def _viterbi(emit: np.ndarray, switch: float) -> np.ndarray:
+@numba.njit(cache=True)
+def _viterbi(emit: np.ndarray, switch: float) -> np.ndarray:  # pragma: no cover - compiled
     """Most likely state sequence of ``emit`` ``(n, 2)`` log-likelihoods, each change of
-    state costing ``switch``."""
-    n = len(emit)
-    score = emit[0].copy()
+    state costing ``switch`` (compiled: about 20 µs for 200 steps)."""
+    n = emit.shape[0]
     back = np.zeros((n, 2), dtype=np.int8)
+    s0, s1 = emit[0, 0], emit[0, 1]
     for t in range(1, n):
-        stay, cross = score, score[::-1] - switch
-        back[t] = np.where(stay >= cross, [0, 1], [1, 0])
-        score = np.maximum(stay, cross) + emit[t]
+        stay0, cross0 = s0, s1 - switch
+        stay1, cross1 = s1, s0 - switch
+        back[t, 0] = 0 if stay0 >= cross0 else 1
+        back[t, 1] = 1 if stay1 >= cross1 else 0
+        s0 = max(stay0, cross0) + emit[t, 0]
+        s1 = max(stay1, cross1) + emit[t, 1]
     path = np.zeros(n, dtype=np.int8)
-    path[-1] = int(np.argmax(score))
+    path[n - 1] = 0 if s0 >= s1 else 1
     for t in range(n - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
     return path
@@ -158,6 +166,43 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(),
                     strict=True))
+
+
+#: A run of still frames this long (frames) is judged on whether it stands still ...
+STANDING_FRAMES = 8
+#: ... which it does when its positions scatter about their mean by at most this many times
+#: what the localisation noise alone gives (a trapped particle: about 1; a slowly
+#: diffusing one keeps spreading). On the tuning seeds 0, the runs' median: 0.98–1.58 in the
+#: trap experiments, 1.88–14 in every other experiment with ≥ 15 such runs.
+STANDING_SPREAD = 1.5
+
+
+def standing_runs(xy: np.ndarray, settings: StillRuns = StillRuns()) -> tuple[int, int]:
+    """How many of a trajectory's still runs (:func:`still_frames`, before the label
+    filter) last at least :data:`STANDING_FRAMES` frames, and how many of those stand still:
+    their positions' mean squared distance from their centre is at most
+    :data:`STANDING_SPREAD` times the noise's ``2 σ² (1 - 1/n)``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> steps = rng.normal(0, 1.0, (120, 2))
+    >>> steps[20:40] = 0.0                           # trapped: stands still
+    >>> steps[60:80] = rng.normal(0, 0.06, (20, 2))  # a slow state: spreads
+    >>> standing_runs(np.cumsum(steps, 0) + rng.normal(0, 0.12, (120, 2)))
+    (2, 1)
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    long = standing = 0
+    noise2 = 2.0 * settings.noise ** 2
+    for a, b in _runs(still_frames(xy, settings)):
+        p = xy[a:b]
+        if b - a < STANDING_FRAMES or not np.isfinite(p).all():
+            continue
+        long += 1
+        spread = np.mean(np.sum((p - p.mean(0)) ** 2, axis=1))
+        standing += spread <= STANDING_SPREAD * noise2 * (1 - 1 / len(p))
+    return long, int(standing)
 
 
 def still_masks(positions: Sequence[np.ndarray], settings: StillRuns = StillRuns()

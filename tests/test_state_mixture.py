@@ -191,6 +191,28 @@ def test_slow_stretches_that_diffuse_are_no_traps(slow_step, held, seed):
     assert decide([ev], Decision(max_still_ratio=np.inf))[IMMOBILE]
 
 
+@pytest.mark.parametrize("slow_step, held", [(0.0, True), (0.06, False)])
+def test_traps_the_state_calls_missed_are_found_standing_still(slow_step, held):
+    """Bouts the state stage calls free (a trap among near-ballistic particles): long still
+    runs read off the steps that stand still make the experiment hold traps; runs that keep
+    spreading (a slow state, 0.06 px per axis per frame) do not, nor do too few runs."""
+    rng = np.random.default_rng(7)
+    calls, pos, frames = [], [], []
+    for _ in range(20):
+        bout = np.zeros(T, bool)
+        start = int(rng.integers(20, 120))
+        bout[start:start + int(rng.integers(20, 60))] = True
+        steps = rng.normal(0, 1.0, (T, 2)) * np.where(bout, slow_step, 1.0)[:, None]
+        calls.append(np.full(T, FREE))
+        pos.append(np.cumsum(steps, 0) + rng.normal(0, 0.12, (T, 2)))
+        frames.append(np.arange(T))
+    ev = fov_evidence(calls, pos, frames)
+    assert ev["immobile"] == 0 and ev["still_runs"] >= Decision().min_standing_runs
+    assert decide([ev])[IMMOBILE] == held
+    few = fov_evidence(calls[:5], pos[:5], frames[:5])
+    assert not decide([few])[IMMOBILE]
+
+
 def test_a_stretch_seen_from_the_first_frame_was_not_entered():
     c = np.r_[np.full(50, IMMOBILE), np.full(100, FREE), np.full(50, IMMOBILE)]
     ev = fov_evidence([c], [np.zeros((T, 2))], [np.arange(T)])

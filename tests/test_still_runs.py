@@ -137,3 +137,26 @@ def test_a_dimers_still_runs_have_their_partner_beside_them():
         share[name] = still_runs.partnered_share([pos], [starts], [masks])
     settings = still_runs.StillRuns()
     assert share["traps"] <= settings.max_partnered < share["dimers"], share
+
+
+def test_trapped_runs_stand_still_where_a_slow_state_spreads():
+    """Long still runs of trapped particles scatter about their centre as the noise alone
+    does; those of a slow multi-state state (D = 0.005 px²/frame) keep spreading: most of
+    the former stand still, few of the latter (measured 0.74 and 0.09)."""
+    import stochastic
+    from andi_datasets.models_phenom import models_phenom
+
+    traps, _ = _simulate("immobile_traps", seed=3)
+    np.random.seed(6)  # noqa: NPY002 - andi-datasets draws from numpy's global generator
+    stochastic.random.seed(6)
+    xy, _ = models_phenom().multi_state(N=60, T=T, L=80, Ds=[[1, 0], [0.005, 0]],
+                                        alphas=[[1, 0], [1, 0]],
+                                        M=[[0.95, 0.05], [0.05, 0.95]])
+    slow = [xy[:, i] + np.random.default_rng(i).normal(0, 0.12, (T, 2))
+            for i in range(xy.shape[1])]
+    share = {}
+    for name, pos in (("traps", traps), ("slow", slow)):
+        long, standing = np.sum([still_runs.standing_runs(p) for p in pos], axis=0)
+        assert long >= 15, name
+        share[name] = standing / long
+    assert share["traps"] >= 0.6 and share["slow"] <= 0.2, share

@@ -281,7 +281,10 @@ class UNetMethod:
             same = [list(labels) for labels in per_fov]
             return same, same
         counts = [ev["evidence"] for ev in evidence]
-        held = state_mixture.decide(counts)
+        # traps found standing still in the steps: part of the still-runs setting
+        rule = state_mixture.Decision() if self.still_runs is not None else \
+            state_mixture.Decision(min_standing_runs=np.inf)
+        held = state_mixture.decide(counts, rule)
         dimers = partners.is_dimerization(counts, held)
         # the change points sit where the steps change (the step into a frame); andi-datasets
         # labels traps and dimers by that step, the other models by the step out of a frame
