@@ -291,7 +291,8 @@ class UNetMethod:
         late = not held[IMMOBILE] and not dimers
         out: list[list[TrajectoryLabel]] = []
         basis: list[list[TrajectoryLabel]] = []
-        carve = self._carving(per_fov, evidence) if held[IMMOBILE] and not dimers else None
+        carve = self._carving(per_fov, evidence, counts, rule) \
+            if held[IMMOBILE] and not dimers else None
         for f, (labels, ev) in enumerate(zip(per_fov, evidence, strict=True)):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
@@ -306,14 +307,21 @@ class UNetMethod:
                 out.append(own)
         return out, basis
 
-    def _carving(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict]
+    def _carving(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict],
+                 counts: list[dict[str, float]], rule: state_mixture.Decision
                  ) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]] | None:
         """Per FOV, the labels' positions and still masks
-        (:func:`andi2kit.still_runs.still_masks`) when the checkpoint asks for still runs
-        and they are no dimers' (:func:`andi2kit.still_runs.partnered_share`, over every
-        trajectory of the evidence); None otherwise."""
+        (:func:`andi2kit.still_runs.still_masks`) when the checkpoint asks for still runs,
+        they are traps' (enough of the experiment's long still runs stand still, when it has
+        enough to tell: ``rule.min_standing`` of ``rule.min_standing_runs``) and no dimers'
+        (:func:`andi2kit.still_runs.partnered_share`, over every trajectory of the
+        evidence); None otherwise."""
         if self.still_runs is None:
             return None
+        runs = sum(float(c.get("still_runs", 0.0)) for c in counts)
+        standing = sum(float(c.get("standing_runs", 0.0)) for c in counts)
+        if runs >= rule.min_standing_runs and standing < rule.min_standing * runs:
+            return None  # slow states that keep spreading, not traps
         held = [ev.get("positions", {}) for ev in evidence]
         starts = [ev.get("starts", {}) for ev in evidence]
         all_xy = [[np.asarray(xy, float).reshape(-1, 2) for xy in h.values()] for h in held]
