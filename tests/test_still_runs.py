@@ -89,9 +89,9 @@ def test_a_trajectory_without_positions_keeps_its_labels():
 
 @pytest.mark.parametrize("immobile", [100.0, 0.0])
 def test_only_an_experiment_judged_to_hold_traps_is_carved(immobile):
-    """The pipeline carves still runs into the labels (and the ensemble's basis) of an
-    experiment whose evidence says it holds traps, and leaves every other one as the model
-    segmented it."""
+    """The pipeline carves still runs into the labels (and the ensemble's basis) of a Track 2
+    experiment whose evidence says it holds traps, and leaves every other one, and tracked
+    positions, as the model segmented them."""
     from andi2kit import state_evidence
     from andi2kit.methods.unet import UNetMethod
 
@@ -112,6 +112,9 @@ def test_only_an_experiment_judged_to_hold_traps_is_carved(immobile):
             [lab.cp.tolist() for lab in out[0]]
     else:
         assert not carved and all(lab.cp.size == 0 for lab in out[0])
+    # tracked positions (Track 1) are never carved: their noise is not the known one
+    tracked, _ = unet.decide_experiment([labels], [evidence], carve=False)
+    assert all(lab.cp.size == 0 for lab in tracked[0])
 
 
 def test_a_dimers_still_runs_have_their_partner_beside_them():

@@ -261,7 +261,7 @@ class UNetMethod:
         return self.decide_experiment(per_fov, evidence)[0]
 
     def decide_experiment(self, per_fov: list[list[TrajectoryLabel]],
-                          evidence: list[dict | None]
+                          evidence: list[dict | None], carve: bool = True
                           ) -> tuple[list[list[TrajectoryLabel]], list[list[TrajectoryLabel]]]:
         """One experiment's labels (per FOV) with only the states it holds
         (:func:`andi2kit.state_mixture.decide` on all its FOVs' evidence from
@@ -270,7 +270,8 @@ class UNetMethod:
         with its change points one frame earlier where it holds neither traps nor dimers
         (andi-datasets labels those models by the step out of a frame, the segmentation
         finds the step into it); where it holds traps (not dimers) and the checkpoint's
-        settings ask for it, each trajectory's still runs become immobile segments
+        settings ask for it and ``carve`` (positions with the known localisation noise, not
+        tracked ones), each trajectory's still runs become immobile segments
         (:func:`andi2kit.still_runs.carve`); unchanged when a FOV has no evidence.
 
         Returns the labels and the ensemble's basis: the same decision on the model's own
@@ -291,14 +292,14 @@ class UNetMethod:
         late = not held[IMMOBILE] and not dimers
         out: list[list[TrajectoryLabel]] = []
         basis: list[list[TrajectoryLabel]] = []
-        carve = self._carving(per_fov, evidence, counts, rule) \
-            if held[IMMOBILE] and not dimers else None
+        carving = self._carving(per_fov, evidence, counts, rule) \
+            if carve and held[IMMOBILE] and not dimers else None
         for f, (labels, ev) in enumerate(zip(per_fov, evidence, strict=True)):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
             own = self._restate(labels, probs, held, late)
-            if carve is not None:
-                own = still_runs.carve(own, carve[0][f], self.still_runs, carve[1][f])
+            if carving is not None:
+                own = still_runs.carve(own, carving[0][f], self.still_runs, carving[1][f])
             basis.append(own)
             if dimers:
                 out.append(self._restate(*partners.choose_segments(

@@ -38,14 +38,22 @@ def held_states(ref: Path, exp: int, track: int = 2) -> list[int]:
     return sorted(held)
 
 
-def judged(sub: Path, exp: int, track: int = 2) -> list[int] | None:
+def judged(sub: Path, exp: int, track: int = 2,
+           rule: state_mixture.Decision | None = None) -> list[int] | None:
     """States the run judged an experiment to hold (None: no evidence written)."""
     segments = sorted(layout.exp_dir(sub / layout.SEGMENTS_DIR, track, exp).glob("fov_*.txt"))
     files = [layout.evidence_beside(p) for p in segments if layout.evidence_beside(p).is_file()]
     if not files:
         return None
-    held = state_mixture.decide([json.loads(p.read_text())["evidence"] for p in files])
+    held = state_mixture.decide([json.loads(p.read_text())["evidence"] for p in files],
+                                rule or state_mixture.Decision())
     return np.flatnonzero(held).tolist()
+
+
+def still_runs_of(checkpoint: str) -> bool:
+    """Whether a checkpoint's settings ask for still runs."""
+    path = Path(checkpoint) / "segmentation.json"
+    return path.is_file() and json.loads(path.read_text()).get("still_runs") is not None
 
 
 def main() -> None:
@@ -69,7 +77,10 @@ def main() -> None:
                 progress=False, tracks=suite / args.tracks if t == 1 else None)
             (sc,) = score(sub, suite / "ref", tracks=(t,))
             rows[name] = sc
-            decisions[name] = {r["exp"]: judged(sub, r["exp"], t) for r in sc.per_exp}
+            # a checkpoint without still runs decides without the standing-still rule
+            rule = state_mixture.Decision() if name == "msd" or still_runs_of(name) else \
+                state_mixture.Decision(min_standing_runs=np.inf)
+            decisions[name] = {r["exp"]: judged(sub, r["exp"], t, rule) for r in sc.per_exp}
         exps = [r["exp"] for r in rows["msd"].per_exp]
         print(f"\n## {suite}, Track {t}\n")
         print("| method | " + " | ".join(KEYS) + " | F1 per experiment |")
