@@ -8,8 +8,10 @@ frames stands out in the steps long before the per-frame model, which smooths ov
 frames, or the segmentation's penalty lets it through.
 
 :func:`still_frames` decodes each trajectory's steps with a two-state hidden Markov model
-(still: the known noise; moving: fitted to the trajectory) and :func:`carve` makes the runs
-immobile segments of an experiment judged to hold traps.
+(still: the known noise; moving: fitted to the trajectory). :func:`standing_runs` counts the
+long runs that scatter no more than the noise (traps the state calls missed, for
+:func:`andi2kit.state_mixture.decide`); :func:`carve` makes the runs immobile segments of an
+experiment judged to hold traps, unless :func:`partnered_share` says they are dimers'.
 
 See Also
 --------
@@ -310,6 +312,8 @@ def carve(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndarray],
         first = np.r_[True, ~same]
         cuts = np.asarray(cuts, int)[~same]
         out.append(replace(lab, cp=cuts, state=state[first], alpha=alpha[first], K=K[first]))
+    logger.debug("carved %d of %d trajectories", sum(a is not b for a, b in
+                                                      zip(out, labels, strict=True)), len(out))
     return out
 
 
