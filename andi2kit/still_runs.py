@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from andi2kit.constants import FREE, IMMOBILE, LOCALISATION_NOISE
-from andi2kit.labels import TrajectoryLabel
+from andi2kit.labels import TrajectoryLabel, label_filter
 
 logger = logging.getLogger(__name__)
 
@@ -210,10 +210,8 @@ def standing_runs(xy: np.ndarray, settings: StillRuns = StillRuns()) -> tuple[in
 def still_masks(positions: Sequence[np.ndarray], settings: StillRuns = StillRuns()
                 ) -> list[np.ndarray]:
     """Per trajectory, :func:`still_frames` through the organisers' label filter
-    (:func:`andi2kit.training_data.label_filter`, as the reference labels went: a blip of
+    (:func:`andi2kit.labels.label_filter`, as the reference labels went: a blip of
     one or two frames belongs to the bout around it)."""
-    from andi2kit.training_data import label_filter
-
     out = []
     for xy in positions:
         still = still_frames(np.asarray(xy, float).reshape(-1, 2), settings)

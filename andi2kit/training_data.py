@@ -35,6 +35,7 @@ from andi2kit.constants import BOX_PX, FOV_PX, MODEL_NAMES, N_FRAMES
 from andi2kit.errors import InputError
 from andi2kit.execution import imap_unordered, parallel
 from andi2kit.io import write_text_atomic
+from andi2kit.labels import label_filter
 from andi2kit.progress import progress_bar
 from andi2kit.versions import package_versions
 
@@ -170,62 +171,6 @@ def simulate_box(dic: dict, seed: int) -> dict[str, np.ndarray]:
                 "length": np.zeros(0, np.int16), "fov": np.zeros(0, np.int32)}
     return {"pos": np.stack(pos_out), "labels": np.stack(lab_out),
             "length": np.array(len_out, np.int16), "fov": np.array(fov_out, np.int32)}
-
-
-def _majority(dummy: np.ndarray, window: int = 5) -> np.ndarray:
-    """Sliding-window mode (smallest value on ties), like the organisers' ``majority_filter``."""
-    h = window // 2
-    n = dummy.size
-    out = dummy.copy()
-    change = np.flatnonzero(dummy[1:] != dummy[:-1])
-    # only frames within half a window of a change can differ from their own value
-    near = np.unique(np.clip((change[:, None] + np.arange(-h + 1, h + 1)[None, :]).ravel(),
-                             0, n - 1))
-    for i in near:
-        vals, counts = np.unique(dummy[max(i - h, 0):min(i + h + 1, n)], return_counts=True)
-        out[i] = vals[np.argmax(counts)]
-    return out
-
-
-def _min_segments(data: np.ndarray, min_seg: int = 3) -> np.ndarray:
-    """Merge runs shorter than ``min_seg`` into the previous run (or the next, for the first)."""
-    starts = np.concatenate(([0], np.flatnonzero(data[1:] != data[:-1]) + 1))
-    ends = np.concatenate((starts[1:] - 1, [data.size - 1]))
-    segs = [[data[s], s, e] for s, e in zip(starts, ends, strict=True)]
-    i = 0
-    while i < len(segs):
-        if segs[i][2] - segs[i][1] + 1 < min_seg:
-            if i > 0:
-                segs[i - 1][2] = segs[i][2]
-                segs.pop(i)
-                continue
-            if i < len(segs) - 1:
-                segs[i] = [segs[i + 1][0], segs[i][1], segs[i + 1][2]]
-                segs.pop(i + 1)
-                continue
-        i += 1
-    out = np.empty_like(data)
-    for v, s, e in segs:
-        out[s:e + 1] = v
-    return out
-
-
-def label_filter(label: np.ndarray, window: int = 5, min_seg: int = 3) -> np.ndarray:
-    """The organisers' label smoothing (majority filter, then minimum run length), fast.
-
-    Gives the same output as ``andi_datasets.utils_challenge.label_filter`` (checked in the
-    tests) in a fraction of the time, which otherwise dominates data generation.
-    """
-    label = np.asarray(label)
-    if label.size < 2 or np.all(label[1:] == label[:-1]):
-        return label
-    values, first = np.unique(label, return_index=True)
-    order = np.argsort(first)  # labels numbered by first occurrence, as theirs
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    dummy = rank[np.searchsorted(values, label)].astype(float)
-    final = _min_segments(_majority(dummy, window), min_seg)
-    return values[order][final.astype(int)].astype(float)
 
 
 @dataclass

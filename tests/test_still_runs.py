@@ -7,8 +7,7 @@ import pytest
 
 from andi2kit import still_runs
 from andi2kit.constants import FREE, IMMOBILE
-from andi2kit.labels import TrajectoryLabel
-from andi2kit.training_data import label_filter
+from andi2kit.labels import TrajectoryLabel, label_filter
 
 T = 200
 

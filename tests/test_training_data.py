@@ -93,3 +93,22 @@ def test_short_traps_is_an_option_of_the_folder(tmp_path):
         make_training_data(out, boxes=2, boxes_per_shard=2, seed=1, progress=False,
                            short_traps=True)
     assert json.loads((out / "options.json").read_text())["fast_alpha"] is None
+
+
+def test_the_label_filter_is_the_organisers():
+    """Our vectorised label filter gives exactly what andi-datasets' ``label_filter`` gives
+    (the reference labels went through theirs), on 300 random label sequences with short
+    and long runs, several values and edge cases (a constant sequence, runs at the ends)."""
+    from andi_datasets.utils_challenge import label_filter as theirs
+
+    from andi2kit.labels import label_filter
+
+    rng = np.random.default_rng(11)
+    cases = [np.full(50, 0.3), np.r_[np.zeros(2), np.ones(40)], np.r_[np.ones(40), np.zeros(1)]]
+    for _ in range(300):
+        values = rng.choice([0.0, 0.5, 1.0, 2.0, 3.0], size=int(rng.integers(2, 5)),
+                            replace=False)
+        runs = rng.integers(1, 12, size=int(rng.integers(2, 25)))
+        cases.append(np.repeat(rng.choice(values, size=runs.size), runs))
+    for label in cases:
+        np.testing.assert_array_equal(label_filter(label), theirs(label.copy()))
