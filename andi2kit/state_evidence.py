@@ -61,6 +61,8 @@ COMOVE_FRAMES = 5
 #: at the STILL_QUANTILE of each (a low one: short trapping bouts put free steps in the
 #: stretches, which only the large displacements see).
 STILL_LAG, STILL_TRIM, STILL_QUANTILE = 2, 2, 10
+#: The still runs :func:`fov_evidence` counts unless told otherwise.
+STILL_RUNS = still_runs.StillRuns()
 #: Counts of :func:`fov_evidence`, in this order.
 EVIDENCE = ("frames", "immobile", "confined", "directed", "trajectories", "switches",
             "stretch_pairs", "close_pairs", "partnered", "immobile_partnered",
@@ -85,15 +87,9 @@ def evidence_settings() -> dict:
             "comove_radius": COMOVE_RADIUS, "comove_frames": COMOVE_FRAMES,
             "merged_brightness": MERGED_BRIGHTNESS, "still_lag": STILL_LAG,
             "still_trim": STILL_TRIM, "still_quantile": STILL_QUANTILE,
-            "still_runs": still_runs.settings_dict(),
+            "still_runs": still_runs.settings_dict(STILL_RUNS),
             "standing_frames": still_runs.STANDING_FRAMES,
             "standing_spread": still_runs.STANDING_SPREAD}
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``(start, stop)`` of each run of True."""
-    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
 
 
 def still_ratio(stretches: Sequence[np.ndarray], lag: int = STILL_LAG,
@@ -132,7 +128,9 @@ def still_ratio(stretches: Sequence[np.ndarray], lag: int = STILL_LAG,
 
 def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
                  frames: Sequence[np.ndarray],
-                 brightness: Sequence[np.ndarray | None] | None = None) -> dict[str, float]:
+                 brightness: Sequence[np.ndarray | None] | None = None,
+                 still_settings: still_runs.StillRuns | None = STILL_RUNS
+                 ) -> dict[str, float]:
     """What one FOV says about the states of its experiment.
 
     Parameters
@@ -146,6 +144,8 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
     brightness : sequence of numpy.ndarray or None, optional
         Per trajectory, ``(T_i,)`` its spot's brightness against the frame's typical spot
         (tracked Track 1 VIPs, :func:`andi2kit.tracking.follow_vips`; NaN: no spot).
+    still_settings : andi2kit.still_runs.StillRuns or None, optional
+        Settings of the still runs counted (None: not counted, left 0).
 
     Returns
     -------
@@ -186,18 +186,19 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
             counts[name] += np.count_nonzero(c == code)
         conf = c == CONFINED
         counts["switches"] += np.count_nonzero(np.diff(conf.astype(np.int8)))
-        for a, b in _runs(c == IMMOBILE):
+        for a, b in still_runs.runs(c == IMMOBILE):
             if b - a >= MIN_STRETCH and a > 0:
                 counts["immobile_entries"] += 1
                 counts["immobile_exits"] += float(b < c.size)
             if b - a - 2 * STILL_TRIM >= MIN_STRETCH:
                 still.append(np.asarray(xy, float)[a + STILL_TRIM:b - STILL_TRIM])
-        for a, b in _runs(conf):
+        for a, b in still_runs.runs(conf):
             if b - a >= MIN_STRETCH and np.isfinite(xy[a:b, 0]).any():
                 centres.append((k, np.nanmean(xy[a:b], axis=0)))
-        long, standing = still_runs.standing_runs(xy)
-        counts["still_runs"] += long
-        counts["standing_runs"] += standing
+        if still_settings is not None:
+            long, standing = still_runs.standing_runs(xy, still_settings)
+            counts["still_runs"] += long
+            counts["standing_runs"] += standing
     for i in range(len(centres)):
         for j in range(i + 1, len(centres)):
             if centres[i][0] != centres[j][0]:

@@ -71,6 +71,11 @@ class StillRuns:
     partner_radius: float = 2.0
     max_partnered: float = 0.3
 
+    @property
+    def still_var(self) -> float:
+        """Per-axis variance of a still step: the difference of two noisy positions."""
+        return 2.0 * self.noise ** 2
+
 
 def _log_emission(d2: np.ndarray, var: float) -> np.ndarray:
     """Log density of a 2-D step of squared length ``d2`` with ``var`` per axis (up to a
@@ -127,7 +132,7 @@ def still_frames(xy: np.ndarray, settings: StillRuns = StillRuns()) -> np.ndarra
         return out
     d2 = np.sum(np.diff(xy, axis=0) ** 2, axis=1)
     ok = np.isfinite(d2)
-    still_var = 2.0 * settings.noise ** 2
+    still_var = settings.still_var
     var, _ = moving_variance(d2, still_var)
     if var < settings.min_ratio * still_var:
         return out
@@ -136,7 +141,7 @@ def still_frames(xy: np.ndarray, settings: StillRuns = StillRuns()) -> np.ndarra
                      np.where(ok, _log_emission(d2, var), 0.0)], axis=1)
     path = _viterbi(emit, settings.switch)
     still = np.r_[False, path == 0]
-    for a, b in _runs(still):
+    for a, b in runs(still):
         if b - a >= settings.min_length:
             out[a:b] = True
     return out
@@ -163,8 +168,14 @@ def _viterbi(emit: np.ndarray, switch: float) -> np.ndarray:  # pragma: no cover
     return path
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, end)`` of each run of True in ``mask``."""
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` of each run of True in ``mask``.
+
+    Examples
+    --------
+    >>> runs(np.array([0, 1, 1, 0, 1], bool))
+    [(1, 3), (4, 5)]
+    """
     edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(),
                     strict=True))
@@ -196,14 +207,13 @@ def standing_runs(xy: np.ndarray, settings: StillRuns = StillRuns()) -> tuple[in
     """
     xy = np.asarray(xy, float).reshape(-1, 2)
     long = standing = 0
-    noise2 = 2.0 * settings.noise ** 2
-    for a, b in _runs(still_frames(xy, settings)):
+    for a, b in runs(still_frames(xy, settings)):
         p = xy[a:b]
         if b - a < STANDING_FRAMES or not np.isfinite(p).all():
             continue
         long += 1
         spread = np.mean(np.sum((p - p.mean(0)) ** 2, axis=1))
-        standing += spread <= STANDING_SPREAD * noise2 * (1 - 1 / len(p))
+        standing += spread <= STANDING_SPREAD * settings.still_var * (1 - 1 / len(p))
     return long, int(standing)
 
 
@@ -229,12 +239,12 @@ def partnered_share(positions: Sequence[Sequence[np.ndarray]],
     still ``masks`` (:func:`still_masks`). On the tuning seeds (2 px): 0.61–0.98 in the
     dimerization experiments, at most 0.12 in trap experiments and 0.24 in confinement.
     """
-    runs = partnered = 0
+    n_runs = partnered = 0
     for xys, firsts, fov_masks in zip(positions, starts, masks, strict=True):
         xys = [np.asarray(xy, float).reshape(-1, 2) for xy in xys]
         for k, (xy, first, mask) in enumerate(zip(xys, firsts, fov_masks, strict=True)):
-            for a, b in _runs(np.asarray(mask, bool)):
-                runs += 1
+            for a, b in runs(np.asarray(mask, bool)):
+                n_runs += 1
                 frame = int(first) + (a + b) // 2
                 for j, (other, f0) in enumerate(zip(xys, firsts, strict=True)):
                     t = frame - int(f0)
@@ -242,7 +252,7 @@ def partnered_share(positions: Sequence[Sequence[np.ndarray]],
                             np.hypot(*(other[t] - xy[(a + b) // 2])) < radius:
                         partnered += 1
                         break
-    return partnered / runs if runs else 0.0
+    return partnered / n_runs if n_runs else 0.0
 
 
 def carve(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndarray],
@@ -276,13 +286,12 @@ def carve(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndarray],
         if len(xy) != lab.T or len(still) != lab.T or not np.any(still):
             out.append(lab)
             continue
-        runs = _runs(still)
-        ends = np.array([e for run in runs for e in run])
+        bouts = runs(still)
+        ends = np.array([e for bout in bouts for e in bout])
         seg = np.searchsorted(lab.cp, np.arange(lab.T), side="right")
         d2 = np.sum(np.diff(xy, axis=0) ** 2, axis=1)
-        still_var = 2.0 * settings.noise ** 2
-        var, _ = moving_variance(d2[~still[1:]], still_var)
-        moving_K = max((var - still_var) / 2.0, 1e-3)
+        var, _ = moving_variance(d2[~still[1:]], settings.still_var)
+        moving_K = max((var - settings.still_var) / 2.0, 1e-3)
         moves = lab.state != IMMOBILE
         moving_alpha = (float(np.average(lab.alpha[moves], weights=lab.lengths[moves]))
                         if moves.any() else 1.0)

@@ -231,7 +231,9 @@ class UNetMethod:
         spots' brightness."""
         calls = [smooth_states(f[:, COLUMN["state"]], self.segmenter.min_dwell)
                  for f in frames]
-        return state_evidence.fov_evidence(calls, *_positions(dense), brightness)
+        # the still runs only where the checkpoint uses them (the standing-still rule)
+        return state_evidence.fov_evidence(calls, *_positions(dense), brightness,
+                                           still_settings=self.still_runs)
 
     def _field_evidence(self, field: pd.DataFrame
                         ) -> tuple[dict[str, float], list[list[float]]]:
@@ -323,20 +325,21 @@ class UNetMethod:
         standing = sum(float(c.get("standing_runs", 0.0)) for c in counts)
         if runs >= rule.min_standing_runs and standing < rule.min_standing * runs:
             return None  # slow states that keep spreading, not traps
-        held = [ev.get("positions", {}) for ev in evidence]
-        starts = [ev.get("starts", {}) for ev in evidence]
-        all_xy = [[np.asarray(xy, float).reshape(-1, 2) for xy in h.values()] for h in held]
-        all_masks = [still_runs.still_masks(xys, self.still_runs) for xys in all_xy]
-        firsts = [[int(s.get(k, 0)) for k in h] for h, s in zip(held, starts, strict=True)]
-        share = still_runs.partnered_share(all_xy, firsts, all_masks,
+        parsed = [{k: np.asarray(v, float).reshape(-1, 2)
+                   for k, v in ev.get("positions", {}).items()} for ev in evidence]
+        by_idx = [dict(zip(h, still_runs.still_masks(list(h.values()), self.still_runs),
+                           strict=True)) for h in parsed]
+        firsts = [[int(ev.get("starts", {}).get(k, 0)) for k in h]
+                  for h, ev in zip(parsed, evidence, strict=True)]
+        share = still_runs.partnered_share([list(h.values()) for h in parsed], firsts,
+                                           [list(m.values()) for m in by_idx],
                                            self.still_runs.partner_radius)
         if share > self.still_runs.max_partnered:
             return None
-        by_key = [dict(zip(h, m, strict=True)) for h, m in zip(held, all_masks, strict=True)]
-        xy = [[np.asarray(h.get(str(lab.idx), []), float).reshape(-1, 2) for lab in labels]
-              for labels, h in zip(per_fov, held, strict=True)]
-        masks = [[k.get(str(lab.idx), np.zeros(0, bool)) for lab in labels]
-                 for labels, k in zip(per_fov, by_key, strict=True)]
+        xy = [[h.get(str(lab.idx), np.zeros((0, 2))) for lab in labels]
+              for labels, h in zip(per_fov, parsed, strict=True)]
+        masks = [[m.get(str(lab.idx), np.zeros(0, bool)) for lab in labels]
+                 for labels, m in zip(per_fov, by_idx, strict=True)]
         return xy, masks
 
     @staticmethod
