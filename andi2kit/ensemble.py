@@ -3,7 +3,8 @@
 Segments are pooled over the experiment and summarised as a mixture: means and variances
 of α and K per state and the fraction of frames spent in each state, written as
 ``ensemble_labels.txt``. Segments are weighted by their length in frames, as the reference
-weights are fractions of time.
+weights are fractions of time (in trap and confinement experiments without the directed
+frames, which andi-datasets counts in neither of their two states: :func:`two_state_weights`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from andi2kit.constants import CONFINED, FREE, IMMOBILE
 from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 
 #: Smallest variance written (a zero variance is legal but makes the mixture a spike).
@@ -73,6 +75,33 @@ def model_name(states: np.ndarray, n: int) -> str:
     if 1 in states:
         return "confinement"
     return "multi_state"
+
+
+#: Models whose reference ensemble has two states, the slow one named here and a free one,
+#: weighted by the frames labelled with either: andi-datasets' ``extract_ensemble`` counts a
+#: directed frame (α ≥ 1.9) in neither (checked on ``data/dtraps0``, ``data/directed0-2``:
+#: the reference weights equal these counts of the reference labels, to the third decimal).
+TWO_STATE_MODELS = {"immobile_traps": IMMOBILE, "confinement": CONFINED}
+
+
+def two_state_weights(weights: np.ndarray, slow_columns: np.ndarray, seg: np.ndarray
+                      ) -> np.ndarray:
+    """Column weights (frames) of a trap or confinement experiment rescaled as andi-datasets
+    counts them: the moving columns together weigh the free frames only, shared as their
+    frames are; the slow columns keep theirs.
+
+    Examples
+    --------
+    >>> seg = np.array([[0.0, 1e-3, IMMOBILE, 40], [1.85, 1.0, FREE, 30], [1.95, 1.0, 3, 30]])
+    >>> two_state_weights(np.array([60.0, 40.0]), np.array([False, True]), seg).tolist()
+    [30.0, 40.0]
+    """
+    w = np.asarray(weights, dtype=np.float64).copy()
+    free = float(seg[seg[:, 2] == FREE, 3].sum())
+    moving = w[~slow_columns].sum()
+    if moving > 0 and free > 0:
+        w[~slow_columns] *= free / moving
+    return w
 
 
 def fit_mixture(x: np.ndarray, length: np.ndarray, max_states: int = 3,
@@ -144,10 +173,13 @@ def gaussian_mixture(labels: Iterable[TrajectoryLabel], max_states: int = 3,
         cols.append([ma, va, mk, vk, float(w.sum())])
         states.append(int(np.bincount(seg[sel, 2].astype(int), weights=w, minlength=4)
                           .argmax()))
+    model = model_name(np.array(states), len(cols))
     m = np.array(cols).T
+    if model in TWO_STATE_MODELS:
+        m[4] = two_state_weights(m[4], np.array(states) == TWO_STATE_MODELS[model], seg)
     m[4] /= m[4].sum()
     order = np.argsort(m[2])[::-1]  # fastest state first
-    return EnsembleLabel(model_name(np.array(states), m.shape[1]), m[:, order])
+    return EnsembleLabel(model, m[:, order])
 
 
 #: Ensemble builders by name (the choice ``andi2kit tune`` makes and ``--method unet`` uses).

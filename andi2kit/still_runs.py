@@ -55,6 +55,12 @@ class StillRuns:
     moving_K : bool
         Give every moving segment of a carved trajectory the K of its moving steps, not the
         model's (whose segment K averaged trapped frames in).
+    max_lag : int
+        Where one frame's steps are within ``min_ratio`` of the noise (slow particles), the
+        displacements over 2, ... up to ``max_lag`` frames are decoded instead, the first
+        lag whose moving variance clears the ratio: a particle standing still for ``k``
+        frames moves by the noise alone over ``k`` frames, a moving one by more the longer
+        the lag (1: steps only).
     partner_radius, max_partnered : float
         A still run with another trajectory within ``partner_radius`` px at its middle frame
         has a partner; an experiment whose still runs have one more often than
@@ -68,6 +74,7 @@ class StillRuns:
     min_length: int = 3
     snap: int = 2
     moving_K: bool = True
+    max_lag: int = 1
     partner_radius: float = 2.0
     max_partnered: float = 0.3
 
@@ -106,6 +113,26 @@ def moving_variance(d2: np.ndarray, still_var: float, iterations: int = 30
     return var, w
 
 
+def still_posterior(d2: np.ndarray, still_var: float) -> np.ndarray:
+    """Per step, the probability that it was made standing still, under the two-component
+    mixture :func:`moving_variance` fits to the squared step lengths ``d2`` (0 where the
+    fit finds no still steps).
+
+    Examples
+    --------
+    >>> d2 = np.r_[np.full(20, 2.0), np.full(5, 0.01)]  # moving steps, then five still ones
+    >>> still_posterior(d2, 2 * 0.12 ** 2).round(2)[[0, -1]].tolist()
+    [0.0, 0.85]
+    """
+    d2 = np.asarray(d2, dtype=np.float64)
+    var, w = moving_variance(d2, still_var)
+    if w <= 0.0 or var <= still_var:
+        return np.zeros(d2.shape)
+    gap = (np.log(max(1.0 - w, 1e-12)) + _log_emission(d2, var)
+           - np.log(w) - _log_emission(d2, still_var))
+    return 1.0 / (1.0 + np.exp(np.clip(gap, -50, 50)))
+
+
 def still_frames(xy: np.ndarray, settings: StillRuns = StillRuns()) -> np.ndarray:
     """``(T,)`` bool: the frames a particle stands still in, from its ``(T, 2)`` positions.
 
@@ -128,19 +155,25 @@ def still_frames(xy: np.ndarray, settings: StillRuns = StillRuns()) -> np.ndarra
     xy = np.asarray(xy, float)
     T = len(xy)
     out = np.zeros(T, dtype=bool)
-    if T < settings.min_length + 2:
-        return out
-    d2 = np.sum(np.diff(xy, axis=0) ** 2, axis=1)
-    ok = np.isfinite(d2)
     still_var = settings.still_var
-    var, _ = moving_variance(d2, still_var)
-    if var < settings.min_ratio * still_var:
+    for lag in range(1, settings.max_lag + 1):
+        if T < settings.min_length + lag + 1:
+            return out
+        d2 = np.sum((xy[lag:] - xy[:-lag]) ** 2, axis=1)
+        var, _ = moving_variance(d2, still_var)
+        if var >= settings.min_ratio * still_var:
+            break
+    else:
         return out
+    ok = np.isfinite(d2)
     d2 = np.where(ok, d2, 0.0)
     emit = np.stack([np.where(ok, _log_emission(d2, still_var), 0.0),
                      np.where(ok, _log_emission(d2, var), 0.0)], axis=1)
     path = _viterbi(emit, settings.switch)
-    still = np.r_[False, path == 0]
+    # a still displacement over ``lag`` frames: the particle stood still in each of them
+    still = np.zeros(T, dtype=bool)
+    for a, b in runs(path == 0):
+        still[a + 1:b + lag] = True
     for a, b in runs(still):
         if b - a >= settings.min_length:
             out[a:b] = True
@@ -325,5 +358,9 @@ def carve(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndarray],
 
 
 def settings_dict(settings: StillRuns = StillRuns()) -> dict:
-    """The settings as recorded in a run's provenance."""
-    return asdict(settings)
+    """The settings as recorded in a run's provenance (``max_lag`` only where it decodes
+    more than steps: runs recorded before it existed decoded steps only, and stay valid)."""
+    d = asdict(settings)
+    if d["max_lag"] == 1:
+        del d["max_lag"]
+    return d

@@ -447,6 +447,24 @@ def test_traps_preset_holds_particles_for_a_few_frames() -> None:
         presets.experiment_definitions("traps", 0))
 
 
+def test_directed_traps_preset_stops_nearly_ballistic_particles() -> None:
+    """``directed-traps``: the ``traps`` preset's experiments with the (only) state's α from
+    1.8-1.999, across andi-datasets' line between free and directed motion."""
+    from andi2kit.simulation import priors
+
+    for seed in range(6):
+        defs = presets.experiment_definitions("directed-traps", seed)
+        assert [d["model"] for d in defs] == ["immobile_traps"] * 5 + ["single_state"] * 5
+        for d in defs:
+            assert priors.ALPHA_FAST_DIRECTED[0] <= d["alphas"][0] <= \
+                priors.ALPHA_FAST_DIRECTED[1]
+        for d in defs[:5]:
+            for key, (lo, hi) in priors.SHORT_TRAPS.items():
+                assert lo <= d[key] <= hi, (key, d[key])
+    assert _drawn(presets.experiment_definitions("directed-traps", 1)) != _drawn(
+        presets.experiment_definitions("directed-traps", 0))
+
+
 def test_fast_preset_moves_several_pixels_per_frame() -> None:
     """``fast``: five single-state and five multi-state experiments whose (fast) state has D
     1-20 px²/frame, the slow states of a multi-state experiment scaled with it (their ratio

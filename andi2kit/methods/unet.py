@@ -24,6 +24,7 @@ from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 from andi2kit.pooled_msd import PooledMsd
 from andi2kit.pooling import Pooling
 from andi2kit.segment import Segmenter, smooth_states
+from andi2kit.step_alpha import StepAlpha
 from andi2kit.tensors import DenseTrajectories, pack, to_dense, unpack
 
 #: Shortest segment of a tracked particle that informs a Track 1 experiment's pooling
@@ -114,6 +115,8 @@ class UNetMethod:
             self.pooling = Pooling.from_dict(pool) if pool else None
             msd = tuned.get("pooled_msd") if pooling else None
             self.pooled_msd = PooledMsd.from_dict(msd) if msd else None
+            fast = tuned.get("step_alpha") if pooling else None
+            self.step_alpha = StepAlpha(**fast) if fast is not None else None
             still = tuned.get("still_runs")
             self.still_runs = still_runs.StillRuns(**still) if still is not None else None
         except OptionError:
@@ -376,16 +379,32 @@ class UNetMethod:
         line are directed (:func:`andi2kit.state_mixture.directed_by_alpha`) and immobile
         ones get α 0 (:func:`andi2kit.state_mixture.immobile_at_rest`)."""
         pooled = list(labels) if self.pooling is None else self.pooling(labels, context)
-        if self.pooled_msd is not None and positions is not None:
-            pooled = self.pooled_msd(pooled, positions)
+        if positions is not None:
+            pooled = self._positional_alpha(pooled, positions)
         return state_mixture.immobile_at_rest(state_mixture.directed_by_alpha(pooled))
+
+    def _positional_alpha(self, labels: list[TrajectoryLabel], positions: list[np.ndarray]
+                          ) -> list[TrajectoryLabel]:
+        """α read off the positions where the model is biased: the pooled MSD of slow and
+        near-ballistic states, then the step correlation of each trajectory's fast
+        segments (:mod:`andi2kit.step_alpha`), as the settings ask."""
+        if self.pooled_msd is not None:
+            labels = self.pooled_msd(labels, positions)
+        if self.step_alpha is not None:
+            labels = self.step_alpha(labels, positions)
+        return labels
 
     def ensemble(self, labels: list[TrajectoryLabel],
                  positions: list[np.ndarray] | None = None) -> EnsembleLabel:
         """Ensemble of the experiment's segments; with their trajectories' ``positions``,
         the α of slow and near-ballistic states from their pooled MSD first
-        (:mod:`andi2kit.pooled_msd`); immobile segments count with α 0
+        (:mod:`andi2kit.pooled_msd`, :mod:`andi2kit.step_alpha`); free segments whose α
+        reaches andi-datasets' line count as directed
+        (:func:`andi2kit.state_mixture.directed_by_alpha`), immobile ones with α 0
         (:func:`andi2kit.state_mixture.immobile_at_rest`)."""
-        if self.pooled_msd is not None and positions is not None:
-            labels = self.pooled_msd(labels, positions)
+        if positions is not None:
+            labels = self._positional_alpha(labels, positions)
+        # directed where α reaches the line, as the trajectories' labels: in trap and
+        # confinement experiments andi-datasets weighs the states without directed frames
+        labels = state_mixture.directed_by_alpha(labels)
         return ENSEMBLE_METHODS[self.ensemble_name](state_mixture.immobile_at_rest(labels))

@@ -14,6 +14,7 @@ from andi2kit.simulation.priors import (
     draw_compartments,
     draw_dense,
     draw_directed,
+    draw_directed_traps,
     draw_fast,
     draw_short_traps,
     draw_wide,
@@ -219,6 +220,17 @@ PRESETS: dict[str, Preset] = {
         _five_each("immobile_traps", "single_state"),
         fovs=3,
         draw=draw_short_traps,
+    ),
+    "directed-traps": Preset(
+        "directed-traps",
+        "10 experiments from the wide priors, 5 of immobile traps that hold a particle for a"
+        " few frames at a time (as in ``traps``) and 5 of single-state motion, the (only)"
+        " state's α drawn from 1.8-1.999, across andi-datasets' 1.9 line between free and"
+        " directed motion, 3 FOVs each: are stops of nearly ballistic particles found, and"
+        " the motion between them called directed where it is?",
+        _five_each("immobile_traps", "single_state"),
+        fovs=3,
+        draw=draw_directed_traps,
     ),
     "fast": Preset(
         "fast",

@@ -198,7 +198,26 @@ def draw_directed(rng: np.random.Generator, model: str) -> dict[str, Any]:
     >>> 1.8 <= p["alphas"][0][0] <= 1.999
     True
     """
-    params = draw_wide(rng, model)
+    return _fast_alpha(rng, draw_wide(rng, model), model)
+
+
+def draw_directed_traps(rng: np.random.Generator, model: str) -> dict[str, Any]:
+    """:func:`draw_short_traps` with the fast (or only) state's α from
+    :data:`ALPHA_FAST_DIRECTED`: particles that move nearly ballistically between stops of a
+    few frames, their α across andi-datasets' line between free and directed motion.
+
+    Examples
+    --------
+    >>> p = draw_directed_traps(np.random.default_rng(0), "immobile_traps")
+    >>> 1.8 <= p["alphas"][0] <= 1.999 and 0.1 <= p["Pu"] <= 0.3
+    True
+    """
+    return _fast_alpha(rng, draw_short_traps(rng, model), model)
+
+
+def _fast_alpha(rng: np.random.Generator, params: dict[str, Any], model: str
+                ) -> dict[str, Any]:
+    """``params`` with the fast (or only) state's α drawn from :data:`ALPHA_FAST_DIRECTED`."""
     fast = float(rng.uniform(*ALPHA_FAST_DIRECTED))
     if model in ("single_state", "immobile_traps"):
         params["alphas"] = [fast, params["alphas"][1]]

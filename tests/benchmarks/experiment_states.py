@@ -89,6 +89,11 @@ def main() -> None:
             per = " ".join(f"{r['state']:.3f}" for r in sc.per_exp)
             print(f"| {name} | " + " | ".join(f"{sc.single[k]:.3f}" for k in KEYS)
                   + f" | {per} |")
+        print("\nensemble α W1 / K W1 (average; per experiment):\n")
+        for name, sc in rows.items():
+            print(f"| {name} | {sc.ensemble['w1_alpha']:.3f} / {sc.ensemble['w1_K']:.3f} | "
+                  + " | ".join(f"{r.get('w1_alpha', np.nan):.3f} / {r.get('w1_K', np.nan):.3f}"
+                               for r in sc.per_exp) + " |")
         print("\nRMSE CP / JSC CP per experiment:\n")
         for name, sc in rows.items():
             print(f"| {name} | " + " | ".join(f"{r['rmse_cp']:.3f} / {r['jsc_cp']:.3f}"
