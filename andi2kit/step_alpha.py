@@ -13,7 +13,7 @@ as ``ρ = 2^(α-1) - 1`` (0 for α = 1, 0.87 for α = 1.9, 1 for ballistic motio
 
 Only pairs of successive steps inside a segment count, and only where neither step is more
 likely made standing still than moving (the still/moving mixture of
-:mod:`andi2kit.still_runs`, fitted to the trajectory's steps): andi-datasets draws a
+:mod:`andi2kit.still_runs`, fitted to the steps of the segments used): andi-datasets draws a
 trapped particle's motion afresh when it lets go, so the steps either side of a stop — even
 one of a single frame, which no change point marks — are not correlated. (A fixed cut at
 8 noise variances also dropped half the moving steps of slow particles, D ≈ 0.05
