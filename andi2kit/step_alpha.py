@@ -157,13 +157,8 @@ class StepAlpha:
         Free and directed segments with at least this α get the estimate.
     min_pairs : int
         Fewest pairs of successive steps behind an estimate that is used.
-    prior_pairs : float
-        The estimate is averaged with the segment's own α, which counts as this many pairs
-        (0: the estimate replaces it).
     noise : float
         Localisation noise σ of the positions, px.
-    still : bool
-        Leave out the steps made standing still (:func:`step_correlation`).
     pairs_variance : float
         Sampling variance of one trajectory's α times its number of pairs: the estimates are
         shrunk towards the experiment's mean by ``spread / (spread + pairs_variance /
@@ -180,16 +175,14 @@ class StepAlpha:
 
     min_alpha: float = 1.7
     min_pairs: int = 10
-    prior_pairs: float = 0.0
     noise: float = LOCALISATION_NOISE
-    still: bool = True
     pairs_variance: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.min_alpha <= 2 or self.min_pairs < 1 or self.prior_pairs < 0 \
-                or self.noise < 0 or self.pairs_variance < 0:
+        if not 0 < self.min_alpha <= 2 or self.min_pairs < 1 or self.noise < 0 \
+                or self.pairs_variance < 0:
             raise ValueError("step_alpha needs 0 < min_alpha <= 2, min_pairs >= 1, "
-                             "prior_pairs >= 0, noise >= 0 and pairs_variance >= 0")
+                             "noise >= 0 and pairs_variance >= 0")
 
     def __call__(self, labels: Sequence[TrajectoryLabel],
                  positions: Sequence[np.ndarray]) -> list[TrajectoryLabel]:
@@ -220,7 +213,7 @@ class StepAlpha:
                 continue
             bounds = np.concatenate(([0], lab.cp, [lab.T])).astype(int)
             pieces = [xy[bounds[i]:bounds[i + 1]] for i in np.flatnonzero(fast)]
-            rho, pairs = step_correlation(pieces, self.noise, self.still)
+            rho, pairs = step_correlation(pieces, self.noise)
             if pairs >= self.min_pairs and np.isfinite(rho):
                 est[k] = _Estimate(fast, alpha_of_correlation(rho), pairs, trapped)
         if self.pairs_variance > 0 and len(est) >= 2:
@@ -232,9 +225,8 @@ class StepAlpha:
         for k, e in est.items():
             if e.trapped and e.alpha < self.min_alpha:
                 continue
-            w = e.pairs / (e.pairs + self.prior_pairs)
             alpha = labels[k].alpha.copy()
-            alpha[e.segments] = w * e.alpha + (1 - w) * alpha[e.segments]
+            alpha[e.segments] = e.alpha
             out[k] = replace(labels[k], alpha=alpha)
         return out
 

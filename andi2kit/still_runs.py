@@ -90,6 +90,13 @@ def _log_emission(d2: np.ndarray, var: float) -> np.ndarray:
     return -np.log(var) - d2 / (2.0 * var)
 
 
+def _moving_log_odds(d2: np.ndarray, var: float, w: float, still_var: float) -> np.ndarray:
+    """Log odds that each step of squared length ``d2`` was made moving (variance ``var``
+    per axis) rather than standing still (``still_var``, share ``w``)."""
+    return (np.log(max(1.0 - w, 1e-12)) + _log_emission(d2, var)
+            - np.log(max(w, 1e-12)) - _log_emission(d2, still_var))
+
+
 def moving_variance(d2: np.ndarray, still_var: float, iterations: int = 30
                     ) -> tuple[float, float]:
     """Per-axis variance of the moving steps and the share of still steps: a two-component
@@ -100,9 +107,7 @@ def moving_variance(d2: np.ndarray, still_var: float, iterations: int = 30
         return still_var, 0.0
     var, w = max(float(d2.mean()) / 2.0, 4.0 * still_var), 0.5
     for _ in range(iterations):
-        l1 = np.log(max(1.0 - w, 1e-12)) + _log_emission(d2, var)
-        l0 = np.log(max(w, 1e-12)) + _log_emission(d2, still_var)
-        r1 = 1.0 / (1.0 + np.exp(np.clip(l0 - l1, -50, 50)))
+        r1 = 1.0 / (1.0 + np.exp(np.clip(-_moving_log_odds(d2, var, w, still_var), -50, 50)))
         if r1.sum() < 1e-9:
             return still_var, 1.0
         new = max(float((r1 * d2).sum() / (2.0 * r1.sum())), still_var)
@@ -128,9 +133,7 @@ def still_posterior(d2: np.ndarray, still_var: float) -> np.ndarray:
     var, w = moving_variance(d2, still_var)
     if w <= 0.0 or var <= still_var:
         return np.zeros(d2.shape)
-    gap = (np.log(max(1.0 - w, 1e-12)) + _log_emission(d2, var)
-           - np.log(w) - _log_emission(d2, still_var))
-    return 1.0 / (1.0 + np.exp(np.clip(gap, -50, 50)))
+    return 1.0 / (1.0 + np.exp(np.clip(_moving_log_odds(d2, var, w, still_var), -50, 50)))
 
 
 def still_frames(xy: np.ndarray, settings: StillRuns = StillRuns()) -> np.ndarray:
