@@ -389,3 +389,49 @@ def test_track1_vips_are_pooled_with_every_tracked_particle(unet):
                for p, q in zip(pooled, alone, strict=True))
     assert unet.context_segments([_fov_evidence_of(vips)]) is None
     assert unet.context_segments(None) is None
+
+
+@pytest.mark.parametrize("inside, called, confined", [(0.05, 2, True), (0.4, 2, False),
+                                                    (0.05, 100, False)])
+def test_a_compartments_slower_segments_are_confined(inside, called, confined):
+    """andi-datasets gives a compartment's inside a slower diffusion and labels a frame
+    confined exactly while the particle is inside: in an experiment holding confined and
+    free frames, segments well below the experiment's split in K (here 20× slower) are
+    confined and the fast ones free where the per-frame calls said so for some of them
+    (here half); where the two groups lie within half a decade (2.5×), or where none of the
+    slow frames was called confined, nothing changes. Immobile and directed segments are
+    never touched."""
+    rng = np.random.default_rng(0)
+    per_fov = []
+    for _ in range(3):
+        labels = []
+        for i in range(20):
+            k_in, k_out = inside * rng.uniform(0.8, 1.25), rng.uniform(0.8, 1.25)
+            labels.append(TrajectoryLabel(i, [k_out, k_in, k_out], [1.0, 0.6, 1.0],
+                                          [FREE, FREE if i % called else CONFINED, DIRECTED],
+                                          [60, 140], T))
+        labels.append(TrajectoryLabel(20, [0.001, k_out], [0.0, 1.0], [IMMOBILE, CONFINED],
+                                      [50], T))
+        per_fov.append(labels)
+    out = state_mixture.confined_where_slow(per_fov)
+    for fov, new in zip(per_fov, out, strict=True):
+        for lab, got in zip(fov[:20], new[:20], strict=True):
+            want = [FREE, CONFINED, DIRECTED] if confined else lab.state.tolist()
+            assert got.state.tolist() == want
+            assert got.K.tolist() == lab.K.tolist() and got.cp.tolist() == lab.cp.tolist()
+        assert new[20].state.tolist() == [IMMOBILE, FREE if confined else CONFINED]
+
+
+def test_only_an_experiment_judged_confinement_has_its_slow_segments_confined(unet):
+    """The split is made where the experiment holds confined frames (its evidence: enough
+    confined calls whose stretches clump), on the labels and on the ensemble's basis alike:
+    the slow segments called free join those called confined; an experiment without that
+    evidence has every slow segment free."""
+    labels = [TrajectoryLabel(i, [1.0, 0.03], [1.0, 0.6], [FREE, FREE if i % 2 else CONFINED],
+                              [100], T) for i in range(10)]
+    confined = _fov_evidence_of(labels, confined=300.0, stretch_pairs=100.0,
+                                close_pairs=10.0, near_pairs=10.0)
+    out, basis = unet.decide_experiment([labels], [confined])
+    assert all(lab.state.tolist() == [FREE, CONFINED] for lab in out[0] + basis[0])
+    out, basis = unet.decide_experiment([labels], [_fov_evidence_of(labels)])
+    assert all(lab.state.tolist() == [FREE, FREE] for lab in out[0] + basis[0])

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import partners, provenance, state_evidence, state_mixture, states, still_runs
-from andi2kit.constants import BRIGHTNESS, COLUMN, IMMOBILE
+from andi2kit.constants import BRIGHTNESS, COLUMN, CONFINED, IMMOBILE
 from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
 from andi2kit.errors import InputError, OptionError
 from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
@@ -277,7 +277,10 @@ class UNetMethod:
         finds the step into it); where it holds traps (not dimers) and the checkpoint's
         settings ask for it and ``carve`` (positions with the known localisation noise, not
         tracked ones), each trajectory's still runs become immobile segments
-        (:func:`andi2kit.still_runs.carve`); unchanged when a FOV has no evidence.
+        (:func:`andi2kit.still_runs.carve`); where it holds confined and free frames (no
+        traps, no dimers), its slower segments are confined and the faster free
+        (:func:`andi2kit.state_mixture.confined_where_slow`); unchanged when a FOV has no
+        evidence.
 
         Returns the labels and the ensemble's basis: the same decision on the model's own
         segments, never cut at partner change points (a dimer's many short bound segments
@@ -311,6 +314,10 @@ class UNetMethod:
                     labels, probs, ev.get("partner", {})), held, late))
             else:
                 out.append(own)
+        if held[CONFINED] and not held[IMMOBILE] and not dimers:
+            # compartments hold the slower state: the split in K tells inside from outside
+            basis = state_mixture.confined_where_slow(basis)
+            out = basis
         return out, basis
 
     def _carving(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict],
