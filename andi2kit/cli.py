@@ -32,6 +32,7 @@ from andi2kit.models.evaluate import compare_with_msd, confusion_table
 from andi2kit.pipeline import run as _run
 from andi2kit.pipeline import tracks_present
 from andi2kit.plot_cli import plot_app
+from andi2kit.scoring.confusion import confusion_markdown, state_confusion
 from andi2kit.scoring.report import score_table, unscored
 from andi2kit.scoring.score import fmt, write_outputs
 from andi2kit.scoring.score import score as _score
@@ -267,6 +268,8 @@ def score(
     track: Annotated[int | None, typer.Option(min=1, max=2, help="Only this track.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write scores.txt and scores.csv here.")]
     = None,
+    states: Annotated[bool, typer.Option(
+        help="Also print each track's per-frame state confusion (rows: true state).")] = False,
 ) -> None:
     """Score a submission with our implementation of the official metrics."""
     for path, what in ((submission, "submission"), (ref, "reference")):
@@ -277,6 +280,12 @@ def score(
         raise fail(f"{ref}: no track_1/ or track_2/ reference folder")
     for r in results:
         console.print(score_table(r))
+        if states and r.submitted:
+            c = state_confusion(submission, ref, r.track)
+            console.print(f"Track {r.track}: per-frame states (rows: true state)"
+                          + (f"; {c.unmatched} reference frames without a prediction"
+                             if c.unmatched else ""))
+            console.print(confusion_markdown(c), markup=False)
     for line in unscored(submission, ref, (track,) if track else (1, 2)):
         say(f"warning: {line}", "yellow", stderr=True)
     out = out or submission

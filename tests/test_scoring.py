@@ -139,3 +139,46 @@ def test_density_matches_scipy_truncnorm():
         s = np.sqrt(max(v, 1e-9))
         ref = truncnorm.pdf(M.support(param), (lo - m) / s, (hi - m) / s, loc=m, scale=s)
         assert np.allclose(M.mixture_density([m], [v], [1.0], param), ref, rtol=1e-12, atol=0)
+
+
+def test_state_confusion_counts_every_frame_and_names_the_missing(tmp_path):
+    """``andi2kit score --states``: the reference against itself is the identity on every
+    frame; a submission calling everything free puts each true state's frames in the free
+    column; a FOV missing from the submission is counted as frames without a prediction."""
+    from typer.testing import CliRunner
+
+    from andi2kit.cli import app
+    from andi2kit.io import read_labels, write_labels
+    from andi2kit.scoring.confusion import frame_states, state_confusion
+
+    ref = S.make_reference(tmp_path / "ref", tracks=(2,), n_exp=2, n_fov=2, seed=5)
+    truth = np.zeros(4, np.int64)
+    for e in layout.experiments(ref, 2):
+        for f in layout.fovs(ref, 2, e, "labels"):
+            labels = read_labels(layout.labels_path(ref, 2, e, f))
+            for lab in labels:
+                truth += np.bincount(frame_states(lab), minlength=4)
+            write_labels(layout.prediction_path(tmp_path / "same", 2, e, f), labels)
+            if (e, f) != (1, 1):
+                write_labels(layout.prediction_path(tmp_path / "free", 2, e, f),
+                             [_all_free(lab) for lab in labels])
+    assert np.count_nonzero(truth) >= 3  # the reference holds several states
+    same = state_confusion(tmp_path / "same", ref, 2)
+    assert np.array_equal(same.counts, np.diag(truth)) and same.unmatched == 0
+    free = state_confusion(tmp_path / "free", ref, 2)
+    missing = sum(lab.T for lab in read_labels(layout.labels_path(ref, 2, 1, 1)))
+    assert free.unmatched == missing > 0
+    assert free.counts.sum() + missing == truth.sum()
+    assert np.all(free.counts[:, [0, 1, 3]] == 0) and np.all(free.counts[:, 2] > 0)
+    res = CliRunner().invoke(app, ["score", str(tmp_path / "free"), str(ref), "--track", "2",
+                                   "--states", "--out", str(tmp_path / "scores")])
+    assert res.exit_code == 0, res.output
+    assert f"{missing} reference frames without a prediction" in res.output
+    assert "| free | 0.00 | 0.00 | 1.00 | 0.00 | 1.00 |" in res.output
+
+
+def _all_free(lab):
+    """The same label with every segment free."""
+    from dataclasses import replace
+
+    return replace(lab, state=np.full(len(lab.state), 2))
