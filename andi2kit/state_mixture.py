@@ -274,16 +274,14 @@ def confined_where_slow(per_fov: Sequence[Sequence[TrajectoryLabel]],
     >>> [lab.state.tolist() for lab in confined_where_slow([[fast, slow]])[0]]
     [[2, 1], [1]]
     """
-    rows = [(np.log10(max(float(k), 1e-12)), float(n))
+    rows = [(np.log10(max(float(k), 1e-12)), float(n), st == CONFINED)
             for labels in per_fov for lab in labels
             for k, n, st in zip(lab.K, lab.lengths, lab.state, strict=True)
             if st in (CONFINED, FREE)]
     if len(rows) < 2:
         return [list(labels) for labels in per_fov]
-    log_k, frames = (np.array(v) for v in zip(*rows, strict=True))
+    log_k, frames, called = (np.array(v) for v in zip(*rows, strict=True))
     cut, slow, fast = slow_cut(log_k, frames)
-    called = np.array([st == CONFINED for labels in per_fov for lab in labels
-                       for st in lab.state if st in (CONFINED, FREE)])
     below = log_k < cut
     if not fast - slow >= min_split \
             or frames[below & called].sum() < min_called * frames[below].sum():
