@@ -245,6 +245,7 @@ def slow_cut(log_k: np.ndarray, weights: np.ndarray) -> tuple[float, float, floa
 
 
 def confined_where_slow(per_fov: Sequence[Sequence[TrajectoryLabel]],
+                        context: np.ndarray | None = None,
                         min_split: float = CONFINED_SPLIT, min_called: float = CONFINED_CALLED
                         ) -> list[list[TrajectoryLabel]]:
     """Labels of an experiment holding confined and free frames, its confined and free
@@ -258,7 +259,9 @@ def confined_where_slow(per_fov: Sequence[Sequence[TrajectoryLabel]],
     the two groups' means lie at least ``min_split`` decades apart and at least
     ``min_called`` of the slower group's frames are already called confined, the slower
     are confined and the faster free; otherwise the labels are returned as they are. Other
-    states are left alone.
+    states are left alone. ``context`` segments (rows ``alpha, K, state, length``: in Track 1
+    every other tracked particle's, :meth:`andi2kit.methods.unet.UNetMethod.context_segments`)
+    join the split and the share called, not the labels.
 
     Chosen on the tuning seeds 0 (`/tmp` probe on the default pipeline's labels, state F1
     of the confinement experiments): compartments 0 exps 0, 3, 4 0.686 / 0.917 / 0.920 →
@@ -278,6 +281,10 @@ def confined_where_slow(per_fov: Sequence[Sequence[TrajectoryLabel]],
             for labels in per_fov for lab in labels
             for k, n, st in zip(lab.K, lab.lengths, lab.state, strict=True)
             if st in (CONFINED, FREE)]
+    if context is not None:
+        rows += [(np.log10(max(float(k), 1e-12)), float(n), int(st) == CONFINED)
+                 for _, k, st, n in np.asarray(context, float).reshape(-1, 4)
+                 if int(st) in (CONFINED, FREE)]
     if len(rows) < 2:
         return [list(labels) for labels in per_fov]
     log_k, frames, called = (np.array(v) for v in zip(*rows, strict=True))

@@ -435,3 +435,18 @@ def test_only_an_experiment_judged_confinement_has_its_slow_segments_confined(un
     assert all(lab.state.tolist() == [FREE, CONFINED] for lab in out[0] + basis[0])
     out, basis = unet.decide_experiment([labels], [_fov_evidence_of(labels)])
     assert all(lab.state.tolist() == [FREE, FREE] for lab in out[0] + basis[0])
+
+
+def test_the_field_joins_the_split_of_a_track1_experiment():
+    """Track 1 labels hold ten VIPs per FOV; every other tracked particle's segments
+    (``context``: rows α, K, state, length) join the split and the share already called
+    confined, and only the labels come back: VIPs whose slow segments were all called free
+    are confined where the field's slow segments were called so."""
+    vips = [TrajectoryLabel(i, [1.0, 0.02], [1.0, 0.5], [FREE, FREE], [100], T)
+            for i in range(10)]
+    assert [lab.state.tolist() for lab in state_mixture.confined_where_slow([vips])[0]] \
+        == [[FREE, FREE]] * 10
+    field = np.array([[0.5, 0.02, CONFINED, 120], [1.0, 1.1, FREE, 80]] * 20, float)
+    out = state_mixture.confined_where_slow([vips], field)
+    assert len(out[0]) == 10
+    assert [lab.state.tolist() for lab in out[0]] == [[FREE, CONFINED]] * 10

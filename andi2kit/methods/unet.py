@@ -316,7 +316,7 @@ class UNetMethod:
                 out.append(own)
         if held[CONFINED] and not held[IMMOBILE] and not dimers:
             # compartments hold the slower state: the split in K tells inside from outside
-            basis = state_mixture.confined_where_slow(basis)
+            basis = state_mixture.confined_where_slow(basis, self.context_segments(evidence))
             out = basis
         return out, basis
 
