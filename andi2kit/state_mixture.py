@@ -280,11 +280,11 @@ def confined_where_slow(per_fov: Sequence[Sequence[TrajectoryLabel]],
     rows = [(np.log10(max(float(k), 1e-12)), float(n), st == CONFINED)
             for labels in per_fov for lab in labels
             for k, n, st in zip(lab.K, lab.lengths, lab.state, strict=True)
-            if st in (CONFINED, FREE)]
+            if st in (CONFINED, FREE) and np.isfinite(k)]
     if context is not None:
         rows += [(np.log10(max(float(k), 1e-12)), float(n), int(st) == CONFINED)
                  for _, k, st, n in np.asarray(context, float).reshape(-1, 4)
-                 if int(st) in (CONFINED, FREE)]
+                 if int(st) in (CONFINED, FREE) and np.isfinite(k)]
     if len(rows) < 2:
         return [list(labels) for labels in per_fov]
     log_k, frames, called = (np.array(v) for v in zip(*rows, strict=True))
