@@ -62,6 +62,21 @@ def plot_ensemble(
         say(f"wrote {_save_figure(fig, out / f'ensemble_track{track}_exp{e}.png')}")
 
 
+@plot_app.command("states")
+def plot_states(
+    submission: Annotated[Path, typer.Argument(help="Submission folder.")],
+    ref: Annotated[Path, typer.Argument(help="Reference folder.")],
+    out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("plots"),
+    track: Annotated[int | None, typer.Option(min=1, max=2, help="Only this track.")] = None,
+) -> None:
+    """Per-frame state confusion (rows: true state), one PNG per track."""
+    for t in (track,) if track else layout.TRACKS:
+        if not layout.experiments(ref, t) or not layout.track_dir(submission, t).is_dir():
+            continue
+        ax = plots.plot_state_confusion(submission, ref, t, ax=_figure((5.5, 4.5)).add_subplot())
+        say(f"wrote {_save_figure(ax.figure, out / f'states_track{t}.png')}")
+
+
 @plot_app.command("tracks")
 def plot_tracks(
     public: Annotated[Path, typer.Argument(help="public_data folder (Track 1 videos).")],

@@ -1,5 +1,6 @@
 """Figures a person would rather look at than read: per-trajectory segmentation of a FOV,
-predicted vs true ensemble distributions of an experiment, tracked VIPs over their video.
+predicted vs true ensemble distributions of an experiment, the per-frame state confusion of
+a submission, tracked VIPs over their video.
 
 Every function draws into the matplotlib Axes (``ax``) or Figure (``fig``, where it needs
 several Axes) it is given, or into a new one, and returns it; nothing is written to disk
@@ -158,6 +159,50 @@ def plot_ensemble(submission: str | Path, ref: str | Path, track: int, exp: int,
         ax.legend()
     fig.suptitle(f"track {track} · exp {exp}: ensemble distributions")
     return fig
+
+
+def plot_state_confusion(submission: str | Path, ref: str | Path, track: int, *, ax=None):
+    """Per-frame state confusion of one track of a submission as a heat map: rows the true
+    state (with its frames), columns the predicted one, each row summing to 1.
+
+    Parameters
+    ----------
+    submission, ref : path-like
+        Submission and reference folders.
+    track : int
+        1 or 2.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new one when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    See Also
+    --------
+    andi2kit.scoring.confusion.state_confusion : the counts (``andi2kit score --states``).
+    """
+    from andi2kit.constants import STATE_NAMES
+    from andi2kit.scoring.confusion import state_confusion
+
+    c = state_confusion(submission, ref, track)
+    norm = c.normalised()
+    ax = _axes(ax, (5.5, 4.5))
+    ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
+    for i in range(norm.shape[0]):
+        for j in range(norm.shape[1]):
+            ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center",
+                    color="white" if norm[i, j] > 0.6 else "black")
+    frames = c.counts.sum(axis=1)
+    ax.set_xticks(range(len(STATE_NAMES)), STATE_NAMES)
+    ax.set_yticks(range(len(STATE_NAMES)),
+                  [f"{name}\n({int(n)} frames)" for name, n in zip(STATE_NAMES, frames,
+                                                                     strict=True)])
+    ax.set_xlabel("predicted state")
+    ax.set_ylabel("true state")
+    ax.set_title(f"track {track}: per-frame states"
+                 + (f" ({c.unmatched} frames unpredicted)" if c.unmatched else ""))
+    return ax
 
 
 def plot_tracks(public: str | Path, exp: int, fov: int, tracks: str | Path, *,

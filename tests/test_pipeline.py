@@ -83,7 +83,7 @@ def test_plots(sim_data, tmp_path):
     from typer.testing import CliRunner
 
     from andi2kit.cli import app
-    from andi2kit.plots import plot_ensemble, plot_fov
+    from andi2kit.plots import plot_ensemble, plot_fov, plot_state_confusion
 
     public, ref = sim_data / "public_data", sim_data / "ref"
     sub = tmp_path / "sub"
@@ -94,6 +94,9 @@ def test_plots(sim_data, tmp_path):
     assert len(fig.axes) == 3 * 4
     new = plot_ensemble(sub, ref, 2, 1)
     assert len(new.axes) == 2 and new.axes[1].get_title().startswith("K (W1 = ")
+    ax = fig.add_subplot(4, 4, 16)
+    assert plot_state_confusion(sub, ref, 2, ax=ax) is ax
+    assert len(ax.texts) == 16 and ax.get_ylabel() == "true state"
     assert not list(tmp_path.glob("**/*.png"))
     plt.close("all")
     # the command line saves them
@@ -103,9 +106,12 @@ def test_plots(sim_data, tmp_path):
     res = CliRunner().invoke(app, ["plot", "fov", str(public), "--exp", "1", "--fov", "0",
                                    "--ref", str(ref), "--out", str(tmp_path / "plots")])
     assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["plot", "states", str(sub), str(ref), "--out",
+                                   str(tmp_path / "plots")])
+    assert res.exit_code == 0, res.output
     pngs = sorted(p.name for p in (tmp_path / "plots").iterdir())
     assert pngs == ["ensemble_track2_exp0.png", "ensemble_track2_exp1.png",
-                    "fov_track2_exp1_fov0.png"]
+                    "fov_track2_exp1_fov0.png", "states_track2.png"]
     for p in (tmp_path / "plots").iterdir():
         assert p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG"
 

@@ -182,3 +182,37 @@ def _all_free(lab):
     from dataclasses import replace
 
     return replace(lab, state=np.full(len(lab.state), 2))
+
+
+def test_track1_state_confusion_counts_the_vips_only(tmp_path):
+    """Track 1 scores the VIPs named in each FOV's ``vip_idx`` file: a submission holding
+    exactly them leaves no reference frame unpredicted, and a VIP label that ends early
+    leaves only its missing frames so."""
+    from andi2kit.io import read_labels, write_labels
+    from andi2kit.scoring.confusion import state_confusion
+
+    ref = S.make_reference(tmp_path / "ref", tracks=(1,), n_exp=1, n_fov=2, n_traj=12,
+                           n_vip=4, seed=2)
+    total = 0
+    for f in layout.fovs(ref, 1, 0, "labels"):
+        vips = set(np.atleast_1d(np.loadtxt(layout.vip_path(ref, 0, f))).astype(int).tolist())
+        labels = [lab for lab in read_labels(layout.labels_path(ref, 1, 0, f))
+                  if lab.idx in vips]
+        total += sum(lab.T for lab in labels)
+        write_labels(layout.prediction_path(tmp_path / "sub", 1, 0, f), labels)
+    c = state_confusion(tmp_path / "sub", ref, 1)
+    assert c.unmatched == 0 and c.counts.sum() == total
+    assert np.count_nonzero(c.counts - np.diag(np.diag(c.counts))) == 0
+    path = layout.prediction_path(tmp_path / "sub", 1, 0, 0)
+    labels = read_labels(path)
+    short = labels[0]
+    from dataclasses import replace
+
+    cut = int(short.T // 2)
+    keep = short.cp < cut
+    labels[0] = replace(short, cp=short.cp[keep], K=short.K[:keep.sum() + 1],
+                        alpha=short.alpha[:keep.sum() + 1], state=short.state[:keep.sum() + 1],
+                        T=cut)
+    write_labels(path, labels)
+    c = state_confusion(tmp_path / "sub", ref, 1)
+    assert c.unmatched == short.T - cut and c.counts.sum() == total - (short.T - cut)

@@ -41,8 +41,9 @@ def frame_states(label: TrajectoryLabel) -> np.ndarray:
 
 @dataclass
 class StateConfusion:
-    """Frame counts of one track: ``counts[true, predicted]`` and the reference frames of
-    trajectories the submission has no label of that length for (``unmatched``)."""
+    """Frame counts of one track: ``counts[true, predicted]`` and the reference frames the
+    submission has no label for (``unmatched``: missing trajectories, and frames beyond a
+    predicted label's end)."""
 
     counts: np.ndarray
     unmatched: int = 0
@@ -62,7 +63,8 @@ class StateConfusion:
 
 
 def state_confusion(submission: str | Path, ref: str | Path, track: int) -> StateConfusion:
-    """Per-frame state confusion of one track of a submission.
+    """Per-frame state confusion of one track of a submission (Track 1: the VIPs of each
+    FOV's ``vip_idx`` file, as the scorer takes them).
 
     Parameters
     ----------
@@ -91,12 +93,17 @@ def state_confusion(submission: str | Path, ref: str | Path, track: int) -> Stat
             pred_file = layout.prediction_path(submission, track, exp, fov)
             pred = {lab.idx: lab for lab in read_labels(pred_file)} \
                 if pred_file.is_file() else {}
-            for lab in read_labels(layout.labels_path(ref, track, exp, fov)):
+            labels = read_labels(layout.labels_path(ref, track, exp, fov))
+            vip_file = layout.vip_path(ref, exp, fov)
+            if track == 1 and vip_file.is_file():  # the VIPs are what Track 1 scores
+                vips = set(np.atleast_1d(np.loadtxt(vip_file)).astype(int).tolist())
+                labels = [lab for lab in labels if lab.idx in vips]
+            for lab in labels:
                 guess = pred.get(lab.idx)
-                if guess is None or guess.T != lab.T:
-                    unmatched += lab.T
-                    continue
-                np.add.at(counts, (frame_states(lab), frame_states(guess)), 1)
+                n = 0 if guess is None else min(guess.T, lab.T)
+                unmatched += lab.T - n
+                if n:
+                    np.add.at(counts, (frame_states(lab)[:n], frame_states(guess)[:n]), 1)
     logger.debug("track %d: %d frames compared, %d unmatched", track, counts.sum(), unmatched)
     return StateConfusion(counts, unmatched)
 
