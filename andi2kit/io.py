@@ -189,6 +189,12 @@ def read_video(path: str | Path, min_frames: int = 2) -> np.ndarray:
     return video
 
 
+def read_vip_indices(path: str | Path) -> np.ndarray:
+    """The VIP indices of a reference ``vip_idx_fov_<F>.txt`` (one per line, written as
+    integers or as floats), as ``int64``."""
+    return np.atleast_1d(np.loadtxt(path)).astype(np.int64)
+
+
 def read_vip_frame(path: str | Path) -> np.ndarray:
     """Read only page 0 (the VIP frame) of a challenge video.
 

@@ -68,6 +68,15 @@ class TrajectoryLabel:
         """Frames in each segment."""
         return np.diff(np.concatenate(([0], self.cp, [self.T]))).astype(np.int64)
 
+    def per_frame(self, values: np.ndarray) -> np.ndarray:
+        """``(T,)`` one value per segment spread over its frames.
+
+        >>> lab = TrajectoryLabel(0, [1.0, 0.1], [1.0, 0.5], [2, 1], [3], 5)
+        >>> lab.per_frame(lab.state).tolist()
+        [2, 2, 2, 1, 1]
+        """
+        return np.asarray(values)[np.searchsorted(self.cp, np.arange(self.T), side="right")]
+
     def to_line(self) -> str:
         """Format as ``idx, K_1, alpha_1, state_1, CP_1, ..., K_n, alpha_n, state_n, T``."""
         fields = [str(int(self.idx))]

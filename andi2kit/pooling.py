@@ -70,7 +70,7 @@ class SegmentErrorModel:
         """
         rows = []
         for p, t in zip(pred, true, strict=True):
-            ta, tk = _frames(t)
+            ta, tk = t.per_frame(t.alpha), t.per_frame(t.K)
             n = min(ta.size, p.T)
             bounds = np.concatenate(([0], p.cp, [p.T]))
             for s in range(p.alpha.size):
@@ -103,11 +103,6 @@ class SegmentErrorModel:
                                     rcond=None)
             coef.append(np.maximum(c, [1e-4, 0.0]))
         return cls(float(coef[0][0]), float(coef[0][1]), float(coef[1][0]), float(coef[1][1]))
-
-
-def _frames(lab: TrajectoryLabel) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame α and K of a label."""
-    return np.repeat(lab.alpha, lab.lengths), np.repeat(lab.K, lab.lengths)
 
 
 def pool_experiment(labels: Sequence[TrajectoryLabel], error: SegmentErrorModel,

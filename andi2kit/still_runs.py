@@ -324,7 +324,7 @@ def carve(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndarray],
             continue
         bouts = runs(still)
         ends = np.array([e for bout in bouts for e in bout])
-        seg = np.searchsorted(lab.cp, np.arange(lab.T), side="right")
+        seg = lab.per_frame(np.arange(lab.n_segments))  # each frame's segment
         d2 = np.sum(np.diff(xy, axis=0) ** 2, axis=1)
         var, _ = moving_variance(d2[~still[1:]], settings.still_var)
         moving_K = max((var - settings.still_var) / 2.0, 1e-3)

@@ -149,7 +149,7 @@ def test_state_confusion_counts_every_frame_and_names_the_missing(tmp_path):
 
     from andi2kit.cli import app
     from andi2kit.io import read_labels, write_labels
-    from andi2kit.scoring.confusion import frame_states, state_confusion
+    from andi2kit.scoring.confusion import state_confusion
 
     ref = S.make_reference(tmp_path / "ref", tracks=(2,), n_exp=2, n_fov=2, seed=5)
     truth = np.zeros(4, np.int64)
@@ -157,7 +157,7 @@ def test_state_confusion_counts_every_frame_and_names_the_missing(tmp_path):
         for f in layout.fovs(ref, 2, e, "labels"):
             labels = read_labels(layout.labels_path(ref, 2, e, f))
             for lab in labels:
-                truth += np.bincount(frame_states(lab), minlength=4)
+                truth += np.bincount(lab.per_frame(lab.state), minlength=4)
             write_labels(layout.prediction_path(tmp_path / "same", 2, e, f), labels)
             if (e, f) != (1, 1):
                 write_labels(layout.prediction_path(tmp_path / "free", 2, e, f),

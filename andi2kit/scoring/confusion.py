@@ -20,23 +20,11 @@ import numpy as np
 
 from andi2kit import layout
 from andi2kit.constants import STATE_NAMES
-from andi2kit.io import read_labels
-from andi2kit.labels import TrajectoryLabel
+from andi2kit.io import read_labels, read_vip_indices
 
 logger = logging.getLogger(__name__)
 
 N_STATES = len(STATE_NAMES)
-
-
-def frame_states(label: TrajectoryLabel) -> np.ndarray:
-    """``(T,)`` state of every frame of a label.
-
-    Examples
-    --------
-    >>> frame_states(TrajectoryLabel(0, [1.0, 0.1], [1.0, 0.5], [2, 1], [3], 5)).tolist()
-    [2, 2, 2, 1, 1]
-    """
-    return label.state[np.searchsorted(label.cp, np.arange(label.T), side="right")]
 
 
 @dataclass
@@ -77,6 +65,7 @@ def state_confusion(submission: str | Path, ref: str | Path, track: int) -> Stat
     --------
     >>> import tempfile
     >>> from andi2kit.io import write_labels
+    >>> from andi2kit.labels import TrajectoryLabel
     >>> root = Path(tempfile.mkdtemp())
     >>> truth = TrajectoryLabel(0, [1.0, 0.1], [1.0, 0.5], [2, 1], [150], 200)
     >>> _ = write_labels(layout.labels_path(root / "ref", 2, 0, 0), [truth])
@@ -96,14 +85,15 @@ def state_confusion(submission: str | Path, ref: str | Path, track: int) -> Stat
             labels = read_labels(layout.labels_path(ref, track, exp, fov))
             vip_file = layout.vip_path(ref, exp, fov)
             if track == 1 and vip_file.is_file():  # the VIPs are what Track 1 scores
-                vips = set(np.atleast_1d(np.loadtxt(vip_file)).astype(int).tolist())
+                vips = set(read_vip_indices(vip_file).tolist())
                 labels = [lab for lab in labels if lab.idx in vips]
             for lab in labels:
                 guess = pred.get(lab.idx)
                 n = 0 if guess is None else min(guess.T, lab.T)
                 unmatched += lab.T - n
                 if n:
-                    np.add.at(counts, (frame_states(lab)[:n], frame_states(guess)[:n]), 1)
+                    np.add.at(counts, (lab.per_frame(lab.state)[:n],
+                                       guess.per_frame(guess.state)[:n]), 1)
     logger.debug("track %d: %d frames compared, %d unmatched", track, counts.sum(), unmatched)
     return StateConfusion(counts, unmatched)
 

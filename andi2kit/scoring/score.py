@@ -29,7 +29,7 @@ import numpy as np
 
 from andi2kit import layout
 from andi2kit.errors import InputError, SingleTaskFailure
-from andi2kit.io import read_label_rows, write_text_atomic
+from andi2kit.io import read_label_rows, read_vip_indices, write_text_atomic
 from andi2kit.labels import LabelRow
 from andi2kit.scoring import metrics as M
 
@@ -183,7 +183,7 @@ def load_experiment(submission: Path, ref: Path, track: int, exp: int):
         preds = load_records(pred_file)
         trues = load_records(layout.labels_path(ref, track, exp, fov))
         if track == 1:
-            vip = np.atleast_1d(np.loadtxt(layout.vip_path(ref, exp, fov))).astype(int)
+            vip = read_vip_indices(layout.vip_path(ref, exp, fov))
             got = np.array([r.idx for r in preds]).astype(int)
             if len(vip) != len(got) or (np.sort(vip) != np.sort(got)).any():
                 raise SingleTaskFailure(

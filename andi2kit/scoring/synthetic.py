@@ -14,7 +14,7 @@ import numpy as np
 
 from andi2kit import layout
 from andi2kit.constants import N_FRAMES
-from andi2kit.io import write_ensemble, write_text_atomic
+from andi2kit.io import read_vip_indices, write_ensemble, write_text_atomic
 from andi2kit.labels import EnsembleLabel
 
 
@@ -135,7 +135,7 @@ def make_submission(ref: str | Path, out: str | Path, defects: Defects | None = 
                 lines = layout.labels_path(ref, track, e, f).read_text().splitlines()
                 true_rows = [[float(v) for v in ln.split(",")] for ln in lines]
                 if track == 1:
-                    vip = set(np.loadtxt(layout.vip_path(ref, e, f)).astype(int).tolist())
+                    vip = set(read_vip_indices(layout.vip_path(ref, e, f)).tolist())
                     true_rows = [r for r in true_rows if int(r[0]) in vip]
                 rows = [p for r in true_rows if (p := _perturb(rng, r, d)) is not None]
                 if track == 2 and rng.random() < d.p_extra_traj * len(true_rows):
