@@ -207,7 +207,7 @@ def fov_evidence(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
                 counts["close_pairs"] += float(gap < CLUMP_RADIUS)
                 counts["near_pairs"] += float(gap < NEAR_RADIUS)
     counts["partnered"], counts["immobile_partnered"] = map(
-        float, _partnered(calls, positions, frames, brightness))
+        float, partnered_frames(calls, positions, frames, brightness))
     n, r = still_ratio(still)
     counts["still_pairs"], counts["still_log_ratio"] = float(n), n * r
     return counts
@@ -259,9 +259,10 @@ def comoving(xy_a: np.ndarray, xy_b: np.ndarray, half: int = COMOVE_FRAMES) -> n
     return (n >= half) & (window(rel) < window(mid))
 
 
-def _partnered(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
-               frames: Sequence[np.ndarray],
-               brightness: Sequence[np.ndarray | None] | None = None) -> tuple[int, int]:
+def partnered_frames(calls: Sequence[np.ndarray], positions: Sequence[np.ndarray],
+                     frames: Sequence[np.ndarray],
+                     brightness: Sequence[np.ndarray | None] | None = None
+                     ) -> tuple[int, int]:
     """Confined frames with a partner (another trajectory closer than
     :data:`PARTNER_RADIUS` in the same frame, one closer than :data:`COMOVE_RADIUS` that
     moves with it, :func:`comoving`, or a spot of two, :data:`MERGED_BRIGHTNESS`), and

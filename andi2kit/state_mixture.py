@@ -244,24 +244,105 @@ def slow_cut(log_k: np.ndarray, weights: np.ndarray) -> tuple[float, float, floa
     return float((x[i] + x[i + 1]) / 2), float(lx[i] / lw[i]), float(rx[i] / rw[i])
 
 
+@dataclass(frozen=True)
+class SlowSplit:
+    """An experiment's free and confined segments split in two by log10 K
+    (:func:`slow_split`).
+
+    Attributes
+    ----------
+    cut, slow, fast : float
+        The cut between the groups and their frame-weighted means (log10 K).
+    called : float
+        Share of the slower group's frames called confined.
+    """
+
+    cut: float
+    slow: float
+    fast: float
+    called: float
+
+    @property
+    def apart(self) -> bool:
+        """Whether the groups lie at least :data:`CONFINED_SPLIT` decades apart."""
+        return bool(self.fast - self.slow >= CONFINED_SPLIT)
+
+
+def slow_split(per_fov: Sequence[Sequence[TrajectoryLabel]],
+               context: np.ndarray | None = None) -> SlowSplit | None:
+    """The weighted two-means split (:func:`slow_cut`, weights: frames) of the log10 K of an
+    experiment's free and confined segments (every FOV's); ``context`` segments (rows
+    ``alpha, K, state, length``: in Track 1 every other tracked particle's,
+    :meth:`andi2kit.methods.unet.UNetMethod.context_segments`) join it. None without two
+    distinct values.
+
+    Examples
+    --------
+    >>> fast = TrajectoryLabel(0, [1.0, 0.02], [1.0, 0.5], [2, 1], [100], 200)
+    >>> slow = TrajectoryLabel(1, [0.03], [0.6], [2], [], 200)
+    >>> split = slow_split([[fast, slow]])
+    >>> round(split.cut, 2), split.apart, round(split.called, 2)
+    (-0.76, True, 0.33)
+    """
+    rows = [(np.log10(max(float(k), 1e-12)), float(n), st == CONFINED)
+            for labels in per_fov for lab in labels
+            for k, n, st in zip(lab.K, lab.lengths, lab.state, strict=True)
+            if st in (CONFINED, FREE) and np.isfinite(k)]
+    if context is not None:
+        rows += [(np.log10(max(float(k), 1e-12)), float(n), int(st) == CONFINED)
+                 for _, k, st, n in np.asarray(context, float).reshape(-1, 4)
+                 if int(st) in (CONFINED, FREE) and np.isfinite(k)]
+    if len(rows) < 2:
+        return None
+    log_k, frames, called = (np.array(v) for v in zip(*rows, strict=True))
+    cut, slow, fast = slow_cut(log_k, frames)
+    if not np.isfinite(cut):
+        return None
+    below = log_k < cut
+    return SlowSplit(cut, slow, fast, float(frames[below & called].sum()
+                                            / max(frames[below].sum(), 1.0)))
+
+
+def confined_below(per_fov: Sequence[Sequence[TrajectoryLabel]], cut: float
+                   ) -> list[list[TrajectoryLabel]]:
+    """Labels whose free and confined segments are confined below ``cut`` (log10 K) and free
+    above it; other states left alone.
+
+    Examples
+    --------
+    >>> lab = TrajectoryLabel(0, [1.0, 0.02], [1.0, 0.5], [2, 2], [100], 200)
+    >>> confined_below([[lab]], -1.0)[0][0].state.tolist()
+    [2, 1]
+    """
+    out = []
+    for labels in per_fov:
+        fov = []
+        for lab in labels:
+            st = np.asarray(lab.state, int)
+            log_lab = np.log10(np.maximum(np.asarray(lab.K, float), 1e-12))
+            new = np.where(np.isin(st, (CONFINED, FREE)),
+                           np.where(log_lab < cut, CONFINED, FREE), st)
+            fov.append(lab if np.array_equal(new, st) else replace(lab, state=new))
+        out.append(fov)
+    return out
+
+
 def confined_where_slow(per_fov: Sequence[Sequence[TrajectoryLabel]],
                         context: np.ndarray | None = None,
-                        min_split: float = CONFINED_SPLIT, min_called: float = CONFINED_CALLED
-                        ) -> list[list[TrajectoryLabel]]:
+                        min_called: float = CONFINED_CALLED) -> list[list[TrajectoryLabel]]:
     """Labels of an experiment holding confined and free frames, its confined and free
     segments called by their speed: confined below the experiment's split in K, free above.
 
     andi-datasets gives a compartment's inside its own, slower diffusion (the organisers'
     defaults: D × 0.01–0.1; our priors: × 0.005–0.3), and labels a frame confined exactly
     when the particle is inside; the per-frame model, which sees a slow particle's
-    boundary only over many frames, calls many slow stretches free. Segments of every FOV
-    are split in two by the weighted two-means of their log10 K (weights: frames); where
-    the two groups' means lie at least ``min_split`` decades apart and at least
-    ``min_called`` of the slower group's frames are already called confined, the slower
-    are confined and the faster free; otherwise the labels are returned as they are. Other
-    states are left alone. ``context`` segments (rows ``alpha, K, state, length``: in Track 1
-    every other tracked particle's, :meth:`andi2kit.methods.unet.UNetMethod.context_segments`)
-    join the split and the share called, not the labels.
+    boundary only over many frames, calls many slow stretches free. Where the two groups of
+    :func:`slow_split` (``context`` joins it) lie :data:`CONFINED_SPLIT` decades apart and
+    at least ``min_called`` of the slower group's frames are already called confined, the
+    slower are confined and the faster free (:func:`confined_below`); otherwise the labels
+    are returned as they are. Where too few are called, the positions can still show the
+    compartments (:mod:`andi2kit.compartments`, in
+    :meth:`andi2kit.methods.unet.UNetMethod.decide_experiment`).
 
     Chosen on the tuning seeds 0 (`/tmp` probe on the default pipeline's labels, state F1
     of the confinement experiments): compartments 0 exps 0, 3, 4 0.686 / 0.917 / 0.920 →
@@ -277,33 +358,10 @@ def confined_where_slow(per_fov: Sequence[Sequence[TrajectoryLabel]],
     >>> [lab.state.tolist() for lab in confined_where_slow([[fast, slow]])[0]]
     [[2, 1], [1]]
     """
-    rows = [(np.log10(max(float(k), 1e-12)), float(n), st == CONFINED)
-            for labels in per_fov for lab in labels
-            for k, n, st in zip(lab.K, lab.lengths, lab.state, strict=True)
-            if st in (CONFINED, FREE) and np.isfinite(k)]
-    if context is not None:
-        rows += [(np.log10(max(float(k), 1e-12)), float(n), int(st) == CONFINED)
-                 for _, k, st, n in np.asarray(context, float).reshape(-1, 4)
-                 if int(st) in (CONFINED, FREE) and np.isfinite(k)]
-    if len(rows) < 2:
+    split = slow_split(per_fov, context)
+    if split is None or not split.apart or split.called < min_called:
         return [list(labels) for labels in per_fov]
-    log_k, frames, called = (np.array(v) for v in zip(*rows, strict=True))
-    cut, slow, fast = slow_cut(log_k, frames)
-    below = log_k < cut
-    if not fast - slow >= min_split \
-            or frames[below & called].sum() < min_called * frames[below].sum():
-        return [list(labels) for labels in per_fov]
-    out = []
-    for labels in per_fov:
-        fov = []
-        for lab in labels:
-            st = np.asarray(lab.state, int)
-            log_lab = np.log10(np.maximum(np.asarray(lab.K, float), 1e-12))
-            new = np.where(np.isin(st, (CONFINED, FREE)),
-                           np.where(log_lab < cut, CONFINED, FREE), st)
-            fov.append(lab if np.array_equal(new, st) else replace(lab, state=new))
-        out.append(fov)
-    return out
+    return confined_below(per_fov, split.cut)
 
 
 def directed_by_alpha(labels: Sequence[TrajectoryLabel]) -> list[TrajectoryLabel]:

@@ -15,7 +15,15 @@ from dataclasses import asdict, replace
 import numpy as np
 import pandas as pd
 
-from andi2kit import partners, provenance, state_evidence, state_mixture, states, still_runs
+from andi2kit import (
+    compartments,
+    partners,
+    provenance,
+    state_evidence,
+    state_mixture,
+    states,
+    still_runs,
+)
 from andi2kit.constants import BRIGHTNESS, COLUMN, CONFINED, IMMOBILE
 from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
 from andi2kit.errors import InputError, OptionError
@@ -277,10 +285,10 @@ class UNetMethod:
         finds the step into it); where it holds traps (not dimers) and the checkpoint's
         settings ask for it and ``carve`` (positions with the known localisation noise, not
         tracked ones), each trajectory's still runs become immobile segments
-        (:func:`andi2kit.still_runs.carve`); where it holds confined and free frames (no
-        traps, no dimers), its slower segments are confined and the faster free
-        (:func:`andi2kit.state_mixture.confined_where_slow`); unchanged when a FOV has no
-        evidence.
+        (:func:`andi2kit.still_runs.carve`); where it holds no traps nor dimers and its
+        slower segments are compartments (held confined and called so, or clumping where the
+        faster do not), they are confined and the faster free
+        (:meth:`_confined_where_slow`); unchanged when a FOV has no evidence.
 
         Returns the labels and the ensemble's basis: the same decision on the model's own
         segments, never cut at partner change points (a dimer's many short bound segments
@@ -314,11 +322,36 @@ class UNetMethod:
                     labels, probs, ev.get("partner", {})), held, late))
             else:
                 out.append(own)
-        if held[CONFINED] and not held[IMMOBILE] and not dimers:
+        if not held[IMMOBILE] and not dimers:
             # compartments hold the slower state: the split in K tells inside from outside
-            basis = state_mixture.confined_where_slow(basis, self.context_segments(evidence))
+            basis = self._confined_where_slow(basis, evidence, held[CONFINED],
+                                              rule.max_partnered)
             out = basis
         return out, basis
+
+    def _confined_where_slow(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict],
+                             held: bool, max_partnered: float) -> list[list[TrajectoryLabel]]:
+        """The experiment's slower segments confined and the faster free
+        (:func:`andi2kit.state_mixture.confined_below`) where its K splits in two groups
+        (:func:`andi2kit.state_mixture.slow_split`, the field's segments joining in Track 1)
+        and either it is ``held`` to hold confined frames and enough of the slower group's
+        are called so (:data:`~andi2kit.state_mixture.CONFINED_CALLED`), or the slower
+        stretches clump where the faster do not (:mod:`andi2kit.compartments`, from the
+        positions in the evidence: compartments the per-frame stage hardly calls)."""
+        split = state_mixture.slow_split(per_fov, self.context_segments(evidence))
+        if split is None or not split.apart:
+            return per_fov
+        if held and split.called >= state_mixture.CONFINED_CALLED:
+            return state_mixture.confined_below(per_fov, split.cut)
+        clumping = compartments.SlowClumping()
+        for labels, ev in zip(per_fov, evidence, strict=True):
+            xy = [np.asarray(ev.get("positions", {}).get(str(lab.idx), []), float).reshape(-1, 2)
+                  for lab in labels]
+            starts = [int(ev.get("starts", {}).get(str(lab.idx), 0)) for lab in labels]
+            clumping = clumping + compartments.slow_clumping(labels, xy, starts, split.cut)
+        if clumping.clumped(max_partnered):
+            return state_mixture.confined_below(per_fov, split.cut)
+        return per_fov
 
     def _carving(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict],
                  counts: list[dict[str, float]], rule: state_mixture.Decision
