@@ -31,7 +31,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from andi2kit.constants import CONFINED, FREE
-from andi2kit.labels import TrajectoryLabel
+from andi2kit.labels import TrajectoryLabel, parse_label_line, row_to_label
 from andi2kit.state_evidence import CLUMP_RADIUS, MIN_STRETCH, NEAR_RADIUS, partnered_frames
 
 #: Slow stretches centred within NEAR_RADIUS of each other must be at least this many times
@@ -176,3 +176,31 @@ def slow_clumping(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndar
     return SlowClumping(**counts, slow_frames=int(sum(np.count_nonzero(c == CONFINED)
                                                       for c in calls)),
                         partnered=int(partnered))
+
+
+def experiment_clumping(per_fov: Sequence[Sequence[TrajectoryLabel]],
+                        evidence: Sequence[dict], cut: float) -> SlowClumping:
+    """An experiment's :class:`SlowClumping` from its FOVs' evidence
+    (:meth:`andi2kit.methods.unet.UNetMethod.predict_with_evidence`): per FOV, the stretches
+    of every tracked particle where its evidence holds them (``field``: label lines,
+    positions and first frames; Track 1, whose labels are ten VIPs per FOV), else of its
+    labels in ``per_fov`` at the evidence's ``positions`` and ``starts`` (Track 2: every
+    trajectory).
+
+    Examples
+    --------
+    >>> lab = TrajectoryLabel(0, [0.01], [0.5], [2], [], 20)
+    >>> ev = {"positions": {"0": [[5.0, 5.0]] * 20}, "starts": {"0": 0}}
+    >>> experiment_clumping([[lab]], [ev], cut=-1.0).slow_frames
+    20
+    """
+    total = SlowClumping()
+    for labels, ev in zip(per_fov, evidence, strict=True):
+        tracks = ev.get("field") or ev
+        if ev.get("field"):
+            labels = [row_to_label(parse_label_line(line)) for line in tracks["labels"]]
+        xy = [np.asarray(tracks.get("positions", {}).get(str(lab.idx), []), float).reshape(-1, 2)
+              for lab in labels]
+        starts = [int(tracks.get("starts", {}).get(str(lab.idx), 0)) for lab in labels]
+        total = total + slow_clumping(labels, xy, starts, cut)
+    return total

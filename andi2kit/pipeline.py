@@ -37,6 +37,7 @@ from andi2kit.io import (
     write_labels,
     write_text_atomic,
 )
+from andi2kit.labels import parse_label_line, row_to_label
 from andi2kit.methods import get_method
 from andi2kit.progress import progress_bar
 from andi2kit.screen import describe, screen
@@ -356,7 +357,24 @@ def _evidence_problem(segments: Path, evidence: Path) -> str | None:
             not isinstance(r, list) or len(r) != 4
             or not all(isinstance(v, int | float) for v in r) for r in context):
         return "state evidence holds malformed context segments"
+    if not _field_ok(held.get("field", {})):
+        return "state evidence holds malformed field tracks"
     return None
+
+
+def _field_ok(tracks) -> bool:
+    """Whether a FOV evidence's ``field`` (Track 1: every tracked particle's label lines,
+    positions and first frames; empty in Track 2) describes its tracks."""
+    if not isinstance(tracks, dict):
+        return False
+    if not tracks:
+        return True
+    try:
+        labels = [row_to_label(parse_label_line(line)) for line in tracks["labels"]]
+        return all(np.asarray(tracks["positions"][str(lab.idx)], float).shape == (lab.T, 2)
+                   and isinstance(tracks["starts"][str(lab.idx)], int) for lab in labels)
+    except (KeyError, TypeError, ValueError, AttributeError, InputError):
+        return False
 
 
 def _read_evidence(out: Path, track: int, exp: int, fov: int) -> dict | None:

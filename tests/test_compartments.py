@@ -138,3 +138,31 @@ def test_small_slow_compartments_of_andi_datasets_are_found(unet_method, tmp_pat
             assert np.mean(called[true == CONFINED] == CONFINED) >= 0.9
         else:
             assert not np.any(called == CONFINED)
+
+
+def test_a_track1_experiment_is_judged_from_every_tracked_particle(unet_method):
+    """Track 1 labels hold ten VIPs per FOV, too few for two of them to share a compartment;
+    the evidence's ``field`` (every tracked particle's label lines, positions and first
+    frames) is where the stretches are counted, and the VIPs' slower segments are confined
+    from it."""
+    per_fov, evidence = [], []
+    for seed in range(3):
+        labels, xy = _fov("compartments", seed)
+        vips = labels[:5] + labels[25:30]  # ten of forty, in ten compartments
+        ev = dict.fromkeys(state_evidence.EVIDENCE, 0.0) | {"frames": 10 * T, "trajectories": 10}
+        evidence.append({"evidence": ev, "partner": {},
+                         "probabilities": {str(v.idx): [[0, 0, 1, 0]] * 2 for v in vips},
+                         "positions": {str(v.idx): xy[v.idx].tolist() for v in vips},
+                         "starts": {str(v.idx): 0 for v in vips},
+                         "field": {"labels": [lab.to_line() for lab in labels],
+                                   "positions": {str(i): p.tolist() for i, p in enumerate(xy)},
+                                   "starts": {str(i): 0 for i in range(N)}}})
+        per_fov.append(vips)
+    field = compartments.experiment_clumping(per_fov, evidence, cut=-1.0)
+    alone = compartments.experiment_clumping(
+        per_fov, [{k: v for k, v in ev.items() if k != "field"} for ev in evidence], cut=-1.0)
+    assert field.slow_pairs == 3 * N * (N - 1) // 2 and field.clumped(0.5)
+    assert alone.slow_pairs == 3 * 10 * 9 // 2 and not alone.clumped(0.5)
+    out, _ = unet_method.decide_experiment(per_fov, evidence, carve=False)
+    assert all(lab.state.tolist() == np.where(lab.K < 0.1, CONFINED, FREE).tolist()
+               for fov in out for lab in fov)

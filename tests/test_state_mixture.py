@@ -288,12 +288,18 @@ def test_a_run_with_a_state_stage_decides_states_per_experiment_and_resumes(sim_
     odd = json.loads(layout.state_evidence_path(out, 2, 0, 0).read_text())
     odd["context"] = [[1.0, 0.5, 2, 60], [1.0, "fast"]]
     layout.state_evidence_path(out, 2, 0, 0).write_text(json.dumps(odd))
+    short = json.loads(layout.state_evidence_path(out, 2, 1, 0).read_text())
+    short["field"] = {"labels": ["0,1.0,1.0,2,50"], "positions": {"0": [[1.0, 2.0]]},
+                      "starts": {"0": 0}}  # one position for a 50-frame track
+    layout.state_evidence_path(out, 2, 1, 0).write_text(json.dumps(short))
     third = run(sim_data / "public_data", out, 2, "unet", options=opts, progress=False)
     assert third.redone == {(0, 1): "state evidence unreadable",
                             (1, 1): "state evidence does not match the segments",
-                            (0, 0): "state evidence holds malformed context segments"}
-    assert third.ok and sorted(third.written) == [(0, 0), (0, 1), (1, 1)]
+                            (0, 0): "state evidence holds malformed context segments",
+                            (1, 0): "state evidence holds malformed field tracks"}
+    assert third.ok and sorted(third.written) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert json.loads(layout.state_evidence_path(out, 2, 0, 0).read_text())["context"] == []
+    assert json.loads(layout.state_evidence_path(out, 2, 1, 0).read_text())["field"] == {}
 
 
 @pytest.fixture(scope="module")

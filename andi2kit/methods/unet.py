@@ -78,6 +78,15 @@ def _rounded(a) -> list:
     return np.round(np.asarray(a, float), 6).tolist()
 
 
+def _located(labels: list[TrajectoryLabel], positions: list[np.ndarray],
+             numbers: list[np.ndarray]) -> dict:
+    """Evidence entries ``positions`` and ``starts`` (first frame) by trajectory index."""
+    return {"positions": {str(lab.idx): np.round(xy, POSITION_DECIMALS).tolist()
+                          for lab, xy in zip(labels, positions, strict=True)},
+            "starts": {str(lab.idx): int(f[0]) if len(f) else 0
+                       for lab, f in zip(labels, numbers, strict=True)}}
+
+
 class UNetMethod:
     """Per-frame U-Net + segmentation + ensemble.
 
@@ -152,8 +161,9 @@ class UNetMethod:
             if self.still_runs is not None:
                 ident["still_runs"] = still_runs.settings_dict(self.still_runs)
             ident["evidence_positions"] = POSITION_DECIMALS
-            # Track 1: every tracked particle's segments
+            # Track 1: every tracked particle's segments, and its labels and positions
             ident["evidence_context"] = ["alpha", "K", "state", "length"]
+            ident["evidence_field"] = ["labels", "positions", "starts"]
         return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
@@ -203,10 +213,11 @@ class UNetMethod:
         positions, numbers = _positions(dense)
         brightness = _brightness(trajs, dense, numbers)
         context: list[list[float]] = []
+        tracks: dict = {}
         if field is None or field.empty:
             evidence = self.fov_evidence(dense, frames, brightness)
         else:
-            evidence, context = self._field_evidence(field)
+            evidence, context, tracks = self._field_evidence(field)
         # the share of bound frames is over the trajectories the partners were looked for in
         bound, counts = partners.partner_counts(positions, numbers, brightness)
         evidence.update(counts)
@@ -230,10 +241,8 @@ class UNetMethod:
                                                             strict=True)},
                         "partner": partner,
                         "context": context,
-                        "positions": {str(lab.idx): np.round(xy, POSITION_DECIMALS).tolist()
-                                      for lab, xy in zip(labels, positions, strict=True)},
-                        "starts": {str(lab.idx): int(f[0]) if len(f) else 0
-                                   for lab, f in zip(labels, numbers, strict=True)}}
+                        "field": tracks,
+                        **_located(labels, positions, numbers)}
 
     def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray],
                      brightness: list[np.ndarray] | None = None) -> dict[str, float]:
@@ -247,10 +256,11 @@ class UNetMethod:
                                            still_settings=self.still_runs)
 
     def _field_evidence(self, field: pd.DataFrame
-                        ) -> tuple[dict[str, float], list[list[float]]]:
-        """:meth:`fov_evidence` of every tracked particle, and their segments as rows
-        ``alpha, K, state, length``: the context the experiment's pooling learns its
-        states from (:meth:`context_segments`)."""
+                        ) -> tuple[dict[str, float], list[list[float]], dict]:
+        """:meth:`fov_evidence` of every tracked particle, their segments as rows
+        ``alpha, K, state, length`` (the context the experiment's pooling learns its states
+        from, :meth:`context_segments`), and their label lines, positions and first frames
+        (where their slow stretches lie, :mod:`andi2kit.compartments`)."""
         # on the tuning seed chal0 and the report seed chal1 the 20 experiments' states were
         # judged right 20 times from the field, 19 from the VIPs (/tmp probe of stop 27);
         # without the brightness the dimer experiments were judged confined (17)
@@ -262,10 +272,12 @@ class UNetMethod:
         # judged crowded single-state and trap experiments dimerization by chance
         evidence.update(partners.partner_counts(positions, numbers, brightness,
                                                 prefix="field_")[1])
-        rows = segment_table(self.segments(tensor, frames, uncertain_frames(field)))
+        labels = self.segments(tensor, frames, uncertain_frames(field))
         context = [[round(float(a), 4), float(f"{k:.6g}"), int(st), int(n)]
-                   for a, k, st, n in rows]
-        return evidence, context
+                   for a, k, st, n in segment_table(labels)]
+        tracks = {"labels": [lab.to_line() for lab in labels],
+                  **_located(labels, positions, numbers)}
+        return evidence, context, tracks
 
     def decide_states(self, per_fov: list[list[TrajectoryLabel]],
                       evidence: list[dict | None]) -> list[list[TrajectoryLabel]]:
@@ -336,20 +348,15 @@ class UNetMethod:
         (:func:`andi2kit.state_mixture.slow_split`, the field's segments joining in Track 1)
         and either it is ``held`` to hold confined frames and enough of the slower group's
         are called so (:data:`~andi2kit.state_mixture.CONFINED_CALLED`), or the slower
-        stretches clump where the faster do not (:mod:`andi2kit.compartments`, from the
-        positions in the evidence: compartments the per-frame stage hardly calls)."""
+        stretches clump where the faster do not
+        (:func:`andi2kit.compartments.experiment_clumping`, from the evidence: compartments
+        the per-frame stage hardly calls)."""
         split = state_mixture.slow_split(per_fov, self.context_segments(evidence))
         if split is None or not split.apart:
             return per_fov
         if held and split.called >= state_mixture.CONFINED_CALLED:
             return state_mixture.confined_below(per_fov, split.cut)
-        clumping = compartments.SlowClumping()
-        for labels, ev in zip(per_fov, evidence, strict=True):
-            xy = [np.asarray(ev.get("positions", {}).get(str(lab.idx), []), float).reshape(-1, 2)
-                  for lab in labels]
-            starts = [int(ev.get("starts", {}).get(str(lab.idx), 0)) for lab in labels]
-            clumping = clumping + compartments.slow_clumping(labels, xy, starts, split.cut)
-        if clumping.clumped(max_partnered):
+        if compartments.experiment_clumping(per_fov, evidence, split.cut).clumped(max_partnered):
             return state_mixture.confined_below(per_fov, split.cut)
         return per_fov
 
