@@ -101,7 +101,7 @@ def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path,
         record = provenance.tracks_record(video, TrackingParams())
         if field is not None:
             _copy_field(Path(field), out, exp, fov, record)
-        vips = np.atleast_1d(np.loadtxt(layout.vip_path(ref, exp, fov), dtype=np.int64))
+        vips = io.read_vip_indices(layout.vip_path(ref, exp, fov))
         everyone = io.read_trajectories(layout.trajs_path(public, 2, exp, fov))
         truth = everyone[everyone["traj_idx"].isin(vips)]
         if sorted(truth["traj_idx"].unique()) != sorted(vips.tolist()):

@@ -43,7 +43,7 @@ def _simulated_fov(tmp_path):
                             y=everyone.y + rng.normal(0, 0.12, len(everyone)))
     io.write_trajectories(layout.trajs_path(pub, 2, 0, 0), noisy)
     io.write_trajectories(layout.trajs_path(ref, 1, 0, 0), everyone[everyone.traj_idx < 2])
-    layout.vip_path(ref, 0, 0).write_text("0\n1\n")
+    layout.vip_path(ref, 0, 0).write_text("0.0\n1.0\n")  # as numpy's savetxt writes them
     layout.fov_origin_path(ref, 0, 0).write_text(f"{origin[0]},{origin[1]}")
     # the tracker's output (no origin): VIP 0 on its particle with 0.2 px error; VIP 1 on
     # its particle for 120 frames, then on particle 2 (an identity switch)

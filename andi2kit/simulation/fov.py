@@ -186,7 +186,7 @@ def _place_outputs(job: FovJob, tmp: Path, df: pd.DataFrame, origin: list, seeds
     record: dict[str, Any] = {"seeds": seeds, "fov_origin": origin,
                               "n_trajectories": int(df["traj_idx"].nunique())}
     if job.video:
-        vips = np.atleast_1d(np.loadtxt(tmp / f"vip_idx_{raw}.txt")).astype(int).tolist()
+        vips = io.read_vip_indices(tmp / f"vip_idx_{raw}.txt").tolist()
         truth = df[df["traj_idx"].isin(vips)]
         cols = [*io.TRAJ_COLUMNS, "alpha", "D", "state"]
         io.write_text_atomic(layout.trajs_path(ref, 1, exp, fov), truth[cols].to_csv(index=False))
