@@ -45,15 +45,6 @@ from andi2kit.state_evidence import CLUMP_RADIUS, MIN_STRETCH, NEAR_RADIUS, part
 CLUMP_CONTRAST = 4.0
 #: ... and found at least this often (two stretches in one compartment at least once).
 MIN_NEAR_PAIRS = 2
-#: Two stretches of different trajectories, the second beginning fewer than this many frames
-#: after the first ends and where it left off (within NEAR_RADIUS), are taken for one
-#: particle's pieces (a track broken and found again; a particle leaving the FOV and coming
-#: back), not two visitors: never a pair. In the
-#: default pipeline's Track 1 `make demo` run (benchmark definitions, reporting only) two of
-#: the three close slow pairs that made a single-state experiment look like compartments were
-#: such pieces (1 and 2 frames apart); on our own Track 1 suites they are 0–8 % of the close
-#: pairs of confinement experiments.
-REFOUND_FRAMES = 6
 #: ... and within CLUMP_RADIUS (the scale of a compartment of radius ≤ 4 px, counted over
 #: more pairs) at least this many times as common. Added after the report seeds showed two
 #: experiments passing the short-range contrast on a few pairs (a multi-state experiment, 4
@@ -61,6 +52,14 @@ REFOUND_FRAMES = 6
 #: contrast within 10 px was 1.11 and 1.08; 1.64–7.0 in 20 of the 21 confinement experiments
 #: passing the short-range one (1.30 in the last), at most 1.45 in every multi-state one.
 CLOSE_CONTRAST = 1.5
+#: Two stretches of different trajectories, the second beginning fewer than this many frames
+#: after the first ends and where it left off (within NEAR_RADIUS), are taken for one
+#: particle's pieces (a track broken and found again; a particle leaving the FOV and coming
+#: back), not two visitors: never a pair. Seen in `make demo`'s Track 1 (benchmark
+#: definitions, reporting only): two of the three close slow pairs that made a single-state
+#: experiment look like compartments were such pieces, 1 and 2 frames apart. Under the
+#: tracker's memory (8 frames); it changes the labels of none of our own 45 suites.
+REFOUND_FRAMES = 6
 
 
 @dataclass(frozen=True)
