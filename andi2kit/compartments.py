@@ -156,7 +156,8 @@ def _pieces(p: _Stretch, q: _Stretch) -> bool:
 
 
 def slow_clumping(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndarray],
-                  starts: Sequence[int], cut: float) -> SlowClumping:
+                  starts: Sequence[int], cut: float,
+                  brightness: Sequence[np.ndarray | None] | None = None) -> SlowClumping:
     """One FOV's :class:`SlowClumping`: its free and confined segments below ``cut`` (log10 K)
     are slow, the others fast.
 
@@ -170,6 +171,10 @@ def slow_clumping(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndar
         Per label, the frame number of its first position.
     cut : float
         The experiment's split of log10 K (:func:`andi2kit.state_mixture.slow_split`).
+    brightness : sequence of numpy.ndarray or None, optional
+        Per label, its spot's brightness against the frame's typical spot (tracked Track 1
+        particles; NaN: no spot): a spot of two has a partner
+        (:func:`~andi2kit.state_evidence.partnered_frames`).
 
     Examples
     --------
@@ -208,7 +213,7 @@ def slow_clumping(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndar
             counts[f"{kind}_close"] += int(gap < CLUMP_RADIUS)
     frames = [int(s) + np.arange(len(c)) for s, c in zip(starts, calls, strict=True)]
     xy_all = [np.asarray(p, float).reshape(-1, 2) for p in positions]
-    partnered = partnered_frames(calls, xy_all, frames)[0] if calls else 0
+    partnered = partnered_frames(calls, xy_all, frames, brightness)[0] if calls else 0
     return SlowClumping(**counts, slow_frames=int(sum(np.count_nonzero(c == CONFINED)
                                                       for c in calls)),
                         partnered=int(partnered))
@@ -219,7 +224,8 @@ def experiment_clumping(per_fov: Sequence[Sequence[TrajectoryLabel]],
     """An experiment's :class:`SlowClumping` from its FOVs' evidence
     (:meth:`andi2kit.methods.unet.UNetMethod.predict_with_evidence`): per FOV, the stretches
     of every tracked particle where its evidence holds them (``field``: label lines,
-    positions and first frames; Track 1, whose labels are ten VIPs per FOV), else of its
+    positions, first frames and spot brightness; Track 1, whose labels are ten VIPs per
+    FOV), else of its
     labels in ``per_fov`` at the evidence's ``positions`` and ``starts`` (Track 2: every
     trajectory).
 
@@ -238,5 +244,9 @@ def experiment_clumping(per_fov: Sequence[Sequence[TrajectoryLabel]],
         xy = [np.asarray(tracks.get("positions", {}).get(str(lab.idx), []), float).reshape(-1, 2)
               for lab in labels]
         starts = [int(tracks.get("starts", {}).get(str(lab.idx), 0)) for lab in labels]
-        total = total + slow_clumping(labels, xy, starts, cut)
+        spots = tracks.get("brightness")
+        bright = None if spots is None else \
+            [np.asarray(spots.get(str(lab.idx), np.full(len(p), np.nan)), float)
+             for lab, p in zip(labels, xy, strict=True)]
+        total = total + slow_clumping(labels, xy, starts, cut, bright)
     return total

@@ -364,15 +364,19 @@ def _evidence_problem(segments: Path, evidence: Path) -> str | None:
 
 def _field_ok(tracks) -> bool:
     """Whether a FOV evidence's ``field`` (Track 1: every tracked particle's label lines,
-    positions and first frames; empty in Track 2) describes its tracks."""
+    positions, first frames and spot brightness; empty in Track 2) describes its tracks."""
     if not isinstance(tracks, dict):
         return False
     if not tracks:
         return True
     try:
         labels = [row_to_label(parse_label_line(line)) for line in tracks["labels"]]
-        return all(np.asarray(tracks["positions"][str(lab.idx)], float).shape == (lab.T, 2)
-                   and isinstance(tracks["starts"][str(lab.idx)], int) for lab in labels)
+        spots = tracks.get("brightness", {})
+        return isinstance(spots, dict) and all(
+            np.asarray(tracks["positions"][str(lab.idx)], float).shape == (lab.T, 2)
+            and isinstance(tracks["starts"][str(lab.idx)], int)
+            and np.asarray(spots.get(str(lab.idx), [0.0] * lab.T), float).shape == (lab.T,)
+            for lab in labels)
     except (KeyError, TypeError, ValueError, AttributeError, InputError):
         return False
 

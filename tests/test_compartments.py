@@ -183,3 +183,16 @@ def test_a_track1_experiment_is_judged_from_every_tracked_particle(unet_method):
     out, _ = unet_method.decide_experiment(per_fov, evidence, carve=False)
     assert all(lab.state.tolist() == np.where(lab.K < 0.1, CONFINED, FREE).tolist()
                for fov in out for lab in fov)
+
+
+def test_a_spot_of_two_is_a_partner():
+    """Track 1: a dimer bound inside one spot is one track, no partner track beside it; its
+    spot, twice as bright as the frame's typical one, is the partner. Clumped slow stretches
+    whose spots hold two particles are dimers, not compartments."""
+    labels, xy = _fov("compartments", 0)
+    single = [np.ones(T) for _ in labels]
+    double = [np.where(lab.per_frame(lab.K) < 0.1, 2.0, 1.0) for lab in labels]
+    alone = compartments.slow_clumping(labels, xy, [0] * N, -1.0, single)
+    paired = compartments.slow_clumping(labels, xy, [0] * N, -1.0, double)
+    assert alone.clumped(0.5) and not paired.clumped(0.5)
+    assert paired.partnered == paired.slow_frames

@@ -163,7 +163,7 @@ class UNetMethod:
             ident["evidence_positions"] = POSITION_DECIMALS
             # Track 1: every tracked particle's segments, and its labels and positions
             ident["evidence_context"] = ["alpha", "K", "state", "length"]
-            ident["evidence_field"] = ["labels", "positions", "starts"]
+            ident["evidence_field"] = ["labels", "positions", "starts", "brightness"]
         return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
@@ -277,6 +277,9 @@ class UNetMethod:
                    for a, k, st, n in segment_table(labels)]
         tracks = {"labels": [lab.to_line() for lab in labels],
                   **_located(labels, positions, numbers)}
+        if brightness is not None:  # a partner bound inside one spot is no track of its own
+            tracks["brightness"] = {str(lab.idx): np.round(b, 3).tolist()
+                                    for lab, b in zip(labels, brightness, strict=True)}
         return evidence, context, tracks
 
     def decide_states(self, per_fov: list[list[TrajectoryLabel]],
