@@ -155,6 +155,46 @@ def _pieces(p: _Stretch, q: _Stretch) -> bool:
             and bool(np.hypot(*(late.head - early.tail)) < NEAR_RADIUS))
 
 
+def _pair_counts(stretches: Sequence[_Stretch]) -> dict[str, int]:
+    """Pairs of stretches of different trajectories (not one particle's pieces, at least one
+    slow), slow–slow and slow–fast, and how many are centred within NEAR_RADIUS and within
+    CLUMP_RADIUS. The totals are counted, the close ones found with a k-d tree: a FOV of a
+    thousand trajectories holds millions of pairs."""
+    from scipy.spatial import cKDTree
+
+    out = dict.fromkeys(("slow_pairs", "slow_near", "slow_close", "cross_pairs",
+                         "cross_near", "cross_close"), 0)
+    if len(stretches) < 2:
+        return out
+    track = np.array([p.track for p in stretches])
+    slow = np.array([p.slow for p in stretches])
+    centre = np.array([p.centre for p in stretches])
+    n_slow, n_fast = int(slow.sum()), int((~slow).sum())
+    _, per_slow = np.unique(track[slow], return_counts=True)
+    fast_of = {t: int(n) for t, n in zip(*np.unique(track[~slow], return_counts=True),
+                                         strict=True)}
+    slow_of = dict(zip(*np.unique(track[slow], return_counts=True), strict=True))
+    out["slow_pairs"] = n_slow * (n_slow - 1) // 2 - int((per_slow * (per_slow - 1) // 2).sum())
+    out["cross_pairs"] = n_slow * n_fast - sum(int(n) * fast_of.get(t, 0)
+                                               for t, n in slow_of.items())
+    # one particle's pieces: a tail and a head within NEAR_RADIUS, checked in time
+    tails = cKDTree(np.array([p.tail for p in stretches]))
+    heads = cKDTree(np.array([p.head for p in stretches]))
+    pieces = {(min(i, j), max(i, j))
+              for i, near in enumerate(tails.query_ball_tree(heads, NEAR_RADIUS))
+              for j in near if track[i] != track[j] and (slow[i] or slow[j])
+              and _pieces(stretches[i], stretches[j])}
+    for i, j in pieces:
+        out["slow_pairs" if slow[i] and slow[j] else "cross_pairs"] -= 1
+    for i, j in cKDTree(centre).query_pairs(CLUMP_RADIUS, output_type="ndarray"):
+        if track[i] == track[j] or not (slow[i] or slow[j]) or (min(i, j), max(i, j)) in pieces:
+            continue
+        kind, gap = "slow" if slow[i] and slow[j] else "cross", np.hypot(*(centre[i] - centre[j]))
+        out[f"{kind}_close"] += int(gap < CLUMP_RADIUS)
+        out[f"{kind}_near"] += int(gap < NEAR_RADIUS)
+    return out
+
+
 def slow_clumping(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndarray],
                   starts: Sequence[int], cut: float,
                   brightness: Sequence[np.ndarray | None] | None = None) -> SlowClumping:
@@ -201,16 +241,7 @@ def slow_clumping(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndar
                 stretches.append(_Stretch(k, bool(slow[s]), np.nanmean(xy[a:b], axis=0),
                                           int(first) + a, int(first) + b,
                                           xy[a + seen[0]], xy[a + seen[-1]]))
-    counts = dict.fromkeys(("slow_pairs", "slow_near", "slow_close", "cross_pairs",
-                            "cross_near", "cross_close"), 0)
-    for i, p in enumerate(stretches):
-        for q in stretches[i + 1:]:
-            if p.track == q.track or not (p.slow or q.slow) or _pieces(p, q):
-                continue
-            kind, gap = "slow" if p.slow and q.slow else "cross", np.hypot(*(p.centre - q.centre))
-            counts[f"{kind}_pairs"] += 1
-            counts[f"{kind}_near"] += int(gap < NEAR_RADIUS)
-            counts[f"{kind}_close"] += int(gap < CLUMP_RADIUS)
+    counts = _pair_counts(stretches)
     frames = [int(s) + np.arange(len(c)) for s, c in zip(starts, calls, strict=True)]
     xy_all = [np.asarray(p, float).reshape(-1, 2) for p in positions]
     partnered = partnered_frames(calls, xy_all, frames, brightness)[0] if calls else 0
