@@ -34,6 +34,7 @@ import numpy as np
 from andi2kit.constants import CONFINED, FREE
 from andi2kit.labels import TrajectoryLabel, parse_label_line, row_to_label
 from andi2kit.state_evidence import CLUMP_RADIUS, MIN_STRETCH, NEAR_RADIUS, partnered_frames
+from andi2kit.state_mixture import log10_k
 
 #: Slow stretches centred within NEAR_RADIUS of each other must be at least this many times
 #: as common as slow next to fast ones (each share over its pairs; the slow–fast share with
@@ -169,14 +170,12 @@ def _pair_counts(stretches: Sequence[_Stretch]) -> dict[str, int]:
     track = np.array([p.track for p in stretches])
     slow = np.array([p.slow for p in stretches])
     centre = np.array([p.centre for p in stretches])
-    n_slow, n_fast = int(slow.sum()), int((~slow).sum())
-    _, per_slow = np.unique(track[slow], return_counts=True)
-    fast_of = {t: int(n) for t, n in zip(*np.unique(track[~slow], return_counts=True),
-                                         strict=True)}
-    slow_of = dict(zip(*np.unique(track[slow], return_counts=True), strict=True))
-    out["slow_pairs"] = n_slow * (n_slow - 1) // 2 - int((per_slow * (per_slow - 1) // 2).sum())
-    out["cross_pairs"] = n_slow * n_fast - sum(int(n) * fast_of.get(t, 0)
-                                               for t, n in slow_of.items())
+    # every pair of slow stretches (slow with fast) less those within one trajectory
+    slow_of = np.bincount(track[slow], minlength=track.max() + 1)
+    fast_of = np.bincount(track[~slow], minlength=track.max() + 1)
+    n_slow, n_fast = int(slow_of.sum()), int(fast_of.sum())
+    out["slow_pairs"] = n_slow * (n_slow - 1) // 2 - int((slow_of * (slow_of - 1) // 2).sum())
+    out["cross_pairs"] = n_slow * n_fast - int((slow_of * fast_of).sum())
     # one particle's pieces: a tail and a head within NEAR_RADIUS, checked in time
     tails = cKDTree(np.array([p.tail for p in stretches]))
     heads = cKDTree(np.array([p.head for p in stretches]))
@@ -228,11 +227,13 @@ def slow_clumping(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndar
     """
     stretches: list[_Stretch] = []
     calls: list[np.ndarray] = []
+    seen_at: list[np.ndarray] = []
     for k, (lab, xy, first) in enumerate(zip(labels, positions, starts, strict=True)):
         xy = np.asarray(xy, float).reshape(-1, 2)
         kept = np.isin(lab.state, (FREE, CONFINED)) & np.isfinite(lab.K)
-        slow = kept & (np.log10(np.maximum(lab.K, 1e-12)) < cut)
+        slow = kept & (log10_k(lab.K) < cut)
         calls.append(np.where(lab.per_frame(slow)[:len(xy)], CONFINED, FREE))
+        seen_at.append(xy[:len(calls[-1])])
         bounds = np.r_[0, lab.cp, lab.T]
         for s in np.flatnonzero(kept):
             a, b = int(bounds[s]), min(int(bounds[s + 1]), len(xy))
@@ -243,8 +244,7 @@ def slow_clumping(labels: Sequence[TrajectoryLabel], positions: Sequence[np.ndar
                                           xy[a + seen[0]], xy[a + seen[-1]]))
     counts = _pair_counts(stretches)
     frames = [int(s) + np.arange(len(c)) for s, c in zip(starts, calls, strict=True)]
-    xy_all = [np.asarray(p, float).reshape(-1, 2) for p in positions]
-    partnered = partnered_frames(calls, xy_all, frames, brightness)[0] if calls else 0
+    partnered = partnered_frames(calls, seen_at, frames, brightness)[0] if calls else 0
     return SlowClumping(**counts, slow_frames=int(sum(np.count_nonzero(c == CONFINED)
                                                       for c in calls)),
                         partnered=int(partnered))

@@ -220,6 +220,13 @@ CONFINED_SPLIT = 0.5
 CONFINED_CALLED = 0.1
 
 
+def log10_k(values) -> np.ndarray:
+    """log10 of K values, K floored at 1e-12 (an immobile segment's K is 0): the scale of
+    the slow/fast split, :func:`slow_split`, :func:`confined_below` and
+    :mod:`andi2kit.compartments` alike."""
+    return np.log10(np.maximum(np.asarray(values, np.float64), 1e-12))
+
+
 def slow_cut(log_k: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]:
     """The weighted two-means split of ``log_k``: the cut between the two groups and their
     weighted means ``(cut, slow, fast)``, NaN for fewer than two distinct values.
@@ -284,17 +291,18 @@ def slow_split(per_fov: Sequence[Sequence[TrajectoryLabel]],
     >>> round(split.cut, 2), split.apart, round(split.called, 2)
     (-0.76, True, 0.33)
     """
-    rows = [(np.log10(max(float(k), 1e-12)), float(n), st == CONFINED)
+    rows = [(float(k), float(n), st == CONFINED)
             for labels in per_fov for lab in labels
             for k, n, st in zip(lab.K, lab.lengths, lab.state, strict=True)
             if st in (CONFINED, FREE) and np.isfinite(k)]
     if context is not None:
-        rows += [(np.log10(max(float(k), 1e-12)), float(n), int(st) == CONFINED)
+        rows += [(float(k), float(n), int(st) == CONFINED)
                  for _, k, st, n in np.asarray(context, float).reshape(-1, 4)
                  if int(st) in (CONFINED, FREE) and np.isfinite(k)]
     if len(rows) < 2:
         return None
-    log_k, frames, called = (np.array(v) for v in zip(*rows, strict=True))
+    k, frames, called = (np.array(v) for v in zip(*rows, strict=True))
+    log_k = log10_k(k)
     cut, slow, fast = slow_cut(log_k, frames)
     if not np.isfinite(cut):
         return None
@@ -319,9 +327,8 @@ def confined_below(per_fov: Sequence[Sequence[TrajectoryLabel]], cut: float
         fov = []
         for lab in labels:
             st = np.asarray(lab.state, int)
-            log_lab = np.log10(np.maximum(np.asarray(lab.K, float), 1e-12))
             new = np.where(np.isin(st, (CONFINED, FREE)),
-                           np.where(log_lab < cut, CONFINED, FREE), st)
+                           np.where(log10_k(lab.K) < cut, CONFINED, FREE), st)
             fov.append(lab if np.array_equal(new, st) else replace(lab, state=new))
         out.append(fov)
     return out

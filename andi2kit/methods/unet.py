@@ -357,9 +357,9 @@ class UNetMethod:
         split = state_mixture.slow_split(per_fov, self.context_segments(evidence))
         if split is None or not split.apart:
             return per_fov
-        if held and split.called >= state_mixture.CONFINED_CALLED:
-            return state_mixture.confined_below(per_fov, split.cut)
-        if compartments.experiment_clumping(per_fov, evidence, split.cut).clumped(max_partnered):
+        called = held and split.called >= state_mixture.CONFINED_CALLED
+        if called or compartments.experiment_clumping(per_fov, evidence,
+                                                      split.cut).clumped(max_partnered):
             return state_mixture.confined_below(per_fov, split.cut)
         return per_fov
 
