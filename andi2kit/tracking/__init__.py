@@ -2,7 +2,8 @@
 
 A functional pipeline in trackpy's style, with DataFrames as the contract between stages
 (one module each: :mod:`~andi2kit.tracking.detect`, :mod:`~andi2kit.tracking.linking`,
-:mod:`~andi2kit.tracking.untangle`, :mod:`~andi2kit.tracking.vips`,
+:mod:`~andi2kit.tracking.untangle`, :mod:`~andi2kit.tracking.groups`,
+:mod:`~andi2kit.tracking.vips`,
 :mod:`~andi2kit.tracking.video`; settings in
 :mod:`~andi2kit.tracking.params`; quality against simulated truth in
 :mod:`~andi2kit.tracking.evaluate`, :mod:`~andi2kit.tracking.limits` and
@@ -12,6 +13,7 @@ A functional pipeline in trackpy's style, with DataFrames as the contract betwee
     features = locate(frames, params)       # y, x, mass, frame (one row per detection)
     tracks = link(features, params)         # + particle
     tracks = untangle(tracks, params)       # identities given back after contacts
+    tracks = untangle_groups(tracks, params)  # ... and after encounters of three or more
     vips = follow_vips(tracks, vip_centroids, ...)
 
 :func:`track_vips` runs the whole chain on a ``videos_fov_<F>.tiff`` file; :func:`track_fov`
@@ -38,7 +40,10 @@ correlation); a FOV whose particles move several pixels per frame is linked a se
 with a broad component at their speed (:func:`~andi2kit.tracking.linking.fast_diffusivity`);
 ``TrackingParams(linker="trackpy")`` uses ``trackpy.link`` instead. At each
 contact of two tracks, :func:`~andi2kit.tracking.untangle.untangle` exchanges their tails when
-the particles' brightness over tens of frames before and after says they were swapped.
+the particles' brightness over tens of frames before and after says they were swapped;
+where three or more tracks meet, or a track ends in a merge and another begins beside it,
+:func:`~andi2kit.tracking.groups.untangle_groups` assigns the stretches before to those
+after jointly.
 
 VIP logic
 ---------
@@ -61,6 +66,7 @@ their neighbours whatever the detector: see the tracking quality table of
 
 
 from andi2kit.tracking.detect import locate, preprocess, refine, refine_frame
+from andi2kit.tracking.groups import untangle_groups
 from andi2kit.tracking.linking import link, link_motion
 from andi2kit.tracking.params import MIN_LENGTH, N_FRAMES, TrackingParams
 from andi2kit.tracking.untangle import untangle
@@ -103,6 +109,7 @@ __all__ = [
     "track_vips",
     "tracks_path",
     "untangle",
+    "untangle_groups",
     "write_fov_tracks",
     "write_tracks",
 ]

@@ -136,6 +136,19 @@ class TrackingParams:
         Weights of the brightness and motion signatures. The motion signature (step variance
         at lags 1 and 2) is off: on the tuning suite it lost VIP frames at every weight tried
         (0.1: 78.9 %, 1: 78.0 %, 0: 80.1 %).
+    untangle_groups : int
+        Largest group of tracks (three or more meeting, or two and a track that ends or
+        begins beside them) whose stretches before and after are assigned jointly
+        (:func:`~andi2kit.tracking.groups.untangle_groups`); 0: off. Challenge preset, tuning
+        seed (``data/chal0v``), off / 8: VIP frames within 1 px 84.0 / 84.9 %, the U-Net's
+        K MSLE on the tracked VIPs 0.013 / 0.009; report seed (``data/chal1v``) 84.5 /
+        86.7 %, 0.014 / 0.012 (``tests/benchmarks/tune_tracking.py DIR GRID --scores``).
+    untangle_none, untangle_gap, untangle_reach : float, int, float
+        Cost of a stretch left unpaired in a group; frames before and after a group in which
+        a track's end or start joins it, and how close to a member (px). Tuning seed, VIP
+        frames within 1 px, ends and starts within 3 frames: unpaired cost 3 / 6 / 10 / 20 / 50
+        83.8 / 84.0 / 84.6 / 84.7 / 84.7 %; cost 10 and ends and starts within 0 / 6 / 10
+        frames 84.6 / 84.6 / 84.9 % (cost 6: 84.2 %).
     amp_scatter : float
         Relative scatter of one frame's fitted amplitude (0.097 measured).
     link_amp, link_amp_cap, link_amp_frames : float
@@ -220,6 +233,10 @@ class TrackingParams:
     untangle_margin: float = 2.0
     untangle_amp: float = 1.0
     untangle_motion: float = 0.0
+    untangle_groups: int = 8
+    untangle_none: float = 10.0
+    untangle_gap: int = 10
+    untangle_reach: float = 4.0
     amp_scatter: float = 0.1
     refine: bool = True
     psf_sigma: float = 0.79

@@ -25,7 +25,7 @@ import pandas as pd
 
 from andi2kit.tracking.params import TrackingParams
 
-__all__ = ["contacts", "exchange_tails", "untangle"]
+__all__ = ["Stretch", "TrackRows", "contacts", "exchange_tails", "pair_cost", "untangle"]
 
 
 def contacts(tracks: pd.DataFrame, radius: float, join: int = 2) -> pd.DataFrame:
@@ -74,7 +74,7 @@ def contacts(tracks: pd.DataFrame, radius: float, join: int = 2) -> pd.DataFrame
     return out.sort_values(["closest", "i", "j"], kind="stable").reset_index(drop=True)[cols]
 
 
-class _Stretch:
+class Stretch:
     """Signatures of one stretch of track: mean brightness, steps, positions at its ends.
 
     What every pairing of the stretch reads is computed once here: the mean and count of its
@@ -127,8 +127,8 @@ def _single(mass: np.ndarray, merged: float) -> np.ndarray:
     return mass[mass <= merged * median]
 
 
-def _brightness_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
-    """The brightness part of :func:`_pair_cost`: the means of the two stretches, each frame
+def _brightness_cost(before: Stretch, after: Stretch, p: TrackingParams) -> float:
+    """The brightness part of :func:`pair_cost`: the means of the two stretches, each frame
     scattering by ``amp_scatter`` (0 when either has fewer than 3 frames). Frames brighter
     than ``encounter_merged`` times the stretch's median are two spots in one and left out."""
     if before.amp_n < 3 or after.amp_n < 3:
@@ -138,7 +138,7 @@ def _brightness_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> fl
     return p.untangle_amp * (before.amp_mean - after.amp_mean) ** 2 / (2 * var)
 
 
-def _pair_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
+def pair_cost(before: Stretch, after: Stretch, p: TrackingParams) -> float:
     """Cost of ``after`` being the continuation of ``before``."""
     cost = _brightness_cost(before, after, p)
     if p.untangle_motion:
@@ -153,6 +153,33 @@ def _pair_cost(before: _Stretch, after: _Stretch, p: TrackingParams) -> float:
     d2 = float(np.sum((after.first - before.last) ** 2))
     cost += d2 / (2 * v * g) + np.log(v * g)
     return cost
+
+
+class TrackRows:
+    """Linked detections whose track labels are being rewritten: per-detection ``frame``,
+    ``pos``, ``mass`` and ``label`` (positional), the rows of each track (``rows_of``), and
+    the :class:`Stretch` of a track between two frames."""
+
+    def __init__(self, tracks: pd.DataFrame, merged: float) -> None:
+        self.frame = tracks["frame"].to_numpy()
+        self.pos = tracks[["y", "x"]].to_numpy()
+        self.mass = tracks["mass"].to_numpy()
+        self.label = tracks["particle"].to_numpy().copy()
+        self.rows_of: dict[int, np.ndarray] = {
+            int(k): np.asarray(v) for k, v in tracks.groupby("particle").indices.items()}
+        self.merged = merged
+
+    def stretch(self, track: int, lo: int, hi: int) -> Stretch:
+        """The :class:`Stretch` of ``track``'s detections in frames ``lo..hi``."""
+        r = self.rows_of[track]
+        r = r[(self.frame[r] >= lo) & (self.frame[r] <= hi)]
+        r = r[np.argsort(self.frame[r], kind="stable")]
+        return Stretch(self.frame[r], self.pos[r], self.mass[r], self.merged)
+
+    def relabelled(self, tracks: pd.DataFrame) -> pd.DataFrame:
+        """``tracks`` with the labels as rewritten, sorted by particle then frame."""
+        out = tracks.assign(particle=self.label)
+        return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
 
 
 def exchange_tails(label: np.ndarray, rows_of: dict[int, np.ndarray], frame: np.ndarray,
@@ -192,21 +219,10 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
     events = contacts(tracks, p.contact_radius)
     if events.empty:
         return tracks
-    frame = tracks["frame"].to_numpy()
-    pos = tracks[["y", "x"]].to_numpy()
-    mass = tracks["mass"].to_numpy()
-    original = tracks["particle"].to_numpy()
-    label = original.copy()
-    row_at = {(int(a), int(b)): r for r, (a, b) in enumerate(zip(original, frame, strict=True))}
-    rows_of: dict[int, np.ndarray] = {
-        int(k): np.asarray(v) for k, v in tracks.groupby("particle").indices.items()}
+    rows = TrackRows(tracks, p.encounter_merged)
+    label, frame, stretch = rows.label, rows.frame, rows.stretch
+    row_at = {(int(a), int(b)): r for r, (a, b) in enumerate(zip(label, frame, strict=True))}
     w = p.untangle_window
-
-    def stretch(pid: int, lo: int, hi: int) -> _Stretch:
-        r = rows_of[pid]
-        r = r[(frame[r] >= lo) & (frame[r] <= hi)]
-        r = r[np.argsort(frame[r], kind="stable")]
-        return _Stretch(frame[r], pos[r], mass[r], p.encounter_merged)
 
     for ev in events.itertuples(index=False):
         # the tracks that hold the two contact detections now (earlier swaps relabelled them)
@@ -216,10 +232,9 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
         ai, aj = stretch(i, ev.end + 1, ev.end + w), stretch(j, ev.end + 1, ev.end + w)
         if min(bi.n, bj.n, ai.n, aj.n) < p.untangle_min:
             continue
-        keep = _pair_cost(bi, ai, p) + _pair_cost(bj, aj, p)
-        swap = _pair_cost(bi, aj, p) + _pair_cost(bj, ai, p)
+        keep = pair_cost(bi, ai, p) + pair_cost(bj, aj, p)
+        swap = pair_cost(bi, aj, p) + pair_cost(bj, ai, p)
         if swap < keep - p.untangle_margin:
-            exchange_tails(label, rows_of, frame, i, j, int(ev.closest))
-    out = tracks.assign(particle=label)
-    return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
+            exchange_tails(label, rows.rows_of, frame, i, j, int(ev.closest))
+    return rows.relabelled(tracks)
 

@@ -97,7 +97,7 @@ def _stretch(rows_of, frame, pos, mass, tid, merged, i, lo, hi):
     r = r[(frame[r] >= lo) & (frame[r] <= hi)]
     r = r[np.argsort(frame[r], kind="stable")]
     t = tid[r][tid[r] >= 0]
-    return (U._Stretch(frame[r], pos[r], mass[r], merged),
+    return (U.Stretch(frame[r], pos[r], mass[r], merged),
             np.bincount(t).argmax() if t.size else -1)
 
 
@@ -129,7 +129,7 @@ def contact_table(data: list[tuple], root: Path, p: TrackingParams) -> pd.DataFr
             if min(ti0, tj0, ti1, tj1) < 0:
                 truth = "other"
             amp = [U._brightness_cost(b, a, p) for b, a in ((bi, ai), (bj, aj), (bi, aj), (bj, ai))]
-            full = [U._pair_cost(b, a, p) for b, a in ((bi, ai), (bj, aj), (bi, aj), (bj, ai))]
+            full = [U.pair_cost(b, a, p) for b, a in ((bi, ai), (bj, aj), (bi, aj), (bj, ai))]
             var = [float(np.mean(s.d1 ** 2)) if s.d1.size >= 4 else np.nan
                    for s in (bi, bj, ai, aj)]
             rows.append({"truth": truth, "n": min(bi.n, bj.n, ai.n, aj.n),

@@ -76,7 +76,7 @@ def _relabel(tracks: pd.DataFrame, label: np.ndarray) -> pd.DataFrame:
 
 def _oracle_untangle(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams) -> pd.DataFrame:
     mod = sys.modules["andi2kit.tracking.untangle"]
-    real = mod._pair_cost
+    real = mod.pair_cost
 
     def by_truth(before, after, _p) -> float:
         b, a = before.mass[before.mass >= 0], after.mass[after.mass >= 0]
@@ -85,11 +85,11 @@ def _oracle_untangle(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams) -
         same = np.bincount(b.astype(int)).argmax() == np.bincount(a.astype(int)).argmax()
         return 0.0 if same else 10.0
 
-    mod._pair_cost = by_truth  # the true particle rides in the mass column
+    mod.pair_cost = by_truth  # the true particle rides in the mass column
     try:
         out = mod.untangle(tracks.assign(mass=tid.astype(float)), replace(p, untangle_min=1))
     finally:
-        mod._pair_cost = real
+        mod.pair_cost = real
     return out
 
 
@@ -149,13 +149,13 @@ class ContactWalk:
 
     def stretches(self, rows: list[np.ndarray]) -> list:
         """The untangler's signatures of the four stretches."""
-        return [self.U._Stretch(self.frame[r], self.pos[r], self.mass[r],
+        return [self.U.Stretch(self.frame[r], self.pos[r], self.mass[r],
                                 self.p.encounter_merged) for r in rows]
 
     def gain(self, rows: list[np.ndarray]) -> float:
         """How much cheaper exchanging the tails is (the untangler swaps above its margin)."""
         bi, bj, ai, aj = self.stretches(rows)
-        pc = self.U._pair_cost
+        pc = self.U.pair_cost
         p = self.p
         return pc(bi, ai, p) + pc(bj, aj, p) - pc(bi, aj, p) - pc(bj, ai, p)
 

@@ -1,0 +1,107 @@
+"""Joint identities after encounters of three or more tracks, and through a merge."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from andi2kit.tracking import TrackingParams
+from andi2kit.tracking.groups import encounter_groups, untangle_groups
+
+ON = TrackingParams()
+
+
+def _walk(rng, T: int, D: float, through: np.ndarray, at: int,
+          velocity: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    steps = rng.normal(0.0, np.sqrt(2 * D), (T, 2)) + velocity
+    steps[0] = 0.0
+    x = np.cumsum(steps, axis=0)
+    return x - x[at] + through
+
+
+def _table(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["y", "x", "mass", "frame", "particle"])
+
+
+def _one_brightness_per_track(tracks: pd.DataFrame, tol: float) -> bool:
+    for _, g in tracks.groupby("particle"):
+        m = g.sort_values("frame")["mass"].to_numpy()
+        if m.size >= 40 and abs(m[:20].mean() - m[-20:].mean()) > tol:
+            return False
+    return True
+
+
+def _single_frame_per_track(tracks: pd.DataFrame) -> bool:
+    return not tracks.duplicated(["particle", "frame"]).any()
+
+
+def _three_way(seed: int) -> pd.DataFrame:
+    """Three particles of brightness 20, 26, 33 meet at one point at frames 58-62; after it
+    the linker's labels follow them cyclically permuted."""
+    rng = np.random.default_rng(seed)
+    T, meet = 120, 60
+    centre = np.array([50.0, 50.0])
+    offsets = np.array([[0.0, 0.0], [0.7, 0.3], [-0.4, 0.6]])
+    # they come from three sides and leave on the far ones, a pixel a frame
+    heading = [(np.cos(t), np.sin(t)) for t in (0.0, 2.1, 4.2)]
+    walks = [_walk(rng, T, 0.05, centre + o, meet, v)
+             for o, v in zip(offsets, heading, strict=True)]
+    amps = (20.0, 26.0, 33.0)
+    rows = []
+    for f in range(T):
+        for k in range(3):
+            lab = k if f <= meet else (k + 1) % 3
+            rows.append((*walks[k][f], rng.normal(amps[k], 0.05 * amps[k]), f, lab))
+    return _table(rows)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_three_tracks_permuted_at_one_encounter_get_their_tails_back(seed):
+    tracks = _three_way(seed)
+    assert not _one_brightness_per_track(tracks, 3.0)
+    groups = encounter_groups(tracks, ON)
+    assert len(groups) == 1 and len(groups[0].rows) == 3
+    fixed = untangle_groups(tracks, ON)  # one joint decision, not a chain of pairwise ones
+    assert _one_brightness_per_track(fixed, 3.0)
+    assert _single_frame_per_track(fixed)
+    assert len(fixed) == len(tracks)
+
+
+def test_off_at_zero_and_alike_particles_keep_the_linkers_choice():
+    assert ON.untangle_groups >= 3  # on by default
+    tracks = _three_way(0)
+    assert untangle_groups(tracks, replace(TrackingParams(), untangle_groups=0)).equals(tracks)
+    # three particles of one brightness: nothing says the linker was wrong
+    alike = tracks.assign(mass=np.random.default_rng(1).normal(25.0, 1.0, len(tracks)))
+    out = untangle_groups(alike, ON).sort_values(["frame", "y"]).reset_index(drop=True)
+    ref = alike.sort_values(["frame", "y"]).reset_index(drop=True)
+    assert (out["particle"].to_numpy() == ref["particle"].to_numpy()).all()
+
+
+def test_a_merge_whose_track_ends_is_joined_to_the_track_that_begins_after_it():
+    """A (20) and B (30) merge at frames 58-65: the linker ends B's track, keeps A's on
+    the blob and follows B with it when they part; A goes on as a new track."""
+    rng = np.random.default_rng(3)
+    T = 130
+    a = _walk(rng, T, 0.3, np.array([40.0, 40.0]), 60)
+    b = _walk(rng, T, 0.3, np.array([40.5, 40.3]), 60)
+    rows = []
+    for f in range(T):
+        if f < 58:
+            rows += [(*a[f], rng.normal(20, 1), f, 0), (*b[f], rng.normal(30, 1.5), f, 1)]
+        elif f <= 65:  # one blob, as bright as both
+            rows.append((*(0.5 * (a[f] + b[f])), rng.normal(50, 2.5), f, 0))
+        else:
+            rows += [(*b[f], rng.normal(30, 1.5), f, 0), (*a[f], rng.normal(20, 1), f, 2)]
+    tracks = _table(rows)
+    groups = encounter_groups(tracks, ON)
+    # the contact before the merge, with the track that begins after it
+    assert groups[0].met == 2 and len(groups[0].rows) == 3
+    fixed = untangle_groups(tracks, ON)
+    assert _single_frame_per_track(fixed)
+    assert _one_brightness_per_track(fixed[fixed["mass"] < 40], 3.0)
+    late = fixed[fixed["frame"] > 70]
+    assert set(late.groupby("particle")["mass"].mean().round(-1)) == {20.0, 30.0}
+    # A's track (label 0 before the merge) goes on with A's brightness
+    assert late[late["particle"] == 0]["mass"].mean() == pytest.approx(20.0, abs=1.0)
