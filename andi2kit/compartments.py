@@ -61,6 +61,14 @@ CLOSE_CONTRAST = 1.5
 #: experiment look like compartments were such pieces, 1 and 2 frames apart. Under the
 #: tracker's memory (8 frames); it changes the labels of none of our own 45 suites.
 REFOUND_FRAMES = 6
+#: A confinement held from the per-frame calls is dropped where the slow stretches lie as the
+#: fast ones do: where the slow pairs within NEAR_RADIUS are no more than chance (the
+#: slow–fast share) makes likely at this level (one-sided Poisson tail), and enough pairs were
+#: counted that compartments would show (at CLUMP_CONTRAST, at least MIN_EXPECTED of them).
+#: Conventional levels, not fitted: every confinement experiment of our own suites that the
+#: calls find (43 in 37 suites) clumps beyond chance at p < 0.007, or has too few pairs.
+CHANCE_LEVEL = 0.01
+MIN_EXPECTED = 5.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,28 @@ class SlowClumping:
         return (self.slow_near >= MIN_NEAR_PAIRS and self.contrast >= CLUMP_CONTRAST
                 and self.close_contrast >= CLOSE_CONTRAST
                 and self.partnered <= max_partnered * self.slow_frames)
+
+    def spread_like_fast(self) -> bool:
+        """Whether the slow stretches lie no closer together than chance allows: no more
+        slow pairs within :data:`~andi2kit.state_evidence.NEAR_RADIUS` than the slow–fast
+        share predicts makes likely at :data:`CHANCE_LEVEL`, over enough pairs
+        (:data:`MIN_EXPECTED`) that compartments would have shown.
+
+        Examples
+        --------
+        >>> SlowClumping(600, 4, 12, 2600, 8, 45, 6000, 60).spread_like_fast()  # ~2 by chance
+        True
+        >>> SlowClumping(600, 20, 40, 2600, 8, 45, 6000, 60).spread_like_fast()
+        False
+        >>> SlowClumping(60, 0, 1, 260, 0, 4, 600, 6).spread_like_fast()  # too few to tell
+        False
+        """
+        from scipy.stats import poisson
+
+        chance = self.slow_pairs * (self.cross_near + 1) / (self.cross_pairs + 1)
+        if CLUMP_CONTRAST * chance < MIN_EXPECTED:
+            return False
+        return bool(poisson.sf(self.slow_near - 1, chance) >= CHANCE_LEVEL)
 
 
 def _contrast(slow: int, slow_pairs: int, cross: int, cross_pairs: int) -> float:

@@ -196,3 +196,35 @@ def test_a_spot_of_two_is_a_partner():
     paired = compartments.slow_clumping(labels, xy, [0] * N, -1.0, double)
     assert alone.clumped(0.5) and not paired.clumped(0.5)
     assert paired.partnered == paired.slow_frames
+
+
+def test_a_confinement_called_where_the_slow_stretches_lie_anywhere_is_not_spread(unet_method):
+    """The per-frame stage calls a third of the slow segments confined (enough for the
+    experiment to be held confinement): where the slow stretches share a few discs, every
+    slower segment becomes confined; where they lie as the fast ones do (multi-state), the
+    split is not applied and only the segments called confined stay so."""
+    from andi2kit import state_mixture
+
+    for kind, spread in (("compartments", True), ("anywhere", False)):
+        per_fov, evidence = [], []
+        for seed in range(3):
+            labels, xy = _fov(kind, seed)
+            for lab in labels[::3]:
+                lab.state = np.where(lab.K < 0.1, CONFINED, FREE)
+            ev = dict.fromkeys(state_evidence.EVIDENCE, 0.0) | {
+                "frames": N * T, "trajectories": N, "confined": N * SLOW / 3,
+                "stretch_pairs": 100, "close_pairs": 10}  # the called stretches clump
+            evidence.append({"evidence": ev, "partner": {},
+                             "probabilities": {str(i): [[0, 0, 1, 0]] * 2 for i in range(N)},
+                             "positions": {str(i): p.tolist() for i, p in enumerate(xy)},
+                             "starts": {str(i): 0 for i in range(N)}})
+            per_fov.append(labels)
+        assert state_mixture.decide([e["evidence"] for e in evidence])[CONFINED]
+        clumping = sum((compartments.experiment_clumping([p], [e], -1.0)
+                        for p, e in zip(per_fov, evidence, strict=True)),
+                       compartments.SlowClumping())
+        assert clumping.spread_like_fast() is not spread
+        out, _ = unet_method.decide_experiment(per_fov, evidence)
+        slow = [lab.state[lab.K < 0.1] for fov in out for lab in fov]
+        share = np.mean(np.concatenate(slow) == CONFINED)
+        assert share == (1.0 if spread else pytest.approx(1 / 3, abs=0.02)), kind

@@ -350,16 +350,19 @@ class UNetMethod:
         (:func:`andi2kit.state_mixture.confined_below`) where its K splits in two groups
         (:func:`andi2kit.state_mixture.slow_split`, the field's segments joining in Track 1)
         and either it is ``held`` to hold confined frames and enough of the slower group's
-        are called so (:data:`~andi2kit.state_mixture.CONFINED_CALLED`), or the slower
+        are called so (:data:`~andi2kit.state_mixture.CONFINED_CALLED`) while the slower
+        stretches do not lie as the faster do
+        (:meth:`~andi2kit.compartments.SlowClumping.spread_like_fast`), or the slower
         stretches clump where the faster do not
         (:func:`andi2kit.compartments.experiment_clumping`, from the evidence: compartments
         the per-frame stage hardly calls)."""
         split = state_mixture.slow_split(per_fov, self.context_segments(evidence))
         if split is None or not split.apart:
             return per_fov
-        called = held and split.called >= state_mixture.CONFINED_CALLED
-        if called or compartments.experiment_clumping(per_fov, evidence,
-                                                      split.cut).clumped(max_partnered):
+        clumping = compartments.experiment_clumping(per_fov, evidence, split.cut)
+        called = (held and split.called >= state_mixture.CONFINED_CALLED
+                  and not clumping.spread_like_fast())
+        if called or clumping.clumped(max_partnered):
             return state_mixture.confined_below(per_fov, split.cut)
         return per_fov
 
