@@ -61,10 +61,11 @@ CLOSE_CONTRAST = 1.5
 #: experiment look like compartments were such pieces, 1 and 2 frames apart. Under the
 #: tracker's memory (8 frames); it changes the labels of none of our own 45 suites.
 REFOUND_FRAMES = 6
-#: A confinement held from the per-frame calls is not spread to every slower segment where the
-#: slow stretches lie as the fast ones do: where the slow pairs within NEAR_RADIUS are no more than chance (the
-#: slow–fast share) makes likely at this level (one-sided Poisson tail), and enough pairs were
-#: counted that compartments would show (at CLUMP_CONTRAST, at least MIN_EXPECTED of them).
+#: A confinement held from the per-frame calls is not spread to every slower segment where
+#: the slow stretches lie as the fast ones do: where the slow pairs within NEAR_RADIUS are no
+#: more than chance (the slow–fast share) makes likely at this level (one-sided Poisson
+#: tail), and enough pairs were counted that compartments would show (at CLUMP_CONTRAST, at
+#: least MIN_EXPECTED of them).
 #: Conventional levels, not fitted: every confinement experiment of our own suites that the
 #: calls find (43, over 41 Track 2 and 4 Track 1 suites) clumps beyond chance at p < 0.007,
 #: or has too few pairs.
