@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from andi2kit.tracking.params import TrackingParams
-from andi2kit.tracking.untangle import TrackRows, contacts, pair_cost
+from andi2kit.tracking.untangle import CONTACT_JOIN, TrackRows, contacts, pair_cost
 
 __all__ = ["Group", "encounter_groups", "untangle_groups"]
 
@@ -93,7 +93,7 @@ def encounter_groups(tracks: pd.DataFrame, params: TrackingParams = TrackingPara
     ends = tracks.groupby("particle")["frame"].agg(["idxmin", "idxmax"])
     first_rows, last_rows = ends["idxmin"].to_numpy(), ends["idxmax"].to_numpy()
     groups = []
-    for comp in _components(events, 2):
+    for comp in _components(events, CONTACT_JOIN):
         ev = events.iloc[comp]
         start, end = int(ev["start"].min()), int(ev["end"].max())
         members = {int(t) for t in np.concatenate([ev["i"], ev["j"]])}

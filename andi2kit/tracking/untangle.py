@@ -28,7 +28,11 @@ from andi2kit.tracking.params import TrackingParams
 __all__ = ["Stretch", "TrackRows", "contacts", "exchange_tails", "pair_cost", "untangle"]
 
 
-def contacts(tracks: pd.DataFrame, radius: float, join: int = 2) -> pd.DataFrame:
+#: Intervals of one pair of tracks this many frames apart or fewer are one contact.
+CONTACT_JOIN = 2
+
+
+def contacts(tracks: pd.DataFrame, radius: float, join: int = CONTACT_JOIN) -> pd.DataFrame:
     """Intervals during which two tracks are closer than ``radius``.
 
     Parameters
