@@ -72,11 +72,17 @@ def test_off_at_zero_and_alike_particles_keep_the_linkers_choice():
     assert ON.untangle_groups >= 3  # on by default
     tracks = _three_way(0)
     assert untangle_groups(tracks, replace(TrackingParams(), untangle_groups=0)).equals(tracks)
-    # three particles of one brightness: nothing says the linker was wrong
+    # three particles of one brightness: without their headings nothing says the linker
+    # was wrong; with them (they move a pixel a frame in straight lines) it was
     alike = tracks.assign(mass=np.random.default_rng(1).normal(25.0, 1.0, len(tracks)))
-    out = untangle_groups(alike, ON).sort_values(["frame", "y"]).reset_index(drop=True)
+    no_drift = replace(ON, untangle_persistence=1.0)
+    out = untangle_groups(alike, no_drift).sort_values(["frame", "y"]).reset_index(drop=True)
     ref = alike.sort_values(["frame", "y"]).reset_index(drop=True)
     assert (out["particle"].to_numpy() == ref["particle"].to_numpy()).all()
+    for _, g in untangle_groups(alike, ON).groupby("particle"):
+        xy = g.sort_values("frame")[["y", "x"]].to_numpy()
+        early, late = xy[50] - xy[30], xy[90] - xy[70]
+        assert early @ late > 0.9 * np.hypot(*early) * np.hypot(*late)  # one heading
 
 
 def test_a_merge_whose_track_ends_is_joined_to_the_track_that_begins_after_it():
@@ -105,3 +111,25 @@ def test_a_merge_whose_track_ends_is_joined_to_the_track_that_begins_after_it():
     assert set(late.groupby("particle")["mass"].mean().round(-1)) == {20.0, 30.0}
     # A's track (label 0 before the merge) goes on with A's brightness
     assert late[late["particle"] == 0]["mass"].mean() == pytest.approx(20.0, abs=1.0)
+
+
+def test_persistence_tells_near_ballistic_tracks_from_brownian_ones():
+    """The median correlation of successive steps: about 0 for Brownian tracks, near 1 for
+    tracks that keep their heading (where the groups carry each stretch's drift across)."""
+    from andi2kit.tracking.groups import persistence
+    from andi2kit.tracking.untangle import TrackRows
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for k in range(6):
+        heading = rng.normal(size=2)
+        walk = _walk(rng, 60, 0.02, np.array([20.0 * k, 0.0]), 0,
+                     tuple(heading / np.hypot(*heading)))
+        rows += [(*walk[f], 20.0, f, k) for f in range(60)]
+    ballistic = _table(rows)
+    brownian = ballistic.assign(
+        y=np.concatenate([_walk(rng, 60, 1.0, np.zeros(2), 0)[:, 0] for _ in range(6)]),
+        x=np.concatenate([_walk(rng, 60, 1.0, np.zeros(2), 0)[:, 1] for _ in range(6)]))
+    assert persistence(TrackRows(ballistic, 1.5)) > 0.9
+    assert abs(persistence(TrackRows(brownian, 1.5))) < 0.2
+    assert TrackingParams().untangle_persistence == pytest.approx(0.6)

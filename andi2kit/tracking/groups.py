@@ -123,6 +123,25 @@ def encounter_groups(tracks: pd.DataFrame, params: TrackingParams = TrackingPara
     return groups
 
 
+def persistence(rows: TrackRows, min_steps: int = 20) -> float:
+    """Median correlation of successive one-frame steps over the tracks of at least
+    ``min_steps`` consecutive steps (0 for Brownian motion, 2^(α-1) - 1 for fBm: 0.87 at
+    α = 1.9); 0 without such tracks."""
+    corr = []
+    for r in rows.rows_of.values():
+        if r.size <= min_steps:
+            continue
+        r = r[np.argsort(rows.frame[r], kind="stable")]
+        ok = np.diff(rows.frame[r]) == 1
+        st = np.diff(rows.pos[r], axis=0)[ok]
+        if len(st) > min_steps:
+            a, b = st[:-1].ravel(), st[1:].ravel()
+            den = np.sqrt(np.sum(a * a) * np.sum(b * b))
+            if den > 0:
+                corr.append(float(np.sum(a * b) / den))
+    return float(np.median(corr)) if corr else 0.0
+
+
 def _assignment(cost: np.ndarray, none: float) -> tuple[np.ndarray, float]:
     """Best pairing of rows (stretches before) with columns (after), either side may stay
     unpaired at ``none`` each: ``(match, total)``, ``match[b]`` the column or -1."""
@@ -175,6 +194,7 @@ def untangle_groups(tracks: pd.DataFrame, params: TrackingParams = TrackingParam
     label, frame, rows_of, stretch = rows.label, rows.frame, rows.rows_of, rows.stretch
     fresh = int(label.max()) + 1
     w, changed = p.untangle_window, 0
+    drift = p.untangle_persistence < 1 and persistence(rows) >= p.untangle_persistence
 
     for g in groups:
         members = list(dict.fromkeys(int(label[r]) for r in g.rows))
@@ -184,7 +204,8 @@ def untangle_groups(tracks: pd.DataFrame, params: TrackingParams = TrackingParam
         as_ = [t for t in members if after[t].n >= p.untangle_min]
         if not bs or not as_ or len(bs) + len(as_) < 3:
             continue
-        cost = np.array([[pair_cost(before[b], after[a], p) for a in as_] for b in bs])
+        cost = np.array([[pair_cost(before[b], after[a], p, drift) for a in as_]
+                         for b in bs])
         match, best = _assignment(cost, p.untangle_none)
         own = sum(cost[k, as_.index(b)] if b in as_ else p.untangle_none
                   for k, b in enumerate(bs)) + p.untangle_none * sum(a not in bs for a in as_)

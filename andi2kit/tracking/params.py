@@ -149,6 +149,16 @@ class TrackingParams:
         frames within 1 px, ends and starts within 3 frames: unpaired cost 3 / 6 / 10 / 20 / 50
         83.8 / 84.0 / 84.6 / 84.7 / 84.7 %; cost 10 and ends and starts within 0 / 6 / 10
         frames 84.6 / 84.6 / 84.9 % (cost 6: 84.2 %).
+    untangle_persistence : float
+        In a FOV whose tracks' successive steps correlate at least this much (median;
+        :func:`~andi2kit.tracking.groups.persistence`: 0 for Brownian motion, 0.87 at α 1.9)
+        a group's continuity follows each stretch's significant drift (``directed_chi2``) across
+        it; 1: never. Chosen on the tuning seeds (VIP frames within 1 px, groups without drift /
+        0.6 / 0.7): directed-traps with videos 79.0 / 80.6 / 79.8 % (without groups 80.3 %),
+        challenge 84.9 % all, compartments with videos 89.8 / 89.6 / 89.8 %; the FOVs' medians
+        0.65–0.81 in directed-traps, at most 0.23 in the challenge preset. Report seeds (0.6):
+        directed-traps 84.9 → 87.4 % (without groups 86.1 %), challenge, compartments, the
+        crowded and wide presets unchanged.
     amp_scatter : float
         Relative scatter of one frame's fitted amplitude (0.097 measured).
     link_amp, link_amp_cap, link_amp_frames : float
@@ -237,6 +247,7 @@ class TrackingParams:
     untangle_none: float = 10.0
     untangle_gap: int = 10
     untangle_reach: float = 4.0
+    untangle_persistence: float = 0.6
     amp_scatter: float = 0.1
     refine: bool = True
     psf_sigma: float = 0.79

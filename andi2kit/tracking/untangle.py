@@ -142,8 +142,10 @@ def _brightness_cost(before: Stretch, after: Stretch, p: TrackingParams) -> floa
     return p.untangle_amp * (before.amp_mean - after.amp_mean) ** 2 / (2 * var)
 
 
-def pair_cost(before: Stretch, after: Stretch, p: TrackingParams) -> float:
-    """Cost of ``after`` being the continuation of ``before``."""
+def pair_cost(before: Stretch, after: Stretch, p: TrackingParams, drift: bool = False) -> float:
+    """Cost of ``after`` being the continuation of ``before``; with ``drift``, a mean step of
+    ``before``'s last ``velocity_frames`` steps significant at ``directed_chi2`` carries it
+    across the gap (a near-ballistic particle goes on where it was heading)."""
     cost = _brightness_cost(before, after, p)
     if p.untangle_motion:
         # motion: step variance at lag 1 and lag 2 (the ratio carries the exponent)
@@ -154,7 +156,14 @@ def pair_cost(before: Stretch, after: Stretch, p: TrackingParams) -> float:
     v = (before.sq_sum + after.sq_sum) / n if n else 2 * p.D_prior
     v = max(v, p.loc_sigma ** 2)
     g = max(after.t0 - before.t1, 1)
-    d2 = float(np.sum((after.first - before.last) ** 2))
+    d = after.first - before.last
+    if drift and len(before.d1) >= 3:
+        last = before.d1[-p.velocity_frames:]
+        vel = last.mean(axis=0)
+        res = max(float(np.mean((last - vel) ** 2)), p.loc_sigma ** 2)
+        if float(vel @ vel) * len(last) / res >= p.directed_chi2:
+            d, v = d - vel * g, res
+    d2 = float(np.sum(d ** 2))
     cost += d2 / (2 * v * g) + np.log(v * g)
     return cost
 
