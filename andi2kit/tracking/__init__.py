@@ -66,7 +66,7 @@ their neighbours whatever the detector: see the tracking quality table of
 
 
 from andi2kit.tracking.detect import locate, preprocess, refine, refine_frame
-from andi2kit.tracking.groups import untangle_groups
+from andi2kit.tracking.groups import untangle_all, untangle_groups
 from andi2kit.tracking.linking import link, link_motion
 from andi2kit.tracking.params import MIN_LENGTH, N_FRAMES, TrackingParams
 from andi2kit.tracking.untangle import untangle
@@ -109,6 +109,7 @@ __all__ = [
     "track_vips",
     "tracks_path",
     "untangle",
+    "untangle_all",
     "untangle_groups",
     "write_fov_tracks",
     "write_tracks",

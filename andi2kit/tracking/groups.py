@@ -23,9 +23,9 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from andi2kit.tracking.params import TrackingParams
-from andi2kit.tracking.untangle import CONTACT_JOIN, TrackRows, contacts, pair_cost
+from andi2kit.tracking.untangle import CONTACT_JOIN, TrackRows, contacts, pair_cost, untangle
 
-__all__ = ["Group", "encounter_groups", "untangle_groups"]
+__all__ = ["Group", "encounter_groups", "untangle_all", "untangle_groups"]
 
 logger = logging.getLogger(__name__)
 
@@ -230,3 +230,10 @@ def untangle_groups(tracks: pd.DataFrame, params: TrackingParams = TrackingParam
         changed += 1
     logger.debug("%d of %d encounter groups reassigned", changed, len(groups))
     return rows.relabelled(tracks)
+
+
+def untangle_all(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) -> pd.DataFrame:
+    """Every identity decision after linking: the pairwise contacts
+    (:func:`~andi2kit.tracking.untangle.untangle`), then the encounter groups
+    (:func:`untangle_groups`)."""
+    return untangle_groups(untangle(tracks, params), params)

@@ -28,8 +28,7 @@ import pandas as pd
 from andi2kit import io, layout
 from andi2kit.tracking import TrackingParams, follow_vips, fov_jobs, link
 from andi2kit.tracking.evaluate import evaluate_fov, read_truth
-from andi2kit.tracking.groups import untangle_groups
-from andi2kit.tracking.untangle import untangle
+from andi2kit.tracking.groups import untangle_all
 
 __all__ = ["encounters", "limits_folder", "perfect_detection"]
 
@@ -66,7 +65,7 @@ def perfect_detection(public: str | Path, ref: str | Path, exp: int, fov: int,
                           "x": parts["y"].to_numpy() - origin[1],
                           "mass": 1.0, "frame": parts["frame"].to_numpy()})
     feats = feats.sort_values("frame", kind="stable").reset_index(drop=True)
-    tracks = untangle_groups(untangle(link(feats, params), params), params)
+    tracks = untangle_all(link(feats, params), params)
     centroids = io.decode_vip_frame(io.read_vip_frame(layout.video_path(public, exp, fov)))
     n_frames = int(parts["frame"].max()) + 1
     vips = follow_vips(tracks, centroids, (128, 128), n_frames, params)

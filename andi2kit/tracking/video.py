@@ -15,10 +15,9 @@ from andi2kit.constants import BRIGHTNESS
 from andi2kit.errors import InputError
 from andi2kit.layout import field_path, tracks_path
 from andi2kit.tracking.detect import locate, preprocess
-from andi2kit.tracking.groups import untangle_groups
+from andi2kit.tracking.groups import untangle_all
 from andi2kit.tracking.linking import link
 from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
-from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.vips import follow_vips
 
 
@@ -66,7 +65,7 @@ def track_video(video: np.ndarray, params: TrackingParams = TrackingParams(),
     feats = locate(preprocess(video[1:], params.pad), params)
     if feats.empty:
         raise InputError(f"{source}: no particle detected in any of the {n} movie frames")
-    return untangle_groups(untangle(link(feats, params), params), params), centroids
+    return untangle_all(link(feats, params), params), centroids
 
 
 def field_tracks(tracks: pd.DataFrame, min_length: int = MIN_LENGTH,

@@ -21,7 +21,7 @@ from andi2kit import io
 from andi2kit.execution import imap_unordered
 from andi2kit.tracking import TrackingParams, fov_jobs, link, locate, preprocess
 from andi2kit.tracking.evaluate import read_truth
-from andi2kit.tracking.untangle import untangle
+from andi2kit.tracking.groups import untangle_all
 from andi2kit.tracking.video import _check_vip_frame
 from andi2kit.tracking.vips import match_vips
 
@@ -35,8 +35,8 @@ def on_vip(job: tuple) -> list[tuple[str, np.ndarray]]:
     centroids = _check_vip_frame(v[0], video)
     feats = locate(preprocess(v[1:], p.pad), p)
     last = int(feats["frame"].max())
-    forward = untangle(link(feats, p), p)
-    backward = untangle(link(feats.assign(frame=last - feats["frame"]), p), p)
+    forward = untangle_all(link(feats, p), p)
+    backward = untangle_all(link(feats.assign(frame=last - feats["frame"]), p), p)
     backward["frame"] = last - backward["frame"]
     truth, origin = read_truth(suite / "ref", exp, fov)
     out = []

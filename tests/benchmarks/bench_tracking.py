@@ -33,8 +33,7 @@ from andi2kit.tracking import (  # noqa: E402
     locate,
     preprocess,
 )
-from andi2kit.tracking.groups import untangle_groups  # noqa: E402
-from andi2kit.tracking.untangle import untangle  # noqa: E402
+from andi2kit.tracking.groups import untangle_all  # noqa: E402
 
 TARGET_MS = 15.0
 
@@ -49,7 +48,7 @@ def time_video(path: Path, params: TrackingParams) -> dict[str, float]:
     t1 = time.process_time()
     tracks = link(feats, params)
     t2 = time.process_time()
-    tracks = untangle_groups(untangle(tracks, params), params)
+    tracks = untangle_all(tracks, params)
     t3 = time.process_time()
     follow_vips(tracks, centroids, video.shape[1:], n, params)
     t4 = time.process_time()

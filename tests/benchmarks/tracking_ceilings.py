@@ -5,7 +5,7 @@ one stage is replaced by an oracle that knows which true particle each detection
 (the nearest true position within 1 px, from the Track 2 rows of the FOV):
 
 ``tracker``
-    the tracker as it is (link, untangle, VIP logic);
+    the tracker as it is (link, untangle pairs and groups, VIP logic);
 ``no-untangle``
     link and VIP logic only;
 ``oracle-untangle``
@@ -48,7 +48,7 @@ from scipy.spatial import cKDTree
 from tune_tracking import follow_all, load, pipeline_scores, rates_of
 
 from andi2kit import io, layout
-from andi2kit.tracking import TrackingParams, link, untangle
+from andi2kit.tracking import TrackingParams, link, untangle_all
 from andi2kit.tracking.losses import ALIKE_ALPHA, ALIKE_LOG10_K, frame_labels
 
 MODES = ("tracker", "no-untangle", "oracle-untangle", "oracle-movers", "oracle-reacquire",
@@ -264,7 +264,7 @@ def _ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams,
         parts = parts.assign(x=parts["x"] - origin[0], y=parts["y"] - origin[1])
         tracks = link(feats, p)
         if mode == "tracker":
-            return untangle(tracks, p)
+            return untangle_all(tracks, p)
         if mode == "oracle-untangle":
             return _oracle_untangle(tracks, true_ids(tracks, parts), p)
         if mode == "oracle-movers":

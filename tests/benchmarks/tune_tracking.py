@@ -24,8 +24,7 @@ from andi2kit import io
 from andi2kit.constants import BRIGHTNESS
 from andi2kit.tracking import TrackingParams, follow_vips, fov_jobs, link, locate, preprocess
 from andi2kit.tracking.evaluate import evaluate_fov, read_truth
-from andi2kit.tracking.groups import untangle_groups
-from andi2kit.tracking.untangle import untangle
+from andi2kit.tracking.groups import untangle_all
 
 
 def load(root: Path, cache: Path) -> list[tuple]:
@@ -76,7 +75,7 @@ def hit_rates(data: list[tuple], tracks_of, p: TrackingParams) -> pd.Series:
 
 def tracker(p: TrackingParams):
     """``tracks_of`` of the tracker (link, untangle) with settings ``p``."""
-    return lambda item: untangle_groups(untangle(link(item[1], p), p), p)
+    return lambda item: untangle_all(link(item[1], p), p)
 
 
 def score(data: list[tuple], p: TrackingParams) -> pd.Series:
