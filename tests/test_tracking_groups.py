@@ -133,3 +133,11 @@ def test_persistence_tells_near_ballistic_tracks_from_brownian_ones():
     assert persistence(TrackRows(ballistic, 1.5)) > 0.9
     assert abs(persistence(TrackRows(brownian, 1.5))) < 0.2
     assert TrackingParams().untangle_persistence == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("bad", [{"untangle_groups": -1}, {"untangle_none": 0.0},
+                                 {"untangle_gap": -2}, {"untangle_reach": -1.0},
+                                 {"untangle_persistence": 1.5}])
+def test_group_settings_out_of_range_are_refused(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        replace(TrackingParams(), **bad)

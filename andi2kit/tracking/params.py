@@ -268,6 +268,10 @@ class TrackingParams:
             raise ValueError(f"motion must be 'fbm' or 'ar1', got {self.motion!r}")
         if self.history < 1 or not all(0 < a < 2 for a in self.alpha_grid):
             raise ValueError("history must be >= 1 and every alpha_grid value in (0, 2)")
+        if (self.untangle_groups < 0 or self.untangle_none <= 0 or self.untangle_gap < 0
+                or self.untangle_reach < 0 or not -1 <= self.untangle_persistence <= 1):
+            raise ValueError("untangle_groups, untangle_gap and untangle_reach must be >= 0, "
+                             "untangle_none > 0 and untangle_persistence in [-1, 1]")
 
     def to_dict(self) -> dict:
         """The settings as a plain dictionary."""
