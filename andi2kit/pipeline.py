@@ -298,10 +298,10 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         basis, positions, evidence = per_fov, None, None
         if hasattr(m, "decide_experiment"):
             evidence = [_read_evidence(out, track, e, f) for f in fovs]
-            # still runs are read off positions with the public trajectories' localisation
-            # noise, not tracked ones (carving Track 1's VIPs cost JSC on the chal0 tuning
-            # seed: 0.811 -> 0.773)
-            per_fov, basis = m.decide_experiment(per_fov, evidence, carve=track == 2)
+            # tracked positions are carved into still runs only among near-ballistic movers
+            # (carving every Track 1 experiment cost JSC on the chal0v tuning seed: 0.819 ->
+            # 0.782; docs/states.md, *Still runs carved in Track 1*)
+            per_fov, basis = m.decide_experiment(per_fov, evidence, tracked=track == 1)
             # the pooled-MSD α assumes the public trajectories' localisation noise, not
             # that of positions tracked in videos (on the chal0 tuning seed: α MAE 0.106 ->
             # 0.108 with it on Track 1)

@@ -106,6 +106,31 @@ def step_correlation(pieces: Sequence[np.ndarray], noise: float = LOCALISATION_N
     return (cov + noise ** 2) / spread, pairs
 
 
+#: Successive steps that correlate at least this much (fBm's ρ at α ≈ 1.68) make a field of
+#: near-ballistic movers, whose stops show plainly in tracked positions.
+PERSISTENT = 0.6
+
+
+def field_persistence(evidence: Sequence[dict]) -> float:
+    """Correlation of successive steps (:func:`step_correlation`, still steps left out) over
+    every particle tracked in an experiment's videos: the ``field`` positions of the Track 1
+    evidence of each FOV, the labelled trajectories' ``positions`` where a FOV has no field.
+    NaN without a pair of steps.
+
+    >>> rng = np.random.default_rng(0)
+    >>> ballistic = np.cumsum(1 + 0.3 * rng.standard_normal((100, 2)), axis=0)
+    >>> brownian = np.cumsum(rng.standard_normal((100, 2)), axis=0)
+    >>> [bool(field_persistence([{"field": {"positions": {"0": xy.tolist()}}}]) >= PERSISTENT)
+    ...  for xy in (ballistic, brownian)]
+    [True, False]
+    """
+    pieces = []
+    for ev in evidence:
+        held = (ev.get("field") or {}).get("positions") or ev.get("positions") or {}
+        pieces += [np.asarray(xy, dtype=np.float64).reshape(-1, 2) for xy in held.values()]
+    return step_correlation(pieces)[0] if pieces else float("nan")
+
+
 def alpha_of_correlation(rho: float) -> float:
     """The α of fractional Brownian motion whose successive steps correlate as ``rho``,
     within ``[0, 2]``.

@@ -180,7 +180,7 @@ def test_a_track1_experiment_is_judged_from_every_tracked_particle(unet_method):
         per_fov, [{k: v for k, v in ev.items() if k != "field"} for ev in evidence], cut=-1.0)
     assert field.slow_pairs == 3 * N * (N - 1) // 2 and field.clumped(0.5)
     assert alone.slow_pairs == 3 * 10 * 9 // 2 and not alone.clumped(0.5)
-    out, _ = unet_method.decide_experiment(per_fov, evidence, carve=False)
+    out, _ = unet_method.decide_experiment(per_fov, evidence, tracked=True)
     assert all(lab.state.tolist() == np.where(lab.K < 0.1, CONFINED, FREE).tolist()
                for fov in out for lab in fov)
 

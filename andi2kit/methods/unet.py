@@ -32,7 +32,7 @@ from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 from andi2kit.pooled_msd import PooledMsd
 from andi2kit.pooling import Pooling
 from andi2kit.segment import Segmenter, smooth_states
-from andi2kit.step_alpha import StepAlpha
+from andi2kit.step_alpha import PERSISTENT, StepAlpha, field_persistence
 from andi2kit.tensors import DenseTrajectories, pack, to_dense, unpack
 
 #: Shortest segment of a tracked particle that informs a Track 1 experiment's pooling
@@ -289,7 +289,7 @@ class UNetMethod:
         return self.decide_experiment(per_fov, evidence)[0]
 
     def decide_experiment(self, per_fov: list[list[TrajectoryLabel]],
-                          evidence: list[dict | None], carve: bool = True
+                          evidence: list[dict | None], tracked: bool = False
                           ) -> tuple[list[list[TrajectoryLabel]], list[list[TrajectoryLabel]]]:
         """One experiment's labels (per FOV) with only the states it holds
         (:func:`andi2kit.state_mixture.decide` on all its FOVs' evidence from
@@ -298,11 +298,14 @@ class UNetMethod:
         with its change points one frame earlier where it holds neither traps nor dimers
         (andi-datasets labels those models by the step out of a frame, the segmentation
         finds the step into it); where it holds traps (not dimers) and the checkpoint's
-        settings ask for it and ``carve`` (positions with the known localisation noise, not
-        tracked ones), each trajectory's still runs become immobile segments
-        (:func:`andi2kit.still_runs.carve`); where it holds no traps nor dimers and its
-        slower segments are compartments (held confined and called so, or clumping where the
-        faster do not), they are confined and the faster free
+        settings ask for it, each trajectory's still runs become immobile segments
+        (:func:`andi2kit.still_runs.carve`) — positions ``tracked`` in videos only where the
+        experiment's particles keep their heading
+        (:func:`~andi2kit.step_alpha.field_persistence` at least
+        :data:`~andi2kit.step_alpha.PERSISTENT`: a near-ballistic mover's stops are plain, a
+        Brownian one's blur into bridged gaps and merged spots); where it holds no traps nor
+        dimers and its slower segments are compartments (held confined and called so, or
+        clumping where the faster do not), they are confined and the faster free
         (:meth:`_confined_where_slow`); unchanged when a FOV has no evidence.
 
         Returns the labels and the ensemble's basis: the same decision on the model's own
@@ -323,8 +326,9 @@ class UNetMethod:
         late = not held[IMMOBILE] and not dimers
         out: list[list[TrajectoryLabel]] = []
         basis: list[list[TrajectoryLabel]] = []
-        carving = self._carving(per_fov, evidence, counts, rule) \
-            if carve and held[IMMOBILE] and not dimers else None
+        carve = held[IMMOBILE] and not dimers and (
+            not tracked or field_persistence(evidence) >= PERSISTENT)
+        carving = self._carving(per_fov, evidence, counts, rule) if carve else None
         for f, (labels, ev) in enumerate(zip(per_fov, evidence, strict=True)):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
