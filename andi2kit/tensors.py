@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from andi2kit.constants import BRIGHTNESS
+
 
 @dataclass
 class DenseTrajectories:
@@ -161,3 +163,30 @@ def unpack(tensor: FOVTensor, out: np.ndarray) -> list[np.ndarray]:
         rows_of[i].append(r)
     return [np.concatenate([flat[r] for r in rs])[: int(L)]
             for rs, L in zip(rows_of, tensor.length, strict=True)]
+
+
+def uncertain_frames(trajs: pd.DataFrame) -> dict[int, np.ndarray]:
+    """``{traj_idx: bool array over the trajectory's frames}`` from a ``flags`` column (any
+    bit set), empty without one."""
+    if "flags" not in trajs:
+        return {}
+    return {int(i): g.sort_values("frame")["flags"].to_numpy() != 0
+            for i, g in trajs.groupby("traj_idx")}
+
+
+def per_trajectory(dense: DenseTrajectories) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per trajectory, its ``(T_i, 2)`` positions and frame numbers."""
+    positions = [dense.pos[i, :int(L)] for i, L in enumerate(dense.length)]
+    numbers = [dense.start[i] + np.arange(int(L)) for i, L in enumerate(dense.length)]
+    return positions, numbers
+
+
+def brightness_per_trajectory(trajs: pd.DataFrame, dense: DenseTrajectories,
+                              numbers: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Per trajectory of ``dense``, the tracker's spot brightness over its frames
+    ``numbers`` (NaN where unknown); None without a ``brightness`` column (Track 2)."""
+    if BRIGHTNESS not in trajs:
+        return None
+    by = {int(i): g.set_index("frame")[BRIGHTNESS] for i, g in trajs.groupby("traj_idx")}
+    return [by[int(i)].reindex(f).to_numpy(float) if int(i) in by else np.full(f.size, np.nan)
+            for i, f in zip(dense.idx, numbers, strict=True)]

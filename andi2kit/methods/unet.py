@@ -24,7 +24,7 @@ from andi2kit import (
     states,
     still_runs,
 )
-from andi2kit.constants import BRIGHTNESS, COLUMN, CONFINED, IMMOBILE
+from andi2kit.constants import COLUMN, CONFINED, IMMOBILE
 from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
 from andi2kit.errors import InputError, OptionError
 from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
@@ -33,7 +33,15 @@ from andi2kit.pooled_msd import PooledMsd
 from andi2kit.pooling import Pooling
 from andi2kit.segment import Segmenter, smooth_states
 from andi2kit.step_alpha import PERSISTENT, StepAlpha, field_persistence
-from andi2kit.tensors import DenseTrajectories, pack, to_dense, unpack
+from andi2kit.tensors import (
+    DenseTrajectories,
+    brightness_per_trajectory,
+    pack,
+    per_trajectory,
+    to_dense,
+    uncertain_frames,
+    unpack,
+)
 
 #: Shortest segment of a tracked particle that informs a Track 1 experiment's pooling
 #: (:meth:`UNetMethod.context_segments`); shorter pieces of the field's tracks (a particle
@@ -41,33 +49,6 @@ from andi2kit.tensors import DenseTrajectories, pack, to_dense, unpack
 #: (data/chal0, α MAE of the VIPs): VIPs alone 0.1007; with every segment 0.0969, >= 20
 #: frames 0.0976, >= 50 0.0961, >= 100 0.0972, >= 150 0.0969.
 CONTEXT_MIN_LENGTH = 50
-
-
-def uncertain_frames(trajs: pd.DataFrame) -> dict[int, np.ndarray]:
-    """``{traj_idx: bool array over the trajectory's frames}`` from a ``flags`` column (any
-    bit set), empty without one."""
-    if "flags" not in trajs:
-        return {}
-    return {int(i): g.sort_values("frame")["flags"].to_numpy() != 0
-            for i, g in trajs.groupby("traj_idx")}
-
-
-def _positions(dense: DenseTrajectories) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per trajectory, its ``(T_i, 2)`` positions and frame numbers."""
-    positions = [dense.pos[i, :int(L)] for i, L in enumerate(dense.length)]
-    numbers = [dense.start[i] + np.arange(int(L)) for i, L in enumerate(dense.length)]
-    return positions, numbers
-
-
-def _brightness(trajs: pd.DataFrame, dense: DenseTrajectories,
-                numbers: list[np.ndarray]) -> list[np.ndarray] | None:
-    """Per trajectory of ``dense``, the tracker's spot brightness over its frames
-    ``numbers`` (NaN where unknown); None without a ``brightness`` column (Track 2)."""
-    if BRIGHTNESS not in trajs:
-        return None
-    by = {int(i): g.set_index("frame")[BRIGHTNESS] for i, g in trajs.groupby("traj_idx")}
-    return [by[int(i)].reindex(f).to_numpy(float) if int(i) in by else np.full(f.size, np.nan)
-            for i, f in zip(dense.idx, numbers, strict=True)]
 
 
 #: Decimals of the positions kept in the evidence (px; far below the localisation noise).
@@ -210,8 +191,8 @@ class UNetMethod:
         if not self.gives_evidence:
             return labels, None
         probabilities = state_mixture.segment_probabilities(labels, frames)
-        positions, numbers = _positions(dense)
-        brightness = _brightness(trajs, dense, numbers)
+        positions, numbers = per_trajectory(dense)
+        brightness = brightness_per_trajectory(trajs, dense, numbers)
         context: list[list[float]] = []
         tracks: dict = {}
         if field is None or field.empty:
@@ -252,7 +233,7 @@ class UNetMethod:
         calls = [smooth_states(f[:, COLUMN["state"]], self.segmenter.min_dwell)
                  for f in frames]
         # the still runs only where the checkpoint uses them (the standing-still rule)
-        return state_evidence.fov_evidence(calls, *_positions(dense), brightness,
+        return state_evidence.fov_evidence(calls, *per_trajectory(dense), brightness,
                                            still_settings=self.still_runs)
 
     def _field_evidence(self, field: pd.DataFrame
@@ -265,8 +246,8 @@ class UNetMethod:
         # judged right 20 times from the field, 19 from the VIPs (/tmp probe of stop 27);
         # without the brightness the dimer experiments were judged confined (17)
         dense, tensor, frames = self._predict(field)
-        positions, numbers = _positions(dense)
-        brightness = _brightness(field, dense, numbers)
+        positions, numbers = per_trajectory(dense)
+        brightness = brightness_per_trajectory(field, dense, numbers)
         evidence = self.fov_evidence(dense, frames, brightness)
         # the partner counts of every tracked particle too: the ten VIPs' few bindings
         # judged crowded single-state and trap experiments dimerization by chance
