@@ -18,6 +18,11 @@ BOX_PX = 1.8 * FOV_PX
 #: Localisation noise σ (pixels) of the challenge's public trajectories.
 LOCALISATION_NOISE = 0.12
 
+#: Localisation error σ (pixels, per axis) of the positions our tracker finds in challenge
+#: videos: 0.06-0.09 per experiment on the Track 1 tuning seeds (chal0v, comp0v, dtraps0v;
+#: frames the tracker was sure of, within 1 px of the truth).
+TRACKED_NOISE = 0.07
+
 #: Diffusive state names; a state's code in label files is its position here.
 STATE_NAMES = ("immobile", "confined", "free", "directed")
 #: The state codes by name.

@@ -302,16 +302,15 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
             # (carving every Track 1 experiment cost JSC on the chal0v tuning seed: 0.819 ->
             # 0.782; docs/states.md, *Still runs carved in Track 1*)
             per_fov, basis = m.decide_experiment(per_fov, evidence, tracked=track == 1)
-            # the pooled-MSD α assumes the public trajectories' localisation noise, not
-            # that of positions tracked in videos (on the chal0 tuning seed: α MAE 0.106 ->
-            # 0.108 with it on Track 1)
-            positions = _positions(per_fov, evidence) if track == 2 else None
+            # Track 1 too: its step α corrected for the tracker's error, not the pooled MSD
+            positions = _positions(per_fov, evidence)
         raw = [lab for labels in per_fov for lab in labels]
         # Track 1: the experiment's states learnt from every particle tracked in its videos
         # (the evidence of a Track 2 FOV holds none; an ensemble from them too was measured
         # and not kept: docs/track1.md)
         context = m.context_segments(evidence) if hasattr(m, "context_segments") else None
-        pooled = m.pool(raw, positions, context) if hasattr(m, "pool") else raw
+        pooled = m.pool(raw, positions, context, tracked=track == 1) \
+            if hasattr(m, "pool") else raw
         k = 0
         for f, labels in zip(fovs, per_fov, strict=True):
             _write_if_changed(layout.prediction_path(out, track, e, f),
@@ -319,7 +318,8 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
             k += len(labels)
         flat = [lab for labels in basis for lab in labels]
         write_ensemble(layout.ensemble_path(out, track, e),
-                       m.ensemble(flat) if positions is None else m.ensemble(flat, positions))
+                       m.ensemble(flat) if positions is None
+                       else m.ensemble(flat, positions, tracked=track == 1))
         report.ensembles.append(e)
     except Exception as exc:
         report.ensemble_failed[e] = f"{type(exc).__name__}: {exc}"
@@ -331,10 +331,15 @@ def _positions(per_fov: list[list], evidence: list[dict | None]) -> list[np.ndar
     out = []
     for labels, ev in zip(per_fov, evidence, strict=True):
         held = (ev or {}).get("positions") or {}
+        unsure = (ev or {}).get("unsure") or {}
         for lab in labels:
             xy = np.asarray(held.get(str(lab.idx), []), dtype=np.float64)
             if xy.shape != (lab.T, 2):
                 return None
+            off = np.asarray(unsure.get(str(lab.idx), []), dtype=np.int64)
+            if off.size:  # Track 1: no position the tracker was unsure of
+                xy = xy.copy()
+                xy[off[(off >= 0) & (off < lab.T)]] = np.nan
             out.append(xy)
     return out
 

@@ -131,6 +131,15 @@ def field_persistence(evidence: Sequence[dict]) -> float:
     return step_correlation(pieces)[0] if pieces else float("nan")
 
 
+def _finite_runs(xy: np.ndarray) -> list[np.ndarray]:
+    """The runs of ``xy``'s rows without a NaN (positions left out)."""
+    ok = np.isfinite(xy).all(axis=1)
+    if ok.all():
+        return [xy]
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
+    return [xy[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def alpha_of_correlation(rho: float) -> float:
     """The α of fractional Brownian motion whose successive steps correlate as ``rho``,
     within ``[0, 2]``.
@@ -237,7 +246,8 @@ class StepAlpha:
             if not fast.any():
                 continue
             bounds = np.concatenate(([0], lab.cp, [lab.T])).astype(int)
-            pieces = [xy[bounds[i]:bounds[i + 1]] for i in np.flatnonzero(fast)]
+            pieces = [run for i in np.flatnonzero(fast)
+                      for run in _finite_runs(xy[bounds[i]:bounds[i + 1]])]
             rho, pairs = step_correlation(pieces, self.noise)
             if pairs >= self.min_pairs and np.isfinite(rho):
                 est[k] = _Estimate(fast, alpha_of_correlation(rho), pairs, trapped)
