@@ -23,6 +23,12 @@ LOCALISATION_NOISE = 0.12
 #: frames the tracker was sure of, within 1 px of the truth).
 TRACKED_NOISE = 0.07
 
+#: Successive one-frame steps that correlate at least this much (fBm's ρ at α ≈ 1.68) make a
+#: field of near-ballistic movers: the tracker carries a drift across encounters there
+#: (``TrackingParams.untangle_persistence``) and Track 1 carves their stops into still runs
+#: (:func:`andi2kit.step_alpha.field_persistence`).
+PERSISTENT_STEPS = 0.6
+
 #: Diffusive state names; a state's code in label files is its position here.
 STATE_NAMES = ("immobile", "confined", "free", "directed")
 #: The state codes by name.

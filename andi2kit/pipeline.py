@@ -327,7 +327,8 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
 
 def _positions(per_fov: list[list], evidence: list[dict | None]) -> list[np.ndarray] | None:
     """Every trajectory's positions from its FOV's evidence, in the order of ``per_fov``'s
-    labels (None when a FOV's evidence lacks a trajectory's or holds another length)."""
+    labels, NaN where the tracker was unsure of them (Track 1, the evidence's ``unsure``);
+    None when a FOV's evidence lacks a trajectory's or holds another length."""
     out = []
     for labels, ev in zip(per_fov, evidence, strict=True):
         held = (ev or {}).get("positions") or {}
@@ -337,7 +338,7 @@ def _positions(per_fov: list[list], evidence: list[dict | None]) -> list[np.ndar
             if xy.shape != (lab.T, 2):
                 return None
             off = np.asarray(unsure.get(str(lab.idx), []), dtype=np.int64)
-            if off.size:  # Track 1: no position the tracker was unsure of
+            if off.size:
                 xy = xy.copy()
                 xy[off[(off >= 0) & (off < lab.T)]] = np.nan
             out.append(xy)

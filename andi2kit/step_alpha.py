@@ -47,9 +47,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from andi2kit.constants import DIRECTED, FREE, IMMOBILE, LOCALISATION_NOISE
+from andi2kit.constants import DIRECTED, FREE, IMMOBILE, LOCALISATION_NOISE, PERSISTENT_STEPS
 from andi2kit.labels import TrajectoryLabel
-from andi2kit.still_runs import still_posterior
+from andi2kit.still_runs import runs, still_posterior
 
 
 def step_correlation(pieces: Sequence[np.ndarray], noise: float = LOCALISATION_NOISE,
@@ -106,9 +106,8 @@ def step_correlation(pieces: Sequence[np.ndarray], noise: float = LOCALISATION_N
     return (cov + noise ** 2) / spread, pairs
 
 
-#: Successive steps that correlate at least this much (fBm's ρ at α ≈ 1.68) make a field of
-#: near-ballistic movers, whose stops show plainly in tracked positions.
-PERSISTENT = 0.6
+#: A field whose steps correlate this much keeps its heading: its stops show plainly.
+PERSISTENT = PERSISTENT_STEPS
 
 
 def field_persistence(evidence: Sequence[dict]) -> float:
@@ -129,15 +128,6 @@ def field_persistence(evidence: Sequence[dict]) -> float:
         held = (ev.get("field") or {}).get("positions") or ev.get("positions") or {}
         pieces += [np.asarray(xy, dtype=np.float64).reshape(-1, 2) for xy in held.values()]
     return step_correlation(pieces)[0] if pieces else float("nan")
-
-
-def _finite_runs(xy: np.ndarray) -> list[np.ndarray]:
-    """The runs of ``xy``'s rows without a NaN (positions left out)."""
-    ok = np.isfinite(xy).all(axis=1)
-    if ok.all():
-        return [xy]
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
-    return [xy[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def alpha_of_correlation(rho: float) -> float:
@@ -246,8 +236,10 @@ class StepAlpha:
             if not fast.any():
                 continue
             bounds = np.concatenate(([0], lab.cp, [lab.T])).astype(int)
-            pieces = [run for i in np.flatnonzero(fast)
-                      for run in _finite_runs(xy[bounds[i]:bounds[i + 1]])]
+            # a position left out (NaN: the tracker was unsure of it) splits its piece
+            pieces = [piece[a:b] for i in np.flatnonzero(fast)
+                      for piece in [xy[bounds[i]:bounds[i + 1]]]
+                      for a, b in runs(np.isfinite(piece).all(axis=1))]
             rho, pairs = step_correlation(pieces, self.noise)
             if pairs >= self.min_pairs and np.isfinite(rho):
                 est[k] = _Estimate(fast, alpha_of_correlation(rho), pairs, trapped)

@@ -145,6 +145,8 @@ class UNetMethod:
             # Track 1: every tracked particle's segments, and its labels and positions
             ident["evidence_context"] = ["alpha", "K", "state", "length"]
             ident["evidence_field"] = ["labels", "positions", "starts", "brightness"]
+            # Track 1: the frames the tracker was unsure of (left out of the step α)
+            ident["evidence_unsure"] = "flags != 0"
         return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
@@ -187,7 +189,8 @@ class UNetMethod:
         :func:`andi2kit.partners.short_segment_K`) and their probabilities; under
         ``positions`` each trajectory's positions, for the pooled-MSD α of :meth:`pool`."""
         dense, tensor, frames = self._predict(trajs)
-        labels = self.segments(tensor, frames, uncertain_frames(trajs))
+        unsure = uncertain_frames(trajs)
+        labels = self.segments(tensor, frames, unsure)
         if not self.gives_evidence:
             return labels, None
         probabilities = state_mixture.segment_probabilities(labels, frames)
@@ -224,7 +227,7 @@ class UNetMethod:
                         "context": context,
                         "field": tracks,
                         "unsure": {str(i): np.flatnonzero(m).tolist()
-                                   for i, m in uncertain_frames(trajs).items() if m.any()},
+                                   for i, m in unsure.items() if m.any()},
                         **_located(labels, positions, numbers)}
 
     def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray],

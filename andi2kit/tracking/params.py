@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 # movie frames of a challenge video (page 0, the VIP frame, comes on top)
-from andi2kit.constants import N_FRAMES
+from andi2kit.constants import N_FRAMES, PERSISTENT_STEPS
 
 #: Shortest trajectory the challenge generates (``_defaults_andi2()._min_T``).
 MIN_LENGTH = 20
@@ -247,7 +247,7 @@ class TrackingParams:
     untangle_none: float = 10.0
     untangle_gap: int = 10
     untangle_reach: float = 4.0
-    untangle_persistence: float = 0.6
+    untangle_persistence: float = PERSISTENT_STEPS
     amp_scatter: float = 0.1
     refine: bool = True
     psf_sigma: float = 0.79
