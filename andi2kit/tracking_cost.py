@@ -357,8 +357,8 @@ def loss_costs(losses: pd.DataFrame, ref: str | Path, predictions: str | Path
     Returns
     -------
     costs : pandas.DataFrame
-        Per loss: ``cause, swap, frames`` and the sums ``K`` (squared log1p-K errors, the
-        terms of the K MSLE) and ``alpha`` (absolute α errors).
+        Per loss: ``cause, swap, swap_at_loss, frames`` and the sums ``K`` (squared
+        log1p-K errors, the terms of the K MSLE) and ``alpha`` (absolute α errors).
     totals : dict
         The same sums over every VIP frame of the FOVs predicted (``K``, ``alpha``).
 
@@ -378,9 +378,11 @@ def loss_costs(losses: pd.DataFrame, ref: str | Path, predictions: str | Path
             for r in mine[mine["traj_idx"] == idx].itertuples(index=False):
                 lo = int(r.frame) - start
                 hi = lo + int(r.frames_lost)
-                rows.append({"cause": r.cause, "swap": r.swap, "frames": hi - lo,
+                rows.append({"cause": r.cause, "swap": r.swap,
+                             "swap_at_loss": getattr(r, "swap_at_loss", r.swap),
+                             "frames": hi - lo,
                              "K": float(k[lo:hi].sum()), "alpha": float(a[lo:hi].sum())})
-    cols = ["cause", "swap", "frames", "K", "alpha"]
+    cols = ["cause", "swap", "swap_at_loss", "frames", "K", "alpha"]
     return pd.DataFrame(rows, columns=cols), totals
 
 
@@ -397,9 +399,11 @@ def loss_cost_table(costs: dict[str, tuple[pd.DataFrame, dict[str, float]]]):
             return f"{100 * v / max(totals[key], 1e-12):.1f} %"
 
         first = True
-        for key in ("swap", "cause"):
+        for key in ("swap", "met as → swap", "cause"):
             if found.empty:
                 continue
+            if key == "met as → swap":  # alike where they met, and over the frames lost?
+                found = found.assign(**{key: found["swap_at_loss"] + " → " + found["swap"]})
             g = found.groupby(key).agg(losses=("frames", "size"), frames=("frames", "sum"),
                                        K=("K", "sum"), alpha=("alpha", "sum"))
             for n, (name, r) in enumerate(g.iterrows()):
@@ -412,5 +416,7 @@ def loss_cost_table(costs: dict[str, tuple[pd.DataFrame, dict[str, float]]]):
                       share(found.K.sum(), "K"), share(found.alpha.sum(), "alpha"),
                       style="bold", end_section=True)
     t.caption = ("share: of the per-frame squared log1p-K and absolute α errors summed over "
-                 "all VIP frames of the method's predictions on the tracked VIPs")
+                 "all VIP frames of the method's predictions on the tracked VIPs; met as: "
+                 "the swap judged at the loss frame alone (look-alike → different: the two "
+                 "moved alike where they met and not over the frames lost)")
     return t

@@ -100,6 +100,7 @@ def test_a_loss_costs_the_errors_of_the_frames_it_lasts(tmp_path):
     assert np.isclose(totals["alpha"], 200 * 0.2 + 50 * 0.5)  # VIP 0's α is 0.2 off
     cells = [r for c in loss_cost_table({"unet": (found, totals)}).columns for r in c._cells]
     assert "different" in cells and "encounter" in cells and "100.0 %" in cells
+    assert "different → different" in cells  # judged at the loss frame: as given
 
 
 def test_the_report_shows_identity_kept_between_tracked_and_true():

@@ -270,9 +270,9 @@ def test_losses_are_classified_by_cause():
     out = classify_losses(errors, flags, everyone, dets, vips)
     assert out.to_dict("records") == [
         {"traj_idx": 0, "frame": 0, "cause": "frame0", "frames_lost": 5, "followed": -1,
-         "swap": "unknown"},
+         "swap": "unknown", "swap_at_loss": "unknown"},
         {"traj_idx": 1, "frame": 10, "cause": "gap", "frames_lost": 10, "followed": -1,
-         "swap": "unknown"},
+         "swap": "unknown", "swap_at_loss": "unknown"},
     ]
     # the same loss without the tracker's gap flag: an encounter (particle 7 within 3 px)
     out = classify_losses(errors, flags.assign(flags=0), everyone, dets, vips)
@@ -308,9 +308,18 @@ def test_a_loss_says_whom_the_vip_followed_and_whether_it_moves_alike(tmp_path):
                               labels=labels)
         return list(zip(out["followed"], out["swap"], strict=True))
 
-    # VIP 1 changes state at frame 12; particle 7 moves as the VIP did before it
+    # 10 frames lost in one run (10-19): followed is the majority (6), 7; alike throughout
+    assert losses("1,1.0,0.8,2,20\n7,1.2,0.9,2,20\n8,1,1,2,20\n") == [(7, "look-alike")]
+    # VIP 1 changes state at frame 12, particle 7 goes on as the VIP did before it: alike
+    # where they met, not over the frames the loss costs
     assert losses("1,1.0,0.8,2,12,0.01,0.5,1,20\n7,1.2,0.9,2,20\n8,1,1,2,20\n") == [
-        (7, "look-alike")]  # 10 frames lost in one run: followed is the majority (6), 7
+        (7, "different")]
+    met = classify_losses(errors, flags, everyone, dets, vips, tracked=tracked,
+                          labels=frame_labels(labs, {1: 0, 7: 0, 8: 0}))
+    assert met["swap_at_loss"].tolist() == ["look-alike"]  # at frame 10 they moved alike
+    # a change at frame 19 leaves 9 of the 10 lost frames alike
+    assert losses("1,1.0,0.8,2,19,0.01,0.5,1,20\n7,1.2,0.9,2,20\n8,1,1,2,20\n") == [
+        (7, "look-alike")]
     assert losses("1,1.0,0.8,2,20\n7,1.0,0.3,2,20\n8,1,1,2,20\n") == [(7, "different")]
     assert losses("1,1.0,0.8,2,20\n7,0.3,0.8,2,20\n8,1,1,2,20\n") == [(7, "different")]
     assert losses("1,1.0,0.8,2,20\n7,1.0,0.8,1,20\n8,1,1,2,20\n") == [(7, "different")]

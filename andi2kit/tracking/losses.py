@@ -31,10 +31,13 @@ the true particle nearest the tracked positions of the lost frames, within ``tol
 none). From the FOV's Track 2 labels (``ref/track_2``), each loss is also a ``swap`` of kind
 
 ``look-alike``
-    the followed particle moves like the VIP at the loss frame (same state, α within 0.2, K
-    within a factor of 2): the labels predicted from it still fit the VIP;
+    the followed particle moves like the VIP (same state, α within 0.2, K within a factor of
+    2) on at least 90 % of the frames the loss costs: the labels predicted from it still fit
+    the VIP;
 ``different``
-    it moves otherwise: the VIP's labels are predicted from another motion;
+    it moves otherwise over those frames: the VIP's labels are predicted from another motion
+    (two particles alike when they meet and not later count here: in a trap experiment two
+    free movers swap, and one of them is trapped a few frames on);
 ``none``
     the tracked positions are on no particle (a gap bridged by a guess);
 ``unknown``
@@ -64,8 +67,8 @@ CAUSES = ("frame0", "merged", "missed", "gap", "encounter", "linking")
 SWAPS = ("look-alike", "different", "none", "unknown")
 
 #: A followed particle is a look-alike when its state is the VIP's and its α and log10 K are
-#: this close to the VIP's at the loss frame.
-ALIKE_ALPHA, ALIKE_LOG10_K = 0.2, 0.3
+#: this close to the VIP's on at least ``ALIKE_SHARE`` of the frames the loss costs.
+ALIKE_ALPHA, ALIKE_LOG10_K, ALIKE_SHARE = 0.2, 0.3, 0.9
 
 _GAP_BITS = REACQUIRED | FILLED | INTERPOLATED | HELD
 
@@ -102,7 +105,10 @@ def classify_losses(errors: pd.DataFrame, flags: pd.DataFrame, truth_all: pd.Dat
     Returns
     -------
     pandas.DataFrame
-        One row per loss: ``traj_idx, frame, cause, frames_lost, followed, swap``.
+        One row per loss: ``traj_idx, frame, cause, frames_lost, followed, swap`` and
+        ``swap_at_loss`` (the same judged at the loss frame alone: a swap ``look-alike``
+        there and ``different`` over the frames lost is one that the two particles' motion
+        where they met could not have told).
     """
     e = errors.merge(flags, on=["traj_idx", "frame"], how="left")
     tracked_at = None if tracked is None else tracked.drop_duplicates(
@@ -131,12 +137,15 @@ def classify_losses(errors: pd.DataFrame, flags: pd.DataFrame, truth_all: pd.Dat
                                merge_radius, overlap_radius, window)
                 who = -1 if tracked_at is None else _followed(
                     tracked_at, by_frame, int(idx), frames[k:end], tol)
+                known = tracked_at is not None
                 rows.append({"traj_idx": int(idx), "frame": t, "cause": cause,
                              "frames_lost": end - k, "followed": who,
-                             "swap": _swap(labels, int(idx), who, t, tracked_at is not None)})
+                             "swap": _swap(labels, int(idx), who, frames[k:end], known),
+                             "swap_at_loss": _swap(labels, int(idx), who, frames[k:k + 1],
+                                                   known)})
             k = end
     return pd.DataFrame(rows, columns=["traj_idx", "frame", "cause", "frames_lost",
-                                       "followed", "swap"])
+                                       "followed", "swap", "swap_at_loss"])
 
 
 def frame_labels(path: str | Path, first_frames: dict[int, int]
@@ -180,7 +189,8 @@ def _followed(tracked_at: pd.DataFrame, by_frame: dict, idx: int, frames: np.nda
     return max(set(votes), key=votes.count) if votes else -1
 
 
-def _swap(labels: dict | None, vip: int, other: int, t: int, known: bool) -> str:
+def _swap(labels: dict | None, vip: int, other: int, frames: np.ndarray,
+          known: bool) -> str:
     if not known:
         return "unknown"
     if other < 0:
@@ -190,12 +200,12 @@ def _swap(labels: dict | None, vip: int, other: int, t: int, known: bool) -> str
 
     def at(i: int) -> np.ndarray:
         first, per = labels[i]
-        return per[min(max(t - first, 0), len(per) - 1)]
+        return per[np.clip(np.asarray(frames, dtype=np.int64) - first, 0, len(per) - 1)]
 
-    (a1, k1, s1), (a2, k2, s2) = at(vip), at(other)
-    dk = abs(np.log10(max(k1, 1e-12)) - np.log10(max(k2, 1e-12)))
-    return "look-alike" if (s1 == s2 and abs(a1 - a2) < ALIKE_ALPHA
-                            and dk < ALIKE_LOG10_K) else "different"
+    (a1, k1, s1), (a2, k2, s2) = at(vip).T, at(other).T
+    dk = np.abs(np.log10(np.maximum(k1, 1e-12)) - np.log10(np.maximum(k2, 1e-12)))
+    alike = (s1 == s2) & (np.abs(a1 - a2) < ALIKE_ALPHA) & (dk < ALIKE_LOG10_K)
+    return "look-alike" if alike.size and alike.mean() >= ALIKE_SHARE else "different"
 
 
 def _nearest_other(by_frame: dict, t: int, xy: np.ndarray, idx: int) -> float:
@@ -252,7 +262,7 @@ def losses_folder(public: str | Path, ref: str | Path, tracks: str | Path,
     -------
     pandas.DataFrame
         One row per loss: ``exp, fov, traj_idx, frame, cause, frames_lost, followed,
-        swap``.
+        swap, swap_at_loss``.
     """
     params = TrackingParams() if params is None else params
     public = Path(public)
@@ -275,7 +285,8 @@ def losses_folder(public: str | Path, ref: str | Path, tracks: str | Path,
                                 parts, _detections(video, params), vips,
                                 tracked=_to_pixels(tracked, origin), labels=labels, **kwargs)
         out.append(found.assign(exp=exp, fov=fov))
-    cols = ["exp", "fov", "traj_idx", "frame", "cause", "frames_lost", "followed", "swap"]
+    cols = ["exp", "fov", "traj_idx", "frame", "cause", "frames_lost", "followed", "swap",
+            "swap_at_loss"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
 
@@ -313,7 +324,8 @@ def losses_table(losses: pd.DataFrame):
     t.caption = ("a loss: the tracked VIP leaves the true particle (> 1 px) for ≥ 3 frames; "
                  "see andi2kit.tracking.losses for the causes"
                  + ("; → look-alike: it follows a particle in the same state with α within "
-                    f"{ALIKE_ALPHA} and K within a factor {10 ** ALIKE_LOG10_K:.0f} (cheap "
-                    "in score), → different: another motion, → none: no particle"
+                    f"{ALIKE_ALPHA} and K within a factor {10 ** ALIKE_LOG10_K:.0f} on "
+                    f"≥ {ALIKE_SHARE:.0%} of the frames lost (cheap in score), → different: "
+                    "another motion, → none: no particle"
                     if swaps else ""))
     return t

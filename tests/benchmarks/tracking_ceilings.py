@@ -13,7 +13,7 @@ one stage is replaced by an oracle that knows which true particle each detection
     stretches before and after): the most pairwise untangling can give;
 ``oracle-movers``
     the untangler's own rule, except at contacts of two true particles that move otherwise
-    (state, α or K differ at the contact, as ``--losses`` defines a look-alike), where the
+    (state, α or K differ at the contact, with ``--losses``' thresholds), where the
     truth decides: what deciding only the contacts that matter for the score could give;
 ``oracle-reacquire``, ``oracle-both``
     the tracker (or ``oracle-untangle``) with the VIP logic's re-acquisition predicting the
