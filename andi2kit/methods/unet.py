@@ -314,13 +314,16 @@ class UNetMethod:
         basis: list[list[TrajectoryLabel]] = []
         carve = held[IMMOBILE] and not dimers and (
             not tracked or field_persistence(evidence) >= PERSISTENT)
-        carving = self._carving(per_fov, evidence, counts, rule) if carve else None
+        # tracked positions stand still within the tracker's error, not the public noise
+        stills = replace(self.still_runs, noise=TRACKED_NOISE) \
+            if tracked and self.still_runs is not None else self.still_runs
+        carving = self._carving(per_fov, evidence, counts, rule, stills) if carve else None
         for f, (labels, ev) in enumerate(zip(per_fov, evidence, strict=True)):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
             own = self._restate(labels, probs, held, late)
             if carving is not None:
-                own = still_runs.carve(own, carving[0][f], self.still_runs, carving[1][f])
+                own = still_runs.carve(own, carving[0][f], stills, carving[1][f])
             basis.append(own)
             if dimers:
                 out.append(self._restate(*partners.choose_segments(
@@ -357,15 +360,17 @@ class UNetMethod:
         return per_fov
 
     def _carving(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict],
-                 counts: list[dict[str, float]], rule: state_mixture.Decision
+                 counts: list[dict[str, float]], rule: state_mixture.Decision,
+                 settings: still_runs.StillRuns | None
                  ) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]] | None:
         """Per FOV, the labels' positions and still masks
-        (:func:`andi2kit.still_runs.still_masks`) when the checkpoint asks for still runs,
+        (:func:`andi2kit.still_runs.still_masks` with ``settings``, the checkpoint's still
+        runs with the positions' noise) when the checkpoint asks for still runs,
         they are traps' (enough of the experiment's long still runs stand still, when it has
         enough to tell: ``rule.min_standing`` of ``rule.min_standing_runs``) and no dimers'
         (:func:`andi2kit.still_runs.partnered_share`, over every trajectory of the
         evidence); None otherwise."""
-        if self.still_runs is None:
+        if settings is None:
             return None
         runs = sum(float(c.get("still_runs", 0.0)) for c in counts)
         standing = sum(float(c.get("standing_runs", 0.0)) for c in counts)
@@ -373,14 +378,14 @@ class UNetMethod:
             return None  # slow states that keep spreading, not traps
         parsed = [{k: np.asarray(v, float).reshape(-1, 2)
                    for k, v in ev.get("positions", {}).items()} for ev in evidence]
-        by_idx = [dict(zip(h, still_runs.still_masks(list(h.values()), self.still_runs),
+        by_idx = [dict(zip(h, still_runs.still_masks(list(h.values()), settings),
                            strict=True)) for h in parsed]
         firsts = [[int(ev.get("starts", {}).get(k, 0)) for k in h]
                   for h, ev in zip(parsed, evidence, strict=True)]
         share = still_runs.partnered_share([list(h.values()) for h in parsed], firsts,
                                            [list(m.values()) for m in by_idx],
-                                           self.still_runs.partner_radius)
-        if share > self.still_runs.max_partnered:
+                                           settings.partner_radius)
+        if share > settings.max_partnered:
             return None
         xy = [[h.get(str(lab.idx), np.zeros((0, 2))) for lab in labels]
               for labels, h in zip(per_fov, parsed, strict=True)]
