@@ -367,3 +367,40 @@ def settings_dict(settings: StillRuns = StillRuns()) -> dict:
     if d["max_lag"] == 1:
         del d["max_lag"]
     return d
+
+
+def experiment_masks(per_fov: Sequence[Sequence[TrajectoryLabel]], evidence: Sequence[dict],
+                     counts: Sequence[dict], settings: StillRuns,
+                     min_standing_runs: float, min_standing: float
+                     ) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]] | None:
+    """Per FOV of one experiment, its labels' positions and still masks
+    (:func:`still_masks` with ``settings``: the still runs with the positions' noise) for
+    :func:`carve`, where the still runs are traps': enough of the experiment's long still runs
+    stand still (``min_standing`` of them, when it has ``min_standing_runs`` to tell; the
+    ``still_runs`` and ``standing_runs`` of its FOVs' evidence ``counts``) and few have a
+    partner beside them (:func:`partnered_share` over every trajectory of the ``evidence``,
+    at most ``settings.max_partnered``); None otherwise.
+
+    See Also
+    --------
+    andi2kit.state_mixture.Decision : where ``min_standing_runs`` and ``min_standing`` live.
+    """
+    runs_ = sum(float(c.get("still_runs", 0.0)) for c in counts)
+    standing = sum(float(c.get("standing_runs", 0.0)) for c in counts)
+    if runs_ >= min_standing_runs and standing < min_standing * runs_:
+        return None  # slow states that keep spreading, not traps
+    parsed = [{k: np.asarray(v, float).reshape(-1, 2)
+               for k, v in ev.get("positions", {}).items()} for ev in evidence]
+    by_idx = [dict(zip(h, still_masks(list(h.values()), settings), strict=True))
+              for h in parsed]
+    firsts = [[int(ev.get("starts", {}).get(k, 0)) for k in h]
+              for h, ev in zip(parsed, evidence, strict=True)]
+    share = partnered_share([list(h.values()) for h in parsed], firsts,
+                            [list(m.values()) for m in by_idx], settings.partner_radius)
+    if share > settings.max_partnered:
+        return None
+    xy = [[h.get(str(lab.idx), np.zeros((0, 2))) for lab in labels]
+          for labels, h in zip(per_fov, parsed, strict=True)]
+    masks = [[m.get(str(lab.idx), np.zeros(0, bool)) for lab in labels]
+             for labels, m in zip(per_fov, by_idx, strict=True)]
+    return xy, masks

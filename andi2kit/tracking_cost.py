@@ -34,7 +34,7 @@ from rich import box
 from rich.table import Table
 
 from andi2kit import io, layout, provenance
-from andi2kit.constants import BRIGHTNESS
+from andi2kit.constants import BRIGHTNESS, LOCALISATION_NOISE
 from andi2kit.errors import InputError
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, TrackScore, score_track
@@ -220,10 +220,11 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
     """
     out = Path(out)
 
-    def scored(name: str, folder: Path, as_given: bool) -> TrackScore:
+    def scored(name: str, folder: Path, as_given: bool, opts: dict | None = None
+               ) -> TrackScore:
         before = _digests(folder) if as_given else None
-        run(public, out / name, 1, method, options=options, workers=workers, force=True,
-            progress=progress, tracks=folder)
+        run(public, out / name, 1, method, options=opts or options, workers=workers,
+            force=True, progress=progress, tracks=folder)
         if before is not None and _digests(folder) != before:
             # `run` tracks a video again when it takes the tracks for stale (the tracker's
             # code changed under a running job): the row would silently be "tracked"
@@ -235,7 +236,10 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
     # the true and kept runs take the tracked run's field tracks: they differ from it by the
     # VIPs only
     true_tracks = write_true_tracks(public, ref, out / "true_tracks", field=tracks)
-    true = scored("true", true_tracks, as_given=True)
+    # the true positions carry the public localisation noise, not the tracker's error
+    true = scored("true", true_tracks, as_given=True,
+                  opts=(options or {}) | {"tracked_noise": LOCALISATION_NOISE}
+                  if method == "unet" else None)
     kept = scored("kept", write_kept_tracks(public, ref, tracks, true_tracks,
                                             out / "kept_tracks"), as_given=True)
     return TrackingCost(method, tracked, true, kept)

@@ -146,3 +146,27 @@ def test_a_row_that_run_would_track_again_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(tc, "run", lambda *a, tracks, **k: ran.append(Path(tracks).name))
     cost = tc.tracking_cost(pub, ref, tmp_path / "tracks", tmp_path / "work", "msd")
     assert ran[2:] == ["tracks", "true_tracks", "kept_tracks"] and cost.method == "msd"
+
+
+def test_the_true_vips_are_read_with_the_public_noise(tmp_path, monkeypatch):
+    """The true VIP trajectories carry the challenge's localisation noise, not the tracker's
+    error: the U-Net's step α and still runs are told so on that run alone; a bad value is
+    refused before the model loads."""
+    import pytest
+
+    from andi2kit import tracking_cost as tc
+    from andi2kit.constants import LOCALISATION_NOISE
+    from andi2kit.errors import OptionError
+    from andi2kit.methods.unet import UNetMethod
+
+    pub, ref, *_ = _simulated_fov(tmp_path)
+    seen = {}
+    monkeypatch.setattr(tc, "run", lambda *a, tracks, options=None, **k:
+                        seen.__setitem__(Path(tracks).name, options))
+    monkeypatch.setattr(tc, "score_track", lambda *a, **k: None)
+    tc.tracking_cost(pub, ref, tmp_path / "tracks", tmp_path / "work", "unet",
+                     options={"pen": 3.0})
+    assert seen == {"tracks": {"pen": 3.0}, "kept_tracks": {"pen": 3.0},
+                    "true_tracks": {"pen": 3.0, "tracked_noise": LOCALISATION_NOISE}}
+    with pytest.raises(OptionError, match="tracked_noise"):
+        UNetMethod(tracked_noise=-0.1)

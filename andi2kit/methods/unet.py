@@ -87,14 +87,23 @@ class UNetMethod:
     state_stage : bool
         Per-frame states from the checkpoint's state stage (:mod:`andi2kit.states`) when it
         has one; False: the U-Net's own state head.
+    tracked_noise : float
+        Localisation error (px per axis) of Track 1 positions, which the step α and the
+        still runs correct for: the tracker's (:data:`~andi2kit.constants.TRACKED_NOISE`,
+        measured on simulated videos); the public noise where the positions are true ones.
     """
 
     name = "unet"
 
     def __init__(self, checkpoint: str | None = None, segmentation: str | None = None,
                  pen: float | None = None, ensemble: str | None = None,
-                 pooling: bool = True, state_stage: bool = True) -> None:
+                 pooling: bool = True, state_stage: bool = True,
+                 tracked_noise: float = TRACKED_NOISE) -> None:
         # the settings first: a bad option or settings file fails before TensorFlow loads
+        if not (np.isfinite(tracked_noise) and tracked_noise >= 0):
+            raise OptionError(f"tracked_noise must be a finite number >= 0, got "
+                              f"{tracked_noise!r}")
+        self.tracked_noise = float(tracked_noise)
         tuned_file = checkpoint_file(checkpoint).parent / "segmentation.json"
         tuned = read_json(tuned_file)
         seg = dict(tuned.get("segmenter", {"method": "optimal", "pen": 2.0}))
@@ -315,9 +324,11 @@ class UNetMethod:
         carve = held[IMMOBILE] and not dimers and (
             not tracked or field_persistence(evidence) >= PERSISTENT)
         # tracked positions stand still within the tracker's error, not the public noise
-        stills = replace(self.still_runs, noise=TRACKED_NOISE) \
+        stills = replace(self.still_runs, noise=self.tracked_noise) \
             if tracked and self.still_runs is not None else self.still_runs
-        carving = self._carving(per_fov, evidence, counts, rule, stills) if carve else None
+        carving = still_runs.experiment_masks(
+            per_fov, evidence, counts, stills, rule.min_standing_runs, rule.min_standing) \
+            if carve and stills is not None else None
         for f, (labels, ev) in enumerate(zip(per_fov, evidence, strict=True)):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
@@ -358,40 +369,6 @@ class UNetMethod:
         if called or clumping.clumped(max_partnered):
             return state_mixture.confined_below(per_fov, split.cut)
         return per_fov
-
-    def _carving(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict],
-                 counts: list[dict[str, float]], rule: state_mixture.Decision,
-                 settings: still_runs.StillRuns | None
-                 ) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]] | None:
-        """Per FOV, the labels' positions and still masks
-        (:func:`andi2kit.still_runs.still_masks` with ``settings``, the checkpoint's still
-        runs with the positions' noise) when the checkpoint asks for still runs,
-        they are traps' (enough of the experiment's long still runs stand still, when it has
-        enough to tell: ``rule.min_standing`` of ``rule.min_standing_runs``) and no dimers'
-        (:func:`andi2kit.still_runs.partnered_share`, over every trajectory of the
-        evidence); None otherwise."""
-        if settings is None:
-            return None
-        runs = sum(float(c.get("still_runs", 0.0)) for c in counts)
-        standing = sum(float(c.get("standing_runs", 0.0)) for c in counts)
-        if runs >= rule.min_standing_runs and standing < rule.min_standing * runs:
-            return None  # slow states that keep spreading, not traps
-        parsed = [{k: np.asarray(v, float).reshape(-1, 2)
-                   for k, v in ev.get("positions", {}).items()} for ev in evidence]
-        by_idx = [dict(zip(h, still_runs.still_masks(list(h.values()), settings),
-                           strict=True)) for h in parsed]
-        firsts = [[int(ev.get("starts", {}).get(k, 0)) for k in h]
-                  for h, ev in zip(parsed, evidence, strict=True)]
-        share = still_runs.partnered_share([list(h.values()) for h in parsed], firsts,
-                                           [list(m.values()) for m in by_idx],
-                                           settings.partner_radius)
-        if share > settings.max_partnered:
-            return None
-        xy = [[h.get(str(lab.idx), np.zeros((0, 2))) for lab in labels]
-              for labels, h in zip(per_fov, parsed, strict=True)]
-        masks = [[m.get(str(lab.idx), np.zeros(0, bool)) for lab in labels]
-                 for labels, m in zip(per_fov, by_idx, strict=True)]
-        return xy, masks
 
     @staticmethod
     def context_segments(evidence: list[dict | None] | None) -> np.ndarray | None:
@@ -438,14 +415,15 @@ class UNetMethod:
         near-ballistic states, then the step correlation of each trajectory's fast
         segments (:mod:`andi2kit.step_alpha`), as the settings ask. Positions ``tracked`` in
         videos (Track 1) take the step correlation alone, corrected for the tracker's error
-        (:data:`~andi2kit.constants.TRACKED_NOISE`), the frames it was unsure of left out
+        (``tracked_noise``), the frames it was unsure of left out
         (NaN); the pooled MSD assumes the public data's noise (on the chal0 tuning seed: α
         MAE 0.106 -> 0.108 with it on Track 1)."""
         if self.pooled_msd is not None and not tracked:
             labels = self.pooled_msd(labels, positions)
         if self.step_alpha is not None:
             # tracked positions: the tracker's own error, not the public data's noise
-            step = replace(self.step_alpha, noise=TRACKED_NOISE) if tracked else self.step_alpha
+            step = replace(self.step_alpha, noise=self.tracked_noise) if tracked \
+                else self.step_alpha
             labels = step(labels, positions)
         return labels
 
