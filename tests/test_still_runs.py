@@ -219,3 +219,33 @@ def test_trapped_runs_stand_still_where_a_slow_state_spreads():
         assert long >= 15, name
         share[name] = standing / long
     assert share["traps"] >= 0.6 and share["slow"] <= 0.2, share
+
+
+def test_tracked_evidence_reads_still_runs_with_the_trackers_error():
+    """Slow movers (D 0.05 px²/frame) between long stops, tracked with the tracker's error
+    (0.07 px): their moving steps are 10 still-step variances above that error but not above
+    the public 0.12 px's, so the evidence of tracked positions (a brightness column) counts
+    their still runs (measured 16 of the 20 stops), the same positions read as Track 2's count
+    none."""
+    import pandas as pd
+
+    from andi2kit.constants import TRACKED_NOISE
+    from andi2kit.methods.unet import UNetMethod
+    from andi2kit.tensors import to_dense
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(10):
+        steps = rng.normal(0, np.sqrt(2 * 0.05), (T, 2))  # per axis 2 D
+        steps[40:80] = 0.0  # a stop of 40 frames, another of 40
+        steps[120:160] = 0.0
+        xy = np.cumsum(steps, axis=0) + rng.normal(0, TRACKED_NOISE, (T, 2)) + 50 * i
+        rows.append(pd.DataFrame({"traj_idx": i, "frame": np.arange(T),
+                                  "x": xy[:, 0], "y": xy[:, 1]}))
+    dense = to_dense(pd.concat(rows, ignore_index=True))
+    frames = [np.tile([1.0, 0.05, 0, 0, 1, 0, 0], (T, 1)) for _ in range(10)]
+    unet = UNetMethod()
+    tracked = unet.fov_evidence(dense, frames, [np.ones(T)] * 10)
+    public = unet.fov_evidence(dense, frames, None)
+    assert tracked["still_runs"] >= 12 and public["still_runs"] == 0, (
+        tracked["still_runs"], public["still_runs"])

@@ -156,6 +156,8 @@ class UNetMethod:
             ident["evidence_field"] = ["labels", "positions", "starts", "brightness"]
             # Track 1: the frames the tracker was unsure of (left out of the step α)
             ident["evidence_unsure"] = "flags != 0"
+            # Track 1: still runs of the evidence with the positions' error
+            ident["evidence_tracked_noise"] = self.tracked_noise
         return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
@@ -243,12 +245,16 @@ class UNetMethod:
                      brightness: list[np.ndarray] | None = None) -> dict[str, float]:
         """:func:`andi2kit.state_evidence.fov_evidence` of one FOV: its per-frame states
         smoothed as the segmentation smooths them, its positions and (tracked VIPs) their
-        spots' brightness."""
+        spots' brightness; the still runs of tracked positions with ``tracked_noise``."""
         calls = [smooth_states(f[:, COLUMN["state"]], self.segmenter.min_dwell)
                  for f in frames]
         # the still runs only where the checkpoint uses them (the standing-still rule)
+        stills = self.still_runs
+        if brightness is not None and stills is not None:
+            # tracked in a video: still steps spread by the tracker's error
+            stills = replace(stills, noise=self.tracked_noise)
         return state_evidence.fov_evidence(calls, *per_trajectory(dense), brightness,
-                                           still_settings=self.still_runs)
+                                           still_settings=stills)
 
     def _field_evidence(self, field: pd.DataFrame
                         ) -> tuple[dict[str, float], list[list[float]], dict]:
