@@ -125,7 +125,8 @@ def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
     given = read_fov(public, track, exp, fov, tracks, field=evidence_from_field)
     trajs = given.trajs
     if hasattr(m, "predict_with_evidence"):
-        labels, evidence = m.predict_with_evidence(trajs, field=given.field)
+        labels, evidence = m.predict_with_evidence(trajs, field=given.field,
+                                                   tracked=track == 1)
         if evidence is not None:
             write_text_atomic(layout.state_evidence_path(out, track, exp, fov),
                               json.dumps(evidence))

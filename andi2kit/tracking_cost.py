@@ -403,11 +403,11 @@ def loss_cost_table(costs: dict[str, tuple[pd.DataFrame, dict[str, float]]]):
             return f"{100 * v / max(totals[key], 1e-12):.1f} %"
 
         first = True
+        # alike where they met, and over the frames lost?
+        found = found.assign(**{"met as → swap": found["swap_at_loss"] + " → " + found["swap"]})
         for key in ("swap", "met as → swap", "cause"):
             if found.empty:
                 continue
-            if key == "met as → swap":  # alike where they met, and over the frames lost?
-                found = found.assign(**{key: found["swap_at_loss"] + " → " + found["swap"]})
             g = found.groupby(key).agg(losses=("frames", "size"), frames=("frames", "sum"),
                                        K=("K", "sum"), alpha=("alpha", "sum"))
             for n, (name, r) in enumerate(g.iterrows()):

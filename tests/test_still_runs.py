@@ -224,7 +224,7 @@ def test_trapped_runs_stand_still_where_a_slow_state_spreads():
 def test_tracked_evidence_reads_still_runs_with_the_trackers_error():
     """Slow movers (D 0.05 px²/frame) between long stops, tracked with the tracker's error
     (0.07 px): their moving steps are 10 still-step variances above that error but not above
-    the public 0.12 px's, so the evidence of tracked positions (a brightness column) counts
+    the public 0.12 px's, so the evidence of tracked positions (Track 1) counts
     their still runs (measured 16 of the 20 stops), the same positions read as Track 2's count
     none."""
     import pandas as pd
@@ -245,7 +245,7 @@ def test_tracked_evidence_reads_still_runs_with_the_trackers_error():
     dense = to_dense(pd.concat(rows, ignore_index=True))
     frames = [np.tile([1.0, 0.05, 0, 0, 1, 0, 0], (T, 1)) for _ in range(10)]
     unet = UNetMethod()
-    tracked = unet.fov_evidence(dense, frames, [np.ones(T)] * 10)
+    tracked = unet.fov_evidence(dense, frames, [np.ones(T)] * 10, tracked=True)
     public = unet.fov_evidence(dense, frames, None)
     assert tracked["still_runs"] >= 12 and public["still_runs"] == 0, (
         tracked["still_runs"], public["still_runs"])

@@ -156,8 +156,9 @@ class UNetMethod:
             ident["evidence_field"] = ["labels", "positions", "starts", "brightness"]
             # Track 1: the frames the tracker was unsure of (left out of the step α)
             ident["evidence_unsure"] = "flags != 0"
-            # Track 1: still runs of the evidence with the positions' error
-            ident["evidence_tracked_noise"] = self.tracked_noise
+            # Track 1 (every tracked position, brightness or not): still runs of the evidence
+            # with the positions' error
+            ident["evidence_tracked_noise"] = {"track": 1, "noise": self.tracked_noise}
         return ident
 
     def predict_frames(self, trajs: pd.DataFrame):
@@ -187,7 +188,8 @@ class UNetMethod:
         """
         return self.predict_with_evidence(trajs)[0]
 
-    def predict_with_evidence(self, trajs: pd.DataFrame, field: pd.DataFrame | None = None
+    def predict_with_evidence(self, trajs: pd.DataFrame, field: pd.DataFrame | None = None,
+                              tracked: bool = False
                               ) -> tuple[list[TrajectoryLabel], dict | None]:
         """:meth:`predict`, and what the FOV says about its experiment (with a state stage;
         None without), for :meth:`decide_states`: :meth:`fov_evidence` (of the ``field``'s
@@ -198,7 +200,9 @@ class UNetMethod:
         partner change points (:func:`andi2kit.partners.partner_change_points`) differ from
         the model's: its segments cut there (short ones with K from their own steps,
         :func:`andi2kit.partners.short_segment_K`) and their probabilities; under
-        ``positions`` each trajectory's positions, for the pooled-MSD α of :meth:`pool`."""
+        ``positions`` each trajectory's positions, for the pooled-MSD α of :meth:`pool`.
+        Positions ``tracked`` in videos (Track 1) have their still runs read with
+        ``tracked_noise``."""
         dense, tensor, frames = self._predict(trajs)
         unsure = uncertain_frames(trajs)
         labels = self.segments(tensor, frames, unsure)
@@ -210,7 +214,7 @@ class UNetMethod:
         context: list[list[float]] = []
         tracks: dict = {}
         if field is None or field.empty:
-            evidence = self.fov_evidence(dense, frames, brightness)
+            evidence = self.fov_evidence(dense, frames, brightness, tracked)
         else:
             evidence, context, tracks = self._field_evidence(field)
         # the share of bound frames is over the trajectories the partners were looked for in
@@ -242,19 +246,24 @@ class UNetMethod:
                         **_located(labels, positions, numbers)}
 
     def fov_evidence(self, dense: DenseTrajectories, frames: list[np.ndarray],
-                     brightness: list[np.ndarray] | None = None) -> dict[str, float]:
+                     brightness: list[np.ndarray] | None = None, tracked: bool = False
+                     ) -> dict[str, float]:
         """:func:`andi2kit.state_evidence.fov_evidence` of one FOV: its per-frame states
         smoothed as the segmentation smooths them, its positions and (tracked VIPs) their
-        spots' brightness; the still runs of tracked positions with ``tracked_noise``."""
+        spots' brightness; the still runs of positions ``tracked`` in videos with
+        ``tracked_noise`` (:meth:`still_settings`)."""
         calls = [smooth_states(f[:, COLUMN["state"]], self.segmenter.min_dwell)
                  for f in frames]
         # the still runs only where the checkpoint uses them (the standing-still rule)
-        stills = self.still_runs
-        if brightness is not None and stills is not None:
-            # tracked in a video: still steps spread by the tracker's error
-            stills = replace(stills, noise=self.tracked_noise)
         return state_evidence.fov_evidence(calls, *per_trajectory(dense), brightness,
-                                           still_settings=stills)
+                                           still_settings=self.still_settings(tracked))
+
+    def still_settings(self, tracked: bool = False) -> still_runs.StillRuns | None:
+        """The checkpoint's still runs (None without), for positions ``tracked`` in videos
+        with ``tracked_noise``: a still step spreads by the positions' error."""
+        if self.still_runs is None or not tracked:
+            return self.still_runs
+        return replace(self.still_runs, noise=self.tracked_noise)
 
     def _field_evidence(self, field: pd.DataFrame
                         ) -> tuple[dict[str, float], list[list[float]], dict]:
@@ -268,7 +277,7 @@ class UNetMethod:
         dense, tensor, frames = self._predict(field)
         positions, numbers = per_trajectory(dense)
         brightness = brightness_per_trajectory(field, dense, numbers)
-        evidence = self.fov_evidence(dense, frames, brightness)
+        evidence = self.fov_evidence(dense, frames, brightness, tracked=True)
         # the partner counts of every tracked particle too: the ten VIPs' few bindings
         # judged crowded single-state and trap experiments dimerization by chance
         evidence.update(partners.partner_counts(positions, numbers, brightness,
@@ -329,9 +338,7 @@ class UNetMethod:
         basis: list[list[TrajectoryLabel]] = []
         carve = held[IMMOBILE] and not dimers and (
             not tracked or field_persistence(evidence) >= PERSISTENT)
-        # tracked positions stand still within the tracker's error, not the public noise
-        stills = replace(self.still_runs, noise=self.tracked_noise) \
-            if tracked and self.still_runs is not None else self.still_runs
+        stills = self.still_settings(tracked)
         carving = still_runs.experiment_masks(
             per_fov, evidence, counts, stills, rule.min_standing_runs, rule.min_standing) \
             if carve and stills is not None else None
