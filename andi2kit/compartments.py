@@ -34,7 +34,7 @@ import numpy as np
 from andi2kit.constants import CONFINED, FREE
 from andi2kit.labels import TrajectoryLabel, parse_label_line, row_to_label
 from andi2kit.state_evidence import CLUMP_RADIUS, MIN_STRETCH, NEAR_RADIUS, partnered_frames
-from andi2kit.state_mixture import log10_k
+from andi2kit.state_mixture import CONFINED_CALLED, confined_below, log10_k, slow_split
 
 #: Slow stretches centred within NEAR_RADIUS of each other must be at least this many times
 #: as common as slow next to fast ones (each share over its pairs; the slow–fast share with
@@ -313,3 +313,30 @@ def experiment_clumping(per_fov: Sequence[Sequence[TrajectoryLabel]],
              for lab, p in zip(labels, xy, strict=True)]
         total = total + slow_clumping(labels, xy, starts, cut, bright)
     return total
+
+
+def confined_where_slow(per_fov: list[list[TrajectoryLabel]], evidence: Sequence[dict],
+                        context: np.ndarray | None, held: bool, max_partnered: float
+                        ) -> list[list[TrajectoryLabel]]:
+    """An experiment's slower segments confined and the faster free
+    (:func:`andi2kit.state_mixture.confined_below`) where its K splits in two groups
+    (:func:`andi2kit.state_mixture.slow_split`, with the ``context`` segments: in Track 1
+    every tracked particle's) and either it is ``held`` to hold confined frames and enough of
+    the slower group's are called so (:data:`~andi2kit.state_mixture.CONFINED_CALLED`) while
+    the slower stretches do not lie as the faster do (:meth:`SlowClumping.spread_like_fast`),
+    or the slower stretches clump where the faster do not (:func:`experiment_clumping`, from
+    the FOVs' ``evidence``: compartments the per-frame stage hardly calls; partners up to
+    ``max_partnered``).
+
+    See Also
+    --------
+    andi2kit.methods.unet.UNetMethod.decide_experiment : where it is applied.
+    """
+    split = slow_split(per_fov, context)
+    if split is None or not split.apart:
+        return per_fov
+    clumping = experiment_clumping(per_fov, evidence, split.cut)
+    called = (held and split.called >= CONFINED_CALLED and not clumping.spread_like_fast())
+    if called or clumping.clumped(max_partnered):
+        return confined_below(per_fov, split.cut)
+    return per_fov

@@ -1,4 +1,5 @@
-"""Bound partners: change points where a trajectory binds to another trajectory or leaves it.
+"""Bound partners: the frames a trajectory moves with another, and whether an experiment is
+dimerization.
 
 In andi-datasets' ``dimerization`` model the only changes of motion are bindings and
 unbindings: two particles that come within reach bind and move together (the same
@@ -6,15 +7,15 @@ displacements), then part. While bound, the vector between the two changes by th
 localisation noise only; two free particles move apart at every step. A frame that a
 trajectory reaches with the vector to another one (within :data:`BOUND_RADIUS`) unchanged
 (within :data:`STEP_TOL`) is *bound*; runs of at least :data:`MIN_BOUND` such frames are
-bindings, and the change points are where they start and end — to the frame, where a
-per-frame model reading one trajectory at a time sees a slowdown only after a few frames.
+bindings, and the change points are where they start and end
+(:mod:`andi2kit.partner_cuts`).
 In Track 1 the partner of a tracked VIP is rarely a tracked trajectory: bound closer than the
 PSF, the two are one spot of twice the brightness, so a VIP frame whose spot reads at least
 :data:`~andi2kit.state_evidence.MERGED_BRIGHTNESS` times the frame's typical one is bound too
 (the tracker's ``brightness`` column, :func:`andi2kit.tracking.follow_vips`).
 
 Particles that crowd without binding (two in one trap, two slow ones in one compartment)
-also keep their distance, so these change points replace the model's only in experiments
+also keep their distance, so the partner change points replace the model's only in experiments
 judged to be dimerization (:func:`is_dimerization`): a large share of bound frames
 (:data:`DIMER_SHARE`), bindings that change the trajectory's own motion
 (:data:`CHANGED_SHARE`) and neither traps nor compartments
@@ -40,6 +41,7 @@ tests/benchmarks/dimer_chance.py OUT 1`` on the output of ``andi2kit run DIR/pub
 
 See Also
 --------
+andi2kit.partner_cuts : the change points at the bindings and partings.
 andi2kit.state_mixture : the experiment-level decision whose held states gate this.
 andi2kit.methods.unet.UNetMethod.decide_experiment : where the two segmentations meet.
 """
@@ -51,14 +53,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from andi2kit.constants import CONFINED, IMMOBILE, LOCALISATION_NOISE
-from andi2kit.labels import TrajectoryLabel
 from andi2kit.segment import smooth_states
 from andi2kit.state_evidence import COMOVE_RADIUS, MERGED_BRIGHTNESS, merged_spot
 
-__all__ = ["BOUND_RADIUS", "CHANGED_SHARE", "DIMER_SHARE", "KEEP_MODEL", "MERGED_BRIGHTNESS",
-           "MIN_BOUND", "SHORT_SEGMENT", "STEP_TOL", "binding_changes", "bound_frames",
-           "choose_segments", "is_dimerization", "partner_change_points", "partner_counts",
-           "partner_shares", "settings", "short_segment_K"]
+__all__ = ["BOUND_RADIUS", "CHANGED_SHARE", "DIMER_SHARE", "MERGED_BRIGHTNESS", "MIN_BOUND",
+           "STEP_TOL", "binding_changes", "bound_frames", "is_dimerization", "partner_counts",
+           "partner_shares"]
 
 #: Another trajectory closer than this (px) in a frame may be bound to this one.
 BOUND_RADIUS = COMOVE_RADIUS
@@ -78,12 +78,6 @@ BINDING_WINDOW, CHANGE_FACTOR = 5, 2.0
 #: (share near 1), while of two particles crowding into one compartment or trap only the
 #: newcomer does (near 1/2); halfway between.
 CHANGED_SHARE = 0.75
-#: Segments shorter than this (frames) between partner change points take their K from their
-#: own steps: the per-frame model's K is blurred across change points over about that many.
-SHORT_SEGMENT = 30
-#: A model change point farther than this (frames) from every partner change point is kept
-#: (its partner may lie outside the FOV, or its motion change be another).
-KEEP_MODEL = 5
 
 
 def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
@@ -149,72 +143,6 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     for r in np.r_[a[together], b[together]]:
         bound[traj[r]][r - start[traj[r]]] = True
     return [smooth_states(c, MIN_BOUND, keep_ends=True).astype(bool) for c in bound]
-
-
-def partner_change_points(bound: np.ndarray, min_size: int = 1,
-                          model: Sequence[int] = ()) -> list[int]:
-    """Change points (first frame of each new segment) where a trajectory binds or parts.
-
-    A binding's change point is the first bound frame (the first the pair reaches moving
-    together), a parting's the first frame after the run (on the tuning seeds: exact in
-    194 of 249 bindings and 131 of 164 partings). The ``model``'s own change points farther than
-    :data:`KEEP_MODEL` frames from all of these are kept too. A change point closer than
-    ``min_size`` frames to the one before it or to either end is dropped.
-
-    Examples
-    --------
-    >>> b = np.r_[np.zeros(10), np.ones(10), np.zeros(10)].astype(bool)
-    >>> partner_change_points(b)
-    [10, 20]
-    >>> partner_change_points(b, model=[9, 26])
-    [10, 20, 26]
-    """
-    bound = np.asarray(bound, bool)
-    cuts = np.flatnonzero(np.diff(bound.astype(np.int8))) + 1
-    cuts = {int(c) for c in cuts}
-    cuts |= {int(c) for c in model if not cuts or min(abs(c - p) for p in cuts) > KEEP_MODEL}
-    out: list[int] = []
-    for c in sorted(cuts):
-        if c - (out[-1] if out else 0) >= min_size and bound.size - c >= min_size:
-            out.append(c)
-    return out
-
-
-def short_segment_K(steps: np.ndarray, cps: Sequence[int], K: np.ndarray,
-                    noise: float = LOCALISATION_NOISE) -> np.ndarray:
-    """``K`` with the value of every segment shorter than :data:`SHORT_SEGMENT` frames
-    estimated from its own steps, where they move more than the localisation noise does
-    (mean squared step above twice the noise's 4σ²): the mean squared step less the noise's
-    share, ``(<|Δr|²> − 4σ²) / 4`` (at lag 1, whatever α). A segment that barely moves keeps
-    its value: its steps are mostly noise.
-
-    Parameters
-    ----------
-    steps : numpy.ndarray
-        ``(T, 2)`` displacement into each frame (row 0 ignored).
-    cps : sequence of int
-        The segments' change points.
-    K : numpy.ndarray
-        One value per segment.
-    noise : float
-        Localisation noise σ (px).
-
-    Examples
-    --------
-    >>> steps = np.zeros((40, 2))
-    >>> steps[20:, 0] = 2.0  # <|Δr|²> = 4 from frame 20 on
-    >>> np.round(short_segment_K(steps, [20], np.array([0.5, 0.5])), 4).tolist()
-    [0.5, 0.9856]
-    """
-    sq = np.r_[np.nan, np.sum(np.asarray(steps[1:], float) ** 2, axis=1)]
-    bounds = np.r_[0, np.asarray(cps, int), len(sq)]
-    out = np.array(K, float)
-    for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-        within = sq[lo + 1:hi]
-        within = within[np.isfinite(within)]
-        if hi - lo < SHORT_SEGMENT and within.size and within.mean() > 8 * noise ** 2:
-            out[k] = (float(within.mean()) - 4 * noise ** 2) / 4
-    return out
 
 
 def binding_changes(positions: Sequence[np.ndarray], bound: Sequence[np.ndarray]
@@ -339,40 +267,3 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     bound, changed, bindings = partner_shares(evidence)
     return (bound >= DIMER_SHARE and bindings > 0 and changed >= CHANGED_SHARE
             and not held[IMMOBILE] and not held[CONFINED])
-
-
-def choose_segments(labels: Sequence[TrajectoryLabel], probabilities: Sequence[np.ndarray],
-                    partner: dict[str, dict]) -> tuple[list[TrajectoryLabel], list[np.ndarray]]:
-    """A FOV's labels and segment probabilities with each trajectory that has an entry in
-    ``partner`` (``{str(idx): {"cp", "K", "alpha", "state", "probabilities"}}``, as
-    :meth:`andi2kit.methods.unet.UNetMethod.predict_with_evidence` writes it) cut at its
-    partner change points instead.
-
-    Examples
-    --------
-    >>> lab = TrajectoryLabel(4, [1.0], [1.0], [2], [], 50)
-    >>> alt = {"4": {"cp": [20], "K": [1.0, 0.01], "alpha": [1.0, 0.8], "state": [2, 2],
-    ...              "probabilities": [[0, 0, 1, 0], [0, 0, 1, 0]]}}
-    >>> labels, probs = choose_segments([lab], [np.zeros((1, 4))], alt)
-    >>> labels[0].cp.tolist(), probs[0].shape
-    ([20], (2, 4))
-    """
-    labels, probabilities = list(labels), list(probabilities)
-    for k, lab in enumerate(labels):
-        alt = partner.get(str(lab.idx))
-        if alt is not None:
-            labels[k] = TrajectoryLabel(lab.idx, alt["K"], alt["alpha"], alt["state"],
-                                        alt["cp"], lab.T)
-            probabilities[k] = np.asarray(alt["probabilities"], float)
-    return labels, probabilities
-
-
-def settings() -> dict:
-    """What decides the partner change points (recorded beside a FOV's output)."""
-    return {"bound_radius": BOUND_RADIUS, "step_tol": STEP_TOL, "min_bound": MIN_BOUND,
-            "merged_brightness": MERGED_BRIGHTNESS,
-            "dimer_share": DIMER_SHARE, "dimer_share_of": "partner_frames",
-            "keep_model": KEEP_MODEL,
-            "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE,
-            "binding_window": BINDING_WINDOW, "change_factor": CHANGE_FACTOR,
-            "changed_share": CHANGED_SHARE, "track1_counts": "field"}

@@ -8,14 +8,21 @@ gets the median α, the median K and the majority state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
+from andi2kit.constants import LOCALISATION_NOISE
 from andi2kit.errors import OptionError
 from andi2kit.inference import COLUMN, PROBABILITIES
 from andi2kit.labels import TrajectoryLabel
+
+#: Segments shorter than this (frames) between change points found off the model (partners,
+#: bouts) take their K from their own steps: the per-frame model's K is blurred across
+#: change points over about that many.
+SHORT_SEGMENT = 30
 
 
 def smooth_states(states: np.ndarray, min_dwell: int = 3, keep_ends: bool = False
@@ -370,3 +377,40 @@ def labels_from_frames(idx: int, alpha: np.ndarray, K: np.ndarray,
     bounds = [0, *cps]
     return TrajectoryLabel(idx=idx, K=K[bounds], alpha=alpha[bounds],
                            state=state[bounds].astype(int), cp=cps, T=int(alpha.size))
+
+
+def short_segment_K(steps: np.ndarray, cps: Sequence[int], K: np.ndarray,
+                    noise: float = LOCALISATION_NOISE) -> np.ndarray:
+    """``K`` with the value of every segment shorter than :data:`SHORT_SEGMENT` frames
+    estimated from its own steps, where they move more than the localisation noise does
+    (mean squared step above twice the noise's 4σ²): the mean squared step less the noise's
+    share, ``(<|Δr|²> − 4σ²) / 4`` (at lag 1, whatever α). A segment that barely moves keeps
+    its value: its steps are mostly noise.
+
+    Parameters
+    ----------
+    steps : numpy.ndarray
+        ``(T, 2)`` displacement into each frame (row 0 ignored).
+    cps : sequence of int
+        The segments' change points.
+    K : numpy.ndarray
+        One value per segment.
+    noise : float
+        Localisation noise σ (px).
+
+    Examples
+    --------
+    >>> steps = np.zeros((40, 2))
+    >>> steps[20:, 0] = 2.0  # <|Δr|²> = 4 from frame 20 on
+    >>> np.round(short_segment_K(steps, [20], np.array([0.5, 0.5])), 4).tolist()
+    [0.5, 0.9856]
+    """
+    sq = np.r_[np.nan, np.sum(np.asarray(steps[1:], float) ** 2, axis=1)]
+    bounds = np.r_[0, np.asarray(cps, int), len(sq)]
+    out = np.array(K, float)
+    for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        within = sq[lo + 1:hi]
+        within = within[np.isfinite(within)]
+        if hi - lo < SHORT_SEGMENT and within.size and within.mean() > 8 * noise ** 2:
+            out[k] = (float(within.mean()) - 4 * noise ** 2) / 4
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from andi2kit import partners
+from andi2kit import partner_cuts, partners
 from andi2kit.constants import CONFINED, FREE, IMMOBILE
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.scoring.metrics import ChangePointCounts
@@ -40,7 +40,7 @@ def test_a_dimers_change_points_are_where_it_binds_and_parts():
     counts = ChangePointCounts()
     within_one = total = 0
     for b, true in zip(bound, true_cps, strict=True):
-        found = np.asarray(partners.partner_change_points(b, min_size=3), int)
+        found = np.asarray(partner_cuts.partner_change_points(b, min_size=3), int)
         counts.add(true, found)
         total += true.size
         within_one += sum(bool(found.size) and np.min(np.abs(found - c)) <= 1 for c in true)
@@ -78,7 +78,7 @@ def test_passing_particles_are_not_bound_and_short_runs_flip():
     b[25:35] = a[25:35] + [0.0, 2.5]
     bound = partners.bound_frames([a, b], [t, t])
     assert np.flatnonzero(bound[0]).tolist() == list(range(26, 35))
-    assert partners.partner_change_points(bound[0]) == [26, 35]
+    assert partner_cuts.partner_change_points(bound[0]) == [26, 35]
     # frames where either is not seen make no partner
     a_gap = a.copy()
     a_gap[25:35] = np.nan
@@ -96,9 +96,37 @@ def test_a_spot_of_two_is_bound_without_a_tracked_partner():
     bright[50] = np.nan  # no spot under the VIP: unknown, not bound
     bound = partners.bound_frames([a], [t], [bright])[0]
     assert np.flatnonzero(bound).tolist() == list(range(20, 35))
-    assert partners.partner_change_points(bound) == [20, 35]
+    assert partner_cuts.partner_change_points(bound) == [20, 35]
     # nothing from brightness where there is none (Track 2)
     assert not partners.bound_frames([a], [t], [None])[0].any()
+
+
+@pytest.mark.parametrize("parts", [False, True])
+def test_a_bound_spot_that_dims_is_no_change_unless_the_motion_changes(parts):
+    """Track 1: a bound pair's shared spot dims for 10 frames as the two turn (brightness
+    back to one particle's). If the steps stay slow there, the two partner change points
+    of the dip are dropped; if the pair truly parts for those frames (steps as fast as
+    before the binding), they stay."""
+    rng = np.random.default_rng(3)
+    T = 200
+    t = np.arange(T)
+    scale = np.where((t >= 60) & (t < 160), 0.1, 1.0)
+    if parts:
+        scale[100:110] = 1.0
+    steps = rng.normal(0, 1, (T, 2)) * scale[:, None]
+    steps[0] = 0
+    xy = np.cumsum(steps, axis=0)
+    bright = np.ones(T)
+    bright[60:160] = 2.0
+    bright[100:110] = 1.0
+    bound = partners.bound_frames([xy], [t], [bright])[0]
+    cps = partner_cuts.partner_change_points(bound)
+    assert cps == [60, 100, 110, 160]
+    kept = partner_cuts.drop_unchanged(cps, steps)
+    assert kept == ([60, 100, 110, 160] if parts else [60, 160])
+    # the per-frame model's own change points are never dropped
+    assert partner_cuts.drop_unchanged(cps, steps, model=[100]) == (
+        cps if parts else [60, 100, 160])
 
 
 def test_the_partner_segments_replace_only_trajectories_that_have_them():
@@ -107,7 +135,7 @@ def test_the_partner_segments_replace_only_trajectories_that_have_them():
     probs = [np.full((1, 4), 0.25), np.full((2, 4), 0.25)]
     alt = {"1": {"cp": [50, 90], "K": [1.0, 0.02, 1.1], "alpha": [1.0, 0.7, 1.0],
                  "state": [FREE] * 3, "probabilities": [[0, 0, 1, 0]] * 3}}
-    new, new_probs = partners.choose_segments(labels, probs, alt)
+    new, new_probs = partner_cuts.choose_segments(labels, probs, alt)
     assert new[0].cp.tolist() == [50, 90] and new[0].T == T and new_probs[0].shape == (3, 4)
     assert new[1] is labels[1] and new_probs[1] is probs[1]
 
@@ -149,8 +177,10 @@ def test_a_dimerization_experiment_is_cut_where_its_pairs_bind_and_part(tmp_path
         changed = sum(final[i].cp.tolist() != model[i].cp.tolist() for i in final)
         assert changed > 10 if e == 0 else changed == 0
         for i, b in enumerate(bound):
-            expected = (partners.partner_change_points(b, 3, model=model[i].cp.tolist())
-                        if e == 0 else model[i].cp.tolist())
+            own = model[i].cp.tolist()
+            steps = np.r_[[[0.0, 0.0]], np.diff(pos[i], axis=0)]
+            cut = partner_cuts.partner_change_points(b, 3, model=own)
+            expected = partner_cuts.drop_unchanged(cut, steps, own) if e == 0 else own
             assert final[i].cp.tolist() == expected
 
 

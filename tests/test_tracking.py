@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import tifffile
 
-from andi2kit import io, layout, partners
+from andi2kit import io, layout, partner_cuts, partners
 from andi2kit.errors import InputError
 from andi2kit.tracking import (
     TrackingParams,
@@ -278,7 +278,7 @@ def test_a_vip_bound_closer_than_the_psf_reads_twice_as_bright_and_is_cut_there(
     apart = np.r_[b[:13], b[32:]]
     assert np.all((apart > 0.8) & (apart < 1.25))
     bound = partners.bound_frames([v[["x", "y"]].to_numpy()], [v["frame"].to_numpy()], [b])[0]
-    cps = partners.partner_change_points(bound)
+    cps = partner_cuts.partner_change_points(bound)
     assert len(cps) == 2 and abs(cps[0] - 15) <= 1 and abs(cps[1] - 30) <= 1
     written = read_tracks(write_tracks(tmp_path / "t.csv", out))
     assert np.allclose(written["brightness"], out["brightness"], equal_nan=True)

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import (
+    bouts,
     compartments,
+    partner_cuts,
     partners,
     provenance,
     state_evidence,
@@ -126,6 +128,8 @@ class UNetMethod:
             self.step_alpha = StepAlpha(**fast) if fast is not None else None
             still = tuned.get("still_runs")
             self.still_runs = still_runs.StillRuns(**still) if still is not None else None
+            short = tuned.get("bouts")
+            self.bouts = bouts.Bouts(**short) if short is not None else None
         except OptionError:
             raise
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -147,9 +151,11 @@ class UNetMethod:
             ident["states_sha256"] = provenance.file_digest(
                 self.checkpoint.path / states.MODEL_FILE)["sha256"]
             ident["state_evidence"] = state_evidence.evidence_settings()
-            ident["partners"] = partners.settings()
+            ident["partners"] = partner_cuts.settings()
             if self.still_runs is not None:
                 ident["still_runs"] = still_runs.settings_dict(self.still_runs)
+            if self.bouts is not None:
+                ident["bouts"] = bouts.settings_dict(self.bouts)
             ident["evidence_positions"] = POSITION_DECIMALS
             # Track 1: every tracked particle's segments, and its labels and positions
             ident["evidence_context"] = ["alpha", "K", "state", "length"]
@@ -197,9 +203,8 @@ class UNetMethod:
         :func:`andi2kit.tracking.field_tracks`, else of ``trajs``) with the count of
         ``bound`` frames (:func:`andi2kit.partners.bound_frames`), each segment's mean state
         probabilities, and under ``partner`` each trajectory with a bound frame or whose
-        partner change points (:func:`andi2kit.partners.partner_change_points`) differ from
-        the model's: its segments cut there (short ones with K from their own steps,
-        :func:`andi2kit.partners.short_segment_K`) and their probabilities; under
+        partner change points differ from the model's: its segments cut there
+        (:func:`andi2kit.partner_cuts.partner_segments`); under
         ``positions`` each trajectory's positions, for the pooled-MSD α of :meth:`pool`.
         Positions ``tracked`` in videos (Track 1) have their still runs read with
         ``tracked_noise``."""
@@ -220,25 +225,16 @@ class UNetMethod:
         # the share of bound frames is over the trajectories the partners were looked for in
         bound, counts = partners.partner_counts(positions, numbers, brightness)
         evidence.update(counts)
-        partner = {}
         steps = unpack(tensor, tensor.x)
-        for k, (lab, f, b) in enumerate(zip(labels, frames, bound, strict=True)):
-            cps = partners.partner_change_points(b, self.segmenter.min_size,
-                                                 model=lab.cp.tolist())
-            if cps == lab.cp.tolist() and not b.any():
-                continue
-            alt = self.segmenter.label_at(lab.idx, f, cps)
-            alt.K = partners.short_segment_K(steps[k], cps, alt.K)
-            p = state_mixture.segment_probabilities([alt], [f])[0]
-            partner[str(lab.idx)] = {"cp": cps, "K": alt.K.tolist(),
-                                     "alpha": alt.alpha.tolist(),
-                                     "state": alt.state.tolist(),
-                                     "probabilities": _rounded(p)}
+        partner = partner_cuts.partner_segments(labels, frames, bound, steps, self.segmenter)
+        short = {} if self.bouts is None or (tracked and not self.bouts.tracked) else \
+            bouts.bout_segments(labels, frames, steps, self.segmenter, self.bouts)
         return labels, {"evidence": evidence,
                         "probabilities": {str(lab.idx): _rounded(p)
                                           for lab, p in zip(labels, probabilities,
                                                             strict=True)},
                         "partner": partner,
+                        "bouts": short,
                         "context": context,
                         "field": tracks,
                         "unsure": {str(i): np.flatnonzero(m).tolist()
@@ -303,20 +299,24 @@ class UNetMethod:
                           ) -> tuple[list[list[TrajectoryLabel]], list[list[TrajectoryLabel]]]:
         """One experiment's labels (per FOV) with only the states it holds
         (:func:`andi2kit.state_mixture.decide` on all its FOVs' evidence from
-        :meth:`predict_with_evidence`), cut at the partner change points where the
-        experiment is judged dimerization (:func:`andi2kit.partners.is_dimerization`), and
-        with its change points one frame earlier where it holds neither traps nor dimers
-        (andi-datasets labels those models by the step out of a frame, the segmentation
-        finds the step into it); where it holds traps (not dimers) and the checkpoint's
-        settings ask for it, each trajectory's still runs become immobile segments
-        (:func:`andi2kit.still_runs.carve`) — positions ``tracked`` in videos only where the
-        experiment's particles keep their heading
-        (:func:`~andi2kit.step_alpha.field_persistence` at least
-        :data:`~andi2kit.step_alpha.PERSISTENT`: a near-ballistic mover's stops are plain, a
-        Brownian one's blur into bridged gaps and merged spots); where it holds no traps nor
-        dimers and its slower segments are compartments (held confined and called so, or
-        clumping where the faster do not), they are confined and the faster free
-        (:meth:`_confined_where_slow`); unchanged when a FOV has no evidence.
+        :meth:`predict_with_evidence`; unchanged when a FOV has no evidence), and by what it
+        holds:
+
+        * judged dimerization (:func:`andi2kit.partners.is_dimerization`): cut at the
+          partner change points (:func:`andi2kit.partner_cuts.choose_segments`);
+        * neither traps nor dimers: change points one frame earlier (andi-datasets labels
+          those models by the step out of a frame, the segmentation finds the step into
+          it), and where it holds no compartments either, with the short bouts the steps
+          show where the checkpoint's settings ask for them
+          (:func:`andi2kit.bouts.bout_segments`); its slower segments confined and the
+          faster free where they are compartments
+          (:func:`andi2kit.compartments.confined_where_slow`);
+        * traps (not dimers), where the checkpoint's settings ask for it: each trajectory's
+          still runs become immobile segments (:func:`andi2kit.still_runs.carve`) —
+          positions ``tracked`` in videos only where the experiment's particles keep their
+          heading (:func:`~andi2kit.step_alpha.field_persistence` at least
+          :data:`~andi2kit.step_alpha.PERSISTENT`: a near-ballistic mover's stops are
+          plain, a Brownian one's blur into bridged gaps and merged spots).
 
         Returns the labels and the ensemble's basis: the same decision on the model's own
         segments, never cut at partner change points (a dimer's many short bound segments
@@ -345,43 +345,24 @@ class UNetMethod:
         for f, (labels, ev) in enumerate(zip(per_fov, evidence, strict=True)):
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
+            if late and not held[CONFINED]:  # no traps, dimers nor compartments
+                labels, probs = partner_cuts.choose_segments(labels, probs, ev.get("bouts", {}))
             own = self._restate(labels, probs, held, late)
             if carving is not None:
                 own = still_runs.carve(own, carving[0][f], stills, carving[1][f])
             basis.append(own)
             if dimers:
-                out.append(self._restate(*partners.choose_segments(
+                out.append(self._restate(*partner_cuts.choose_segments(
                     labels, probs, ev.get("partner", {})), held, late))
             else:
                 out.append(own)
         if not held[IMMOBILE] and not dimers:
             # compartments hold the slower state: the split in K tells inside from outside
-            basis = self._confined_where_slow(basis, evidence, held[CONFINED],
-                                              rule.max_partnered)
+            basis = compartments.confined_where_slow(
+                basis, evidence, self.context_segments(evidence), held[CONFINED],
+                rule.max_partnered)
             out = basis
         return out, basis
-
-    def _confined_where_slow(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict],
-                             held: bool, max_partnered: float) -> list[list[TrajectoryLabel]]:
-        """The experiment's slower segments confined and the faster free
-        (:func:`andi2kit.state_mixture.confined_below`) where its K splits in two groups
-        (:func:`andi2kit.state_mixture.slow_split`, the field's segments joining in Track 1)
-        and either it is ``held`` to hold confined frames and enough of the slower group's
-        are called so (:data:`~andi2kit.state_mixture.CONFINED_CALLED`) while the slower
-        stretches do not lie as the faster do
-        (:meth:`~andi2kit.compartments.SlowClumping.spread_like_fast`), or the slower
-        stretches clump where the faster do not
-        (:func:`andi2kit.compartments.experiment_clumping`, from the evidence: compartments
-        the per-frame stage hardly calls)."""
-        split = state_mixture.slow_split(per_fov, self.context_segments(evidence))
-        if split is None or not split.apart:
-            return per_fov
-        clumping = compartments.experiment_clumping(per_fov, evidence, split.cut)
-        called = (held and split.called >= state_mixture.CONFINED_CALLED
-                  and not clumping.spread_like_fast())
-        if called or clumping.clumped(max_partnered):
-            return state_mixture.confined_below(per_fov, split.cut)
-        return per_fov
 
     @staticmethod
     def context_segments(evidence: list[dict | None] | None) -> np.ndarray | None:

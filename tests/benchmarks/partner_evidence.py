@@ -4,7 +4,7 @@ For every experiment of a simulated suite (Track 2): the share of frames that
 :func:`andi2kit.partners.bound_frames` calls bound (the dimerization decision's evidence), and,
 against the true change points of ``ref/``, where the bound runs start and end (offset of their
 first frame and of the first frame after them to the nearest true change point) and the
-change point scores of :func:`andi2kit.partners.partner_change_points` alone. With
+change point scores of :func:`andi2kit.partner_cuts.partner_change_points` alone. With
 ``--submissions A B`` (submission folders, ``{suite}`` standing for the suite's name) it
 also prints the per-frame α MAE and K MSLE of both submissions' segment values in every
 experiment (the frame-by-frame error, whatever segments the official metrics pair).
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from andi2kit import io, layout, partners
+from andi2kit import io, layout, partner_cuts, partners
 from andi2kit.scoring.metrics import ChangePointCounts
 
 
@@ -96,7 +96,7 @@ def main() -> None:
                     n += b.size
                     n_bound += int(b.sum())
                     true_cp = truth[i].cp
-                    cc.add(true_cp, np.asarray(partners.partner_change_points(b), int))
+                    cc.add(true_cp, np.asarray(partner_cuts.partner_change_points(b), int))
                     for c in np.flatnonzero(np.diff(b.astype(np.int8))) + 1:
                         if true_cp.size:
                             d = int(np.clip(c - true_cp[np.argmin(np.abs(true_cp - c))], -5, 5))
