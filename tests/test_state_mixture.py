@@ -456,3 +456,25 @@ def test_the_field_joins_the_split_of_a_track1_experiment():
     out = state_mixture.confined_where_slow([vips], field)
     assert len(out[0]) == 10
     assert [lab.state.tolist() for lab in out[0]] == [[FREE, CONFINED]] * 10
+
+
+@pytest.mark.parametrize("held, used", [({}, True), ({"immobile": 100.0}, False),
+                                        ({"confined": 300.0, "stretch_pairs": 100.0,
+                                          "close_pairs": 10.0, "near_pairs": 10.0}, False)])
+def test_short_bouts_cut_only_experiments_without_traps_dimers_or_compartments(unet, held,
+                                                                              used):
+    """The bouts the steps show (``bouts`` in the evidence, :mod:`andi2kit.bouts`) cut an
+    experiment that holds only free motion (one frame earlier, as its other change points),
+    on the labels and on the ensemble's basis; one that holds traps or compartments keeps the
+    model's segments (their short stretches are the still runs' and the compartments')."""
+    labels = [TrajectoryLabel(0, [1.0, 0.1], [1.0, 0.8], [FREE, FREE], [80], T),
+              TrajectoryLabel(1, [1.0], [1.0], [FREE], [], T)]
+    ev = _fov_evidence_of(labels, **held)
+    ev["bouts"] = {"1": {"cp": [120, 132], "K": [1.0, 0.05, 1.0], "alpha": [1.0, 0.7, 1.0],
+                         "state": [FREE] * 3, "probabilities": [[0, 0, 1, 0]] * 3}}
+    out, basis = unet.decide_experiment([labels], [ev])
+    for cut in (out, basis):
+        assert cut[0][1].cp.tolist() == ([119, 131] if used else [])
+        assert cut[0][1].K.tolist() == ([1.0, 0.05, 1.0] if used else [1.0])
+    # the label convention's shift is the traps' and dimers' alone
+    assert out[0][0].cp.tolist() == ([80] if "immobile" in held else [79])
