@@ -71,6 +71,11 @@ class Bouts:
         particle are correlated over many frames, and their variance swings over a few
         (andi-datasets fBm of α 1.8, 50 trajectories of 200 frames: 4 gain a bout at
         penalty 10; none at α ≤ 1.5).
+    min_K : float
+        Segments whose K is below this are not searched: a state that moves per frame
+        about as far as the noise does has its α read from its segments as wholes (the
+        pooled MSD's ``max_K``, :class:`andi2kit.pooled_msd.PooledMsd`), and visits cut out
+        of them leave it worse (README, *Short bouts read off the steps*). 0: every segment.
     tracked : bool
         Whether positions tracked in videos (Track 1) are searched too.
     """
@@ -78,9 +83,12 @@ class Bouts:
     penalty: float = 10.0
     max_bouts: int = 4
     max_alpha: float = 1.5
+    min_K: float = 0.0
     tracked: bool = False
 
     def __post_init__(self) -> None:
+        if not (np.isfinite(self.min_K) and self.min_K >= 0):
+            raise OptionError(f"bouts min_K must be a finite number >= 0, got {self.min_K!r}")
         if not (np.isfinite(self.penalty) and self.penalty > 0):
             raise OptionError(f"bouts penalty must be a finite number > 0, got "
                               f"{self.penalty!r}")
@@ -146,7 +154,8 @@ def best_bout(sq: np.ndarray, lo: int, hi: int) -> tuple[float, int, int]:
 
 
 def add_bouts(steps: np.ndarray, cps: Sequence[int], settings: Bouts = Bouts(),
-              alpha: Sequence[float] | None = None) -> list[int]:
+              alpha: Sequence[float] | None = None, K: Sequence[float] | None = None
+              ) -> list[int]:
     """Change points ``cps`` with the short bouts the steps show added (:func:`best_bout`
     in every segment; the best one cut where it gains more than ``settings.penalty`` per
     change point added, up to ``settings.max_bouts`` times).
@@ -159,8 +168,8 @@ def add_bouts(steps: np.ndarray, cps: Sequence[int], settings: Bouts = Bouts(),
         The segmentation's change points.
     settings : Bouts
         Penalty, how many bouts, and the α above which a segment is not searched.
-    alpha : sequence of float, optional
-        The α of each of the segments ``cps`` makes (None: every segment is searched).
+    alpha, K : sequence of float, optional
+        The α and K of each of the segments ``cps`` makes (None: every segment is searched).
 
     Examples
     --------
@@ -174,14 +183,19 @@ def add_bouts(steps: np.ndarray, cps: Sequence[int], settings: Bouts = Bouts(),
     [60]
     >>> add_bouts(steps, [60], alpha=[1.0, 1.8])  # a superdiffusive segment is not searched
     [60]
+    >>> add_bouts(steps, [60], Bouts(min_K=0.03), K=[0.5, 0.01])  # nor, so asked, a slow one
+    [60]
     """
     steps = np.asarray(steps, float)
     sq = np.r_[np.nan, np.sum(steps[1:] ** 2, axis=1)]
     out = sorted(int(c) for c in cps)
     # each frame searchable or not by the α of the segment it starts in
-    searched = np.ones(sq.size, bool) if alpha is None else np.repeat(
-        np.asarray(alpha, float) < settings.max_alpha,
-        np.diff(np.r_[0, out, sq.size]).astype(int))
+    lengths = np.diff(np.r_[0, out, sq.size]).astype(int)
+    searched = np.ones(sq.size, bool)
+    if alpha is not None:
+        searched &= np.repeat(np.asarray(alpha, float) < settings.max_alpha, lengths)
+    if K is not None:
+        searched &= np.repeat(np.asarray(K, float) >= settings.min_K, lengths)
     for _ in range(int(settings.max_bouts)):
         bounds = np.r_[1, out, sq.size].astype(int)
         found = []
@@ -210,7 +224,7 @@ def bout_segments(labels: Sequence[TrajectoryLabel], frames: Sequence[np.ndarray
     out = {}
     for lab, f, st in zip(labels, frames, steps, strict=True):
         own = lab.cp.tolist()
-        cps = add_bouts(st, own, settings, lab.alpha)
+        cps = add_bouts(st, own, settings, lab.alpha, lab.K)
         if cps != own:
             out[str(lab.idx)] = segments_at(lab.idx, f, cps, st, segmenter)
     return out
