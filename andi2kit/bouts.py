@@ -76,15 +76,16 @@ class Bouts:
         about as far as the noise does has its α read from its segments as wholes (the
         pooled MSD's ``max_K``, :class:`andi2kit.pooled_msd.PooledMsd`), and visits cut out
         of them leave it worse (README, *Short bouts read off the steps*). 0: every segment.
-    tracked : bool
-        Whether positions tracked in videos (Track 1) are searched too.
+    tracks : tuple of int
+        The tracks whose trajectories are searched: 1, positions tracked in videos; 2, the
+        public trajectories.
     """
 
     penalty: float = 10.0
     max_bouts: int = 4
     max_alpha: float = 1.5
     min_K: float = 0.0
-    tracked: bool = False
+    tracks: tuple[int, ...] = (1, 2)
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.min_K) and self.min_K >= 0):
@@ -92,6 +93,9 @@ class Bouts:
         if not (np.isfinite(self.penalty) and self.penalty > 0):
             raise OptionError(f"bouts penalty must be a finite number > 0, got "
                               f"{self.penalty!r}")
+        if not set(self.tracks) <= {1, 2}:
+            raise OptionError(f"bouts tracks must be among 1 and 2, got {self.tracks!r}")
+        object.__setattr__(self, "tracks", tuple(int(t) for t in self.tracks))
         if int(self.max_bouts) != self.max_bouts or self.max_bouts < 1:
             raise OptionError(f"bouts max_bouts must be an integer >= 1, got "
                               f"{self.max_bouts!r}")

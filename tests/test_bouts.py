@@ -94,7 +94,8 @@ def test_bout_segments_take_their_K_from_their_own_steps():
 
 
 @pytest.mark.parametrize("bad", [{"penalty": 0.0}, {"penalty": float("nan")},
-                                 {"max_bouts": 0}, {"max_bouts": 1.5}, {"min_K": -0.1}])
+                                 {"max_bouts": 0}, {"max_bouts": 1.5}, {"min_K": -0.1},
+                                 {"tracks": [3]}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(OptionError):
         bouts.Bouts(**bad)

@@ -227,7 +227,7 @@ class UNetMethod:
         evidence.update(counts)
         steps = unpack(tensor, tensor.x)
         partner = partner_cuts.partner_segments(labels, frames, bound, steps, self.segmenter)
-        short = {} if self.bouts is None or (tracked and not self.bouts.tracked) else \
+        short = {} if self.bouts is None or (1 if tracked else 2) not in self.bouts.tracks else \
             bouts.bout_segments(labels, frames, steps, self.segmenter, self.bouts)
         return labels, {"evidence": evidence,
                         "probabilities": {str(lab.idx): _rounded(p)
