@@ -203,3 +203,18 @@ def test_particles_that_crowd_without_binding_are_not_dimers():
     assert ev[0]["bound"] / ev[0]["frames"] > partners.DIMER_SHARE
     assert bindings >= n and 0.3 < changed / bindings < 0.7
     assert not partners.is_dimerization(ev, np.array([False, False, True, True]))
+
+
+@pytest.mark.parametrize("changed, bindings, held, dimers", [
+    (38.0, 40.0, [False, False], True),    # 95 % of 40 bindings change the motion
+    (9.5, 10.0, [False, False], False),    # too few bindings to be sure
+    (32.0, 40.0, [False, False], False),   # 80 %: the bound share must decide, and it is low
+    (38.0, 40.0, [True, False], False),    # traps: two in one trap share a spot too
+])
+def test_bindings_that_nearly_all_change_the_motion_are_dimers(changed, bindings, held, dimers):
+    """Dimers whose pairs are seldom seen together (4 % of the frames bound, under
+    DIMER_SHARE) are still dimerization when at least CERTAIN_CHANGE of at least
+    CERTAIN_BINDINGS bindings change the motion; other models stay at or below 0.86."""
+    ev = {"frames": 10000.0, "bound": 400.0, "bindings": bindings, "changed": changed}
+    held_states = np.array([held[0], held[1], True, True])
+    assert partners.is_dimerization([ev], held_states) is dimers
