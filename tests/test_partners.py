@@ -207,7 +207,7 @@ def test_particles_that_crowd_without_binding_are_not_dimers():
 
 @pytest.mark.parametrize("changed, bindings, held, dimers", [
     (38.0, 40.0, [False, False], True),    # 95 % of 40 bindings change the motion
-    (9.5, 10.0, [False, False], False),    # too few bindings to be sure
+    (22.0, 22.0, [False, False], False),   # too few bindings to be sure
     (32.0, 40.0, [False, False], False),   # 80 %: the bound share must decide, and it is low
     (38.0, 40.0, [True, False], False),    # traps: two in one trap share a spot too
 ])
