@@ -11,7 +11,7 @@ true segment of median 8–13 frames, where K changes by a factor 10–30
 Inside each segment, :func:`best_bout` finds the stretch of :data:`MIN_LENGTH` to
 :data:`MAX_LENGTH` frames whose steps' variance differs most from the rest of the segment
 (profile likelihood of zero-mean 2-D Gaussian steps, one variance inside and one outside,
-against one for all, :func:`andi2kit.segment.variance_ll`). Where the gain exceeds
+against one for all, :func:`andi2kit.segment.profile_ll`). Where the gain exceeds
 ``penalty`` per change point added, :func:`add_bouts` cuts it there and searches again. New
 change points keep :data:`MARGIN` frames from the ones already there: a change point placed a
 frame or two off leaves a few steps of the other state beside it, which is no bout.
@@ -43,7 +43,7 @@ import numpy as np
 from andi2kit.errors import OptionError
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.partner_cuts import segments_at
-from andi2kit.segment import Segmenter
+from andi2kit.segment import Segmenter, profile_ll, squared_steps
 
 __all__ = ["MARGIN", "MAX_LENGTH", "MIN_LENGTH", "Bouts", "add_bouts", "best_bout",
            "bout_segments"]
@@ -101,13 +101,6 @@ class Bouts:
                               f"{self.max_bouts!r}")
 
 
-def _profile(total: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Profile log-likelihood of ``n`` 2-D Gaussian steps whose squared lengths sum to
-    ``total`` (vectorised :func:`andi2kit.segment.variance_ll`)."""
-    v = np.maximum(total / (2 * np.maximum(n, 1)), 1e-12)
-    return np.where(n > 0, -n * (np.log(v) + 1.0), 0.0)
-
-
 def best_bout(sq: np.ndarray, lo: int, hi: int) -> tuple[float, int, int]:
     """The bout of segment ``[lo, hi)`` whose steps' variance differs most from the rest.
 
@@ -138,7 +131,7 @@ def best_bout(sq: np.ndarray, lo: int, hi: int) -> tuple[float, int, int]:
     c = np.r_[0.0, np.cumsum(np.nan_to_num(sq))]
     seen = np.r_[0, np.cumsum(np.isfinite(sq))]
     whole, n = c[hi] - c[lo], seen[hi] - seen[lo]
-    base = _profile(np.array(whole), np.array(n))
+    base = profile_ll(whole, n)
     best = (-np.inf, lo, lo)
     for length in range(MIN_LENGTH, min(MAX_LENGTH, hi - lo) + 1):
         a = np.arange(lo, hi - length + 1)
@@ -150,7 +143,7 @@ def best_bout(sq: np.ndarray, lo: int, hi: int) -> tuple[float, int, int]:
             continue
         a, b = a[ok], b[ok]
         inside, n_in = c[b] - c[a], seen[b] - seen[a]
-        gain = _profile(inside, n_in) + _profile(whole - inside, n - n_in) - base
+        gain = profile_ll(inside, n_in) + profile_ll(whole - inside, n - n_in) - base
         k = int(np.argmax(gain))
         if gain[k] > best[0]:
             best = (float(gain[k]), int(a[k]), int(b[k]))
@@ -171,7 +164,7 @@ def add_bouts(steps: np.ndarray, cps: Sequence[int], settings: Bouts = Bouts(),
     cps : sequence of int
         The segmentation's change points.
     settings : Bouts
-        Penalty, how many bouts, and the α above which a segment is not searched.
+        Penalty, how many bouts, and which segments are not searched (α, K, track).
     alpha, K : sequence of float, optional
         The α and K of each of the segments ``cps`` makes (None: every segment is searched).
 
@@ -190,10 +183,9 @@ def add_bouts(steps: np.ndarray, cps: Sequence[int], settings: Bouts = Bouts(),
     >>> add_bouts(steps, [60], Bouts(min_K=0.03), K=[0.5, 0.01])  # nor, so asked, a slow one
     [60]
     """
-    steps = np.asarray(steps, float)
-    sq = np.r_[np.nan, np.sum(steps[1:] ** 2, axis=1)]
+    sq = squared_steps(np.asarray(steps), first=np.nan)
     out = sorted(int(c) for c in cps)
-    # each frame searchable or not by the α of the segment it starts in
+    # each frame searchable or not by the α and K of the segment it lies in
     lengths = np.diff(np.r_[0, out, sq.size]).astype(int)
     searched = np.ones(sq.size, bool)
     if alpha is not None:
@@ -223,8 +215,9 @@ def bout_segments(labels: Sequence[TrajectoryLabel], frames: Sequence[np.ndarray
                   steps: Sequence[np.ndarray], segmenter: Segmenter,
                   settings: Bouts = Bouts()) -> dict[str, dict]:
     """A FOV's trajectories with bouts added (:func:`add_bouts`, segments of α at least
-    ``settings.max_alpha`` not searched), by ``str(idx)``, only those that gained one: their
-    segments there (:func:`andi2kit.partner_cuts.segments_at`)."""
+    ``settings.max_alpha`` or K below ``settings.min_K`` not searched), by ``str(idx)``,
+    only those that gained one: their segments there
+    (:func:`andi2kit.partner_cuts.segments_at`)."""
     out = {}
     for lab, f, st in zip(labels, frames, steps, strict=True):
         own = lab.cp.tolist()

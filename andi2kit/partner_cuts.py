@@ -31,6 +31,8 @@ from andi2kit.labels import TrajectoryLabel
 from andi2kit.partners import (
     BINDING_WINDOW,
     BOUND_RADIUS,
+    CERTAIN_BINDINGS,
+    CERTAIN_CHANGE,
     CHANGE_FACTOR,
     CHANGED_SHARE,
     DIMER_SHARE,
@@ -38,7 +40,7 @@ from andi2kit.partners import (
     MIN_BOUND,
     STEP_TOL,
 )
-from andi2kit.segment import SHORT_SEGMENT, Segmenter, short_segment_K
+from andi2kit.segment import SHORT_SEGMENT, Segmenter, short_segment_K, squared_steps
 from andi2kit.state_mixture import segment_probabilities
 
 __all__ = ["KEEP_MODEL", "choose_segments", "drop_unchanged", "partner_change_points",
@@ -107,7 +109,7 @@ def drop_unchanged(cps: Sequence[int], steps: np.ndarray, model: Sequence[int] =
     >>> drop_unchanged([50, 90, 120], steps)
     [50, 120]
     """
-    sq = np.r_[np.nan, np.sum(np.asarray(steps[1:], float) ** 2, axis=1)]
+    sq = squared_steps(np.asarray(steps), first=np.nan)
     model = {int(c) for c in model}
     cps = [int(c) for c in cps]
     while cps:
@@ -212,4 +214,5 @@ def settings() -> dict:
             "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE,
             "binding_window": BINDING_WINDOW, "change_factor": CHANGE_FACTOR,
             "changed_share": CHANGED_SHARE, "track1_counts": "field",
+            "certain_change": CERTAIN_CHANGE, "certain_bindings": CERTAIN_BINDINGS,
             "drop_unchanged": "mean squared step, change_factor"}

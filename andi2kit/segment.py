@@ -293,19 +293,23 @@ def drop_near(cps: list[int], flagged: np.ndarray, margin: int) -> list[int]:
     return [c for c in cps if not near[min(max(c, 0), near.size - 1)]]
 
 
+def profile_ll(total: np.ndarray | float, n: np.ndarray | int) -> np.ndarray:
+    """Profile log-likelihood of ``n`` zero-mean 2-D Gaussian steps whose squared lengths sum
+    to ``total`` (one variance, fitted; 0 for no step), elementwise."""
+    n = np.asarray(n)
+    v = np.maximum(np.asarray(total, float) / (2 * np.maximum(n, 1)), 1e-12)
+    return np.where(n > 0, -n * (np.log(v) + 1.0), 0.0)
+
+
 def variance_ll(sq: np.ndarray, lo: int, hi: int) -> float:
-    """Profile log-likelihood of zero-mean 2-D Gaussian steps whose squared lengths are
-    ``sq[lo:hi]`` (one variance, fitted)."""
-    n = hi - lo
-    if n <= 0:
-        return 0.0
-    v = max(float(sq[lo:hi].sum()) / (2 * n), 1e-12)
-    return -n * (np.log(v) + 1.0)
+    """:func:`profile_ll` of the steps whose squared lengths are ``sq[lo:hi]``."""
+    return float(profile_ll(sq[lo:hi].sum() if hi > lo else 0.0, max(hi - lo, 0)))
 
 
-def squared_steps(steps: np.ndarray) -> np.ndarray:
-    """``(T,)`` squared length of the step into each frame (0 for frame 0)."""
-    sq = np.zeros(steps.shape[0])
+def squared_steps(steps: np.ndarray, first: float = 0.0) -> np.ndarray:
+    """``(T,)`` squared length of the step into each frame (``first`` for frame 0, which
+    has none)."""
+    sq = np.full(steps.shape[0], first, dtype=np.float64)
     sq[1:] = np.sum(np.asarray(steps[1:], dtype=np.float64) ** 2, axis=1)
     return sq
 
@@ -405,7 +409,7 @@ def short_segment_K(steps: np.ndarray, cps: Sequence[int], K: np.ndarray,
     >>> np.round(short_segment_K(steps, [20], np.array([0.5, 0.5])), 4).tolist()
     [0.5, 0.9856]
     """
-    sq = np.r_[np.nan, np.sum(np.asarray(steps[1:], float) ** 2, axis=1)]
+    sq = squared_steps(np.asarray(steps), first=np.nan)
     bounds = np.r_[0, np.asarray(cps, int), len(sq)]
     out = np.array(K, float)
     for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):

@@ -1,4 +1,4 @@
-"""Which change points a submission misses, and beside what: per experiment, the official
+"""Which change points a submission misses, and beside what: per experiment, the scorer's
 pairing's TP / FP / FN (:class:`andi2kit.scoring.metrics.ChangePointCounts`) and, for the true
 change points with no prediction within the threshold and for those with one, the shorter of
 their two true segments and the change of K and α across them::
@@ -18,40 +18,34 @@ from pathlib import Path
 
 import numpy as np
 
-from andi2kit import layout
-from andi2kit.io import read_labels
 from andi2kit.scoring.metrics import CP_THRESHOLD, ChangePointCounts
+from andi2kit.scoring.score import load_experiment, reference_experiments
 
 
 def experiment_rows(sub: Path, ref: Path, track: int, exp: int) -> tuple[ChangePointCounts,
                                                                           np.ndarray,
                                                                           np.ndarray]:
     """Counts, and ``(n, 3)`` rows ``shorter segment, |Δlog10 K|, |Δα|`` of the missed and
-    the found true change points of one experiment."""
+    the found true change points of one experiment (read and paired as the scorer does,
+    :func:`andi2kit.scoring.score.load_experiment`; found: a prediction closer than the
+    scorer's threshold)."""
+    trues, preds = load_experiment(sub, ref, track, exp)
+    by_idx = {p.idx: p for p in preds}
     counts = ChangePointCounts()
     missed, found = [], []
-    for path in sorted(layout.exp_dir(sub, track, exp).glob("fov_*.txt")):
-        fov = int(path.stem.split("_")[1])
-        pred = {lab.idx: lab for lab in read_labels(path)}
-        for true in read_labels(layout.labels_path(ref, track, exp, fov)):
-            p = pred.get(true.idx)
-            if p is None:
-                continue
-            tc, pc = np.asarray(true.cp, int), np.asarray(p.cp, int)
-            if tc.size == 0 and pc.size == 0:
-                counts.add_empty_pairs(1)
-            elif tc.size == 0 or pc.size == 0:
-                counts.add_unpaired(np.array([tc.size]), np.array([pc.size]))
-            else:
-                counts.add(tc, pc)
-            lengths = np.diff(np.r_[0, tc, true.T])
-            for k, c in enumerate(tc):
-                with np.errstate(divide="ignore"):  # immobile: K 0, an infinite change
-                    dk = abs(np.log10(true.K[k + 1] / true.K[k]))
-                row = (min(lengths[k], lengths[k + 1]), dk,
-                       abs(true.alpha[k + 1] - true.alpha[k]))
-                near = pc.size and np.abs(pc - c).min() <= CP_THRESHOLD
-                (found if near else missed).append(row)
+    for true in trues:
+        p = by_idx.get(true.idx)
+        if p is None:
+            continue
+        tb, pc = true.bounds.astype(int), p.bounds[:-1].astype(int)
+        counts.add(tb[:-1], pc)
+        lengths = np.diff(np.r_[0, tb])
+        for k, c in enumerate(tb[:-1]):
+            with np.errstate(divide="ignore"):  # immobile: K 0, an infinite change
+                dk = abs(np.log10(true.K[k + 1] / true.K[k]))
+            row = (min(lengths[k], lengths[k + 1]), dk, abs(true.alpha[k + 1] - true.alpha[k]))
+            near = pc.size and np.abs(pc - c).min() < CP_THRESHOLD
+            (found if near else missed).append(row)
     return counts, np.reshape(missed, (-1, 3)), np.reshape(found, (-1, 3))
 
 
@@ -61,8 +55,7 @@ def main() -> None:
     ap.add_argument("ref", type=Path)
     ap.add_argument("--track", type=int, default=2, choices=(1, 2))
     args = ap.parse_args()
-    exps = sorted(int(p.name.split("_")[1])
-                  for p in (args.submission / f"track_{args.track}").glob("exp_*"))
+    exps = reference_experiments(args.ref, args.track)
     print("| exp | TP | FP | FN | JSC | missed: n / shorter segment median / < 10 frames / "
           "|Δlog10 K| | found: n / shorter segment median / |Δlog10 K| |")
     print("|---|---|---|---|---|---|---|")
