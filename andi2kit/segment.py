@@ -188,6 +188,15 @@ class Segmenter:
         to where the steps' variance changes most (:func:`refine_change_points`); 0: off.
     refine_gain : float
         Smallest log-likelihood gain for which a change point is moved.
+    refine_far : int
+        After ``refine``, move each change point by up to this many frames where the steps'
+        variance says so by more than ``refine_far_gain`` (:func:`refine_change_points`
+        again); 0: off.
+    refine_far_gain : float
+        Smallest log-likelihood gain for a move of ``refine_far``.
+    refine_far_min_K : float
+        A change point beside a segment whose mean per-frame K is below this is left where
+        ``refine`` put it.
     artefact_margin : int
         A change point with a frame the tracker was unsure of (``uncertain``, see
         :meth:`__call__`) within this many frames is dropped: an encounter, a filled gap or a
@@ -207,6 +216,9 @@ class Segmenter:
     min_dwell: int = 3
     refine: int = 0
     refine_gain: float = 0.0
+    refine_far: int = 0
+    refine_far_gain: float = 0.0
+    refine_far_min_K: float = 0.0
     artefact_margin: int = -1
 
     def __post_init__(self) -> None:
@@ -215,6 +227,12 @@ class Segmenter:
                               f"{', '.join(SEARCH_METHODS)}")
         if not (np.isfinite(self.pen) and self.pen >= 0):
             raise OptionError(f"pen must be a finite number >= 0, got {self.pen!r}")
+        if int(self.refine_far) != self.refine_far or self.refine_far < 0:
+            raise OptionError(f"refine_far must be an integer >= 0, got {self.refine_far!r}")
+        for name in ("refine_far_gain", "refine_far_min_K"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value >= 0):
+                raise OptionError(f"{name} must be a finite number >= 0, got {value!r}")
 
     def signal(self, frames: np.ndarray) -> np.ndarray:
         """The multivariate signal searched for change points."""
@@ -262,6 +280,11 @@ class Segmenter:
         if self.refine and steps is not None and cps:
             cps = refine_change_points(steps, cps, self.refine, self.refine_gain,
                                        self.min_size)
+        if self.refine_far > self.refine and steps is not None and cps:
+            seg_K = np.array([k.mean() for k in np.split(frames[:, COLUMN["K"]], cps)])
+            slow = seg_K < self.refine_far_min_K
+            cps = refine_change_points(steps, cps, self.refine_far, self.refine_far_gain,
+                                       self.min_size, fixed=slow[:-1] | slow[1:])
         if uncertain is not None and self.artefact_margin >= 0 and cps:
             cps = drop_near(cps, uncertain, self.artefact_margin)
         return self.label_at(idx, frames, cps, states)
@@ -326,7 +349,8 @@ def cut_candidates(cps: list[int], i: int, T: int, window: int,
 
 
 def refine_change_points(steps: np.ndarray, cps: list[int], window: int,
-                         min_gain: float = 0.0, min_size: int = 3) -> list[int]:
+                         min_gain: float = 0.0, min_size: int = 3,
+                         fixed: Sequence[bool] | None = None) -> list[int]:
     """Move change points to where the step variance changes most nearby.
 
     The per-frame model places a change point within a few frames; the raw steps often say
@@ -349,6 +373,8 @@ def refine_change_points(steps: np.ndarray, cps: list[int], window: int,
         Log-likelihood a move must gain.
     min_size : int
         Shortest segment kept.
+    fixed : sequence of bool, optional
+        Per change point: True where it is not moved.
 
     Returns
     -------
@@ -359,6 +385,8 @@ def refine_change_points(steps: np.ndarray, cps: list[int], window: int,
     sq = squared_steps(steps)
     out = list(cps)
     for i, c in enumerate(out):
+        if fixed is not None and fixed[i]:
+            continue
         lo, hi, cands = cut_candidates(out, i, T, window, min_size)
 
         def ll(cut, lo=lo, hi=hi):

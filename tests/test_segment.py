@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from andi2kit.errors import OptionError
 from andi2kit.segment import (
     OptimalPartition,
     Segmenter,
@@ -94,3 +95,37 @@ def test_refine_moves_change_points_to_the_variance_change():
     assert refine_change_points(flat, [60], window=3, min_gain=10.0) == [60]
     # segments never shrink below min_size
     assert refine_change_points(steps, [4, 57], window=3, min_size=3)[0] >= 4
+
+
+def test_far_refinement_moves_only_where_the_steps_say_so():
+    # the per-frame model places a tenfold drop in K 2-3 frames early; the ±1 refinement
+    # cannot reach the steps' change, the far pass (gated by its gain) can
+    rng = np.random.default_rng(7)
+    T, true_cp = 150, 80
+    near = Segmenter(method="optimal", pen=2.0, refine=1)
+    far = Segmenter(method="optimal", pen=2.0, refine=1, refine_far=3, refine_far_gain=2.0)
+    held = Segmenter(method="optimal", pen=2.0, refine=1, refine_far=3, refine_far_gain=2.0,
+                     refine_far_min_K=0.05)
+    hits = {"near": 0, "far": 0}
+    moved_on_flat = held_as_near = 0
+    for k in range(40):
+        guess = true_cp - 2 - k % 2
+        frames = frames_with_step(T, guess, seed=k)
+        sd = np.where(np.arange(T) < true_cp, 1.0, np.sqrt(0.1))
+        steps = rng.normal(0, 1, (T, 2)) * sd[:, None]
+        hits["near"] += near(0, frames, steps).cp.tolist() == [true_cp]
+        hits["far"] += far(0, frames, steps).cp.tolist() == [true_cp]
+        held_as_near += held(0, frames, steps).cp.tolist() == near(0, frames, steps).cp.tolist()
+        # steps of one variance throughout: the gain gate leaves the model's point within ±1
+        flat = rng.normal(0, 1, (T, 2))
+        moved_on_flat += abs(far(0, frames, flat).cp[0] - guess) > 1
+    assert hits["near"] == 0
+    assert hits["far"] >= 24, hits
+    assert moved_on_flat <= 8, moved_on_flat
+    # beside a segment slower than refine_far_min_K (0.01 after the drop) a point stays
+    # where refine put it
+    assert held_as_near == 40
+    for bad in ({"refine_far": -1}, {"refine_far": 2.5}, {"refine_far_gain": float("nan")},
+                {"refine_far_min_K": -0.1}):
+        with pytest.raises(OptionError, match="refine_far"):
+            Segmenter(method="optimal", **bad)
