@@ -121,6 +121,35 @@ def msd_of_segments(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
     return lags[ok], sums[ok] / counts[ok], counts[ok]
 
 
+def median_msd_of_segments(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`msd_of_segments` with the median squared displacement over ln 2 in place of the
+    mean: the same value for Gaussian displacements (a 2-D squared length is its mean times
+    an exponential variable), hardly moved by a few frames of a faster state inside the
+    segments.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> walk = np.cumsum(rng.normal(0, 1, (2000, 2)), axis=0)  # MSD(1) = 2 per axis: 2
+    >>> lags, msd, n = median_msd_of_segments([walk], 2)
+    >>> [round(float(v), 1) for v in msd / lags]
+    [2.0, 2.0]
+    """
+    trimmed = [xy[trim:len(xy) - trim] if len(xy) > 2 * trim + 2 else xy
+               for xy in (np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in pieces)]
+    lags, msd, counts = [], [], []
+    for lag in range(1, max_lag + 1):
+        d = [np.sum((xy[lag:] - xy[:-lag]) ** 2, axis=1) for xy in trimmed if len(xy) > lag]
+        d = np.concatenate(d) if d else np.zeros(0)
+        d = d[np.isfinite(d)]
+        if d.size:
+            lags.append(lag)
+            msd.append(np.median(d) / np.log(2))
+            counts.append(d.size)
+    return np.array(lags, dtype=np.int64), np.array(msd), np.array(counts, dtype=np.float64)
+
+
 def fit_noisy_msd(lags: np.ndarray, msd: np.ndarray, counts: np.ndarray,
                   noise: float = LOCALISATION_NOISE) -> tuple[float, float]:
     """α and K of ``MSD(τ) = 4 K τ^α + 4 noise²`` (2-D), fitted on the log scale.
@@ -173,6 +202,8 @@ class PooledMsd:
         Localisation noise σ of the positions, px.
     slow_confined : bool
         Fit and shift the confined segments of a slow state with its free ones.
+    median : bool
+        Pool the median-based MSD (:func:`median_msd_of_segments`) instead of the mean.
 
     Examples
     --------
@@ -189,6 +220,7 @@ class PooledMsd:
     max_states: int = 3
     noise: float = LOCALISATION_NOISE
     slow_confined: bool = True
+    median: bool = False
 
     def __post_init__(self) -> None:
         if self.max_K <= 0 or self.high_alpha <= 0 or self.K_ratio <= 1 or self.noise < 0:
@@ -237,7 +269,8 @@ class PooledMsd:
             fitted = np.flatnonzero(sel & use & (length >= self.min_length))
             if not (slow or state_alpha >= self.high_alpha) or fitted.size < MIN_SEGMENTS:
                 continue
-            lags, msd, n = msd_of_segments([pieces[i] for i in fitted], self.max_lag, self.trim)
+            pool = median_msd_of_segments if self.median else msd_of_segments
+            lags, msd, n = pool([pieces[i] for i in fitted], self.max_lag, self.trim)
             if lags.size < 2:
                 continue
             a, k = fit_noisy_msd(lags, msd, n, self.noise)

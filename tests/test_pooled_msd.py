@@ -7,7 +7,12 @@ import pytest
 
 from andi2kit.constants import CONFINED, FREE, LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
-from andi2kit.pooled_msd import PooledMsd, fit_noisy_msd, msd_of_segments
+from andi2kit.pooled_msd import (
+    PooledMsd,
+    fit_noisy_msd,
+    median_msd_of_segments,
+    msd_of_segments,
+)
 
 
 def _fbm(rng, n: int, T: int, alpha: float, K: float) -> np.ndarray:
@@ -45,6 +50,33 @@ def test_the_pooled_msd_of_a_slow_state_recovers_its_alpha():
                                                                    strict=True))
     assert all(np.array_equal(a.K, b.K) and np.array_equal(a.state, b.state)
                and np.array_equal(a.cp, b.cp) for a, b in zip(labels, out, strict=True))
+
+
+def test_the_median_msd_of_slow_segments_is_hardly_moved_by_a_few_fast_frames():
+    # slow segments (α 1.5, K 0.005) into which a misplaced change point let 3 frames of a
+    # state a hundred times faster: the mean MSD's K triples, the median's stays near
+    rng = np.random.default_rng(5)
+    pure = list(_fbm(rng, 60, 80, 1.5, 0.005))
+    mixed = []
+    for xy in pure:
+        jump = np.cumsum(rng.normal(0, np.sqrt(2 * 0.5), (3, 2)), axis=0)
+        mixed.append(np.vstack([xy[:40], xy[40:43] + jump, xy[43:] + jump[-1]]))
+    fits = {name: fit_noisy_msd(*pool(pieces, 8, 2))
+            for name, pool, pieces in (("mean pure", msd_of_segments, pure),
+                                       ("mean mixed", msd_of_segments, mixed),
+                                       ("median mixed", median_msd_of_segments, mixed))}
+    assert abs(fits["mean pure"][0] - 1.5) < 0.15
+    assert fits["mean mixed"][1] > 2 * 0.005
+    alpha, K = fits["median mixed"]
+    assert abs(K / 0.005 - 1) < 0.5 and abs(alpha - 1.5) < 0.2
+    # with the median, the state's pooled α is used where the mean's K is refused
+    labels = [TrajectoryLabel(i, 0.005, 1.1, FREE, T=80) for i in range(60)]
+    labels += [TrajectoryLabel(60 + i, 0.5, 0.8, FREE, T=80) for i in range(60)]
+    positions = [*mixed, *_fbm(rng, 60, 80, 0.8, 0.5)]
+    by_mean = PooledMsd()(labels, positions)
+    by_median = PooledMsd(median=True)(labels, positions)
+    assert by_mean[0].alpha[0] == 1.1
+    assert abs(by_median[0].alpha[0] - 1.5) < 0.2
 
 
 def test_a_near_ballistic_state_estimated_low_is_lifted_over_the_directed_line():
