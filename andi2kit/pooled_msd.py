@@ -84,6 +84,13 @@ def displacement_sums(pos: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np
     return sums, counts
 
 
+def _trimmed(pieces: Sequence[np.ndarray], trim: int) -> list[np.ndarray]:
+    """``(n_i, 2)`` positions of each piece without ``trim`` frames at each end (pieces of at
+    most ``2 * trim + 2`` frames kept whole)."""
+    return [xy[trim:len(xy) - trim] if len(xy) > 2 * trim + 2 else xy
+            for xy in (np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in pieces)]
+
+
 def msd_of_segments(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean squared displacement at lags ``1..max_lag`` over all displacements of ``pieces``.
@@ -110,8 +117,7 @@ def msd_of_segments(pieces: Sequence[np.ndarray], max_lag: int, trim: int = 0
     >>> lags.tolist(), msd.tolist(), n.tolist()
     ([1, 2], [1.0, 4.0], [2.0, 1.0])
     """
-    trimmed = [xy[trim:len(xy) - trim] if len(xy) > 2 * trim + 2 else xy
-               for xy in (np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in pieces)]
+    trimmed = _trimmed(pieces, trim)
     padded = np.full((len(trimmed), max((len(xy) for xy in trimmed), default=0), 2), np.nan)
     for row, xy in zip(padded, trimmed, strict=True):
         row[:len(xy)] = xy
@@ -136,8 +142,7 @@ def median_msd_of_segments(pieces: Sequence[np.ndarray], max_lag: int, trim: int
     >>> [round(float(v), 1) for v in msd / lags]
     [2.0, 2.0]
     """
-    trimmed = [xy[trim:len(xy) - trim] if len(xy) > 2 * trim + 2 else xy
-               for xy in (np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in pieces)]
+    trimmed = _trimmed(pieces, trim)
     lags, msd, counts = [], [], []
     for lag in range(1, max_lag + 1):
         d = [np.sum((xy[lag:] - xy[:-lag]) ** 2, axis=1) for xy in trimmed if len(xy) > lag]

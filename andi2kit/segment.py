@@ -281,10 +281,13 @@ class Segmenter:
             cps = refine_change_points(steps, cps, self.refine, self.refine_gain,
                                        self.min_size)
         if self.refine_far > self.refine and steps is not None and cps:
-            seg_K = np.array([k.mean() for k in np.split(frames[:, COLUMN["K"]], cps)])
-            slow = seg_K < self.refine_far_min_K
+            fixed = None
+            if self.refine_far_min_K > 0:
+                seg_K = np.array([k.mean() for k in np.split(frames[:, COLUMN["K"]], cps)])
+                slow = seg_K < self.refine_far_min_K
+                fixed = slow[:-1] | slow[1:]
             cps = refine_change_points(steps, cps, self.refine_far, self.refine_far_gain,
-                                       self.min_size, fixed=slow[:-1] | slow[1:])
+                                       self.min_size, fixed=fixed)
         if uncertain is not None and self.artefact_margin >= 0 and cps:
             cps = drop_near(cps, uncertain, self.artefact_margin)
         return self.label_at(idx, frames, cps, states)
