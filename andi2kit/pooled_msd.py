@@ -209,6 +209,11 @@ class PooledMsd:
         Fit and shift the confined segments of a slow state with its free ones.
     median : bool
         Pool the median-based MSD (:func:`median_msd_of_segments`) instead of the mean.
+    check_noise : bool
+        Compare the fit with the state on K plus the noise's variance (the MSD at lag 1 over
+        4) rather than on K: the U-Net cannot take the noise out of a state that moves less
+        than it (its K comes out several times the truth), the fit with the noise as an
+        offset can; for states well above the noise the two checks agree.
 
     Examples
     --------
@@ -226,6 +231,7 @@ class PooledMsd:
     noise: float = LOCALISATION_NOISE
     slow_confined: bool = True
     median: bool = False
+    check_noise: bool = False
 
     def __post_init__(self) -> None:
         if self.max_K <= 0 or self.high_alpha <= 0 or self.K_ratio <= 1 or self.noise < 0:
@@ -279,7 +285,8 @@ class PooledMsd:
             if lags.size < 2:
                 continue
             a, k = fit_noisy_msd(lags, msd, n, self.noise)
-            if not 1 / self.K_ratio < k / state_K < self.K_ratio:
+            var = self.noise ** 2 if self.check_noise else 0.0
+            if not 1 / self.K_ratio < (k + var) / (state_K + var) < self.K_ratio:
                 continue
             shift = sel & use
             alpha[shift] = np.clip(alpha[shift] + a - state_alpha, 0.0, 2.0)

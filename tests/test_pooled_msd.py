@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -77,6 +79,29 @@ def test_the_median_msd_of_slow_segments_is_hardly_moved_by_a_few_fast_frames():
     by_median = PooledMsd(median=True)(labels, positions)
     assert by_mean[0].alpha[0] == 1.1
     assert abs(by_median[0].alpha[0] - 1.5) < 0.2
+
+
+def test_a_state_below_the_noise_is_checked_with_the_noise_in():
+    # a state that moves less than the noise (K 0.0005, α 1.8) whose segments say K five
+    # times the truth, as the U-Net's do: the fit's K (near the truth) fails a 4x check on K
+    # alone; on K plus the noise's variance the two agree and the fitted α is used
+    rng = np.random.default_rng(8)
+    labels, positions = _experiment(rng, slow_alpha=1.8, slow_K=0.0005, T=120)
+    labels = [replace(lab, K=np.full_like(lab.K, 0.0025)) if lab.idx < 60 else lab
+              for lab in labels]
+    alpha, K = fit_noisy_msd(*median_msd_of_segments(
+        [xy[2:-2] for xy in positions[:60]], 8, 0))
+    assert K / 0.0025 < 1 / 4 and abs(alpha - 1.8) < 0.3
+    on_K = PooledMsd(median=True, K_ratio=4)(labels, positions)
+    with_noise = PooledMsd(median=True, K_ratio=4, check_noise=True)(labels, positions)
+    assert all(np.array_equal(a.alpha, b.alpha) for a, b in zip(labels, on_K, strict=True))
+    assert abs(np.mean([lab.alpha[0] for lab in with_noise[:60]]) - 1.8) < 0.3
+    # a state said slow whose positions move 25 times faster is still refused
+    labels, positions = _experiment(rng, slow_K=0.2)
+    labels = [replace(lab, K=np.full_like(lab.K, 0.008)) if lab.idx < 60 else lab
+              for lab in labels]
+    out = PooledMsd(check_noise=True)(labels, positions)
+    assert all(np.array_equal(a.alpha, b.alpha) for a, b in zip(labels, out, strict=True))
 
 
 def test_a_near_ballistic_state_estimated_low_is_lifted_over_the_directed_line():
