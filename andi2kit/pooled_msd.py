@@ -17,7 +17,9 @@ does (a Gaussian mixture on the segments' α and log10 K), fits the pooled MSD o
 whose K is below ``max_K`` or whose α is at least ``high_alpha``, and shifts the α of its free
 and directed segments by the difference between the fitted α and the state's mean α: what
 the segments say about their own differences stays. A fit whose K disagrees with the state's
-by more than ``K_ratio`` (segments of another state mixed in) changes nothing; immobile
+by more than ``K_ratio`` (segments of another state mixed in) changes nothing — compared, with
+``check_noise``, on K plus the noise's variance, since the segments' K of a state that moves
+less than the noise is several times the truth and the fit's is not; immobile
 segments, whose MSD is the noise's, are left alone, and so are confined ones, whose MSD bends
 at the compartment's size, except in slow states (``slow_confined``): a particle that moves
 about as far as the noise per frame has not felt the walls of a compartment of radius ≥ 1.5
