@@ -273,6 +273,8 @@ class PooledMsd:
         states = seg[:, 2].astype(int)
         moving = np.isin(states, (FREE, DIRECTED))
         alpha = seg[:, 0].copy()
+        pool = median_msd_of_segments if self.median else msd_of_segments
+        var = self.noise ** 2 if self.check_noise else 0.0  # added to both sides of the K check
         for c in np.unique(comp):
             sel = comp == c
             state_K = 10 ** np.average(x[sel, 1], weights=length[sel])
@@ -282,12 +284,10 @@ class PooledMsd:
             fitted = np.flatnonzero(sel & use & (length >= self.min_length))
             if not (slow or state_alpha >= self.high_alpha) or fitted.size < MIN_SEGMENTS:
                 continue
-            pool = median_msd_of_segments if self.median else msd_of_segments
             lags, msd, n = pool([pieces[i] for i in fitted], self.max_lag, self.trim)
             if lags.size < 2:
                 continue
             a, k = fit_noisy_msd(lags, msd, n, self.noise)
-            var = self.noise ** 2 if self.check_noise else 0.0
             if not 1 / self.K_ratio < (k + var) / (state_K + var) < self.K_ratio:
                 continue
             shift = sel & use

@@ -100,6 +100,13 @@ def chain_fovs(true_fovs: list[list[LabelRow]], pred_fovs: list[list[LabelRow]])
     return acc_t or [], acc_p or []
 
 
+def segment_pairs(true: LabelRow, pred: LabelRow) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the true and predicted segments of one trajectory that the scorer pairs
+    (:func:`andi2kit.scoring.metrics.pair_segments` on the label lines' bounds)."""
+    return M.pair_segments(true.bounds.astype(int), pred.bounds.astype(int),
+                           min(true.alpha.size, true.K.size))
+
+
 def score_single(trues: list[LabelRow], preds: list[LabelRow]) -> dict[str, float]:
     """Single-trajectory metrics of one experiment (``error_SingleTraj_dataset``).
 
@@ -131,14 +138,8 @@ def score_single(trues: list[LabelRow], preds: list[LabelRow]) -> dict[str, floa
             ts.append(10.0)
             ps.append(0.0)
             continue
-        tb = t.bounds.astype(int)
-        pb = p.bounds.astype(int)
-        cps.add(tb[:-1], pb[:-1])
-        if tb.size == 1 and pb.size == 1:
-            ti, pi = (0,), (0,)
-        else:
-            n_true = min(t.alpha.size, t.K.size)
-            ti, pi = M.pair_segments(tb, pb, n_true)
+        cps.add(t.bounds.astype(int)[:-1], p.bounds.astype(int)[:-1])
+        ti, pi = segment_pairs(t, p)
         for i, j in zip(ti, pi, strict=True):
             ta.append(t.alpha[i])
             pa.append(p.alpha[j])

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit.scoring import metrics as M
-from andi2kit.scoring.score import load_experiment, reference_experiments
+from andi2kit.scoring.score import load_experiment, reference_experiments, segment_pairs
 
 
 def paired_values(trues, preds) -> dict[tuple[int, int], tuple[float, float, float, float]]:
@@ -34,11 +34,7 @@ def paired_values(trues, preds) -> dict[tuple[int, int], tuple[float, float, flo
         p = by_idx.get(t.idx)
         if p is None or p.bounds.size == 0:
             continue
-        tb, pb = t.bounds.astype(int), p.bounds.astype(int)
-        if tb.size == 1 and pb.size == 1:
-            ti, pi = (0,), (0,)
-        else:
-            ti, pi = M.pair_segments(tb, pb, min(t.alpha.size, t.K.size))
+        ti, pi = segment_pairs(t, p)
         for i, j in zip(ti, pi, strict=True):
             out[(n, int(i))] = (t.alpha[i], p.alpha[j], t.K[i], p.K[j])
     return out
