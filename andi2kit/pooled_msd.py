@@ -242,6 +242,10 @@ class PooledMsd:
         if self.max_lag < 2 or self.trim < 0 or self.min_length < 2 or self.max_states < 1:
             raise ValueError("pooled_msd needs max_lag >= 2, trim >= 0, min_length >= 2 "
                              "and max_states >= 1")
+        for name in ("slow_confined", "median", "check_noise"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"pooled_msd {name} must be true or false, got "
+                                 f"{getattr(self, name)!r}")
 
     def __call__(self, labels: Sequence[TrajectoryLabel],
                  positions: Sequence[np.ndarray]) -> list[TrajectoryLabel]:

@@ -164,7 +164,8 @@ def test_fit_and_pooled_msd_on_known_curves():
 
 
 @pytest.mark.parametrize("bad", [{"max_K": 0}, {"high_alpha": 0}, {"K_ratio": 1.0}, {"max_lag": 1},
-                                 {"noise": -0.1}, {"min_length": 1}])
+                                 {"noise": -0.1}, {"min_length": 1}, {"median": "no"},
+                                 {"check_noise": 1}, {"slow_confined": None}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
         PooledMsd(**bad)
