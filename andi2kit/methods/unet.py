@@ -21,6 +21,7 @@ from andi2kit import (
     partner_cuts,
     partners,
     provenance,
+    standing,
     state_evidence,
     state_mixture,
     states,
@@ -128,6 +129,8 @@ class UNetMethod:
             self.step_alpha = StepAlpha(**fast) if fast is not None else None
             still = tuned.get("still_runs")
             self.still_runs = still_runs.StillRuns(**still) if still is not None else None
+            stand = tuned.get("standing")
+            self.standing = standing.Standing(**stand) if stand is not None else None
             short = tuned.get("bouts")
             self.bouts = bouts.Bouts(**short) if short is not None else None
         except OptionError:
@@ -156,6 +159,8 @@ class UNetMethod:
                 ident["still_runs"] = still_runs.settings_dict(self.still_runs)
             if self.bouts is not None:
                 ident["bouts"] = bouts.settings_dict(self.bouts)
+            if self.standing is not None:
+                ident["standing"] = standing.settings_dict(self.standing)
             ident["evidence_positions"] = POSITION_DECIMALS
             # Track 1: every tracked particle's segments, and its labels and positions
             ident["evidence_context"] = ["alpha", "K", "state", "length"]
@@ -356,6 +361,14 @@ class UNetMethod:
                     labels, probs, ev.get("partner", {})), held, late))
             else:
                 out.append(own)
+        if carving is not None and self.standing is not None:
+            # traps, and the still runs' guards passed: segments at the noise are trapped
+            # also where the motion is too slow for the still runs to be read
+            xy = [[np.asarray(ev.get("positions", {}).get(str(lab.idx), []), float)
+                   .reshape(-1, 2) for lab in labels] for labels, ev in zip(out, evidence,
+                                                                              strict=True)]
+            out = standing.immobile_where_standing(out, xy, stills.noise, self.standing)
+            basis = out
         if not held[IMMOBILE] and not dimers:
             # compartments hold the slower state: the split in K tells inside from outside
             basis = compartments.confined_where_slow(
