@@ -15,7 +15,12 @@ steps against the experiment's free motion:
   ``min_moving`` frames (the free motion);
 * a segment not called immobile whose ``r`` is below ``ln ρ / (1 − 1/ρ)`` — where 2-D Gaussian
   steps of the noise's variance and of ``ρ`` times it are equally likely — becomes immobile
-  (α 0), unless ``ρ`` is below ``min_rho`` (the free motion too close to the noise to tell).
+  (α 0), unless ``ρ`` is below ``min_rho`` (the free motion too close to the noise to tell)
+  or the segment is its trajectory's only one (a trajectory that never moves may be stuck in
+  a compartment too small to move in, or in a state slower than the noise);
+* nothing changes where the standing segments, once entered, are hardly ever left (at most
+  a fifth of at least 10): a trap lets go, a compartment too small to move in does not (the
+  experiment-level decision's rule on the stretches called immobile).
 
 Neighbouring segments that both end up immobile are merged (their K length-weighted).
 
@@ -130,6 +135,15 @@ def threshold(rho: float) -> float:
     return float(np.log(rho) / (1.0 - 1.0 / rho))
 
 
+def _standing(lab: TrajectoryLabel, r: np.ndarray, cut: float, min_length: int
+              ) -> np.ndarray:
+    """Which segments of a label stand at the noise and are not called immobile."""
+    # a trajectory that never moves is no bout: a trap, a compartment too small to move in
+    # or a state slower than the noise, which one trajectory cannot tell apart
+    return ((np.asarray(lab.state, int) != IMMOBILE) & (lab.lengths >= min_length)
+            & np.isfinite(r) & (r < cut) & (lab.n_segments > 1))
+
+
 def _make_immobile(lab: TrajectoryLabel, hit: np.ndarray) -> TrajectoryLabel:
     state = np.where(hit, IMMOBILE, np.asarray(lab.state, int))
     alpha = np.where(hit, 0.0, np.asarray(lab.alpha, float))
@@ -144,8 +158,8 @@ def _make_immobile(lab: TrajectoryLabel, hit: np.ndarray) -> TrajectoryLabel:
 
 def immobile_where_standing(per_fov: Sequence[Sequence[TrajectoryLabel]],
                             positions: Sequence[Sequence[np.ndarray]], noise: float,
-                            settings: Standing = Standing()
-                            ) -> list[list[TrajectoryLabel]]:
+                            settings: Standing = Standing(), min_entries: float = 10.0,
+                            max_exits: float = 0.2) -> list[list[TrajectoryLabel]]:
     """One experiment's labels (per FOV), its segments that stand at the noise immobile.
 
     Parameters
@@ -158,6 +172,11 @@ def immobile_where_standing(per_fov: Sequence[Sequence[TrajectoryLabel]],
         Localisation noise σ per axis (px).
     settings : Standing
         See :class:`Standing`.
+    min_entries, max_exits : float
+        A trap lets go, a compartment too small to move in does not: where at least
+        ``min_entries`` standing segments begin after their trajectory's first frame and at
+        most ``max_exits`` of those end before its last, nothing changes
+        (:class:`andi2kit.state_mixture.Decision`'s rule on the called immobile stretches).
 
     Returns
     -------
@@ -187,15 +206,22 @@ def immobile_where_standing(per_fov: Sequence[Sequence[TrajectoryLabel]],
         logger.debug("free motion %.2f times the noise: no segment tested", rho)
         return [list(labels) for labels in per_fov]
     cut = threshold(rho)
+    hits = [[_standing(lab, r, cut, settings.min_length) for lab, r in
+             zip(labels, fov_ratios, strict=True)]
+            for labels, fov_ratios in zip(per_fov, ratios, strict=True)]
+    entered = left = 0
+    for hit in (h for fov in hits for h in fov):
+        i = np.flatnonzero(hit)
+        entered += int(np.count_nonzero(i > 0))
+        left += int(np.count_nonzero((i > 0) & (i < hit.size - 1)))
+    if entered >= min_entries and left <= max_exits * entered:
+        logger.debug("%d standing segments entered, %d left: no traps", entered, left)
+        return [list(labels) for labels in per_fov]
     out, made = [], 0
-    for labels, fov_ratios in zip(per_fov, ratios, strict=True):
-        fov_out = []
-        for lab, r in zip(labels, fov_ratios, strict=True):
-            hit = ((np.asarray(lab.state, int) != IMMOBILE) & (lab.lengths >= settings.min_length)
-                   & np.isfinite(r) & (r < cut))
-            made += int(hit.sum())
-            fov_out.append(_make_immobile(lab, hit) if hit.any() else lab)
-        out.append(fov_out)
+    for labels, fov_hits in zip(per_fov, hits, strict=True):
+        made += sum(int(h.sum()) for h in fov_hits)
+        out.append([_make_immobile(lab, h) if h.any() else lab
+                    for lab, h in zip(labels, fov_hits, strict=True)])
     logger.debug("free motion %.2f times the noise (cut %.2f): %d segments immobile",
                  rho, cut, made)
     return out

@@ -99,3 +99,48 @@ def test_a_label_without_its_positions_is_left_alone():
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError, match="standing"):
         standing.Standing(**bad)
+
+
+def test_a_trajectory_that_never_moves_is_left_alone():
+    """A trajectory standing at the noise from its first frame to its last may be stuck in a
+    compartment too small to move in: it keeps its state, while a standing segment between
+    moving ones of the same experiment becomes immobile."""
+    rng = np.random.default_rng(2)
+    still = rng.normal(0, 0.12, (100, 2)) + 50.0
+    xy = np.cumsum(rng.normal(0, 1.0, (100, 2)), 0)
+    xy[40:60] = xy[39]
+    xy[60:] += xy[39] - xy[59]
+    moving = [xy + rng.normal(0, 0.12, xy.shape) for _ in range(3)]
+    labels = [TrajectoryLabel(0, [0.001], [1.0], [FREE], [], 100)]
+    labels += [TrajectoryLabel(i, [1.0, 0.01, 1.0], [1.0] * 3, [FREE] * 3, [40, 60], 100)
+               for i in (1, 2, 3)]
+    out = standing.immobile_where_standing([labels], [[still, *moving]], 0.12)[0]
+    assert out[0].state.tolist() == [FREE]
+    assert [lab.state.tolist() for lab in out[1:]] == [[FREE, IMMOBILE, FREE]] * 3
+
+
+def test_standing_segments_never_left_are_not_traps():
+    """Particles that stop and stay stopped to the end of their trajectories (stuck in
+    compartments too small to move in) keep their states; the same stops left again are
+    trapping bouts."""
+    rng = np.random.default_rng(4)
+
+    def stops(left: bool) -> tuple[list[TrajectoryLabel], list[np.ndarray]]:
+        labels, pos = [], []
+        for i in range(12):
+            xy = np.cumsum(rng.normal(0, 1.0, (100, 2)), 0)
+            xy[60:] = xy[59]
+            cp = [60]
+            if left:
+                xy[80:] += np.cumsum(rng.normal(0, 1.0, (20, 2)), 0)
+                cp = [60, 80]
+            labels.append(TrajectoryLabel(i, [1.0] * (len(cp) + 1), [1.0] * (len(cp) + 1),
+                                          [FREE] * (len(cp) + 1), cp, 100))
+            pos.append(xy + rng.normal(0, 0.12, xy.shape))
+        return labels, pos
+
+    labels, pos = stops(left=False)
+    assert standing.immobile_where_standing([labels], [pos], 0.12) == [labels]
+    labels, pos = stops(left=True)
+    out = standing.immobile_where_standing([labels], [pos], 0.12)[0]
+    assert all(lab.state.tolist() == [FREE, IMMOBILE, FREE] for lab in out)

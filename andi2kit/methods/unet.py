@@ -367,7 +367,8 @@ class UNetMethod:
             xy = [[np.asarray(ev.get("positions", {}).get(str(lab.idx), []), float)
                    .reshape(-1, 2) for lab in labels] for labels, ev in zip(out, evidence,
                                                                               strict=True)]
-            out = standing.immobile_where_standing(out, xy, stills.noise, self.standing)
+            out = standing.immobile_where_standing(out, xy, stills.noise, self.standing,
+                                                   rule.min_entries, rule.max_exits)
             basis = out
         if not held[IMMOBILE] and not dimers:
             # compartments hold the slower state: the split in K tells inside from outside
