@@ -363,12 +363,11 @@ class UNetMethod:
                 out.append(own)
         if carving is not None and self.standing is not None:
             # traps, and the still runs' guards passed: segments at the noise are trapped
-            # also where the motion is too slow for the still runs to be read
-            xy = [[np.asarray(ev.get("positions", {}).get(str(lab.idx), []), float)
-                   .reshape(-1, 2) for lab in labels] for labels, ev in zip(out, evidence,
-                                                                              strict=True)]
-            out = standing.immobile_where_standing(out, xy, stills.noise, self.standing,
-                                                   rule.min_entries, rule.max_exits)
+            # also where the motion is too slow for the still runs to be read (positions as
+            # the still runs parsed them, per FOV in the order of the labels)
+            out = standing.immobile_where_standing(out, carving[0], stills.noise,
+                                                   self.standing, rule.min_entries,
+                                                   rule.max_exits)
             basis = out
         if not held[IMMOBILE] and not dimers:
             # compartments hold the slower state: the split in K tells inside from outside
