@@ -242,10 +242,18 @@ def standing_runs(xy: np.ndarray, settings: StillRuns = StillRuns()) -> tuple[in
     (2, 1)
     """
     xy = np.asarray(xy, float).reshape(-1, 2)
+    return standing_counts(xy, still_frames(xy, settings), settings)
+
+
+def standing_counts(xy: np.ndarray, still: np.ndarray, settings: StillRuns = StillRuns(),
+                    min_frames: int = STANDING_FRAMES) -> tuple[int, int]:
+    """:func:`standing_runs` of the ``(T,)`` bool ``still`` frames of ``(T, 2)`` positions
+    ``xy`` already decoded (:func:`still_frames` with ``settings``), counting the runs of at
+    least ``min_frames`` frames."""
     long = standing = 0
-    for a, b in runs(still_frames(xy, settings)):
+    for a, b in runs(np.asarray(still, bool)):
         p = xy[a:b]
-        if b - a < STANDING_FRAMES or not np.isfinite(p).all():
+        if b - a < min_frames or not np.isfinite(p).all():
             continue
         long += 1
         spread = np.mean(np.sum((p - p.mean(0)) ** 2, axis=1))

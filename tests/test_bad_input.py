@@ -318,7 +318,8 @@ def test_unreachable_scheduler_is_a_short_error(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("case", ["missing folder", "corrupt segmentation.json",
                                   "segmentation.json not an object", "bad pooled_msd",
-                                  "bad standing", "corrupt model.keras"])
+                                  "bad standing", "bad trap_places",
+                                  "corrupt model.keras"])
 def test_bad_checkpoint_before_first_fov(tmp_path, case):
     pub = make_public(tmp_path)
     ck = tmp_path / "ck"
@@ -330,7 +331,8 @@ def test_bad_checkpoint_before_first_fov(tmp_path, case):
         (ck / "segmentation.json").write_text(
             {"corrupt segmentation.json": "{", "segmentation.json not an object": "[1]",
              "bad pooled_msd": json.dumps({"pooled_msd": {"max_K": -1}}),
-             "bad standing": json.dumps({"standing": {"min_rho": 0.5}})}
+             "bad standing": json.dumps({"standing": {"min_rho": 0.5}}),
+             "bad trap_places": json.dumps({"trap_places": {"radius": -1}})}
             .get(case, (DEFAULT_CHECKPOINT / "segmentation.json").read_text()))
     out = tmp_path / "sub"
     res = invoke("run", pub, "--checkpoint", ck, "--out", out)

@@ -112,7 +112,9 @@ def test_a_trajectory_without_positions_keeps_its_labels():
 def test_only_an_experiment_judged_to_hold_traps_is_carved(immobile):
     """The pipeline carves still runs into the labels (and the ensemble's basis) of a Track 2
     experiment whose evidence says it holds traps, and leaves every other one, and tracked
-    positions, as the model segmented them."""
+    positions, as the model segmented them — but for traps whose places the positions show
+    (:mod:`andi2kit.trap_places`: these particles are andi-datasets' trapped ones), which a
+    checkpoint without ``trap_places`` does not look for."""
     from andi2kit import state_evidence
     from andi2kit.methods.unet import UNetMethod
 
@@ -128,9 +130,15 @@ def test_only_an_experiment_judged_to_hold_traps_is_carved(immobile):
                 "positions": {str(i): pos[i].tolist() for i in range(10)}}
     out, basis = unet.decide_experiment([labels], [evidence])
     carved = [lab for lab in out[0] if (lab.state == IMMOBILE).any()]
+    # with the calls' evidence, or from the places where different particles stood still
+    assert len(carved) >= 5 and [lab.cp.tolist() for lab in basis[0]] == \
+        [lab.cp.tolist() for lab in out[0]]
+    assert unet.places is not None
+    unet.places = None
+    out, _ = unet.decide_experiment([labels], [evidence])
+    carved = [lab for lab in out[0] if (lab.state == IMMOBILE).any()]
     if immobile:
-        assert len(carved) >= 5 and [lab.cp.tolist() for lab in basis[0]] == \
-            [lab.cp.tolist() for lab in out[0]]
+        assert len(carved) >= 5
     else:
         assert not carved and all(lab.cp.size == 0 for lab in out[0])
     # tracked positions (Track 1) of Brownian movers are not carved: bridged gaps and merged

@@ -26,6 +26,7 @@ from andi2kit import (
     state_mixture,
     states,
     still_runs,
+    trap_places,
 )
 from andi2kit.constants import COLUMN, CONFINED, IMMOBILE, TRACKED_NOISE
 from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
@@ -131,6 +132,8 @@ class UNetMethod:
             self.still_runs = still_runs.StillRuns(**still) if still is not None else None
             stand = tuned.get("standing")
             self.standing = standing.Standing(**stand) if stand is not None else None
+            places = tuned.get("trap_places")
+            self.places = trap_places.TrapPlaces(**places) if places is not None else None
             short = tuned.get("bouts")
             self.bouts = bouts.Bouts(**short) if short is not None else None
         except OptionError:
@@ -161,6 +164,8 @@ class UNetMethod:
                 ident["bouts"] = bouts.settings_dict(self.bouts)
             if self.standing is not None:
                 ident["standing"] = standing.settings_dict(self.standing)
+            if self.places is not None:
+                ident["trap_places"] = trap_places.settings_dict(self.places)
             ident["evidence_positions"] = POSITION_DECIMALS
             # Track 1: every tracked particle's segments, and its labels and positions
             ident["evidence_context"] = ["alpha", "K", "state", "length"]
@@ -334,16 +339,15 @@ class UNetMethod:
         # traps found standing still in the steps: part of the still-runs setting
         rule = state_mixture.Decision() if self.still_runs is not None else \
             state_mixture.Decision(min_standing_runs=np.inf)
-        held = state_mixture.decide(counts, rule)
-        dimers = partners.is_dimerization(counts, held)
+        carvable = not tracked or field_persistence(evidence) >= PERSISTENT
+        held, dimers, stills = self.judge(evidence, rule, self.still_settings(tracked),
+                                          self.places if carvable else None)
         # the change points sit where the steps change (the step into a frame); andi-datasets
         # labels traps and dimers by that step, the other models by the step out of a frame
         late = not held[IMMOBILE] and not dimers
         out: list[list[TrajectoryLabel]] = []
         basis: list[list[TrajectoryLabel]] = []
-        carve = held[IMMOBILE] and not dimers and (
-            not tracked or field_persistence(evidence) >= PERSISTENT)
-        stills = self.still_settings(tracked)
+        carve = held[IMMOBILE] and not dimers and carvable
         carving = still_runs.experiment_masks(
             per_fov, evidence, counts, stills, rule.min_standing_runs, rule.min_standing) \
             if carve and stills is not None else None
@@ -376,6 +380,26 @@ class UNetMethod:
                 rule.max_partnered)
             out = basis
         return out, basis
+
+    @staticmethod
+    def judge(evidence: list[dict], rule: state_mixture.Decision,
+              stills: still_runs.StillRuns | None, places: trap_places.TrapPlaces | None
+              ) -> tuple[np.ndarray, bool, still_runs.StillRuns | None]:
+        """The states one experiment holds (:func:`andi2kit.state_mixture.decide` on its
+        FOVs' ``evidence`` counts), whether it is dimerization, and the still runs to carve
+        it with: where neither slow state is held and no dimers, traps whose bouts the state
+        calls missed are held from where the particles stood still
+        (:func:`andi2kit.trap_places.evidence_holds_traps`, with ``places``), and carved at
+        the places' ratio."""
+        counts = [ev["evidence"] for ev in evidence]
+        held = state_mixture.decide(counts, rule)
+        dimers = partners.is_dimerization(counts, held)
+        if not (held[IMMOBILE] or held[CONFINED] or dimers) and stills is not None \
+                and places is not None \
+                and trap_places.evidence_holds_traps(evidence, stills, places):
+            held[IMMOBILE] = True
+            stills = replace(stills, min_ratio=places.min_ratio)
+        return held, dimers, stills
 
     @staticmethod
     def context_segments(evidence: list[dict | None] | None) -> np.ndarray | None:

@@ -17,14 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from andi2kit import layout, state_mixture
+from andi2kit.constants import TRACKED_NOISE
 from andi2kit.io import read_labels
+from andi2kit.methods.unet import UNetMethod
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import score
+from andi2kit.step_alpha import PERSISTENT, field_persistence
+from andi2kit.still_runs import StillRuns
+from andi2kit.trap_places import TrapPlaces
 
 KEYS = ("rmse_cp", "jsc_cp", "alpha", "K", "state")
 
@@ -39,21 +45,32 @@ def held_states(ref: Path, exp: int, track: int = 2) -> list[int]:
 
 
 def judged(sub: Path, exp: int, track: int = 2,
-           rule: state_mixture.Decision | None = None) -> list[int] | None:
-    """States the run judged an experiment to hold (None: no evidence written)."""
+           rule: state_mixture.Decision | None = None,
+           settings: dict | None = None) -> list[int] | None:
+    """States the run judged an experiment to hold (None: no evidence written), as
+    :meth:`andi2kit.methods.unet.UNetMethod.judge` judges them with a checkpoint's
+    ``settings`` (its ``segmentation.json``: the still runs and the trap places)."""
     segments = sorted(layout.exp_dir(sub / layout.SEGMENTS_DIR, track, exp).glob("fov_*.txt"))
     files = [layout.evidence_beside(p) for p in segments if layout.evidence_beside(p).is_file()]
     if not files:
         return None
-    held = state_mixture.decide([json.loads(p.read_text())["evidence"] for p in files],
-                                rule or state_mixture.Decision())
+    settings = settings or {}
+    stills = settings.get("still_runs")
+    stills = None if stills is None else replace(
+        StillRuns(**stills), **({"noise": TRACKED_NOISE} if track == 1 else {}))
+    places = settings.get("trap_places")
+    evidence = [json.loads(p.read_text()) for p in files]
+    if places is not None and track == 1 and field_persistence(evidence) < PERSISTENT:
+        places = None
+    held, _, _ = UNetMethod.judge(evidence, rule or state_mixture.Decision(), stills,
+                                  None if places is None else TrapPlaces(**places))
     return np.flatnonzero(held).tolist()
 
 
-def still_runs_of(checkpoint: str) -> bool:
-    """Whether a checkpoint's settings ask for still runs."""
+def settings_of(checkpoint: str) -> dict:
+    """A checkpoint's ``segmentation.json`` ({} where it has none)."""
     path = Path(checkpoint) / "segmentation.json"
-    return path.is_file() and json.loads(path.read_text()).get("still_runs") is not None
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def main() -> None:
@@ -78,9 +95,12 @@ def main() -> None:
             (sc,) = score(sub, suite / "ref", tracks=(t,))
             rows[name] = sc
             # a checkpoint without still runs decides without the standing-still rule
-            rule = state_mixture.Decision() if name == "msd" or still_runs_of(name) else \
+            settings = {} if name == "msd" else settings_of(name)
+            rule = state_mixture.Decision() if name == "msd" or \
+                settings.get("still_runs") is not None else \
                 state_mixture.Decision(min_standing_runs=np.inf)
-            decisions[name] = {r["exp"]: judged(sub, r["exp"], t, rule) for r in sc.per_exp}
+            decisions[name] = {r["exp"]: judged(sub, r["exp"], t, rule, settings)
+                               for r in sc.per_exp}
         exps = [r["exp"] for r in rows["msd"].per_exp]
         print(f"\n## {suite}, Track {t}\n")
         print("| method | " + " | ".join(KEYS) + " | F1 per experiment |")
