@@ -74,6 +74,13 @@ class Decision:
         ``min_standing`` stand still, and the experiment holds neither state yet: it holds
         immobile. On the tuning seeds 0 (experiments with ≥ 15 such runs): 0.47–1.00 of them
         stand still in the trap experiments, at most 0.22 in any other.
+    min_sure_standing, sure_standing : float
+        Sparse traps: with fewer long still runs than ``min_standing_runs``, at least
+        ``min_sure_standing`` of them standing still, and at least ``sure_standing`` of them,
+        the experiment holds immobile too (twenty-third session, over the evidence of every
+        seen suite: trap experiments of fast movers among few or small traps 12 of 13 and 6
+        of 6; the only other experiment with ≥ 5 standing at ≥ 0.6 of < 15 runs, a
+        confinement one at 7 of 7, holds confined).
     """
 
     min_immobile: float = 0.02
@@ -88,6 +95,8 @@ class Decision:
     min_still_pairs: float = 100.0
     min_standing_runs: float = 15.0
     min_standing: float = 1 / 3
+    min_sure_standing: float = 6.0
+    sure_standing: float = 0.8
 
 
 def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) -> np.ndarray:
@@ -104,7 +113,8 @@ def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) ->
     Immobile stretches that keep spreading beyond their one-frame steps
     (:func:`~andi2kit.state_evidence.still_ratio`; ``max_still_ratio``) are a slow free
     state: no immobile state. Long still runs read off the steps that mostly stand still
-    are traps even where the state calls found none (``min_standing``).
+    are traps even where the state calls found none (``min_standing``; a few that nearly all
+    stand still, ``min_sure_standing``).
 
     Examples
     --------
@@ -137,9 +147,12 @@ def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) ->
     if held[IMMOBILE] and total["still_pairs"] >= rule.min_still_pairs \
             and total["still_log_ratio"] > rule.max_still_ratio * total["still_pairs"]:
         held[IMMOBILE] = False
-    if not held[IMMOBILE] and not held[CONFINED] \
-            and total["still_runs"] >= rule.min_standing_runs \
-            and total["standing_runs"] >= rule.min_standing * total["still_runs"]:
+    standing = total["standing_runs"]
+    if not held[IMMOBILE] and not held[CONFINED] and (
+            (total["still_runs"] >= rule.min_standing_runs
+             and standing >= rule.min_standing * total["still_runs"])
+            or (standing >= rule.min_sure_standing
+                and standing >= rule.sure_standing * total["still_runs"])):
         held[IMMOBILE] = True
     return held
 

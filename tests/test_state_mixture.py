@@ -191,14 +191,12 @@ def test_slow_stretches_that_diffuse_are_no_traps(slow_step, held, seed):
     assert decide([ev], Decision(max_still_ratio=np.inf))[IMMOBILE]
 
 
-@pytest.mark.parametrize("slow_step, held", [(0.0, True), (0.06, False)])
-def test_traps_the_state_calls_missed_are_found_standing_still(slow_step, held):
-    """Bouts the state stage calls free (a trap among near-ballistic particles): long still
-    runs read off the steps that stand still make the experiment hold traps; runs that keep
-    spreading (a slow state, 0.06 px per axis per frame) do not, nor do too few runs."""
-    rng = np.random.default_rng(7)
+def _bouts(rng: np.random.Generator, n: int, slow_step: float
+           ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """``n`` Brownian movers (1 px per axis per frame), each with one bout of 20–60 frames
+    moving ``slow_step`` per axis per frame (0: trapped), all called free."""
     calls, pos, frames = [], [], []
-    for _ in range(20):
+    for _ in range(n):
         bout = np.zeros(T, bool)
         start = int(rng.integers(20, 120))
         bout[start:start + int(rng.integers(20, 60))] = True
@@ -206,11 +204,32 @@ def test_traps_the_state_calls_missed_are_found_standing_still(slow_step, held):
         calls.append(np.full(T, FREE))
         pos.append(np.cumsum(steps, 0) + rng.normal(0, 0.12, (T, 2)))
         frames.append(np.arange(T))
+    return calls, pos, frames
+
+
+@pytest.mark.parametrize("slow_step, held", [(0.0, True), (0.06, False)])
+def test_traps_the_state_calls_missed_are_found_standing_still(slow_step, held):
+    """Bouts the state stage calls free (a trap among near-ballistic particles): long still
+    runs read off the steps that stand still make the experiment hold traps; runs that keep
+    spreading (a slow state, 0.06 px per axis per frame) do not, nor do too few runs."""
+    calls, pos, frames = _bouts(np.random.default_rng(7), 20, slow_step)
     ev = fov_evidence(calls, pos, frames)
     assert ev["immobile"] == 0 and ev["still_runs"] >= Decision().min_standing_runs
     assert decide([ev])[IMMOBILE] == held
     few = fov_evidence(calls[:5], pos[:5], frames[:5])
     assert not decide([few])[IMMOBILE]
+
+
+@pytest.mark.parametrize("slow_step, held", [(0.0, True), (0.06, False)])
+def test_a_few_runs_that_all_stand_still_are_traps(slow_step, held):
+    """Sparse traps among fast movers: fewer long still runs than ``min_standing_runs``, but
+    nearly all of them standing still, make the experiment hold traps; as many that keep
+    spreading do not."""
+    calls, pos, frames = _bouts(np.random.default_rng(11), 8, slow_step)
+    ev = fov_evidence(calls, pos, frames)
+    assert Decision().min_sure_standing <= ev["still_runs"] < Decision().min_standing_runs
+    assert decide([ev])[IMMOBILE] == held
+    assert not decide([ev], Decision(min_sure_standing=np.inf))[IMMOBILE]
 
 
 def test_a_stretch_seen_from_the_first_frame_was_not_entered():

@@ -338,7 +338,7 @@ class UNetMethod:
         counts = [ev["evidence"] for ev in evidence]
         # traps found standing still in the steps: part of the still-runs setting
         rule = state_mixture.Decision() if self.still_runs is not None else \
-            state_mixture.Decision(min_standing_runs=np.inf)
+            state_mixture.Decision(min_standing_runs=np.inf, min_sure_standing=np.inf)
         carvable = not tracked or field_persistence(evidence) >= PERSISTENT
         held, dimers, stills = self.judge(evidence, rule, self.still_settings(tracked),
                                           self.places if carvable else None)

@@ -98,7 +98,7 @@ def main() -> None:
             settings = {} if name == "msd" else settings_of(name)
             rule = state_mixture.Decision() if name == "msd" or \
                 settings.get("still_runs") is not None else \
-                state_mixture.Decision(min_standing_runs=np.inf)
+                state_mixture.Decision(min_standing_runs=np.inf, min_sure_standing=np.inf)
             decisions[name] = {r["exp"]: judged(sub, r["exp"], t, rule, settings)
                                for r in sc.per_exp}
         exps = [r["exp"] for r in rows["msd"].per_exp]
