@@ -98,6 +98,12 @@ class Decision:
     min_sure_standing: float = 6.0
     sure_standing: float = 0.8
 
+    def without_standing(self) -> Decision:
+        """The same thresholds without the rules that hold traps from still runs standing
+        still (``min_standing_runs``, ``min_sure_standing``): a checkpoint without still
+        runs decides from the state calls alone."""
+        return replace(self, min_standing_runs=np.inf, min_sure_standing=np.inf)
+
 
 def decide(evidence: Sequence[dict[str, float]], rule: Decision = Decision()) -> np.ndarray:
     """``(4,)`` bool: the states an experiment holds, from its FOVs'

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -136,7 +136,7 @@ def place_counts(positions: Sequence[np.ndarray], starts: Sequence[int],
     >>> c["runs"], c["pairs"], c["pairs"] > 10 * c["expected"]
     (10.0, 90.0, True)
     """
-    decode = StillRuns(**{**asdict(stills), "min_ratio": settings.min_ratio})
+    decode = replace(stills, min_ratio=settings.min_ratio)
     centres, owner, first, last = [], [], [], []
     moving: list[np.ndarray] = []
     long_runs = standing = 0

@@ -338,8 +338,8 @@ class UNetMethod:
         counts = [ev["evidence"] for ev in evidence]
         # traps found standing still in the steps: part of the still-runs setting
         rule = state_mixture.Decision() if self.still_runs is not None else \
-            state_mixture.Decision(min_standing_runs=np.inf, min_sure_standing=np.inf)
-        carvable = not tracked or field_persistence(evidence) >= PERSISTENT
+            state_mixture.Decision().without_standing()
+        carvable = self.carvable(evidence, tracked)
         held, dimers, stills = self.judge(evidence, rule, self.still_settings(tracked),
                                           self.places if carvable else None)
         # the change points sit where the steps change (the step into a frame); andi-datasets
@@ -380,6 +380,14 @@ class UNetMethod:
                 rule.max_partnered)
             out = basis
         return out, basis
+
+    @staticmethod
+    def carvable(evidence: list[dict], tracked: bool) -> bool:
+        """Whether an experiment's still runs may be carved (and its trap places read):
+        always in Track 2; positions ``tracked`` in videos only where the experiment's
+        particles keep their heading (:func:`~andi2kit.step_alpha.field_persistence` at
+        least :data:`~andi2kit.step_alpha.PERSISTENT`)."""
+        return not tracked or field_persistence(evidence) >= PERSISTENT
 
     @staticmethod
     def judge(evidence: list[dict], rule: state_mixture.Decision,

@@ -28,7 +28,6 @@ from andi2kit.io import read_labels
 from andi2kit.methods.unet import UNetMethod
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import score
-from andi2kit.step_alpha import PERSISTENT, field_persistence
 from andi2kit.still_runs import StillRuns
 from andi2kit.trap_places import TrapPlaces
 
@@ -60,7 +59,7 @@ def judged(sub: Path, exp: int, track: int = 2,
         StillRuns(**stills), **({"noise": TRACKED_NOISE} if track == 1 else {}))
     places = settings.get("trap_places")
     evidence = [json.loads(p.read_text()) for p in files]
-    if places is not None and track == 1 and field_persistence(evidence) < PERSISTENT:
+    if places is not None and not UNetMethod.carvable(evidence, track == 1):
         places = None
     held, _, _ = UNetMethod.judge(evidence, rule or state_mixture.Decision(), stills,
                                   None if places is None else TrapPlaces(**places))
@@ -98,7 +97,7 @@ def main() -> None:
             settings = {} if name == "msd" else settings_of(name)
             rule = state_mixture.Decision() if name == "msd" or \
                 settings.get("still_runs") is not None else \
-                state_mixture.Decision(min_standing_runs=np.inf, min_sure_standing=np.inf)
+                state_mixture.Decision().without_standing()
             decisions[name] = {r["exp"]: judged(sub, r["exp"], t, rule, settings)
                                for r in sc.per_exp}
         exps = [r["exp"] for r in rows["msd"].per_exp]
