@@ -19,7 +19,7 @@ frame or two off leaves a few steps of the other state beside it, which is no bo
 Traps, compartments and dimers have their own short stretches (:mod:`andi2kit.still_runs`,
 :mod:`andi2kit.compartments`, :mod:`andi2kit.partner_cuts`), and confined motion's step
 variance swings as a particle meets its wall, so these change points are used only where an
-experiment holds none of them (:meth:`andi2kit.methods.unet.UNetMethod.decide_experiment`).
+experiment holds none of them (:class:`andi2kit.experiment_decision.ExperimentDecision`).
 
 Off unless a checkpoint's ``segmentation.json`` asks (``"bouts": {"penalty": 10}``). On the
 Track 2 tuning seeds it raised JSC CP on 12 of 13 suites (+0.027 on average, the multi-state

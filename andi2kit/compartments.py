@@ -21,7 +21,7 @@ experiment's split of log10 K (:func:`andi2kit.state_mixture.slow_split`);
 See Also
 --------
 andi2kit.state_mixture.confined_below : the slower segments made confined.
-andi2kit.methods.unet.UNetMethod.decide_experiment : where the split is made.
+andi2kit.experiment_decision.ExperimentDecision : where the split is made.
 """
 
 from __future__ import annotations
@@ -330,7 +330,7 @@ def confined_where_slow(per_fov: list[list[TrajectoryLabel]], evidence: Sequence
 
     See Also
     --------
-    andi2kit.methods.unet.UNetMethod.decide_experiment : where it is applied.
+    andi2kit.experiment_decision.ExperimentDecision : where it is applied.
     """
     split = slow_split(per_fov, context)
     if split is None or not split.apart:

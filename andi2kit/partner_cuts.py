@@ -17,7 +17,7 @@ partners*). These segments replace the model's only in experiments judged dimeri
 See Also
 --------
 andi2kit.partners : the bound frames and the dimerization judgement.
-andi2kit.methods.unet.UNetMethod.decide_experiment : where the two segmentations meet.
+andi2kit.experiment_decision.ExperimentDecision : where the two segmentations meet.
 """
 
 from __future__ import annotations

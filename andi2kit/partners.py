@@ -44,7 +44,7 @@ See Also
 --------
 andi2kit.partner_cuts : the change points at the bindings and partings.
 andi2kit.state_mixture : the experiment-level decision whose held states gate this.
-andi2kit.methods.unet.UNetMethod.decide_experiment : where the two segmentations meet.
+andi2kit.experiment_decision.ExperimentDecision : where the two segmentations meet.
 """
 
 from __future__ import annotations

@@ -299,7 +299,7 @@ def slow_split(per_fov: Sequence[Sequence[TrajectoryLabel]],
     """The weighted two-means split (:func:`slow_cut`, weights: frames) of the log10 K of an
     experiment's free and confined segments (every FOV's); ``context`` segments (rows
     ``alpha, K, state, length``: in Track 1 every other tracked particle's,
-    :meth:`andi2kit.methods.unet.UNetMethod.context_segments`) join it. None without two
+    :func:`andi2kit.experiment_decision.context_segments`) join it. None without two
     distinct values.
 
     Examples
@@ -368,7 +368,7 @@ def confined_where_slow(per_fov: Sequence[Sequence[TrajectoryLabel]],
     slower are confined and the faster free (:func:`confined_below`); otherwise the labels
     are returned as they are. Where too few are called, the positions can still show the
     compartments (:mod:`andi2kit.compartments`, in
-    :meth:`andi2kit.methods.unet.UNetMethod.decide_experiment`).
+    :class:`andi2kit.experiment_decision.ExperimentDecision`).
 
     Chosen on the tuning seeds 0 (`/tmp` probe on the default pipeline's labels, state F1
     of the confinement experiments): compartments 0 exps 0, 3, 4 0.686 / 0.917 / 0.920 →

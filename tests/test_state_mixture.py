@@ -397,7 +397,7 @@ def test_track1_vips_are_pooled_with_every_tracked_particle(unet):
     at least ``CONTEXT_MIN_LENGTH`` frames) tell the experiment's pooling its states: three
     VIP segments at α 0.6–0.75 among 600 tracked particles' around 0.9 are pulled towards
     0.9 (long segments in a broad state: part of the way)."""
-    from andi2kit.methods.unet import CONTEXT_MIN_LENGTH
+    from andi2kit.experiment_decision import CONTEXT_MIN_LENGTH
 
     vips = [TrajectoryLabel(i, [1.0], [a], [FREE], [], T) for i, a in enumerate([.6, .7, .75])]
     rng = np.random.default_rng(0)

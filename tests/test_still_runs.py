@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -119,7 +121,8 @@ def test_only_an_experiment_judged_to_hold_traps_is_carved(immobile):
     from andi2kit.methods.unet import UNetMethod
 
     unet = UNetMethod()
-    assert unet.still_runs == still_runs.StillRuns()  # the default checkpoint asks for it
+    # the default checkpoint asks for it
+    assert unet.decision.still_runs == still_runs.StillRuns()
     pos, _ = _simulate("immobile_traps", seed=3)
     labels = [TrajectoryLabel(i, [0.3], [0.7], [FREE], [], T) for i in range(10)]
     ev = dict.fromkeys(state_evidence.EVIDENCE, 0.0) | {"frames": 1000.0,
@@ -133,8 +136,8 @@ def test_only_an_experiment_judged_to_hold_traps_is_carved(immobile):
     # with the calls' evidence, or from the places where different particles stood still
     assert len(carved) >= 5 and [lab.cp.tolist() for lab in basis[0]] == \
         [lab.cp.tolist() for lab in out[0]]
-    assert unet.places is not None
-    unet.places = None
+    assert unet.decision.places is not None
+    unet.decision = replace(unet.decision, places=None)
     out, _ = unet.decide_experiment([labels], [evidence])
     carved = [lab for lab in out[0] if (lab.state == IMMOBILE).any()]
     if immobile:

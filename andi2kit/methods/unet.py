@@ -17,7 +17,6 @@ import pandas as pd
 
 from andi2kit import (
     bouts,
-    compartments,
     partner_cuts,
     partners,
     provenance,
@@ -28,15 +27,16 @@ from andi2kit import (
     still_runs,
     trap_places,
 )
-from andi2kit.constants import COLUMN, CONFINED, IMMOBILE, TRACKED_NOISE
+from andi2kit.constants import COLUMN, TRACKED_NOISE
 from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
 from andi2kit.errors import InputError, OptionError
+from andi2kit.experiment_decision import ExperimentDecision, context_segments
 from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
 from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 from andi2kit.pooled_msd import PooledMsd
 from andi2kit.pooling import Pooling
 from andi2kit.segment import Segmenter, smooth_states
-from andi2kit.step_alpha import PERSISTENT, StepAlpha, field_persistence
+from andi2kit.step_alpha import StepAlpha
 from andi2kit.tensors import (
     DenseTrajectories,
     brightness_per_trajectory,
@@ -46,14 +46,6 @@ from andi2kit.tensors import (
     uncertain_frames,
     unpack,
 )
-
-#: Shortest segment of a tracked particle that informs a Track 1 experiment's pooling
-#: (:meth:`UNetMethod.context_segments`); shorter pieces of the field's tracks (a particle
-#: entering, a track broken at an encounter) scatter most. Chosen on the Track 1 tuning seed
-#: (data/chal0, α MAE of the VIPs): VIPs alone 0.1007; with every segment 0.0969, >= 20
-#: frames 0.0976, >= 50 0.0961, >= 100 0.0972, >= 150 0.0969.
-CONTEXT_MIN_LENGTH = 50
-
 
 #: Decimals of the positions kept in the evidence (px; far below the localisation noise).
 POSITION_DECIMALS = 3
@@ -128,12 +120,13 @@ class UNetMethod:
             self.pooled_msd = PooledMsd.from_dict(msd) if msd else None
             fast = tuned.get("step_alpha") if pooling else None
             self.step_alpha = StepAlpha(**fast) if fast is not None else None
-            still = tuned.get("still_runs")
-            self.still_runs = still_runs.StillRuns(**still) if still is not None else None
-            stand = tuned.get("standing")
-            self.standing = standing.Standing(**stand) if stand is not None else None
-            places = tuned.get("trap_places")
-            self.places = trap_places.TrapPlaces(**places) if places is not None else None
+            still, stand, places = (tuned.get(k) for k in ("still_runs", "standing",
+                                                            "trap_places"))
+            self.decision = ExperimentDecision(
+                still_runs=still_runs.StillRuns(**still) if still is not None else None,
+                standing=standing.Standing(**stand) if stand is not None else None,
+                places=trap_places.TrapPlaces(**places) if places is not None else None,
+                tracked_noise=self.tracked_noise)
             short = tuned.get("bouts")
             self.bouts = bouts.Bouts(**short) if short is not None else None
         except OptionError:
@@ -158,14 +151,15 @@ class UNetMethod:
                 self.checkpoint.path / states.MODEL_FILE)["sha256"]
             ident["state_evidence"] = state_evidence.evidence_settings()
             ident["partners"] = partner_cuts.settings()
-            if self.still_runs is not None:
-                ident["still_runs"] = still_runs.settings_dict(self.still_runs)
+            d = self.decision
+            if d.still_runs is not None:
+                ident["still_runs"] = still_runs.settings_dict(d.still_runs)
             if self.bouts is not None:
                 ident["bouts"] = bouts.settings_dict(self.bouts)
-            if self.standing is not None:
-                ident["standing"] = standing.settings_dict(self.standing)
-            if self.places is not None:
-                ident["trap_places"] = trap_places.settings_dict(self.places)
+            if d.standing is not None:
+                ident["standing"] = standing.settings_dict(d.standing)
+            if d.places is not None:
+                ident["trap_places"] = trap_places.settings_dict(d.places)
             ident["evidence_positions"] = POSITION_DECIMALS
             # Track 1: every tracked particle's segments, and its labels and positions
             ident["evidence_context"] = ["alpha", "K", "state", "length"]
@@ -257,19 +251,14 @@ class UNetMethod:
         """:func:`andi2kit.state_evidence.fov_evidence` of one FOV: its per-frame states
         smoothed as the segmentation smooths them, its positions and (tracked VIPs) their
         spots' brightness; the still runs of positions ``tracked`` in videos with
-        ``tracked_noise`` (:meth:`still_settings`)."""
+        ``tracked_noise``
+        (:meth:`~andi2kit.experiment_decision.ExperimentDecision.still_settings`)."""
         calls = [smooth_states(f[:, COLUMN["state"]], self.segmenter.min_dwell)
                  for f in frames]
         # the still runs only where the checkpoint uses them (the standing-still rule)
+        stills = self.decision.still_settings(tracked)
         return state_evidence.fov_evidence(calls, *per_trajectory(dense), brightness,
-                                           still_settings=self.still_settings(tracked))
-
-    def still_settings(self, tracked: bool = False) -> still_runs.StillRuns | None:
-        """The checkpoint's still runs (None without), for positions ``tracked`` in videos
-        with ``tracked_noise``: a still step spreads by the positions' error."""
-        if self.still_runs is None or not tracked:
-            return self.still_runs
-        return replace(self.still_runs, noise=self.tracked_noise)
+                                           still_settings=stills)
 
     def _field_evidence(self, field: pd.DataFrame
                         ) -> tuple[dict[str, float], list[list[float]], dict]:
@@ -307,130 +296,14 @@ class UNetMethod:
     def decide_experiment(self, per_fov: list[list[TrajectoryLabel]],
                           evidence: list[dict | None], tracked: bool = False
                           ) -> tuple[list[list[TrajectoryLabel]], list[list[TrajectoryLabel]]]:
-        """One experiment's labels (per FOV) with only the states it holds
-        (:func:`andi2kit.state_mixture.decide` on all its FOVs' evidence from
-        :meth:`predict_with_evidence`; unchanged when a FOV has no evidence), and by what it
-        holds:
+        """One experiment's labels (per FOV) with only the states it holds, and the
+        ensemble's basis: :class:`~andi2kit.experiment_decision.ExperimentDecision` with the
+        checkpoint's settings, on all its FOVs' evidence from :meth:`predict_with_evidence`
+        (positions ``tracked`` in videos for Track 1)."""
+        return self.decision(per_fov, evidence, tracked)
 
-        * judged dimerization (:func:`andi2kit.partners.is_dimerization`): cut at the
-          partner change points (:func:`andi2kit.partner_cuts.choose_segments`);
-        * neither traps nor dimers: change points one frame earlier (andi-datasets labels
-          those models by the step out of a frame, the segmentation finds the step into
-          it), and where it holds no compartments either, with the short bouts the steps
-          show where the checkpoint's settings ask for them
-          (:func:`andi2kit.bouts.bout_segments`); its slower segments confined and the
-          faster free where they are compartments
-          (:func:`andi2kit.compartments.confined_where_slow`);
-        * traps (not dimers), where the checkpoint's settings ask for it: each trajectory's
-          still runs become immobile segments (:func:`andi2kit.still_runs.carve`) —
-          positions ``tracked`` in videos only where the experiment's particles keep their
-          heading (:func:`~andi2kit.step_alpha.field_persistence` at least
-          :data:`~andi2kit.step_alpha.PERSISTENT`: a near-ballistic mover's stops are
-          plain, a Brownian one's blur into bridged gaps and merged spots).
-
-        Returns the labels and the ensemble's basis: the same decision on the model's own
-        segments, never cut at partner change points (a dimer's many short bound segments
-        would weigh its bound state too much).
-        """
-        if not evidence or any(ev is None for ev in evidence):
-            same = [list(labels) for labels in per_fov]
-            return same, same
-        counts = [ev["evidence"] for ev in evidence]
-        # traps found standing still in the steps: part of the still-runs setting
-        rule = state_mixture.Decision() if self.still_runs is not None else \
-            state_mixture.Decision().without_standing()
-        carvable = self.carvable(evidence, tracked)
-        held, dimers, stills = self.judge(evidence, rule, self.still_settings(tracked),
-                                          self.places if carvable else None)
-        # the change points sit where the steps change (the step into a frame); andi-datasets
-        # labels traps and dimers by that step, the other models by the step out of a frame
-        late = not held[IMMOBILE] and not dimers
-        out: list[list[TrajectoryLabel]] = []
-        basis: list[list[TrajectoryLabel]] = []
-        carve = held[IMMOBILE] and not dimers and carvable
-        carving = still_runs.experiment_masks(
-            per_fov, evidence, counts, stills, rule.min_standing_runs, rule.min_standing) \
-            if carve and stills is not None else None
-        for f, (labels, ev) in enumerate(zip(per_fov, evidence, strict=True)):
-            probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
-                     for lab in labels]
-            if late and not held[CONFINED]:  # no traps, dimers nor compartments
-                labels, probs = partner_cuts.choose_segments(labels, probs, ev.get("bouts", {}))
-            own = self._restate(labels, probs, held, late)
-            if carving is not None:
-                own = still_runs.carve(own, carving[0][f], stills, carving[1][f])
-            basis.append(own)
-            if dimers:
-                out.append(self._restate(*partner_cuts.choose_segments(
-                    labels, probs, ev.get("partner", {})), held, late))
-            else:
-                out.append(own)
-        if carving is not None and self.standing is not None:
-            # traps, and the still runs' guards passed: segments at the noise are trapped
-            # also where the motion is too slow for the still runs to be read (positions as
-            # the still runs parsed them, per FOV in the order of the labels)
-            out = standing.immobile_where_standing(out, carving[0], stills.noise,
-                                                   self.standing, rule.min_entries,
-                                                   rule.max_exits)
-            basis = out
-        if not held[IMMOBILE] and not dimers:
-            # compartments hold the slower state: the split in K tells inside from outside
-            basis = compartments.confined_where_slow(
-                basis, evidence, self.context_segments(evidence), held[CONFINED],
-                rule.max_partnered)
-            out = basis
-        return out, basis
-
-    @staticmethod
-    def carvable(evidence: list[dict], tracked: bool) -> bool:
-        """Whether an experiment's still runs may be carved (and its trap places read):
-        always in Track 2; positions ``tracked`` in videos only where the experiment's
-        particles keep their heading (:func:`~andi2kit.step_alpha.field_persistence` at
-        least :data:`~andi2kit.step_alpha.PERSISTENT`)."""
-        return not tracked or field_persistence(evidence) >= PERSISTENT
-
-    @staticmethod
-    def judge(evidence: list[dict], rule: state_mixture.Decision,
-              stills: still_runs.StillRuns | None, places: trap_places.TrapPlaces | None
-              ) -> tuple[np.ndarray, bool, still_runs.StillRuns | None]:
-        """The states one experiment holds (:func:`andi2kit.state_mixture.decide` on its
-        FOVs' ``evidence`` counts), whether it is dimerization, and the still runs to carve
-        it with: where neither slow state is held and no dimers, traps whose bouts the state
-        calls missed are held from where the particles stood still
-        (:func:`andi2kit.trap_places.evidence_holds_traps`, with ``places``), and carved at
-        the places' ratio."""
-        counts = [ev["evidence"] for ev in evidence]
-        held = state_mixture.decide(counts, rule)
-        dimers = partners.is_dimerization(counts, held)
-        if not (held[IMMOBILE] or held[CONFINED] or dimers) and stills is not None \
-                and places is not None \
-                and trap_places.evidence_holds_traps(evidence, stills, places):
-            held[IMMOBILE] = True
-            stills = replace(stills, min_ratio=places.min_ratio)
-        return held, dimers, stills
-
-    @staticmethod
-    def context_segments(evidence: list[dict | None] | None) -> np.ndarray | None:
-        """Every tracked particle's segments of one experiment (Track 1, from its FOVs'
-        evidence, :meth:`predict_with_evidence` with a field) of at least
-        :data:`CONTEXT_MIN_LENGTH` frames as ``(m, 4)`` rows ``alpha, K, state, length``,
-        for :meth:`pool`; None without any."""
-        rows = [r for ev in evidence or [] for r in (ev or {}).get("context", [])]
-        if not rows:
-            return None
-        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
-        rows = rows[rows[:, 3] >= CONTEXT_MIN_LENGTH]
-        return rows if len(rows) else None
-
-    @staticmethod
-    def _restate(labels: list[TrajectoryLabel], probs: list[np.ndarray], held: np.ndarray,
-                 late: bool) -> list[TrajectoryLabel]:
-        if late:
-            labels = [replace(lab, cp=np.asarray(lab.cp, int) - 1) if len(lab.cp) else lab
-                      for lab in labels]
-        if any(p.shape != (len(lab.state), 4) for p, lab in zip(probs, labels, strict=True)):
-            raise InputError("state evidence does not describe the segments beside it")
-        return state_mixture.restate(labels, probs, held)
+    #: Every tracked particle's long segments of one experiment, for :meth:`pool`.
+    context_segments = staticmethod(context_segments)
 
     def pool(self, labels: list[TrajectoryLabel],
              positions: list[np.ndarray] | None = None,

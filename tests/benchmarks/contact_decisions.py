@@ -20,12 +20,13 @@ how much the brightness and continuity of the stretches tell. ``clustered``: ano
 contact of one of the two tracks within 10 frames. Diagnostic only (reads the Track 2 rows of
 each FOV); the pipeline never does::
 
-    python tests/benchmarks/contact_decisions.py data/chal0 [--cache DIR]
+    python tests/benchmarks/contact_decisions.py data/chal0 [--cache DIR] [--params DICT]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +77,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data", type=Path, help="simulation folder (public_data/, ref/)")
     ap.add_argument("--cache", type=Path, default=None, help="detections cache (default /tmp)")
+    ap.add_argument("--params", default="{}",
+                    help="tracker settings to change, a dict literal (\"{'untangle_margin': 3}\")")
     a = ap.parse_args()
-    p = TrackingParams()
+    p = TrackingParams(**ast.literal_eval(a.params))
     data = load(a.data, a.cache or Path("/tmp/tune-tracking-cache") / a.data.name)
     rows, gains, fovs = [], [], {}
     for exp, feats, _cent, _shape, _truth, origin in data:
@@ -103,6 +106,9 @@ def main() -> None:
         print(pd.crosstab(g["gain (keep - swap)"], g["need"].map({True: "needed a swap",
                                                                   False: "needed none"})),
               "\n")
+        right = {m: int(((g["gain"] > m) == g["need"]).sum()) for m in (0, 1, 2, 3, 4, 6)}
+        print("decided right at margin " + ", ".join(f"{m}: {n}" for m, n in right.items())
+              + f" (of {len(g)}; the decisions before each contact as the untangler made them)\n")
     u = d[d["verdict"] == "unjudged"]
     if len(u):
         u = u.assign(truth=np.where(~u["clean"], "unclear",

@@ -24,8 +24,8 @@ import numpy as np
 
 from andi2kit import layout, state_mixture
 from andi2kit.constants import TRACKED_NOISE
+from andi2kit.experiment_decision import carvable, judge
 from andi2kit.io import read_labels
-from andi2kit.methods.unet import UNetMethod
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import score
 from andi2kit.still_runs import StillRuns
@@ -47,7 +47,7 @@ def judged(sub: Path, exp: int, track: int = 2,
            rule: state_mixture.Decision | None = None,
            settings: dict | None = None) -> list[int] | None:
     """States the run judged an experiment to hold (None: no evidence written), as
-    :meth:`andi2kit.methods.unet.UNetMethod.judge` judges them with a checkpoint's
+    :func:`andi2kit.experiment_decision.judge` judges them with a checkpoint's
     ``settings`` (its ``segmentation.json``: the still runs and the trap places)."""
     segments = sorted(layout.exp_dir(sub / layout.SEGMENTS_DIR, track, exp).glob("fov_*.txt"))
     files = [layout.evidence_beside(p) for p in segments if layout.evidence_beside(p).is_file()]
@@ -59,10 +59,10 @@ def judged(sub: Path, exp: int, track: int = 2,
         StillRuns(**stills), **({"noise": TRACKED_NOISE} if track == 1 else {}))
     places = settings.get("trap_places")
     evidence = [json.loads(p.read_text()) for p in files]
-    if places is not None and not UNetMethod.carvable(evidence, track == 1):
+    if places is not None and not carvable(evidence, track == 1):
         places = None
-    held, _, _ = UNetMethod.judge(evidence, rule or state_mixture.Decision(), stills,
-                                  None if places is None else TrapPlaces(**places))
+    held, _, _ = judge(evidence, rule or state_mixture.Decision(), stills,
+                       None if places is None else TrapPlaces(**places))
     return np.flatnonzero(held).tolist()
 
 
