@@ -329,36 +329,63 @@ def _drawn(defs: list[dict]) -> list[dict]:
             for d in defs]
 
 
+def _drawn_per_seed(preset: str, seeds: int = 12):
+    """A drawn preset's definitions over ``seeds`` seeds, ``(definition, Ds, alphas)``, after
+    the checks every drawn preset passes: all five models twice in order, the same draw for
+    the same seed and a new one for another, one ``Ds`` row per ``alphas`` row, N >= 100."""
+    a = presets.experiment_definitions(preset, 0)
+    assert [d["model"] for d in a] == [m for m in presets.MODEL_NUMBERS for _ in range(2)]
+    assert _drawn(presets.experiment_definitions(preset, 0)) == _drawn(a)
+    assert _drawn(presets.experiment_definitions(preset, 1)) != _drawn(a)
+    for seed in range(seeds):
+        for d in presets.experiment_definitions(preset, seed):
+            Ds, alphas = np.atleast_2d(d["Ds"]), np.atleast_2d(d["alphas"])
+            assert Ds.shape == alphas.shape and d["N"] >= 100
+            yield d, Ds, alphas
+
+
 def test_wide_preset_draws_within_its_priors_per_seed() -> None:
     """``wide``: all five models twice, parameters from the wide priors, new ones per seed."""
     from andi2kit.simulation import priors
 
-    a = presets.experiment_definitions("wide", 0)
-    assert [d["model"] for d in a] == [m for m in presets.MODEL_NUMBERS for _ in range(2)]
-    assert _drawn(presets.experiment_definitions("wide", 0)) == _drawn(a)
-    assert _drawn(presets.experiment_definitions("wide", 1)) != _drawn(a)
     n_states = set()
-    for seed in range(12):
-        for d in presets.experiment_definitions("wide", seed):
-            Ds, alphas = np.atleast_2d(d["Ds"]), np.atleast_2d(d["alphas"])
-            assert Ds.shape == alphas.shape and d["N"] >= 100
-            assert priors.ALPHA[0] <= alphas[:, 0].min() <= alphas[:, 0].max() <= priors.ALPHA[1]
-            assert priors.D_FAST[0] <= Ds[0, 0] <= priors.D_FAST[1]
-            ratio = Ds[1:, 0] / Ds[0, 0]
-            assert np.all((ratio >= priors.D_RATIO[0]) & (ratio <= priors.D_RATIO[1]))
-            assert np.all(Ds[:, 1] < Ds[:, 0] ** 2 * 0.05 + 1e-15)
-            if d["model"] == "multi_state":
-                M = np.asarray(d["M"])
-                n_states.add(len(M))
-                assert M.shape == (len(Ds), len(Ds)) and np.allclose(M.sum(1), 1)
-                dwell = 1 / (1 - np.diag(M))
-                assert np.all((dwell >= priors.DWELL[0] - 1e-9) & (dwell <= priors.DWELL[1]))
-            elif d["model"] == "confinement":  # compartments fit in the box
-                assert d["Nc"] * np.pi * d["r"] ** 2 <= 0.4 * d["L"] ** 2 or d["Nc"] <= 11
-                assert 0 <= d["trans"] <= 0.4 and 1.5 <= d["r"] <= 12
-            elif d["model"] in ("immobile_traps", "dimerization"):
-                assert 0.005 <= d["Pu"] <= 0.3 and 0.2 <= d["Pb"] <= 1
+    for d, Ds, alphas in _drawn_per_seed("wide"):
+        assert priors.ALPHA[0] <= alphas[:, 0].min() <= alphas[:, 0].max() <= priors.ALPHA[1]
+        assert priors.D_FAST[0] <= Ds[0, 0] <= priors.D_FAST[1]
+        ratio = Ds[1:, 0] / Ds[0, 0]
+        assert np.all((ratio >= priors.D_RATIO[0]) & (ratio <= priors.D_RATIO[1]))
+        assert np.all(Ds[:, 1] < Ds[:, 0] ** 2 * 0.05 + 1e-15)
+        if d["model"] == "multi_state":
+            M = np.asarray(d["M"])
+            n_states.add(len(M))
+            assert M.shape == (len(Ds), len(Ds)) and np.allclose(M.sum(1), 1)
+            dwell = 1 / (1 - np.diag(M))
+            assert np.all((dwell >= priors.DWELL[0] - 1e-9) & (dwell <= priors.DWELL[1]))
+        elif d["model"] == "confinement":  # compartments fit in the box
+            assert d["Nc"] * np.pi * d["r"] ** 2 <= 0.4 * d["L"] ** 2 or d["Nc"] <= 11
+            assert 0 <= d["trans"] <= 0.4 and 1.5 <= d["r"] <= 12
+        elif d["model"] in ("immobile_traps", "dimerization"):
+            assert 0.005 <= d["Pu"] <= 0.3 and 0.2 <= d["Pb"] <= 1
     assert n_states == {2, 3}
+
+
+def test_training_preset_draws_the_training_priors_per_seed() -> None:
+    """``training``: all five models twice, each definition one the per-frame model's
+    training data could have drawn (``sample_definition``'s ranges; N raised to the
+    challenge's 100), new ones per seed; multi-state with 2-4 states."""
+    n_states = set()
+    for d, Ds, alphas in _drawn_per_seed("training"):
+        assert np.all((alphas[:, 0] > 0) & (alphas[:, 0] < 2))
+        assert np.all((Ds[:, 0] >= 1e-4) & (Ds[:, 0] <= 20))
+        if d["model"] == "multi_state":
+            M = np.asarray(d["M"])
+            n_states.add(len(M))
+            assert np.allclose(M.sum(1), 1) and np.all(np.diag(M) >= 0.9)
+        elif d["model"] == "immobile_traps":
+            assert 100 <= d["Nt"] < 1000 and 0.3 <= d["r"] <= 1.6
+        elif d["model"] == "confinement":
+            assert 1 <= d["r"] <= 6 and 30 <= d["Nc"] < 200
+    assert n_states == {2, 3, 4}
 
 
 def test_wide_preset_simulates_through_the_cli(tmp_path: Path,

@@ -17,6 +17,7 @@ from andi2kit.simulation.priors import (
     draw_directed_traps,
     draw_fast,
     draw_short_traps,
+    draw_training,
     draw_wide,
 )
 from andi2kit.training_data import sample_definition
@@ -248,6 +249,15 @@ PRESETS: dict[str, Preset] = {
         " keep VIPs whose neighbours are a few pixels away?",
         _TWO_PER_MODEL, fovs=3,
         draw=draw_dense,
+    ),
+    "training": Preset(
+        "training",
+        "10 experiments (2 per model) drawn under the run's seed from the per-frame model's"
+        " training priors (andi2kit.training_data.sample_definition: what the U-Net and the"
+        " state stage learnt from), 3 FOVs each: the held-out per-frame recall of the"
+        " submitted states on experiments like those.",
+        _TWO_PER_MODEL, fovs=3,
+        draw=draw_training,
     ),
     "test": Preset(
         "test",

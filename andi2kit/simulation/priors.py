@@ -271,3 +271,23 @@ def draw_dense(rng: np.random.Generator, model: str) -> dict[str, Any]:
     params = draw_wide(rng, model)
     params["N"] = round(_logu(rng, *DENSE_N))
     return params
+
+
+def draw_training(rng: np.random.Generator, model: str) -> dict[str, Any]:
+    """Overrides of ``_get_dic_andi2(model)`` drawn from the per-frame model's training
+    priors (:func:`andi2kit.training_data.sample_definition`, which the U-Net and the state
+    stage learnt from): experiments like those, drawn anew per seed, on which the held-out
+    per-frame recall of the submitted states is measured. ``N`` is the box's (the preset
+    raises it to the challenge's 100); ``T`` and ``L`` are the challenge's.
+
+    Examples
+    --------
+    >>> p = draw_training(np.random.default_rng(0), "immobile_traps")
+    >>> sorted(k for k in p if k not in ("alphas", "Ds"))
+    ['N', 'Nt', 'Pb', 'Pu', 'r']
+    """
+    from andi2kit.training_data import sample_definition
+
+    dic = sample_definition(rng, model)
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in dic.items() if k not in ("model", "T", "L")}

@@ -33,19 +33,26 @@ def recall_row(c: StateConfusion) -> str:
                       for r, n in zip(c.recall(), c.counts.sum(axis=1), strict=True))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def submission_pairs(description: str) -> tuple[list[tuple[Path, Path]], int]:
+    """The command line of a script over ``SUBMISSION REF`` pairs: the pairs and ``--track``."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("pairs", nargs="+", help="SUBMISSION REF pairs")
     ap.add_argument("--track", type=int, default=2)
     args = ap.parse_args()
     if len(args.pairs) % 2:
         ap.error("give SUBMISSION REF pairs")
+    pairs = [(Path(s), Path(r)) for s, r in zip(args.pairs[::2], args.pairs[1::2], strict=True)]
+    return pairs, args.track
+
+
+def main() -> None:
+    pairs, track = submission_pairs(__doc__.splitlines()[0])
     total = StateConfusion(np.zeros((N_STATES, N_STATES), dtype=np.int64))
     print("| submission | " + " | ".join(f"{n} recall (frames)" for n in STATE_NAMES)
           + " | frames without a prediction |")
     print("|---" * (N_STATES + 2) + "|")
-    for sub, ref in zip(args.pairs[::2], args.pairs[1::2], strict=True):
-        c = state_confusion(Path(sub), Path(ref), args.track)
+    for sub, ref in pairs:
+        c = state_confusion(sub, ref, track)
         total = total + c
         print(f"| {sub} | {recall_row(c)} | {c.unmatched} |")
     print(f"| **pooled** | {recall_row(total)} | {total.unmatched} |")
