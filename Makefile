@@ -8,7 +8,8 @@ SUBMISSION ?= submissions/msd
 DATA ?=
 
 .PHONY: submission.zip install test lint demo benchmark bench-scorer bench-inference bench-tracking clean-demo \
-        train-data validation-data train tune evaluate-model generalisation states device-wheels
+        train-data validation-data train tune evaluate-model generalisation states device-wheels \
+        held-out-states
 
 install: $(STAMP)
 
@@ -107,6 +108,24 @@ GEN_SEED ?= 1
 GEN_OUT ?= GENERALISATION.md
 generalisation: install
 	$(BIN)/python -m andi2kit.generalisation --seed $(GEN_SEED) --workers $(WORKERS) --out $(GEN_OUT) --track1
+
+# Held-out states (issue 11): what the submitted labels carry per frame on experiments drawn from
+# the per-frame model's own training priors (`--preset training`, cached in data/training<S>),
+# seeds no choice was made on; per-frame recall per true state, then what lowering the
+# directed line would cost. About 1 min of simulation and 2 of pipeline per seed on 2 cores.
+HELD_OUT_SEEDS ?= 1 2 3 4 5 6
+HELD_OUT_WORK ?= data/held-out-states
+held-out-states: install
+	for s in $(HELD_OUT_SEEDS); do \
+	  $(BIN)/andi2kit -q simulate data/training$$s --preset training --seed $$s --no-video \
+	    --workers $(WORKERS) || exit 1; done
+	$(BIN)/python tests/benchmarks/experiment_states.py \
+	  $(foreach s,$(HELD_OUT_SEEDS),data/training$(s)) --checkpoints checkpoints/unet-default \
+	  --workers $(WORKERS) --work $(HELD_OUT_WORK)
+	$(BIN)/python tests/benchmarks/state_recall.py --track 2 \
+	  $(foreach s,$(HELD_OUT_SEEDS),$(HELD_OUT_WORK)/training$(s)/unet-default data/training$(s)/ref)
+	$(BIN)/python tests/benchmarks/directed_tradeoff.py --track 2 \
+	  $(foreach s,$(HELD_OUT_SEEDS),$(HELD_OUT_WORK)/training$(s)/unet-default data/training$(s)/ref)
 
 bench-scorer: install
 	$(BIN)/python tests/benchmarks/bench_scorer.py --trajs-per-fov 124
