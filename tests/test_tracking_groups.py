@@ -141,3 +141,35 @@ def test_persistence_tells_near_ballistic_tracks_from_brownian_ones():
 def test_group_settings_out_of_range_are_refused(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         replace(TrackingParams(), **bad)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pairwise_drift_gives_back_two_crossing_headings(seed):
+    """Two look-alike particles (same brightness) crossing at right angles, 2 px a frame,
+    their tails exchanged by the linker at the contact: the pairwise untangler's Brownian
+    continuity cannot tell (it keeps the linker's choice); with ``untangle_pair_drift`` in a
+    field of tracks that keep their heading it exchanges the tails back."""
+    from andi2kit.tracking.untangle import untangle
+
+    rng = np.random.default_rng(seed)
+    T, meet = 80, 40
+    centre = np.array([60.0, 60.0])
+    a = _walk(rng, T, 0.01, centre, meet, (2.0, 0.0))
+    b = _walk(rng, T, 0.01, centre + 0.5, meet, (0.0, 2.0))
+    rows = []
+    for f in range(T):
+        swapped = f > meet
+        rows += [(*a[f], rng.normal(20.0, 1.0), f, 1 if swapped else 0),
+                 (*b[f], rng.normal(20.0, 1.0), f, 0 if swapped else 1)]
+    tracks = _table(rows)
+    no_groups = replace(ON, untangle_groups=0)
+    kept = untangle(tracks, replace(no_groups, untangle_pair_drift=False))
+    fixed = untangle(tracks, replace(no_groups, untangle_pair_drift=True))
+    # a track that keeps one particle moves along one axis only; an exchanged one along both
+    assert _bends(kept) == 2 and _bends(fixed) == 0
+
+
+def _bends(tracks: pd.DataFrame) -> int:
+    """Tracks that move more than 20 px along both axes."""
+    return int(sum(min(np.ptp(g["y"].to_numpy()), np.ptp(g["x"].to_numpy())) > 20
+                   for _, g in tracks.groupby("particle")))

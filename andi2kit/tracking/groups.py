@@ -23,7 +23,14 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from andi2kit.tracking.params import TrackingParams
-from andi2kit.tracking.untangle import CONTACT_JOIN, TrackRows, contacts, pair_cost, untangle
+from andi2kit.tracking.untangle import (
+    CONTACT_JOIN,
+    TrackRows,
+    contacts,
+    pair_cost,
+    persistence,
+    untangle,
+)
 
 __all__ = ["Group", "encounter_groups", "untangle_all", "untangle_groups"]
 
@@ -121,25 +128,6 @@ def encounter_groups(tracks: pd.DataFrame, params: TrackingParams = TrackingPara
             groups.append(Group(start, end, rows, len(members)))
     groups.sort(key=lambda g: (g.start, g.end))
     return groups
-
-
-def persistence(rows: TrackRows, min_steps: int = 20) -> float:
-    """Median correlation of successive one-frame steps over the tracks of at least
-    ``min_steps`` consecutive steps (0 for Brownian motion, 2^(α-1) - 1 for fBm: 0.87 at
-    α = 1.9); 0 without such tracks."""
-    corr = []
-    for r in rows.rows_of.values():
-        if r.size <= min_steps:
-            continue
-        r = r[np.argsort(rows.frame[r], kind="stable")]
-        ok = np.diff(rows.frame[r]) == 1
-        st = np.diff(rows.pos[r], axis=0)[ok]
-        if len(st) > min_steps:
-            a, b = st[:-1].ravel(), st[1:].ravel()
-            den = np.sqrt(np.sum(a * a) * np.sum(b * b))
-            if den > 0:
-                corr.append(float(np.sum(a * b) / den))
-    return float(np.median(corr)) if corr else 0.0
 
 
 def _assignment(cost: np.ndarray, none: float) -> tuple[np.ndarray, float]:

@@ -151,7 +151,7 @@ class TrackingParams:
         frames 84.6 / 84.6 / 84.9 % (cost 6: 84.2 %).
     untangle_persistence : float
         In a FOV whose tracks' successive steps correlate at least this much (median;
-        :func:`~andi2kit.tracking.groups.persistence`: 0 for Brownian motion, 0.87 at α 1.9)
+        :func:`~andi2kit.tracking.untangle.persistence`: 0 for Brownian motion, 0.87 at α 1.9)
         a group's continuity follows each stretch's significant drift (``directed_chi2``) across
         it; 1: never. Chosen on the tuning seeds (VIP frames within 1 px, groups without drift /
         0.6 / 0.7): directed-traps with videos 79.0 / 80.6 / 79.8 % (without groups 80.3 %),
@@ -159,6 +159,16 @@ class TrackingParams:
         0.65–0.81 in directed-traps, at most 0.23 in the challenge preset. Report seeds (0.6):
         directed-traps 84.9 → 87.4 % (without groups 86.1 %), challenge, compartments, the
         crowded and wide presets unchanged.
+    untangle_pair_drift : bool
+        The pairwise untangler (:func:`~andi2kit.tracking.untangle.untangle`) also carries
+        each stretch's drift across a contact in such a FOV, as the groups do. Off: measured
+        (``tests/benchmarks/tune_tracking.py DIR "[{}, {'untangle_pair_drift': True}]"
+        --scores``; VIP frames within 1 px, RMSE CP / JSC / α MAE / K MSLE / state F1),
+        directed-traps videos tuning seed 80.6 → 82.9 %, 0.779 / 0.778 / 0.124 / 0.034 / 0.797
+        → 0.786 / 0.782 / 0.114 / 0.034 / 0.814; report seed 87.4 → 90.3 %, 0.903 / 0.724 /
+        0.117 / 0.038 / 0.772 → 0.852 / 0.747 / 0.101 / **0.042** / 0.788: K MSLE worse by
+        more than the 0.002 the rule set before allowed (its two near-ballistic single-state
+        experiments, 0.070 → 0.079 and 0.177 → 0.225), so not the default.
     amp_scatter : float
         Relative scatter of one frame's fitted amplitude (0.097 measured).
     link_amp, link_amp_cap, link_amp_frames : float
@@ -248,6 +258,7 @@ class TrackingParams:
     untangle_gap: int = 10
     untangle_reach: float = 4.0
     untangle_persistence: float = PERSISTENT_STEPS
+    untangle_pair_drift: bool = False
     amp_scatter: float = 0.1
     refine: bool = True
     psf_sigma: float = 0.79

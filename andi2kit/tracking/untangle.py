@@ -25,7 +25,8 @@ import pandas as pd
 
 from andi2kit.tracking.params import TrackingParams
 
-__all__ = ["Stretch", "TrackRows", "contacts", "exchange_tails", "pair_cost", "untangle"]
+__all__ = ["Stretch", "TrackRows", "contacts", "exchange_tails", "pair_cost", "persistence",
+           "untangle"]
 
 
 #: Intervals of one pair of tracks this many frames apart or fewer are one contact.
@@ -195,6 +196,25 @@ class TrackRows:
         return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
 
 
+def persistence(rows: TrackRows, min_steps: int = 20) -> float:
+    """Median correlation of successive one-frame steps over the tracks of at least
+    ``min_steps`` consecutive steps (0 for Brownian motion, 2^(α-1) - 1 for fBm: 0.87 at
+    α = 1.9); 0 without such tracks."""
+    corr = []
+    for r in rows.rows_of.values():
+        if r.size <= min_steps:
+            continue
+        r = r[np.argsort(rows.frame[r], kind="stable")]
+        ok = np.diff(rows.frame[r]) == 1
+        st = np.diff(rows.pos[r], axis=0)[ok]
+        if len(st) > min_steps:
+            a, b = st[:-1].ravel(), st[1:].ravel()
+            den = np.sqrt(np.sum(a * a) * np.sum(b * b))
+            if den > 0:
+                corr.append(float(np.sum(a * b) / den))
+    return float(np.median(corr)) if corr else 0.0
+
+
 def exchange_tails(label: np.ndarray, rows_of: dict[int, np.ndarray], frame: np.ndarray,
                    i: int, j: int, after: int) -> None:
     """Give track ``i``'s detections after frame ``after`` to ``j`` and ``j``'s to ``i``
@@ -236,6 +256,9 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
     label, frame, stretch = rows.label, rows.frame, rows.stretch
     row_at = {(int(a), int(b)): r for r, (a, b) in enumerate(zip(label, frame, strict=True))}
     w = p.untangle_window
+    # near-ballistic tracks go on where they were heading (as in the encounter groups)
+    drift = p.untangle_pair_drift and p.untangle_persistence < 1 \
+        and persistence(rows) >= p.untangle_persistence
 
     for ev in events.itertuples(index=False):
         # the tracks that hold the two contact detections now (earlier swaps relabelled them)
@@ -245,8 +268,8 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
         ai, aj = stretch(i, ev.end + 1, ev.end + w), stretch(j, ev.end + 1, ev.end + w)
         if min(bi.n, bj.n, ai.n, aj.n) < p.untangle_min:
             continue
-        keep = pair_cost(bi, ai, p) + pair_cost(bj, aj, p)
-        swap = pair_cost(bi, aj, p) + pair_cost(bj, ai, p)
+        keep = pair_cost(bi, ai, p, drift) + pair_cost(bj, aj, p, drift)
+        swap = pair_cost(bi, aj, p, drift) + pair_cost(bj, ai, p, drift)
         if swap < keep - p.untangle_margin:
             exchange_tails(label, rows.rows_of, frame, i, j, int(ev.closest))
     return rows.relabelled(tracks)
