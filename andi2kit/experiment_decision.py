@@ -20,6 +20,7 @@ andi2kit.pipeline : where the decision is applied, experiment by experiment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -139,6 +140,24 @@ class ExperimentDecision:
     places: TrapPlaces | None = None
     tracked_noise: float = TRACKED_NOISE
 
+    @classmethod
+    def from_settings(cls, settings: Mapping, tracked_noise: float = TRACKED_NOISE
+                      ) -> ExperimentDecision:
+        """The decision of a checkpoint's ``segmentation.json`` (its ``still_runs``,
+        ``standing`` and ``trap_places``; each None where absent).
+
+        Raises
+        ------
+        ValueError, TypeError
+            On settings the classes refuse.
+        """
+        def made(kind: type, key: str):
+            value = settings.get(key)
+            return kind(**value) if value is not None else None
+
+        return cls(made(StillRuns, "still_runs"), made(Standing, "standing"),
+                   made(TrapPlaces, "trap_places"), tracked_noise)
+
     def still_settings(self, tracked: bool = False) -> StillRuns | None:
         """The still runs (None without), for positions ``tracked`` in videos with
         ``tracked_noise``: a still step spreads by the positions' error."""
@@ -151,6 +170,17 @@ class ExperimentDecision:
         """The state decision's thresholds; the standing-still rules need the still runs."""
         return state_mixture.Decision() if self.still_runs is not None else \
             state_mixture.Decision().without_standing()
+
+    def judged(self, evidence: list[dict], tracked: bool = False,
+               may_carve: bool | None = None
+               ) -> tuple[np.ndarray, bool, StillRuns | None]:
+        """:func:`judge` with these settings: the still runs for positions ``tracked`` in
+        videos, the trap places only where the experiment may be carved (:func:`carvable`,
+        computed unless given as ``may_carve``)."""
+        if may_carve is None:
+            may_carve = carvable(evidence, tracked)
+        return judge(evidence, self.rule, self.still_settings(tracked),
+                     self.places if may_carve else None)
 
     def __call__(self, per_fov: list[list[TrajectoryLabel]], evidence: list[dict | None],
                  tracked: bool = False
@@ -182,8 +212,7 @@ class ExperimentDecision:
         counts = [ev["evidence"] for ev in evidence]
         rule = self.rule
         may_carve = carvable(evidence, tracked)
-        held, dimers, stills = judge(evidence, rule, self.still_settings(tracked),
-                                     self.places if may_carve else None)
+        held, dimers, stills = self.judged(evidence, tracked, may_carve)
         # the change points sit where the steps change (the step into a frame); andi-datasets
         # labels traps and dimers by that step, the other models by the step out of a frame
         late = not held[IMMOBILE] and not dimers

@@ -120,13 +120,7 @@ class UNetMethod:
             self.pooled_msd = PooledMsd.from_dict(msd) if msd else None
             fast = tuned.get("step_alpha") if pooling else None
             self.step_alpha = StepAlpha(**fast) if fast is not None else None
-            still, stand, places = (tuned.get(k) for k in ("still_runs", "standing",
-                                                            "trap_places"))
-            self.decision = ExperimentDecision(
-                still_runs=still_runs.StillRuns(**still) if still is not None else None,
-                standing=standing.Standing(**stand) if stand is not None else None,
-                places=trap_places.TrapPlaces(**places) if places is not None else None,
-                tracked_noise=self.tracked_noise)
+            self.decision = ExperimentDecision.from_settings(tuned, self.tracked_noise)
             short = tuned.get("bouts")
             self.bouts = bouts.Bouts(**short) if short is not None else None
         except OptionError:

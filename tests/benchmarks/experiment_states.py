@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from andi2kit import layout, state_mixture
-from andi2kit.constants import TRACKED_NOISE
-from andi2kit.experiment_decision import carvable, judge
+from andi2kit import layout
+from andi2kit.experiment_decision import ExperimentDecision
 from andi2kit.io import read_labels
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import score
-from andi2kit.still_runs import StillRuns
-from andi2kit.trap_places import TrapPlaces
 
 KEYS = ("rmse_cp", "jsc_cp", "alpha", "K", "state")
 
@@ -43,27 +39,19 @@ def held_states(ref: Path, exp: int, track: int = 2) -> list[int]:
     return sorted(held)
 
 
-def judged(sub: Path, exp: int, track: int = 2,
-           rule: state_mixture.Decision | None = None,
-           settings: dict | None = None) -> list[int] | None:
+def judged(sub: Path, exp: int, track: int = 2, settings: dict | None = None
+           ) -> list[int] | None:
     """States the run judged an experiment to hold (None: no evidence written), as
-    :func:`andi2kit.experiment_decision.judge` judges them with a checkpoint's
-    ``settings`` (its ``segmentation.json``: the still runs and the trap places)."""
+    :meth:`andi2kit.experiment_decision.ExperimentDecision.judged` judges them with a
+    checkpoint's ``settings`` (its ``segmentation.json``: the still runs and the trap places;
+    without still runs, no standing-still rule)."""
     segments = sorted(layout.exp_dir(sub / layout.SEGMENTS_DIR, track, exp).glob("fov_*.txt"))
     files = [layout.evidence_beside(p) for p in segments if layout.evidence_beside(p).is_file()]
     if not files:
         return None
-    settings = settings or {}
-    stills = settings.get("still_runs")
-    stills = None if stills is None else replace(
-        StillRuns(**stills), **({"noise": TRACKED_NOISE} if track == 1 else {}))
-    places = settings.get("trap_places")
     evidence = [json.loads(p.read_text()) for p in files]
-    if places is not None and not carvable(evidence, track == 1):
-        places = None
-    held, _, _ = judge(evidence, rule or state_mixture.Decision(), stills,
-                       None if places is None else TrapPlaces(**places))
-    return np.flatnonzero(held).tolist()
+    decision = ExperimentDecision.from_settings(settings or {})
+    return np.flatnonzero(decision.judged(evidence, track == 1)[0]).tolist()
 
 
 def settings_of(checkpoint: str) -> dict:
@@ -93,12 +81,8 @@ def main() -> None:
                 progress=False, tracks=suite / args.tracks if t == 1 else None)
             (sc,) = score(sub, suite / "ref", tracks=(t,))
             rows[name] = sc
-            # a checkpoint without still runs decides without the standing-still rule
             settings = {} if name == "msd" else settings_of(name)
-            rule = state_mixture.Decision() if name == "msd" or \
-                settings.get("still_runs") is not None else \
-                state_mixture.Decision().without_standing()
-            decisions[name] = {r["exp"]: judged(sub, r["exp"], t, rule, settings)
+            decisions[name] = {r["exp"]: judged(sub, r["exp"], t, settings)
                                for r in sc.per_exp}
         exps = [r["exp"] for r in rows["msd"].per_exp]
         print(f"\n## {suite}, Track {t}\n")
