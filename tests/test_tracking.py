@@ -158,6 +158,25 @@ def test_link_trackpy_strategy_is_available():
         link(feats, TrackingParams(linker="nope"))
 
 
+def test_trackpy_prediction_over_several_frames_keeps_two_crossing_movers_apart():
+    # two particles moving 4 px/frame cross 0.6 px apart: the nearest neighbour swaps them
+    # at the crossing, trackpy's velocity prediction over the last 3 frames does not
+    t = np.arange(12)
+    feats = pd.DataFrame({"y": np.repeat([20.0, 20.6], t.size),
+                          "x": np.concatenate([10.0 + 4 * t, 54.0 - 4 * t]), "mass": 1.0,
+                          "frame": np.concatenate([t, t])})
+
+    def tracks_per_particle(out: pd.DataFrame) -> pd.Series:
+        return out.groupby("y")["particle"].nunique()
+
+    plain = link(feats, TrackingParams(linker="trackpy", search_range=5.0))
+    assert (tracks_per_particle(plain) > 1).any()
+    out = link(feats, TrackingParams(linker="trackpy", search_range=5.0, predict=3))
+    assert (tracks_per_particle(out) == 1).all() and out["particle"].nunique() == 2
+    with pytest.raises(ValueError, match="predict"):
+        TrackingParams(predict=-1)
+
+
 def test_match_vips_is_one_to_one_and_drops_far_pairs():
     first = pd.DataFrame({"x": [10.0, 11.5, 80.0], "y": [20.0, 20.0, 80.0],
                           "particle": [7, 8, 9]})

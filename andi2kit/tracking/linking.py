@@ -53,7 +53,7 @@ def link(features: pd.DataFrame, params: TrackingParams = TrackingParams()) -> p
         kwargs = dict(memory=params.memory, adaptive_stop=params.adaptive_stop,
                       adaptive_step=params.adaptive_step, link_strategy="auto")
         if params.predict:
-            pred = tp.predict.NearestVelocityPredict(span=1)
+            pred = tp.predict.NearestVelocityPredict(span=int(params.predict))
             tracks = pred.link_df(features, params.search_range, **kwargs)
         else:
             tracks = tp.link(features, params.search_range, **kwargs)

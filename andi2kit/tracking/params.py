@@ -46,8 +46,9 @@ class TrackingParams:
     adaptive_stop, adaptive_step : float
         trackpy's adaptive search: oversized subnetworks are retried with
         ``search_range`` multiplied by ``adaptive_step`` down to ``adaptive_stop``.
-    predict : bool
-        With ``linker="trackpy"``: link with trackpy's nearest-velocity predictor.
+    predict : int
+        With ``linker="trackpy"``: link with trackpy's nearest-velocity predictor, the
+        velocity from the last ``predict`` frames (0: no prediction).
     linker : {"motion", "trackpy"}
         ``"motion"``: :func:`link_motion` (per-track motion models); ``"trackpy"``:
         ``trackpy.link`` (nearest distance).
@@ -215,7 +216,7 @@ class TrackingParams:
     memory: int = 8
     adaptive_stop: float = 1.0
     adaptive_step: float = 0.9
-    predict: bool = False
+    predict: int = 0
     linker: str = "motion"
     motion: str = "fbm"
     history: int = 10
@@ -275,8 +276,8 @@ class TrackingParams:
     def __post_init__(self) -> None:
         if self.diameter < 3 or self.diameter % 2 == 0:
             raise ValueError(f"diameter must be an odd integer >= 3, got {self.diameter}")
-        if self.search_range <= 0 or self.memory < 0 or self.pad < 0:
-            raise ValueError("search_range must be > 0, memory and pad >= 0")
+        if self.search_range <= 0 or self.memory < 0 or self.pad < 0 or self.predict < 0:
+            raise ValueError("search_range must be > 0, memory, pad and predict >= 0")
         if self.motion not in ("fbm", "ar1"):
             raise ValueError(f"motion must be 'fbm' or 'ar1', got {self.motion!r}")
         if self.history < 1 or not all(0 < a < 2 for a in self.alpha_grid):

@@ -110,13 +110,20 @@ def pipeline_scores(root: Path, data: list[tuple], vips: list[pd.DataFrame], wor
     return pd.Series({**s.single, **s.ensemble})
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def grid_arguments(description: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark over tracker settings: a simulation with videos, a grid
+    of :class:`TrackingParams` overrides and the detection cache (:func:`load`)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("data", type=Path, help="simulation folder (public_data/, ref/)")
     ap.add_argument("grid", nargs="?", default="[{}]",
                     help="Python list of dicts of TrackingParams overrides")
     ap.add_argument("--cache", type=Path, default=None,
                     help="detection cache (default: DATA/.detections)")
+    return ap
+
+
+def main() -> None:
+    ap = grid_arguments(__doc__.splitlines()[0])
     ap.add_argument("--scores", action="store_true",
                     help="also run the U-Net pipeline on each setting's tracks and score it")
     ap.add_argument("--work", type=Path, default=Path("/tmp/tune-tracking"),
