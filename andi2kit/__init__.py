@@ -142,7 +142,7 @@ def track(video: str | Path, *, params: TrackingParams | None = None,
 
 def run(public: str | Path, out: str | Path | None = None, *, track: int | None = None,
         method: str = "unet", workers: int = 1, force: bool = False,
-        tracks: str | Path | None = None, progress: bool = True,
+        tracks: str | Path | None = None, progress: bool = True, linker: str = "motion",
         **options) -> dict[int, RunReport]:
     """Predict every FOV of the public data and write a validated submission folder.
 
@@ -169,6 +169,9 @@ def run(public: str | Path, out: str | Path | None = None, *, track: int | None 
         else written.
     progress : bool
         Show progress bars.
+    linker : {"motion", "trackpy", "trackpy-predict"}
+        Track 1: the tracker (ours, or trackpy's linking as a baseline;
+        :data:`andi2kit.tracking.params.LINKERS`).
     **options
         Settings of the method (``unet``: ``checkpoint``, ``segmentation``, ``pen``,
         ``ensemble``, ``pooling``).
@@ -198,7 +201,7 @@ def run(public: str | Path, out: str | Path | None = None, *, track: int | None 
     out = _pathlib.Path(out) if out is not None else _pathlib.Path("submissions") / method
     todo = tracks_present(public) if track is None else [track]
     return {t: _run(public, out, t, method, options=options, workers=workers, force=force,
-                    progress=progress, tracks=tracks) for t in todo}
+                    progress=progress, tracks=tracks, linker=linker) for t in todo}
 
 
 def validate(submission: str | Path, *, data: str | Path | None = None,

@@ -23,6 +23,10 @@ LOCALISATION_NOISE = 0.12
 #: frames the tracker was sure of, within 1 px of the truth).
 TRACKED_NOISE = 0.07
 
+#: The trackers by name (``andi2kit track --linker``): ours, and trackpy's linking as the
+#: baselines it is measured against (their settings: ``andi2kit.tracking.params.LINKERS``).
+LINKERS = ("motion", "trackpy", "trackpy-predict")
+
 #: Successive one-frame steps that correlate at least this much (fBm's ρ at α ≈ 1.68) make a
 #: field of near-ballistic movers: the tracker carries a drift across encounters there
 #: (``TrackingParams.untangle_persistence``) and Track 1 carves their stops into still runs

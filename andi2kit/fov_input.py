@@ -41,13 +41,13 @@ class FovInput:
     field: pd.DataFrame | None = None
 
 
-def tracker_identity() -> str:
+def tracker_identity(linker: str = "motion") -> str:
     """The Track 1 tracker's identity (:func:`andi2kit.provenance.tracker_digest` of the
-    default settings)."""
+    named tracker's settings, :func:`andi2kit.tracking.params.tracker_params`)."""
     # the tracker's modules (scipy, numba) take seconds to import: only Track 1 needs them
-    from andi2kit.tracking import TrackingParams
+    from andi2kit.tracking.params import tracker_params
 
-    return provenance.tracker_digest(TrackingParams())
+    return provenance.tracker_digest(tracker_params(linker))
 
 
 def input_path(public: Path, track: int, exp: int, fov: int) -> Path:
@@ -58,7 +58,7 @@ def input_path(public: Path, track: int, exp: int, fov: int) -> Path:
 
 
 def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None = None, *,
-             field: bool = False) -> FovInput:
+             field: bool = False, linker: str = "motion") -> FovInput:
     """The input of one FOV (Track 1: tracked, or read from ``tracks`` when made there from
     the same video bytes by the same tracker; what is tracked is saved there with its record).
 
@@ -72,6 +72,8 @@ def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None =
         Track 1: folder of tracked trajectories (:func:`andi2kit.tracking.track_folder`).
     field : bool
         Track 1: also the tracks of every particle (:attr:`FovInput.field`).
+    linker : str
+        Track 1: the tracker, by name (:data:`andi2kit.tracking.params.LINKERS`).
 
     Returns
     -------
@@ -84,14 +86,16 @@ def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None =
     """
     if track == 2:
         return FovInput(read_trajectories(layout.trajs_path(public, 2, exp, fov)))
-    from andi2kit.tracking import TrackingParams, read_tracks, track_fov, write_fov_tracks
+    from andi2kit.tracking import read_tracks, track_fov, write_fov_tracks
+    from andi2kit.tracking.params import tracker_params
 
     video = layout.video_path(public, exp, fov)
     names = ("vips", "field")
     wanted = names if field else ("vips",)
     paths = {"vips": layout.tracks_path(tracks, exp, fov),
              "field": layout.field_path(tracks, exp, fov)} if tracks is not None else {}
-    rec = provenance.tracks_record(video, TrackingParams()) if tracks is not None else None
+    params = tracker_params(linker)
+    rec = provenance.tracks_record(video, params) if tracks is not None else None
     usable = dict.fromkeys(names, False)
     for name, path in paths.items():
         reason = provenance.stale_reason(path, rec)
@@ -103,7 +107,7 @@ def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None =
     if all(usable[n] for n in wanted):
         got = {n: read_tracks(paths[n]) for n in wanted}
     else:
-        fresh = dict(zip(names, track_fov(video), strict=True))
+        fresh = dict(zip(names, track_fov(video, params), strict=True))
         if tracks is not None:  # every file not already there, for the next run
             write_fov_tracks(tracks, exp, fov, *(None if usable[n] else fresh[n]
                                                  for n in names), rec)

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from andi2kit import layout, provenance
-from andi2kit.errors import InputError
+from andi2kit.constants import LINKERS
+from andi2kit.errors import InputError, OptionError
 from andi2kit.execution import imap_unordered, parallel
 from andi2kit.fov_input import input_path, read_fov, read_fov_input, tracker_identity
 from andi2kit.io import (
@@ -98,10 +99,10 @@ def method_identity(name: str, options: dict) -> dict:
 
 
 def fov_record(public: Path, track: int, exp: int, fov: int, identity: dict,
-               field: bool = False) -> dict:
-    """The record of a FOV's segments: method identity and input file (Track 1: tracker, and
-    whether the field's tracks were the state evidence, ``field``)."""
-    extra = {"tracker": tracker_identity(), "evidence_from": "field" if field else "vips"} \
+               field: bool = False, linker: str = "motion") -> dict:
+    """The record of a FOV's segments: method identity and input file (Track 1: tracker,
+    ``linker``, and whether the field's tracks were the state evidence, ``field``)."""
+    extra = {"tracker": tracker_identity(linker), "evidence_from": "field" if field else "vips"} \
         if track == 1 else {}
     return provenance.make_record(**identity, **extra,
                                   input=provenance.file_digest(input_path(public, track,
@@ -110,7 +111,7 @@ def fov_record(public: Path, track: int, exp: int, fov: int, identity: dict,
 
 def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
                 method: str, options: dict, tracks: Path | None = None,
-                record: dict | None = None) -> tuple[Path, list[str]]:
+                record: dict | None = None, linker: str = "motion") -> tuple[Path, list[str]]:
     """Predict one FOV and write its segments (before pooling) and their record.
 
     Returns
@@ -122,7 +123,7 @@ def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
     """
     m = _method(method, options)
     evidence_from_field = track == 1 and getattr(m, "gives_evidence", False)
-    given = read_fov(public, track, exp, fov, tracks, field=evidence_from_field)
+    given = read_fov(public, track, exp, fov, tracks, field=evidence_from_field, linker=linker)
     trajs = given.trajs
     if hasattr(m, "predict_with_evidence"):
         labels, evidence = m.predict_with_evidence(trajs, field=given.field,
@@ -139,9 +140,10 @@ def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
 
 
 def _job(args: tuple) -> tuple[tuple[int, int], str | None, list[str]]:
-    public, out, track, exp, fov, method, options, tracks, record = args
+    public, out, track, exp, fov, method, options, tracks, record, linker = args
     try:
-        _, notes = predict_fov(public, out, track, exp, fov, method, options, tracks, record)
+        _, notes = predict_fov(public, out, track, exp, fov, method, options, tracks, record,
+                               linker)
         return (exp, fov), None, notes
     except InputError as exc:
         return (exp, fov), str(exc), []
@@ -187,7 +189,7 @@ def check_public(public: Path, track: int) -> list[int]:
 def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
         options: dict | None = None, workers: int = 1, force: bool = False,
         progress: bool = True, exps: list[int] | None = None,
-        tracks: str | Path | None = None) -> RunReport:
+        tracks: str | Path | None = None, linker: str = "motion") -> RunReport:
     """Produce a submission for one track.
 
     Parameters
@@ -214,6 +216,9 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
         Track 1: folder of tracked VIP trajectories (``andi2kit track --out``), read when
         present and made from the same video, filled otherwise, so that several methods
         track each video once.
+    linker : str
+        Track 1: the tracker, by name (:data:`andi2kit.tracking.params.LINKERS`; ``motion``,
+        ours, or one of trackpy's linkers as a baseline).
 
     Returns
     -------
@@ -232,6 +237,8 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
     kind = layout.input_kind(track)
     all_exps = check_public(public, track)
     tracks = Path(tracks) if tracks is not None else None
+    if linker not in LINKERS:
+        raise OptionError(f"--linker {linker!r} is not one of {', '.join(LINKERS)}")
     if tracks is not None and tracks.exists() and not tracks.is_dir():
         raise InputError(f"{tracks}: --tracks must be a folder")
     exps = [e for e in all_exps if exps is None or e in exps]
@@ -245,7 +252,8 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
         for f in fovs[e]:
             seg = layout.segments_path(out, track, e, f)
             try:
-                rec = fov_record(public, track, e, f, identity, field=with_evidence)
+                rec = fov_record(public, track, e, f, identity, field=with_evidence,
+                                 linker=linker)
             except OSError as exc:
                 report.failed[e, f] = f"{input_path(public, track, e, f)}: cannot read ({exc})"
                 continue
@@ -263,7 +271,7 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
             provenance.forget(seg)
             evidence.unlink(missing_ok=True)
             layout.prediction_path(out, track, e, f).unlink(missing_ok=True)
-            jobs.append((public, out, track, e, f, method, options, tracks, rec))
+            jobs.append((public, out, track, e, f, method, options, tracks, rec, linker))
 
     with progress_bar(progress) as bar:
         task = bar.add_task(f"track {track} · {method}", total=len(jobs))

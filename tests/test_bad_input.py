@@ -249,6 +249,9 @@ OPTION_CASES = {
     "pen -5": (["run", "{pub}", "--pen", "-5"], "--pen"),
     "pen inf": (["run", "{pub}", "--pen", "inf"], "--pen"),
     "workers 0": (["run", "{pub}", "--workers", "0"], "--workers"),
+    "linker bogus": (["run", "{pub}", "--linker", "bogus"], "--linker"),
+    "linker bogus (track)": (["track", "{pub}/track_1", "--out", "{tmp}/tracks", "--linker",
+                              "bogus"], "--linker"),
     "scheduler without port": (["run", "{pub}", "--scheduler", "127.0.0.1"], "--scheduler"),
     "scheduler bad port (before the command)": (
         ["--scheduler", "tcp://lab:port", "run", "{pub}"], "--scheduler"),

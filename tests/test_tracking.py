@@ -11,7 +11,8 @@ import pytest
 import tifffile
 
 from andi2kit import io, layout, partner_cuts, partners
-from andi2kit.errors import InputError
+from andi2kit.errors import InputError, OptionError
+from andi2kit.pipeline import run
 from andi2kit.tracking import (
     TrackingParams,
     follow_vips,
@@ -469,6 +470,16 @@ def test_cli_track_resume_failure_and_eval(sim_data, tmp_path):
     res = runner.invoke(app, ["track", str(public), "--out", str(out)])
     assert res.exit_code == 0 and "1 already done" in res.output, res.output
     assert tracks_path(out, 0, 0).stat().st_mtime_ns == before  # resumed, not redone
+    # another tracker by name: tracked again, and what it made is what `run --linker` reads
+    res = runner.invoke(app, ["track", str(public), "--out", str(out), "--linker", "trackpy"])
+    assert res.exit_code == 0 and "1 FOV(s) written" in res.output, res.output
+    stamp = tracks_path(out, 0, 0).stat().st_mtime_ns
+    assert stamp != before
+    rep = run(public.parent, tmp_path / "sub", 1, "msd", progress=False, tracks=out,
+              linker="trackpy")
+    assert rep.ok and tracks_path(out, 0, 0).stat().st_mtime_ns == stamp
+    with pytest.raises(OptionError, match="--linker"):
+        run(public.parent, tmp_path / "sub", 1, "msd", progress=False, linker="nope")
 
     res = runner.invoke(app, ["track-eval", str(public), "--ref", str(sim_data / "ref"),
                               "--tracks", str(out)])

@@ -3,17 +3,29 @@
 ``andi2kit track PUBLIC_TRACK1 --out OUT`` writes ``OUT/exp_<E>/trajs_fov_<F>.csv`` (the VIPs)
 and ``field_fov_<F>.csv`` (every particle, the evidence of the experiment's states);
 ``andi2kit track-eval PUBLIC_TRACK1 --ref REF`` tracks (or reuses) and prints the quality
-table against simulated ground truth.
+table against simulated ground truth. ``--linker`` picks the tracker by name: ours
+(``motion``) or trackpy's linking as a baseline (``trackpy``, ``trackpy-predict``;
+:data:`andi2kit.tracking.params.LINKERS`).
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from andi2kit.console import console, say
+from andi2kit.constants import LINKERS
+
+#: ``--linker`` choices.
+Linker = Enum("Linker", {m: m for m in LINKERS}, type=str)
+
+#: ``--linker``: the tracker, by name.
+LinkerOption = Annotated[Linker, typer.Option(
+    help="Tracker: ours (motion) or trackpy's linking as a baseline (trackpy: nearest "
+         "neighbour, trackpy-predict: velocity over 20 frames), without our untangling.")]
 
 
 def _fail_lines(failed: dict[tuple[int, int], str]) -> list[str]:
@@ -28,12 +40,15 @@ def track(
              "particle).")],
     workers: Annotated[int, typer.Option(min=1, help="Parallel processes over FOVs.")] = 1,
     force: Annotated[bool, typer.Option(help="Track FOVs whose output exists again.")] = False,
+    linker: LinkerOption = Linker.motion,
 ) -> None:
     """Track the VIP particles of every video into Track-2-style trajectory CSVs (and every
     other particle, beside them)."""
     from andi2kit.tracking import track_folder
+    from andi2kit.tracking.params import tracker_params
 
-    rep = track_folder(public_track1, out, workers=workers, force=force)  # input errors: exit 2
+    rep = track_folder(public_track1, out, tracker_params(linker.value), workers=workers,
+                       force=force)  # input errors: exit 2
     say(f"tracking: {len(rep.written)} FOV(s) written, {len(rep.skipped)} already "
         f"done, {len(rep.failed)} failed → {out}")
     for line in _fail_lines(rep.failed):
@@ -64,14 +79,17 @@ def track_eval(
     scores_out: Annotated[Path | None, typer.Option(
         help="Working folder of --scores (default: tracking-cost/ beside public_data).")]
     = None,
+    linker: LinkerOption = Linker.motion,
 ) -> None:
     """Track (or reuse tracks) and print the tracking quality per experiment and overall."""
     from andi2kit.tracking import track1_root
     from andi2kit.tracking.evaluate import evaluate_folder, quality_table, summarize
+    from andi2kit.tracking.params import tracker_params
 
     root = track1_root(public_track1)  # input errors: exit 2 (andi2kit.console)
     tracks = tracks if tracks is not None else root.parent.parent / "tracks"
-    per_fov = evaluate_folder(root, ref, tracks, workers=workers, force=force)
+    per_fov = evaluate_folder(root, ref, tracks, tracker_params(linker.value), workers=workers,
+                              force=force)
     failed = {(int(r.exp), int(r.fov)): r.error for r in per_fov.itertuples()
               if r.error is not None}
     console.print(quality_table(summarize(per_fov), failed=[
@@ -107,8 +125,8 @@ def track_eval(
 
         work = scores_out if scores_out is not None else root.parent.parent / "tracking-cost"
         methods = ("unet", "msd")
-        costs = [tracking_cost(root.parent, ref, tracks, work / m, m, workers=workers)
-                 for m in methods]
+        costs = [tracking_cost(root.parent, ref, tracks, work / m, m, workers=workers,
+                               linker=linker.value) for m in methods]
         console.print(cost_table(costs, summarize(per_fov)["within_1px"]))
         if found is not None:
             console.print(loss_cost_table({m: loss_costs(found, ref, work / m / "tracked")
