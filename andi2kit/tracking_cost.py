@@ -99,10 +99,11 @@ def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path,
     ``run --linker`` will look for.
     """
     out = Path(out)
+    params = tracker_params(linker)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
         # recorded as this video's tracks, so that `run --tracks` uses them instead of
         # tracking the video again (they are rewritten, with their record, on every call)
-        record = provenance.tracks_record(video, tracker_params(linker))
+        record = provenance.tracks_record(video, params)
         if field is not None:
             _copy_field(Path(field), out, exp, fov, record)
         vips = io.read_vip_indices(layout.vip_path(ref, exp, fov))
@@ -167,8 +168,9 @@ def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
     [1.0, 2.0, 3.0]
     """
     out = Path(out)
+    params = tracker_params(linker)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
-        record = provenance.tracks_record(video, tracker_params(linker))
+        record = provenance.tracks_record(video, params)
         _copy_field(Path(tracks), out, exp, fov, record)
         truth, origin = read_truth(ref, exp, fov)
         tracked = read_tracks(layout.tracks_path(tracks, exp, fov))

@@ -28,7 +28,6 @@ from scipy.spatial import cKDTree
 
 from andi2kit import io, layout
 from andi2kit.tracking import TrackingParams, fov_jobs, link
-from andi2kit.tracking.evaluate import read_truth
 from andi2kit.tracking.groups import untangle_all
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -75,9 +74,8 @@ def kept_from_first_sight(tracks: pd.DataFrame, truth: pd.DataFrame, shape: tupl
     return hits, total
 
 
-def truth_pixels(root: Path, exp: int, fov: int) -> pd.DataFrame:
-    """Every particle of a FOV in frame pixels (``row, col``)."""
-    _, origin = read_truth(root / "ref", exp, fov)
+def truth_pixels(root: Path, exp: int, fov: int, origin: np.ndarray) -> pd.DataFrame:
+    """Every particle of a FOV in frame pixels (``row, col``; ``origin`` the FOV's)."""
     parts = io.read_trajectories(layout.trajs_path(root / "public_data", 2, exp, fov))
     return parts.assign(row=parts["x"] - origin[0], col=parts["y"] - origin[1])
 
@@ -88,7 +86,9 @@ def main() -> None:
     args = ap.parse_args()
     data = load(args.data, args.cache or args.data / ".detections")
     jobs = fov_jobs(args.data / "public_data" / "track_1")
-    truths = [truth_pixels(args.data, e, f) for e, f, _ in jobs]
+    # load() lists the FOVs in fov_jobs' order, with each FOV's origin
+    truths = [truth_pixels(args.data, e, f, item[5])
+              for (e, f, _), item in zip(jobs, data, strict=True)]
     for g in ast.literal_eval(args.grid):
         p = replace(TrackingParams(), **g)
         per: dict[int, list[int]] = {}
