@@ -208,7 +208,7 @@ def choose_segments(labels: Sequence[TrajectoryLabel], probabilities: Sequence[n
 def settings() -> dict:
     """What decides the partner change points (recorded beside a FOV's output)."""
     return {"bound_radius": BOUND_RADIUS, "step_tol": STEP_TOL, "min_bound": MIN_BOUND,
-            "merged_brightness": MERGED_BRIGHTNESS,
+            "merged_brightness": MERGED_BRIGHTNESS, "merged_onset": "a frame late",
             "dimer_share": DIMER_SHARE, "dimer_share_of": "partner_frames",
             "keep_model": KEEP_MODEL,
             "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE,

@@ -88,6 +88,32 @@ CHANGED_SHARE = 0.75
 CERTAIN_CHANGE, CERTAIN_BINDINGS = 0.9, 25
 
 
+def _late_onsets(bound: np.ndarray, merged: np.ndarray) -> np.ndarray:
+    """``bound`` with each run that begins on a merged spot begun one frame later.
+
+    andi-datasets binds two particles in the frame they come within reach and labels the
+    change from the next one: the first frame of a merged spot is still free. The position
+    rule of :func:`bound_frames` (the step *into* a frame keeps the vector) starts a run
+    there already. Which runs are bindings is decided before (:data:`MIN_BOUND`); only the
+    first frame moves, and a run at the movie's first frame stays. On the tuning suites'
+    tracked dimer VIPs (``python tests/benchmarks/binding_onsets.py data/chal0v data/wide0v
+    data/training7v``) the spot first holds two one frame before the labels' binding in 66
+    of 76 bindings (two frames in 10), never at it; the bound run now begins at it in 61
+    (none before: 0).
+
+    Examples
+    --------
+    >>> b = np.array([0, 0, 1, 1, 1, 1, 0, 1, 1, 1], bool)
+    >>> m = np.array([0, 0, 1, 1, 1, 1, 0, 0, 1, 1], bool)
+    >>> _late_onsets(b, m).astype(int).tolist()
+    [0, 0, 0, 1, 1, 1, 0, 1, 1, 1]
+    """
+    out = bound.copy()
+    onset = np.flatnonzero(out[1:] & ~out[:-1]) + 1
+    out[onset[merged[onset]]] = False
+    return out
+
+
 def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
                  brightness: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
     """Per trajectory, the frames it reaches moving with another trajectory of the FOV.
@@ -97,7 +123,8 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     by less than :data:`STEP_TOL`), or, with ``brightness`` (tracked Track 1 VIPs, whose
     partners are rarely tracked and, bound closer than the PSF, share their spot), when its
     spot is at least :data:`MERGED_BRIGHTNESS` times the frame's typical one; runs shorter
-    than :data:`MIN_BOUND` frames flip.
+    than :data:`MIN_BOUND` frames flip, and a run that begins on a merged spot begins a frame
+    later (:func:`_late_onsets`: the first frame of a spot of two is still free in the labels).
 
     Parameters
     ----------
@@ -126,11 +153,19 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     """
     from scipy.spatial import cKDTree
 
-    bound = [np.zeros(len(p), bool) for p in positions]
-    for k, b in enumerate(brightness or ()):
-        bound[k] |= merged_spot(b, len(bound[k]))
+    # frames bound by their spot alone: a run that begins on one begins a frame later
+    merged = [merged_spot(b, len(p)) for p, b in zip(
+        positions, brightness or [None] * len(positions), strict=True)]
+    bound = [m.copy() for m in merged]
+
+    def runs() -> list[np.ndarray]:
+        return [_late_onsets(smooth_states(c, MIN_BOUND, keep_ends=True).astype(bool),
+                             m & ~c_steps)
+                for c, m, c_steps in zip(bound, merged, steps, strict=True)]
+
+    steps = [np.zeros(len(p), bool) for p in positions]
     if len(positions) < 2:
-        return [smooth_states(c, MIN_BOUND, keep_ends=True).astype(bool) for c in bound]
+        return runs()
     traj = np.concatenate([np.full(len(p), k) for k, p in enumerate(positions)])
     frame = np.concatenate([np.asarray(f, np.int64) for f in frames])
     xy = np.concatenate([np.asarray(p, float).reshape(-1, 2) for p in positions])
@@ -149,8 +184,8 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
         together = ok & (step < STEP_TOL)
     start = np.r_[0, np.cumsum([len(p) for p in positions])]
     for r in np.r_[a[together], b[together]]:
-        bound[traj[r]][r - start[traj[r]]] = True
-    return [smooth_states(c, MIN_BOUND, keep_ends=True).astype(bool) for c in bound]
+        bound[traj[r]][r - start[traj[r]]] = steps[traj[r]][r - start[traj[r]]] = True
+    return runs()
 
 
 def binding_changes(positions: Sequence[np.ndarray], bound: Sequence[np.ndarray]

@@ -87,7 +87,9 @@ def test_passing_particles_are_not_bound_and_short_runs_flip():
 
 def test_a_spot_of_two_is_bound_without_a_tracked_partner():
     """Track 1: a VIP whose partner shares its spot (brightness about 2) is bound there
-    alone; one- and two-frame flashes (a particle passing over it) are not bindings."""
+    alone, from the frame after the spot first holds two (andi-datasets labels the binding
+    from the frame after the pair comes within reach) to its last; one- and two-frame
+    flashes (a particle passing over it) are not bindings."""
     t = np.arange(60)
     a = np.column_stack([t * 1.0, np.zeros(60)])
     bright = np.ones(60)
@@ -95,10 +97,30 @@ def test_a_spot_of_two_is_bound_without_a_tracked_partner():
     bright[[5, 44, 45]] = 2.0
     bright[50] = np.nan  # no spot under the VIP: unknown, not bound
     bound = partners.bound_frames([a], [t], [bright])[0]
-    assert np.flatnonzero(bound).tolist() == list(range(20, 35))
-    assert partner_cuts.partner_change_points(bound) == [20, 35]
+    assert np.flatnonzero(bound).tolist() == list(range(21, 35))
+    assert partner_cuts.partner_change_points(bound) == [21, 35]
+    # a three-frame spot of two is a binding still, two frames long
+    bright[38:41] = 2.0
+    assert np.flatnonzero(partners.bound_frames([a], [t], [bright])[0][35:]).tolist() == [
+        4, 5]
+    # bound from the movie's first frame: no frame before it to have been free in
+    bright[:8] = 2.0
+    assert partners.bound_frames([a], [t], [bright])[0][:8].all()
     # nothing from brightness where there is none (Track 2)
     assert not partners.bound_frames([a], [t], [None])[0].any()
+
+
+def test_a_binding_seen_by_the_positions_keeps_its_first_frame():
+    """A run whose first frame the step rule finds (the partner tracked beside the VIP) is
+    not moved by the spot being merged there too."""
+    t = np.arange(40)
+    a = np.column_stack([t * 1.0, np.zeros(40)])
+    b = np.column_stack([np.full(40, 10.0), (t - 10) * 3.0])
+    b[25:35] = a[25:35] + [0.0, 0.9]
+    bright = np.ones(40)
+    bright[26:35] = 2.0  # merged from the first bound frame
+    bound = partners.bound_frames([a, b], [t, t], [bright, None])
+    assert np.flatnonzero(bound[0]).tolist() == list(range(26, 35))
 
 
 @pytest.mark.parametrize("parts", [False, True])
@@ -121,12 +143,12 @@ def test_a_bound_spot_that_dims_is_no_change_unless_the_motion_changes(parts):
     bright[100:110] = 1.0
     bound = partners.bound_frames([xy], [t], [bright])[0]
     cps = partner_cuts.partner_change_points(bound)
-    assert cps == [60, 100, 110, 160]
+    assert cps == [61, 100, 111, 160]
     kept = partner_cuts.drop_unchanged(cps, steps)
-    assert kept == ([60, 100, 110, 160] if parts else [60, 160])
+    assert kept == ([61, 100, 111, 160] if parts else [61, 160])
     # the per-frame model's own change points are never dropped
     assert partner_cuts.drop_unchanged(cps, steps, model=[100]) == (
-        cps if parts else [60, 100, 160])
+        cps if parts else [61, 100, 160])
 
 
 def test_the_partner_segments_replace_only_trajectories_that_have_them():
