@@ -131,8 +131,9 @@ def track(video: str | Path, *, params: TrackingParams | None = None,
     Examples
     --------
     >>> vips = andi2kit.track("data/demo/public_data/track_1/exp_0/videos_fov_0.tiff")
-    >>> vips.columns.tolist()
-    ['traj_idx', 'frame', 'x', 'y', 'flags']
+    ... # doctest: +SKIP
+    >>> vips.columns.tolist()  # doctest: +SKIP
+    ['traj_idx', 'frame', 'x', 'y', 'flags', 'brightness']
     """
     # the tracker loads scipy, numba and trackpy: on first call
     from andi2kit.tracking import TrackingParams, track_vips
@@ -189,7 +190,8 @@ def run(public: str | Path, out: str | Path | None = None, *, track: int | None 
 
     Examples
     --------
-    >>> reports = andi2kit.run("data/tiny/public_data", "submissions/msd", method="msd")
+    >>> reports = andi2kit.run("data/tiny/public_data", "submissions/msd", method="msd",
+    ...                        progress=False)
     >>> reports[2].ok
     True
     """

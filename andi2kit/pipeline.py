@@ -28,7 +28,7 @@ import numpy as np
 
 from andi2kit import layout, provenance
 from andi2kit.constants import LINKERS
-from andi2kit.errors import InputError, OptionError
+from andi2kit.errors import InputError, check_choice
 from andi2kit.execution import imap_unordered, parallel
 from andi2kit.fov_input import input_path, read_fov, read_fov_input, tracker_identity
 from andi2kit.io import (
@@ -237,8 +237,7 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
     kind = layout.input_kind(track)
     all_exps = check_public(public, track)
     tracks = Path(tracks) if tracks is not None else None
-    if linker not in LINKERS:
-        raise OptionError(f"--linker {linker!r} is not one of {', '.join(LINKERS)}")
+    check_choice("--linker", linker, LINKERS)
     if tracks is not None and tracks.exists() and not tracks.is_dir():
         raise InputError(f"{tracks}: --tracks must be a folder")
     exps = [e for e in all_exps if exps is None or e in exps]

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 # movie frames of a challenge video (page 0, the VIP frame, comes on top)
 from andi2kit.constants import LINKERS as LINKER_NAMES
 from andi2kit.constants import N_FRAMES, PERSISTENT_STEPS
-from andi2kit.errors import OptionError
+from andi2kit.errors import check_choice
 
 #: Shortest trajectory the challenge generates (``_defaults_andi2()._min_T``).
 MIN_LENGTH = 20
@@ -324,6 +324,4 @@ def tracker_params(linker: str = "motion") -> TrackingParams:
     >>> tracker_params() == TrackingParams()
     True
     """
-    if linker not in LINKERS:
-        raise OptionError(f"--linker {linker!r} is not one of {', '.join(LINKERS)}")
-    return replace(TrackingParams(), **LINKERS[linker])
+    return replace(TrackingParams(), **LINKERS[check_choice("--linker", linker, LINKER_NAMES)])
