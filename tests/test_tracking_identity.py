@@ -250,8 +250,10 @@ def test_untangle_does_not_read_a_merged_spot_as_one_particles_brightness():
         return np.hypot(t0["y"] - 50.0, t0["x"] - 50.0).to_numpy()
 
     assert trapped_after(TrackingParams()).max() < 0.5
-    # counted with the merged frames, the trapped particle's brightness would swap them
-    assert trapped_after(TrackingParams(encounter_merged=0)).max() > 2
+    # counted with the merged frames, the trapped particle's brightness would swap them,
+    # were it not for the motion (one particle trapped, the other free)
+    assert trapped_after(TrackingParams(encounter_merged=0, untangle_motion=0.0)).max() > 2
+    assert trapped_after(TrackingParams(encounter_merged=0)).max() < 0.5
 
 
 def test_losses_are_classified_by_cause():
@@ -327,3 +329,59 @@ def test_a_loss_says_whom_the_vip_followed_and_whether_it_moves_alike(tmp_path):
     tracked.loc[10:15, "x"] = 70.0
     errors["dist"] = np.abs(tracked["x"] - vips["x"]).to_numpy()
     assert losses("1,1.0,0.8,2,20\n7,1.0,0.8,2,20\n8,1,1,2,20\n") == [(-1, "none")]
+
+
+def _fov_with_a_swap(rng, D_a: float, D_b: float, field_D: list[float]) -> pd.DataFrame:
+    """Linked tracks of one FOV: particles ``a`` and ``b`` (equal brightness) meet at frame
+    60 and the linker swapped them there (label 0 follows ``b`` after it); the other tracks
+    (``field_D``) show how the FOV's particles differ in motion, far from the two."""
+    T, meet = 120, 60
+    a = _brownian(rng, T, D_a) + [60.0, 60.0]
+    b = _brownian(rng, T, D_b)
+    b = b - b[meet] + a[meet] + [0.0, 0.8]
+    rows = []
+    for f in range(T):
+        la, lb = (0, 1) if f <= meet else (1, 0)
+        rows += [(a[f, 0], a[f, 1], rng.normal(21, 2), f, la),
+                 (b[f, 0], b[f, 1], rng.normal(21, 2), f, lb)]
+    for k, D in enumerate(field_D):
+        xy = _brownian(rng, T, D) + [10.0 + 12 * k, 10.0]
+        rows += [(y, x, rng.normal(21, 2), f, 2 + k) for f, (y, x) in enumerate(xy)]
+    return pd.DataFrame(rows, columns=["y", "x", "mass", "frame", "particle"])
+
+
+def _step_ratio(tracks: pd.DataFrame, pid: int) -> float:
+    """How much a track's mean squared step changes from frames 0-40 to 75-120, either side
+    of the contact (about 1: one particle; 10: the slow one, then the fast one)."""
+    g = tracks[tracks["particle"] == pid].sort_values("frame")
+    st = np.diff(g[["y", "x"]].to_numpy(), axis=0)
+    return float(np.mean(st[75:] ** 2) / np.mean(st[:40] ** 2))
+
+
+def test_untangle_gives_back_particles_that_move_unlike_in_a_fov_whose_particles_differ():
+    """Two look-alikes in brightness that move differently for good (D 0.2 and 2) were
+    swapped at a contact. In a FOV whose particles keep their own diffusivity (spread over a
+    decade) the motion gives them back; without the motion term the swap stays."""
+    rng = np.random.default_rng(11)
+    tracks = _fov_with_a_swap(rng, 0.2, 2.0, [0.1, 0.3, 0.6, 1.0, 1.5, 3.0, 5.0, 0.2])
+    from andi2kit.tracking.untangle import TrackRows, motion_population
+
+    pop = motion_population(TrackRows(tracks, 1.5))
+    assert pop.between > 1.0 > pop.within
+    fixed = untangle(tracks, TrackingParams())
+    assert 0.5 < _step_ratio(fixed, 0) < 2 and 0.5 < _step_ratio(fixed, 1) < 2
+    kept = untangle(tracks, TrackingParams(untangle_motion=0.0))
+    assert _step_ratio(kept, 0) > 4  # label 0 still follows the fast particle after 60
+
+
+def test_the_motion_says_nothing_where_the_particles_move_alike():
+    """In a FOV of particles of one diffusivity, the two stretches' differences are sampling
+    noise: the motion term adds nothing, and untangling decides as without it."""
+    rng = np.random.default_rng(12)
+    tracks = _fov_with_a_swap(rng, 1.0, 1.0, [1.0] * 8)
+    from andi2kit.tracking.untangle import TrackRows, motion_population
+
+    assert motion_population(TrackRows(tracks, 1.5)).between < 0.05
+    on = untangle(tracks, TrackingParams())
+    off = untangle(tracks, TrackingParams(untangle_motion=0.0))
+    pd.testing.assert_frame_equal(on, off)

@@ -27,6 +27,7 @@ from andi2kit.tracking.untangle import (
     CONTACT_JOIN,
     TrackRows,
     contacts,
+    motion_population,
     pair_cost,
     persistence,
     untangle,
@@ -183,6 +184,7 @@ def untangle_groups(tracks: pd.DataFrame, params: TrackingParams = TrackingParam
     fresh = int(label.max()) + 1
     w, changed = p.untangle_window, 0
     drift = p.untangle_persistence < 1 and persistence(rows) >= p.untangle_persistence
+    population = motion_population(rows) if p.untangle_motion else None
 
     for g in groups:
         members = list(dict.fromkeys(int(label[r]) for r in g.rows))
@@ -192,7 +194,7 @@ def untangle_groups(tracks: pd.DataFrame, params: TrackingParams = TrackingParam
         as_ = [t for t in members if after[t].n >= p.untangle_min]
         if not bs or not as_ or len(bs) + len(as_) < 3:
             continue
-        cost = np.array([[pair_cost(before[b], after[a], p, drift) for a in as_]
+        cost = np.array([[pair_cost(before[b], after[a], p, drift, population) for a in as_]
                          for b in bs])
         match, best = _assignment(cost, p.untangle_none)
         own = sum(cost[k, as_.index(b)] if b in as_ else p.untangle_none

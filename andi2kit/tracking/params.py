@@ -136,9 +136,16 @@ class TrackingParams:
     untangle_margin : float
         How much cheaper (negative log-likelihood) exchanging the tails must be.
     untangle_amp, untangle_motion : float
-        Weights of the brightness and motion signatures. The motion signature (step variance
-        at lags 1 and 2) is off: on the tuning suite it lost VIP frames at every weight tried
-        (0.1: 78.9 %, 1: 78.0 %, 0: 80.1 %).
+        Weights of the brightness and motion signatures. The motion signature is the odds
+        that two stretches' step variances are one particle's rather than two of the FOV's
+        (:func:`~andi2kit.tracking.untangle.motion_population`: how much its tracks differ
+        for good, and how much each changes): nothing where the particles move alike.
+        Tuning seeds (``tests/benchmarks/tune_tracking.py DIR "[{'untangle_motion': 0.0},
+        {}]" --scores``), VIP frames within 1 px without / with it: challenge 84.9 / 84.7 %,
+        directed-traps 82.9 / 82.9 %, training priors (fast movers, each of its own D) 72.9 /
+        74.2 % (α MAE 0.167 → 0.163, K MSLE 0.105 → 0.103). The earlier form, the likelihood
+        ratio of two stretches' step variances at lags 1 and 2 without the population, lost
+        VIP frames at every weight tried (0.1: 78.9 %, 1: 78.0 %, 0: 80.1 %).
     untangle_groups : int
         Largest group of tracks (three or more meeting, or two and a track that ends or
         begins beside them) whose stretches before and after are assigned jointly
@@ -257,7 +264,7 @@ class TrackingParams:
     link_amp_frames: float = 30.0
     untangle_margin: float = 2.0
     untangle_amp: float = 1.0
-    untangle_motion: float = 0.0
+    untangle_motion: float = 1.0
     untangle_groups: int = 8
     untangle_none: float = 10.0
     untangle_gap: int = 10

@@ -12,25 +12,38 @@ incoming one far better than the crossing itself.
 for one or more frames), and compares the two ways of joining the stretches before the contact
 with those after it: as linked (*keep*) or crossed (*swap*). Each way costs the negative
 log-likelihood of its pairings: equal brightness (Gaussian on the means), the continuity of
-the positions across the contact, and optionally (``untangle_motion``, off by default: it
-measured worse on the tuning suite) equal step variance at lags 1 and 2. When *swap* is
-cheaper by more than ``untangle_margin``, the two tracks' tails after the closest approach
-are exchanged. Contacts are visited in time order, each decision seeing the earlier ones.
+the positions across the contact, and the motion (``untangle_motion``): the odds that the two
+stretches' step variances are one particle's rather than two particles' of the FOV
+(:func:`motion_population`: how much the FOV's tracks differ in step variance for good, and
+how much one track's changes over time). Where the particles move alike, or each changes its
+motion as much as they differ, the motion says nothing. When *swap* is cheaper by more than
+``untangle_margin``, the two tracks' tails after the closest approach are exchanged. Contacts
+are visited in time order, each decision seeing the earlier ones.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from andi2kit.tracking.params import TrackingParams
 
-__all__ = ["Stretch", "TrackRows", "contacts", "exchange_tails", "pair_cost", "persistence",
-           "untangle"]
+__all__ = ["MotionPopulation", "Stretch", "TrackRows", "contacts", "exchange_tails",
+           "motion_population", "pair_cost", "persistence", "untangle"]
 
 
 #: Intervals of one pair of tracks this many frames apart or fewer are one contact.
 CONTACT_JOIN = 2
+#: Consecutive one-frame steps per sample of a track's log step variance
+#: (:func:`motion_population`).
+MOTION_CHUNK = 30
+#: Fewest step components (two per step) a stretch needs for its motion to count.
+MOTION_MIN = 8
+#: Chance that one particle's stretches differ beyond its FOV's usual changes (a rare state
+#: change at the contact): a floor on the odds of one particle, so no single pair decides.
+MOTION_SLIP = 0.05
 
 
 def contacts(tracks: pd.DataFrame, radius: float, join: int = CONTACT_JOIN) -> pd.DataFrame:
@@ -101,24 +114,18 @@ class Stretch:
         self.amp_mean = float(single.mean()) if single.size else 0.0
         self.sq_sum, self.sq_n = float(np.sum(self.d1 ** 2)), self.d1.size
 
-    @property
-    def d2(self) -> np.ndarray:
-        """Two-frame steps (read by the motion signature only)."""
-        frames, pos = self._frames, self._pos
-        if self.n <= 2:
-            return np.zeros((0, 2))
-        return (pos[2:] - pos[:-2])[frames[2:] - frames[:-2] == 2]
 
 
-def _var_lr(a: np.ndarray, b: np.ndarray) -> float:
-    """Negative log-likelihood ratio that two sets of zero-mean Gaussian steps share one
-    variance (0 when they are alike)."""
-    na, nb = a.size, b.size
-    if na < 4 or nb < 4:
-        return 0.0
-    va, vb = np.mean(a ** 2) + 1e-6, np.mean(b ** 2) + 1e-6
-    vp = (na * va + nb * vb) / (na + nb)
-    return 0.5 * (na * np.log(vp / va) + nb * np.log(vp / vb))
+@dataclass(frozen=True)
+class MotionPopulation:
+    """How the log step variance of a FOV's tracks spreads (:func:`motion_population`):
+    its ``mean``, the variance ``between`` tracks that lasts (what tells two particles apart)
+    and the variance ``within`` a track over time (state changes: what does not), each less
+    the sampling variance of a :data:`MOTION_CHUNK`-step sample."""
+
+    mean: float = 0.0
+    between: float = 0.0
+    within: float = 0.0
 
 
 def _single(mass: np.ndarray, merged: float) -> np.ndarray:
@@ -143,15 +150,38 @@ def _brightness_cost(before: Stretch, after: Stretch, p: TrackingParams) -> floa
     return p.untangle_amp * (before.amp_mean - after.amp_mean) ** 2 / (2 * var)
 
 
-def pair_cost(before: Stretch, after: Stretch, p: TrackingParams, drift: bool = False) -> float:
+def _motion_cost(before: Stretch, after: Stretch, pop: MotionPopulation) -> float:
+    """Negative log-odds that ``before`` and ``after`` move as one particle of ``pop`` rather
+    than as two (0 when the tracks of the FOV do not differ for good, or either stretch has
+    fewer than :data:`MOTION_MIN` step components).
+
+    Each stretch's log mean squared step is its particle's lasting level (spread
+    ``between``), plus the particle's change over time (``within``) and sampling noise
+    (2 / components); one particle's two stretches share the level. The odds of one particle
+    are floored at :data:`MOTION_SLIP`.
+    """
+    if pop.between <= 0 or before.sq_n < MOTION_MIN or after.sq_n < MOTION_MIN:
+        return 0.0
+    x = np.log(before.sq_sum / before.sq_n + 1e-12) - pop.mean
+    y = np.log(after.sq_sum / after.sq_n + 1e-12) - pop.mean
+    b = pop.between
+    vx = b + pop.within + 2.0 / before.sq_n
+    vy = b + pop.within + 2.0 / after.sq_n
+    det = vx * vy - b * b
+    one = -0.5 * (vy * x * x - 2 * b * x * y + vx * y * y) / det - 0.5 * np.log(det)
+    two = -0.5 * (x * x / vx + y * y / vy) - 0.5 * np.log(vx * vy)
+    return -float(np.logaddexp(np.log1p(-MOTION_SLIP) + one - two, np.log(MOTION_SLIP)))
+
+
+def pair_cost(before: Stretch, after: Stretch, p: TrackingParams, drift: bool = False,
+              population: MotionPopulation | None = None) -> float:
     """Cost of ``after`` being the continuation of ``before``; with ``drift``, a mean step of
     ``before``'s last ``velocity_frames`` steps significant at ``directed_chi2`` carries it
-    across the gap (a near-ballistic particle goes on where it was heading)."""
+    across the gap (a near-ballistic particle goes on where it was heading); with a
+    ``population``, the motion (:func:`_motion_cost`, weighted by ``untangle_motion``)."""
     cost = _brightness_cost(before, after, p)
-    if p.untangle_motion:
-        # motion: step variance at lag 1 and lag 2 (the ratio carries the exponent)
-        cost += p.untangle_motion * (_var_lr(before.d1, after.d1)
-                                     + _var_lr(before.d2, after.d2))
+    if p.untangle_motion and population is not None:
+        cost += p.untangle_motion * _motion_cost(before, after, population)
     # continuity across the contact, Brownian with the pooled step variance
     n = before.sq_n + after.sq_n
     v = (before.sq_sum + after.sq_sum) / n if n else 2 * p.D_prior
@@ -215,6 +245,56 @@ def persistence(rows: TrackRows, min_steps: int = 20) -> float:
     return float(np.median(corr)) if corr else 0.0
 
 
+def motion_population(rows: TrackRows, chunk: int = MOTION_CHUNK) -> MotionPopulation:
+    """How the log step variance of the FOV's linked tracks spreads between tracks and within
+    them, each sample the mean squared one-frame step over ``chunk`` consecutive steps.
+
+    The within-track variance is pooled over the tracks with two or more samples; the
+    between-track one is the rest of the samples' variance. Both are less the samples'
+    sampling variance (2 / step components) and never negative; a FOV with fewer than 5
+    samples gives zeros (no motion evidence).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> def track(pid, scale):  # 121 frames of Brownian steps of this size
+    ...     xy = np.cumsum(rng.normal(0, scale, (121, 2)), axis=0)
+    ...     return pd.DataFrame({"y": xy[:, 0], "x": xy[:, 1], "mass": 1.0,
+    ...                          "frame": np.arange(121), "particle": pid})
+    >>> alike = pd.concat([track(k, 1.0) for k in range(8)])
+    >>> motion_population(TrackRows(alike, 0.0)).between
+    0.0
+    >>> apart = pd.concat([track(k, s) for k, s in enumerate([0.5, 1, 2, 4] * 2)])
+    >>> round(motion_population(TrackRows(apart, 0.0)).between, 1)  # the logs' variance: 2.4
+    2.3
+    """
+    logs, noise, track = [], [], []
+    for t, r in rows.rows_of.items():
+        r = r[np.argsort(rows.frame[r], kind="stable")]
+        ok = np.diff(rows.frame[r]) == 1
+        steps = np.diff(rows.pos[r], axis=0)[ok]
+        for k in range(0, len(steps) - chunk + 1, chunk):
+            v = float(np.mean(steps[k:k + chunk] ** 2))
+            if v > 0:
+                logs.append(np.log(v))
+                noise.append(2.0 / (2 * chunk))
+                track.append(t)
+    if len(logs) < 5:
+        return MotionPopulation()
+    logs, noise, track = np.array(logs), np.array(noise), np.array(track)
+    total = max(float(np.var(logs) - noise.mean()), 0.0)
+    dev, dof = [], 0.0
+    for t in np.unique(track):
+        own = logs[track == t]
+        if own.size >= 2:
+            dev.append(own - own.mean())
+            dof += own.size - 1
+    within = 0.0
+    if dof:
+        within = max(float(np.sum(np.concatenate(dev) ** 2)) / dof - float(noise.mean()), 0.0)
+    return MotionPopulation(float(np.median(logs)), max(total - within, 0.0), within)
+
+
 def exchange_tails(label: np.ndarray, rows_of: dict[int, np.ndarray], frame: np.ndarray,
                    i: int, j: int, after: int) -> None:
     """Give track ``i``'s detections after frame ``after`` to ``j`` and ``j``'s to ``i``
@@ -259,6 +339,7 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
     # near-ballistic tracks go on where they were heading (as in the encounter groups)
     drift = p.untangle_pair_drift and p.untangle_persistence < 1 \
         and persistence(rows) >= p.untangle_persistence
+    population = motion_population(rows) if p.untangle_motion else None
 
     for ev in events.itertuples(index=False):
         # the tracks that hold the two contact detections now (earlier swaps relabelled them)
@@ -268,8 +349,8 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
         ai, aj = stretch(i, ev.end + 1, ev.end + w), stretch(j, ev.end + 1, ev.end + w)
         if min(bi.n, bj.n, ai.n, aj.n) < p.untangle_min:
             continue
-        keep = pair_cost(bi, ai, p, drift) + pair_cost(bj, aj, p, drift)
-        swap = pair_cost(bi, aj, p, drift) + pair_cost(bj, ai, p, drift)
+        keep = pair_cost(bi, ai, p, drift, population) + pair_cost(bj, aj, p, drift, population)
+        swap = pair_cost(bi, aj, p, drift, population) + pair_cost(bj, ai, p, drift, population)
         if swap < keep - p.untangle_margin:
             exchange_tails(label, rows.rows_of, frame, i, j, int(ev.closest))
     return rows.relabelled(tracks)
