@@ -106,14 +106,12 @@ class Stretch:
         self.mass = mass
         self.first, self.last = (pos[0], pos[-1]) if self.n else (None, None)
         self.t0, self.t1 = (int(frames[0]), int(frames[-1])) if self.n else (0, 0)
-        self._frames, self._pos = frames, pos
         ok1 = frames[1:] - frames[:-1] == 1
         self.d1 = (pos[1:] - pos[:-1])[ok1] if self.n > 1 else np.zeros((0, 2))
         single = _single(mass, merged)
         self.amp_n = single.size
         self.amp_mean = float(single.mean()) if single.size else 0.0
         self.sq_sum, self.sq_n = float(np.sum(self.d1 ** 2)), self.d1.size
-
 
 
 @dataclass(frozen=True)
