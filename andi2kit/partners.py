@@ -153,17 +153,16 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     """
     from scipy.spatial import cKDTree
 
-    # frames bound by their spot alone: a run that begins on one begins a frame later
     merged = [merged_spot(b, len(p)) for p, b in zip(
         positions, brightness or [None] * len(positions), strict=True)]
     bound = [m.copy() for m in merged]
+    together_in = [np.zeros(len(p), bool) for p in positions]  # by the step rule
 
     def runs() -> list[np.ndarray]:
+        # a run that begins on a spot of two, not on a step made together, begins a frame late
         return [_late_onsets(smooth_states(c, MIN_BOUND, keep_ends=True).astype(bool),
-                             m & ~c_steps)
-                for c, m, c_steps in zip(bound, merged, steps, strict=True)]
+                             m & ~t) for c, m, t in zip(bound, merged, together_in, strict=True)]
 
-    steps = [np.zeros(len(p), bool) for p in positions]
     if len(positions) < 2:
         return runs()
     traj = np.concatenate([np.full(len(p), k) for k, p in enumerate(positions)])
@@ -184,7 +183,7 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
         together = ok & (step < STEP_TOL)
     start = np.r_[0, np.cumsum([len(p) for p in positions])]
     for r in np.r_[a[together], b[together]]:
-        bound[traj[r]][r - start[traj[r]]] = steps[traj[r]][r - start[traj[r]]] = True
+        bound[traj[r]][r - start[traj[r]]] = together_in[traj[r]][r - start[traj[r]]] = True
     return runs()
 
 
