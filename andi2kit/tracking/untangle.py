@@ -117,9 +117,10 @@ class Stretch:
 @dataclass(frozen=True)
 class MotionPopulation:
     """How the log step variance of a FOV's tracks spreads (:func:`motion_population`):
-    its ``mean``, the variance ``between`` tracks that lasts (what tells two particles apart)
-    and the variance ``within`` a track over time (state changes: what does not), each less
-    the sampling variance of a :data:`MOTION_CHUNK`-step sample."""
+    its ``mean`` (estimated by the samples' median), the variance ``between`` tracks that
+    lasts (what tells two particles apart) and the variance ``within`` a track over time
+    (state changes: what does not), each less the sampling variance of a
+    :data:`MOTION_CHUNK`-step sample."""
 
     mean: float = 0.0
     between: float = 0.0
