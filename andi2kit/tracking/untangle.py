@@ -201,7 +201,7 @@ def pair_cost(before: Stretch, after: Stretch, p: TrackingParams, drift: bool = 
 class TrackRows:
     """Linked detections whose track labels are being rewritten: per-detection ``frame``,
     ``pos``, ``mass`` and ``label`` (positional), the rows of each track (``rows_of``), and
-    the :class:`Stretch` of a track between two frames."""
+    the :class:`Stretch` of a track between two frames, and its one-frame steps."""
 
     def __init__(self, tracks: pd.DataFrame, merged: float) -> None:
         self.frame = tracks["frame"].to_numpy()
@@ -219,6 +219,13 @@ class TrackRows:
         r = r[np.argsort(self.frame[r], kind="stable")]
         return Stretch(self.frame[r], self.pos[r], self.mass[r], self.merged)
 
+    def steps(self, track: int) -> np.ndarray:
+        """``(n, 2)`` one-frame steps of ``track`` in frame order (steps across a gap left
+        out)."""
+        r = self.rows_of[track]
+        r = r[np.argsort(self.frame[r], kind="stable")]
+        return np.diff(self.pos[r], axis=0)[np.diff(self.frame[r]) == 1]
+
     def relabelled(self, tracks: pd.DataFrame) -> pd.DataFrame:
         """``tracks`` with the labels as rewritten, sorted by particle then frame."""
         out = tracks.assign(particle=self.label)
@@ -230,12 +237,10 @@ def persistence(rows: TrackRows, min_steps: int = 20) -> float:
     ``min_steps`` consecutive steps (0 for Brownian motion, 2^(α-1) - 1 for fBm: 0.87 at
     α = 1.9); 0 without such tracks."""
     corr = []
-    for r in rows.rows_of.values():
+    for t, r in rows.rows_of.items():
         if r.size <= min_steps:
             continue
-        r = r[np.argsort(rows.frame[r], kind="stable")]
-        ok = np.diff(rows.frame[r]) == 1
-        st = np.diff(rows.pos[r], axis=0)[ok]
+        st = rows.steps(t)
         if len(st) > min_steps:
             a, b = st[:-1].ravel(), st[1:].ravel()
             den = np.sqrt(np.sum(a * a) * np.sum(b * b))
@@ -267,21 +272,19 @@ def motion_population(rows: TrackRows, chunk: int = MOTION_CHUNK) -> MotionPopul
     >>> round(motion_population(TrackRows(apart, 0.0)).between, 1)  # the logs' variance: 2.4
     2.3
     """
-    logs, noise, track = [], [], []
-    for t, r in rows.rows_of.items():
-        r = r[np.argsort(rows.frame[r], kind="stable")]
-        ok = np.diff(rows.frame[r]) == 1
-        steps = np.diff(rows.pos[r], axis=0)[ok]
+    noise = 2.0 / (2 * chunk)  # sampling variance of a sample's log: 2 / step components
+    logs, track = [], []
+    for t in rows.rows_of:
+        steps = rows.steps(t)
         for k in range(0, len(steps) - chunk + 1, chunk):
             v = float(np.mean(steps[k:k + chunk] ** 2))
             if v > 0:
                 logs.append(np.log(v))
-                noise.append(2.0 / (2 * chunk))
                 track.append(t)
     if len(logs) < 5:
         return MotionPopulation()
-    logs, noise, track = np.array(logs), np.array(noise), np.array(track)
-    total = max(float(np.var(logs) - noise.mean()), 0.0)
+    logs, track = np.array(logs), np.array(track)
+    total = max(float(np.var(logs) - noise), 0.0)
     dev, dof = [], 0.0
     for t in np.unique(track):
         own = logs[track == t]
@@ -290,7 +293,7 @@ def motion_population(rows: TrackRows, chunk: int = MOTION_CHUNK) -> MotionPopul
             dof += own.size - 1
     within = 0.0
     if dof:
-        within = max(float(np.sum(np.concatenate(dev) ** 2)) / dof - float(noise.mean()), 0.0)
+        within = max(float(np.sum(np.concatenate(dev) ** 2)) / dof - noise, 0.0)
     return MotionPopulation(float(np.median(logs)), max(total - within, 0.0), within)
 
 
