@@ -9,7 +9,7 @@ DATA ?=
 
 .PHONY: submission.zip install test lint demo benchmark bench-scorer bench-inference bench-tracking clean-demo \
         train-data validation-data train tune evaluate-model generalisation states device-wheels \
-        held-out-states
+        held-out-states track1-suites
 
 install: $(STAMP)
 
@@ -126,6 +126,22 @@ held-out-states: install
 	  $(foreach s,$(HELD_OUT_SEEDS),$(HELD_OUT_WORK)/training$(s)/unet-default data/training$(s)/ref)
 	$(BIN)/python tests/benchmarks/directed_tradeoff.py --track 2 \
 	  $(foreach s,$(HELD_OUT_SEEDS),$(HELD_OUT_WORK)/training$(s)/unet-default data/training$(s)/ref)
+
+# Track 1 suites (issue 10): the videos every tracker choice is made on (tuning seeds) and
+# reported on (seeds no choice saw), each 10 experiments x 3 FOVs with videos (cached; a rerun
+# resumes), VIPs tracked into DIR/tracks, then the tracked-vs-true score table per suite. About
+# 25 CPU-minutes of rendering per suite. Tune with tests/benchmarks/{tune_tracking,identity_all}.py.
+TRACK1_TUNING ?= chal0v:challenge:0 dtraps0v:directed-traps:0 training7v:training:7 wide0v:wide:0
+TRACK1_REPORT ?= chal1v:challenge:1 dtraps1v:directed-traps:1 training8v:training:8
+track1-suites: install
+	for s in $(TRACK1_TUNING) $(TRACK1_REPORT); do \
+	  name=$${s%%:*}; rest=$${s#*:}; preset=$${rest%%:*}; seed=$${rest#*:}; \
+	  $(BIN)/andi2kit -q simulate data/$$name --preset $$preset --seed $$seed \
+	    --workers $(WORKERS) || exit 1; \
+	  $(BIN)/andi2kit -q track data/$$name/public_data/track_1 --out data/$$name/tracks \
+	    --workers $(WORKERS) || exit 1; \
+	  $(BIN)/andi2kit track-eval data/$$name/public_data/track_1 --ref data/$$name/ref \
+	    --tracks data/$$name/tracks --workers $(WORKERS) --scores || exit 1; done
 
 bench-scorer: install
 	$(BIN)/python tests/benchmarks/bench_scorer.py --trajs-per-fov 124
