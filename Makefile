@@ -131,7 +131,8 @@ held-out-states: install
 # reported on (seeds no choice saw), each 10 experiments x 3 FOVs with videos (cached; a rerun
 # resumes), VIPs tracked into DIR/tracks, then the tracked-vs-true score table per suite. About
 # 25 CPU-minutes of rendering per suite. Tune with tests/benchmarks/{tune_tracking,identity_all}.py.
-TRACK1_TUNING ?= chal0v:challenge:0 dtraps0v:directed-traps:0 training7v:training:7 wide0v:wide:0
+TRACK1_TUNING ?= chal0v:challenge:0 chal2v:challenge:2 dtraps0v:directed-traps:0 training7v:training:7 \
+                 wide0v:wide:0
 TRACK1_REPORT ?= chal1v:challenge:1 dtraps1v:directed-traps:1 training8v:training:8
 track1-suites: install
 	for s in $(TRACK1_TUNING) $(TRACK1_REPORT); do \
