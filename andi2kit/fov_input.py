@@ -50,6 +50,17 @@ def tracker_identity(linker: str = "motion") -> str:
     return provenance.tracker_digest(tracker_params(linker))
 
 
+def video_notes(public: Path, exp: int, fov: int, linker: str = "motion") -> list[str]:
+    """What a user should know before a Track 1 video is tracked with the named tracker:
+    its spots' width against the tracker's (:func:`andi2kit.tracking.video.spot_width_note`);
+    empty when nothing."""
+    from andi2kit.tracking.params import tracker_params
+    from andi2kit.tracking.video import spot_width_note
+
+    note = spot_width_note(input_path(public, 1, exp, fov), tracker_params(linker))
+    return [] if note is None else [note]
+
+
 def input_path(public: Path, track: int, exp: int, fov: int) -> Path:
     """The public-data file a FOV's prediction depends on."""
     if track == 1:

@@ -30,7 +30,7 @@ from andi2kit import layout, provenance
 from andi2kit.constants import LINKERS
 from andi2kit.errors import InputError, check_choice
 from andi2kit.execution import imap_unordered, parallel
-from andi2kit.fov_input import input_path, read_fov, read_fov_input, tracker_identity
+from andi2kit.fov_input import input_path, read_fov, read_fov_input, tracker_identity, video_notes
 from andi2kit.io import (
     format_labels,
     read_labels,
@@ -272,6 +272,11 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
             layout.prediction_path(out, track, e, f).unlink(missing_ok=True)
             jobs.append((public, out, track, e, f, method, options, tracks, rec, linker))
 
+    if track == 1 and tracks is None and jobs:  # are the videos like the tracker's?
+        e, f = jobs[0][3], jobs[0][4]
+        if found := video_notes(public, e, f, linker):
+            report.notes[e, f] = found
+
     with progress_bar(progress) as bar:
         task = bar.add_task(f"track {track} · {method}", total=len(jobs))
         if parallel(workers, len(jobs)):
@@ -447,4 +452,4 @@ def _record(report: RunReport, key: tuple[int, int], error: str | None,
     else:
         report.failed[key] = error
     if notes:
-        report.notes[key] = notes
+        report.notes.setdefault(key, []).extend(notes)

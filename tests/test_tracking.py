@@ -39,14 +39,14 @@ SIGMA = 0.79  # PSF width of andi-datasets videos
 
 
 def draw(pos: np.ndarray, shape=(128, 128), amp: float = 250.0, bg: float = 100.0,
-         rng: np.random.Generator | None = None) -> np.ndarray:
+         rng: np.random.Generator | None = None, sigma: float = SIGMA) -> np.ndarray:
     """One frame as andi-datasets renders it: spots + background, Poisson noise, 8-bit
     rescaled by the frame's maximum. ``pos`` holds (row, col)."""
     rng = rng or np.random.default_rng(0)
     rows, cols = np.indices(shape, dtype=float)
     img = np.full(shape, bg)
     for r, c in np.atleast_2d(pos):
-        img += amp * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * SIGMA ** 2))
+        img += amp * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * sigma ** 2))
     img = rng.poisson(img).astype(float)
     return (img / img.max() * 255).astype(np.uint8)
 
@@ -464,6 +464,7 @@ def test_cli_track_resume_failure_and_eval(sim_data, tmp_path):
     res = runner.invoke(app, ["track", str(public), "--out", str(out)])
     assert res.exit_code == 1, res.output
     assert "exp 0 fov 1" in res.output and "videos_fov_1.tiff" in res.output
+    assert "note:" not in res.output  # andi-datasets spots: as wide as the tracker assumes
     assert tracks_path(out, 0, 0).is_file() and not tracks_path(out, 0, 1).exists()
     before = tracks_path(out, 0, 0).stat().st_mtime_ns
     layout.video_path(public.parent, 0, 1).unlink()
@@ -485,6 +486,36 @@ def test_cli_track_resume_failure_and_eval(sim_data, tmp_path):
                               "--tracks", str(out)])
     assert res.exit_code == 0, res.output
     assert "overall" in res.output and "≤1 px" in res.output
+
+
+@pytest.mark.parametrize("sigma", [SIGMA, 1.6])
+def test_spot_width_is_measured_and_a_wider_psf_is_noted(tmp_path, sigma):
+    from andi2kit.fov_input import video_notes
+    from andi2kit.tracking import track_folder
+    from andi2kit.tracking.detect import spot_width
+    from andi2kit.tracking.params import TrackingParams
+
+    rng = np.random.default_rng(5)
+    # 16 particles on a grid, apart, drifting a little: isolated spots of width `sigma`
+    start = np.array([[16.0 + 30 * (k % 4), 16.0 + 30 * (k // 4)] for k in range(16)])
+    traj = start[None] + np.cumsum(rng.normal(0, 0.3, size=(25, 16, 2)), axis=0)
+    pages = [vip_frame(traj[0, :2])] + [draw(traj[f], rng=rng, sigma=sigma)
+                                        for f in range(25)]
+    video = write_video(tmp_path / "public_data" / "track_1" / "exp_0" / "videos_fov_0.tiff",
+                        pages)
+    p = TrackingParams(expected_frames=None)
+    width = spot_width(preprocess(np.stack(pages[1:]), p.pad))
+    assert abs(width - sigma) < 0.05 * sigma, width
+    rep = track_folder(video.parent.parent, tmp_path / "tracks", p, progress=False)
+    assert rep.ok
+    # `run --track 1` without --tracks says the same before it tracks
+    notes = video_notes(video.parent.parent.parent, 0, 0)
+    assert notes == rep.notes
+    if sigma == SIGMA:
+        assert rep.notes == []
+    else:
+        assert len(rep.notes) == 1 and "videos_fov_0.tiff" in rep.notes[0], rep.notes
+        assert "1.6" in rep.notes[0] and "0.79" in rep.notes[0]
 
 
 def test_encounters_count_exposure_after_the_first_close_approach(tmp_path):

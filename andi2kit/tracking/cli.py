@@ -51,6 +51,8 @@ def track(
                        force=force)  # input errors: exit 2
     say(f"tracking: {len(rep.written)} FOV(s) written, {len(rep.skipped)} already "
         f"done, {len(rep.failed)} failed → {out}")
+    for note in rep.notes:
+        say(f"note: {note}", "yellow", stderr=True)
     for line in _fail_lines(rep.failed):
         say(f"FOV failed {line}", "red", stderr=True)
     if not rep.ok:

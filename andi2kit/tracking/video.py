@@ -14,7 +14,7 @@ from andi2kit import io, layout, provenance
 from andi2kit.constants import BRIGHTNESS
 from andi2kit.errors import InputError
 from andi2kit.layout import field_path, tracks_path
-from andi2kit.tracking.detect import locate, preprocess
+from andi2kit.tracking.detect import locate, preprocess, spot_width
 from andi2kit.tracking.groups import untangle_all
 from andi2kit.tracking.linking import link
 from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
@@ -29,6 +29,42 @@ def _check_vip_frame(frame: np.ndarray, source: Path) -> dict[int, np.ndarray]:
             f"only {np.mean(frame == 255):.0%} of its pixels are 255"
         )
     return io.decode_vip_frame(frame, source)
+
+
+#: A video whose spots fit a Gaussian this much wider or narrower (relative) than the
+#: tracker's ``psf_sigma`` gets a note: the detection and linking settings are andi-datasets'.
+SPOT_WIDTH_TOLERANCE = 0.3
+
+#: Movie frames the spot width is measured on.
+SPOT_WIDTH_FRAMES = 20
+
+
+def spot_width_note(video_path: str | Path, params: TrackingParams = TrackingParams()
+                    ) -> str | None:
+    """A note when a video's spots are not as wide as the tracker assumes, else None.
+
+    The tracker's detection (trackpy's feature size, the Gaussian fits) and its linking
+    distances are set for andi-datasets videos, whose spots fit a Gaussian of σ about
+    ``params.psf_sigma`` (their autocorrelation reads 0.81–0.85 px). The spots of the first
+    :data:`SPOT_WIDTH_FRAMES` movie frames are measured
+    (:func:`~andi2kit.tracking.detect.spot_width`); a width off by more than
+    :data:`SPOT_WIDTH_TOLERANCE` is named. An unreadable video gives None (tracking it reports
+    the error).
+
+    See Also
+    --------
+    track_folder : notes the first video of a folder it tracks.
+    """
+    try:
+        video = io.read_video(video_path, min_frames=2)
+    except InputError:
+        return None
+    width = spot_width(preprocess(video[1:SPOT_WIDTH_FRAMES + 1], 0))
+    if not np.isfinite(width) or abs(width / params.psf_sigma - 1) <= SPOT_WIDTH_TOLERANCE:
+        return None
+    return (f"{video_path}: its spots are about {width:.2f} px wide (Gaussian σ), the "
+            f"tracker's settings are for andi-datasets videos ({params.psf_sigma} px): "
+            f"detection and linking may miss or confuse particles")
 
 
 def track_video(video: np.ndarray, params: TrackingParams = TrackingParams(),
@@ -260,6 +296,7 @@ class TrackReport:
     written: list[tuple[int, int]] = field(default_factory=list)
     skipped: list[tuple[int, int]] = field(default_factory=list)
     failed: dict[tuple[int, int], str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -330,6 +367,10 @@ def track_folder(public_track1: str | Path, out: str | Path,
             for d in dests:
                 provenance.forget(d)
             todo.append((exp, fov, video, out, params, record))
+    if todo:  # one microscope per folder: its first video to be tracked speaks for it
+        note = spot_width_note(todo[0][2], params)
+        if note is not None:
+            report.notes.append(note)
     with progress_bar(progress) as bar:
         task = bar.add_task("tracking", total=len(jobs), completed=len(report.skipped))
 
