@@ -222,6 +222,15 @@ def refine_frame(image: np.ndarray, pos: np.ndarray, params: TrackingParams = Tr
     return pos, amp
 
 
+#: How far the fitted Gaussian of :func:`spot_width` must stand above the fit's residual
+#: scatter (its height over their standard deviation) to be spots: 71-128 on andi-datasets
+#: videos (the densest the least), 330-1050 on sparse synthetic ones, negative on noise.
+SPOT_CONTRAST = 10.0
+#: Narrowest width :func:`spot_width` reads (px): a narrower autocorrelation peak has no
+#: weight at one pixel's lag.
+MIN_SPOT_WIDTH = 0.3
+
+
 def spot_width(frames: np.ndarray, reach: float = 8.0) -> float:
     """The width of a video's spots: the Gaussian σ (px) of its point-spread function.
 
@@ -230,7 +239,7 @@ def spot_width(frames: np.ndarray, reach: float = 8.0) -> float:
     at zero lag only, left out; distinct spots add a nearly flat floor). A Gaussian plus a
     constant is fitted to it within ``reach`` px. No detection is needed, so a spot size
     the detector was not set for (which breaks a wide spot into fragments) is measured all
-    the same. andi-datasets videos give 0.81–0.85 (their PSF is no Gaussian; the detector's
+    the same. andi-datasets videos give 0.81–0.86 (their PSF is no Gaussian; the detector's
     :attr:`TrackingParams.psf_sigma` is 0.79); a microscope's own videos may not.
 
     Parameters
@@ -244,7 +253,8 @@ def spot_width(frames: np.ndarray, reach: float = 8.0) -> float:
     Returns
     -------
     float
-        σ in px (NaN when the fit fails).
+        σ in px (NaN when the fit fails or finds no spots: :data:`SPOT_CONTRAST`,
+        :data:`MIN_SPOT_WIDTH`).
 
     Examples
     --------
@@ -253,6 +263,8 @@ def spot_width(frames: np.ndarray, reach: float = 8.0) -> float:
     ...           for r, c in [(15.2, 20.6), (40.4, 45.1), (50.7, 12.3)])
     >>> round(spot_width(img), 2)
     1.6
+    >>> spot_width(np.random.default_rng(0).normal(size=(4, 64, 64)))  # noise: no spots
+    nan
     """
     from scipy.optimize import curve_fit
 
@@ -271,9 +283,17 @@ def spot_width(frames: np.ndarray, reach: float = 8.0) -> float:
     def model(r, a, s, b):
         return a * np.exp(-r ** 2 / (4 * s ** 2)) + b
 
-    try:
-        (_, s, _), _ = curve_fit(model, lag[use], acc[use], p0=(acc[use].max(), 1.0, 0.0))
-    except (RuntimeError, ValueError):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "covariance could not be estimated": judged below
+        try:
+            (a, s, b), _ = curve_fit(model, lag[use], acc[use],
+                                     p0=(acc[use].max(), 1.0, 0.0))
+        except (RuntimeError, ValueError):
+            return float("nan")
+    scatter = np.std(acc[use] - model(lag[use], a, s, b))
+    # no spots (noise, blank frames): a Gaussian that does not stand out, or one too narrow to
+    # reach the first lag (fitted to noise there)
+    if not (a > SPOT_CONTRAST * scatter and abs(s) >= MIN_SPOT_WIDTH):
         return float("nan")
     return float(abs(s))
 

@@ -45,7 +45,7 @@ def spot_width_note(video_path: str | Path, params: TrackingParams = TrackingPar
 
     The tracker's detection (trackpy's feature size, the Gaussian fits) and its linking
     distances are set for andi-datasets videos, whose spots fit a Gaussian of σ about
-    ``params.psf_sigma`` (their autocorrelation reads 0.81–0.85 px). The spots of the first
+    ``params.psf_sigma`` (their autocorrelation reads 0.81–0.86 px). The spots of the first
     :data:`SPOT_WIDTH_FRAMES` movie frames are measured
     (:func:`~andi2kit.tracking.detect.spot_width`); a width off by more than
     :data:`SPOT_WIDTH_TOLERANCE` is named. An unreadable video gives None (tracking it reports
