@@ -125,6 +125,9 @@ def simulate(
     video_fovs: Annotated[int | None, typer.Option(
         min=1, help="Videos only for the first N FOVs of each experiment (default: all).")]
     = None,
+    psf_scale: Annotated[float, typer.Option(
+        min=0.5, max=4.0, help="Video spots this many times as wide as andi-datasets' (same "
+                               "peak contrast); 1: the challenge's.")] = 1.0,
     force: Annotated[bool, typer.Option(help="Redo FOVs that exist.")] = False,
 ) -> None:
     """Simulate a challenge-layout dataset with andi-datasets."""
@@ -132,7 +135,8 @@ def simulate(
         raise fail(f"{out}: exists and is not a folder")
     try:
         manifest = _simulate(out, _value(preset), fovs=fovs, workers=workers, seed=seed,
-                             video=video, video_fovs=video_fovs, force=force,
+                             video=video, video_fovs=video_fovs, psf_scale=psf_scale,
+                             force=force,
                              progress=not output_is_quiet())
     except ValueError as exc:  # a folder holding another simulation
         raise fail(str(exc).replace("pass force=True", "pass --force")) from None

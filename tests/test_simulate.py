@@ -529,3 +529,35 @@ def test_dense_preset_crowds_the_wide_priors() -> None:
             [{k: v for k, v in wide.items() if k != "N"}])
     assert _drawn(presets.experiment_definitions("dense", 1)) != _drawn(
         presets.experiment_definitions("dense", 0))
+
+
+def test_psf_scale_widens_the_spots_and_nothing_else(sim_data: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``simulate --psf-scale 1.8``: the same trajectories as the shared data (same preset
+    and seed), videos whose spots are wider at about andi-datasets' contrast; the folder then
+    refuses a rerun without it."""
+    from typer.testing import CliRunner
+
+    from andi2kit.cli import app
+    from andi2kit.tracking.detect import preprocess
+    from andi2kit.tracking.video import video_spot_width
+
+    real = driver.experiment_definitions
+    monkeypatch.setattr(driver, "experiment_definitions",
+                        lambda preset, seed=0: real(preset, seed)[:1])  # multi_state
+    out = tmp_path / "wide-spots"
+    args = ["simulate", str(out), "--preset", "test", "--fovs", "1", "--seed", "0"]
+    res = CliRunner().invoke(app, [*args, "--psf-scale", "1.8"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "manifest.json").read_text())["psf_scale"] == 1.8
+    same = (layout.trajs_path(Path("public_data"), 2, 0, 0), layout.vip_path(Path("ref"), 0, 0))
+    for path in same:
+        assert (out / path).read_bytes() == (sim_data / path).read_bytes()
+    videos = [io.read_video(layout.video_path(root / "public_data", 0, 0))
+              for root in (sim_data, out)]
+    narrow, wide = (video_spot_width(v) for v in videos)
+    assert 0.78 < narrow < 0.88 and 1.45 < wide / narrow < 1.75, (narrow, wide)
+    peaks = [np.percentile(preprocess(v[1:21], 0), 99.9) for v in videos]
+    assert 0.6 < peaks[1] / peaks[0] < 1.4, peaks
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and "different psf_scale" in res.output, res.output

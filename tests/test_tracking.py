@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -515,7 +516,44 @@ def test_spot_width_is_measured_and_a_wider_psf_is_noted(tmp_path, sigma):
         assert rep.notes == []
     else:
         assert len(rep.notes) == 1 and "videos_fov_0.tiff" in rep.notes[0], rep.notes
-        assert "1.6" in rep.notes[0] and "0.79" in rep.notes[0]
+        assert "1.6" in rep.notes[0] and "0.83" in rep.notes[0] and "scaled" in rep.notes[0]
+        off = replace(p, match_spots=False)
+        assert "may miss" in track_folder(video.parent.parent, tmp_path / "off", off,
+                                          progress=False).notes[0]
+
+
+@pytest.mark.parametrize("sigma", [1.6, 2.4])
+def test_wide_spots_are_tracked_with_settings_scaled_to_them(tmp_path, sigma):
+    from andi2kit.tracking.params import scaled_to_spots
+    from andi2kit.tracking.video import params_for_video
+
+    rng = np.random.default_rng(11)
+    # 16 particles on a 30 px grid, Brownian (1 px per step): never within 15 px of another
+    n, frames = 16, 60
+    start = np.array([[19.0 + 30 * (k % 4), 19.0 + 30 * (k // 4)] for k in range(n)])
+    pos = start[None] + np.cumsum(rng.normal(0, 0.7, size=(frames, n, 2)), axis=0)
+    pages = [vip_frame(pos[0, :6])] + [draw(pos[f], rng=rng, sigma=sigma)
+                                       for f in range(frames)]
+    video = write_video(tmp_path / "public_data" / "track_1" / "exp_0" / "videos_fov_0.tiff",
+                        pages)
+    p = TrackingParams(expected_frames=None)
+    v = io.read_video(video)
+    scaled, width = params_for_video(v, p)
+    assert scaled == scaled_to_spots(p, width) and scaled.diameter > p.diameter
+    # andi-datasets' settings break a wide spot into fragments; scaled ones find each once
+    counts = {}
+    for name, q in [("andi", p), ("scaled", scaled)]:
+        found = locate(preprocess(v[1:], q.pad), q).groupby("frame").size()
+        counts[name] = found.reindex(range(frames), fill_value=0).to_numpy()
+    assert np.mean(counts["scaled"] == n) >= 0.95, counts["scaled"]
+    assert np.mean(counts["andi"] == n) <= 0.2, counts["andi"]  # what the scaling mends
+    truth = pd.DataFrame({"traj_idx": np.repeat(np.arange(6), frames),
+                          "frame": np.tile(np.arange(frames), 6),
+                          "x": pos[:, :6, 0].T.ravel(), "y": pos[:, :6, 1].T.ravel()})
+    for q, least in [(p, 1.0), (replace(p, match_spots=False), None)]:  # p scales by itself
+        res = evaluate_vips(track_vips(video, q), truth)
+        hits = (res["hits"] / res["frames"]).min()
+        assert hits >= least if least else hits < 0.9, res
 
 
 def test_encounters_count_exposure_after_the_first_close_approach(tmp_path):

@@ -92,3 +92,37 @@ def record_fov_origin(dc: types.ModuleType, found: list) -> Iterator[None]:
         yield
     finally:
         dc.segs_inside_fov = original
+
+
+#: The wavelength andi-datasets' microscope images at (``transform_to_video``'s default), m.
+ANDI_WAVELENGTH = 500e-9
+#: The mean brightness andi-datasets gives a particle (``particle_intensity``'s mean).
+ANDI_INTENSITY = 500.0
+
+
+@contextlib.contextmanager
+def wider_spots(dc: types.ModuleType, scale: float) -> Iterator[None]:
+    """Render the videos of ``challenge_phenom_dataset`` with spots ``scale`` times as wide.
+
+    The microscope's wavelength is multiplied by ``scale`` (the point-spread function's
+    width is proportional to it) and every particle's brightness by ``scale ** 2``, so that a
+    spot's peak stands as far above the background as in andi-datasets' own videos and only
+    its width changes. ``scale`` 1: andi-datasets' videos, untouched.
+    """
+    if scale == 1:
+        yield
+        return
+    original = dc.transform_to_video
+
+    def render(trajectory_data, particle_props=None, optics_props=None, **kwargs):
+        optics = {**(optics_props or {}), "wavelength": ANDI_WAVELENGTH * scale}
+        particles = {**(particle_props or {}),
+                     "particle_intensity": [ANDI_INTENSITY * scale ** 2, 20 * scale ** 2]}
+        return original(trajectory_data, particle_props=particles, optics_props=optics,
+                        **kwargs)
+
+    dc.transform_to_video = render
+    try:
+        yield
+    finally:
+        dc.transform_to_video = original

@@ -76,7 +76,8 @@ def _prepare_out(out: Path, run_info: dict, force: bool) -> None:
     if run_file.is_file():
         previous = json.loads(run_file.read_text())
         if previous != run_info and not force:
-            changed = sorted(k for k in run_info if previous.get(k) != run_info[k])
+            changed = sorted(k for k in run_info.keys() | previous.keys()
+                             if previous.get(k) != run_info.get(k))
             raise ValueError(
                 f"{out} holds a simulation with different {', '.join(changed)}; "
                 "pass force=True to replace it, or use another folder"
@@ -114,6 +115,7 @@ def simulate(
     seed: int = 0,
     video: bool = True,
     video_fovs: int | None = None,
+    psf_scale: float = 1.0,
     force: bool = False,
     progress: bool = True,
 ) -> Path:
@@ -162,15 +164,18 @@ def simulate(
     n_fovs = spec.fovs if fovs is None else int(fovs)
     if n_fovs < 1 or workers < 1 or seed < 0 or (video_fovs is not None and video_fovs < 1):
         raise ValueError("fovs, video_fovs and workers must be >= 1 and seed >= 0")
+    if not 0.5 <= psf_scale <= 4:
+        raise ValueError(f"psf_scale must be within 0.5-4, got {psf_scale}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
 
     dics = experiment_definitions(preset, seed)
     defs_json = _jsonable(dics)
-    key = _digest([defs_json, seed, video, spec.num_vip, spec.sigma_noise])
+    wide = {"psf_scale": psf_scale} if psf_scale != 1 else {}  # andi-datasets' keys unchanged
+    key = _digest([defs_json, seed, video, spec.num_vip, spec.sigma_noise, *wide.values()])
     run_info = {"generator": _GENERATOR, "preset": preset, "seed": seed, "video": video,
-                "definitions": _digest(defs_json)}
+                "definitions": _digest(defs_json), **wide}
     _prepare_out(out, run_info, force)
     extra = sorted(p.relative_to(layout.staging_dir(out)).as_posix()
                    for p in (layout.staging_dir(out)).glob("exp_*/fov_*.json")
@@ -183,7 +188,7 @@ def simulate(
 
     jobs = [
         FovJob(str(out), e, f, dic, seed, video and (video_fovs is None or f < video_fovs),
-             spec.num_vip, spec.sigma_noise, key)
+             spec.num_vip, spec.sigma_noise, key, psf_scale)
         for f in range(n_fovs) for e, dic in enumerate(dics)
     ]  # FOV-major: an interrupted run leaves every experiment with the same number of FOVs
     records: dict[tuple[int, int], dict] = {}
@@ -225,6 +230,7 @@ def simulate(
         "video_fovs_per_experiment": (min(n_fovs, video_fovs or n_fovs) if video else 0),
         "num_vip": spec.num_vip if video else None,
         "sigma_noise": spec.sigma_noise,
+        "psf_scale": psf_scale if video else None,
         "T": N_FRAMES,
         "fov_px": FOV_PX,
         "numbering": "exp_0..exp_{n-1} in definition order; fov_0..fov_{m-1}",

@@ -25,7 +25,7 @@ import pandas as pd
 
 from andi2kit import io, layout
 from andi2kit.labels import LabelRow, parse_label_line
-from andi2kit.simulation.andi_compat import import_andi, quiet, record_fov_origin
+from andi2kit.simulation.andi_compat import import_andi, quiet, record_fov_origin, wider_spots
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class FovJob:
     num_vip: int
     sigma_noise: float
     key: str
+    psf_scale: float = 1.0
 
 
 def fov_seeds(seed: int, exp: int, fov: int) -> dict[str, int]:
@@ -140,7 +141,7 @@ def run_fov(job: FovJob) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f"exp_{job.exp}_fov_{job.fov}_", dir=tmp_root))
     origin: list = []
     try:
-        with quiet(), record_fov_origin(dc, origin):
+        with quiet(), record_fov_origin(dc, origin), wider_spots(dc, job.psf_scale):
             result = dc.challenge_phenom_dataset(
                 dics=[dic], num_fovs=1, return_timestep_labs=True, save_data=True, path=tmp,
                 get_video=job.video, num_vip=job.num_vip if job.video else None,

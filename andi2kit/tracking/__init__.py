@@ -35,6 +35,9 @@ Detection and linking
 trackpy finds candidate spots (``trackpy.batch``, numba engine) in the normalised frames;
 :func:`refine_frame` then fits all spots of a frame jointly as Gaussians of the PSF's width
 (0.79 px) and adds spots hidden beside a neighbour, which trackpy's centroids merge or bias.
+A video whose spots are wider or narrower (:func:`spot_width`, a microscope's own) is tracked
+with the detection and contact settings scaled to them (:func:`params_for_video`,
+:func:`scaled_to_spots`).
 :func:`link_motion` links them with a motion model per track (diffusivity, drift, step
 correlation); a FOV whose particles move several pixels per frame is linked a second time
 with a broad component at their speed (:func:`~andi2kit.tracking.linking.fast_diffusivity`);
@@ -65,15 +68,16 @@ their neighbours whatever the detector: see the tracking quality table of
 """
 
 
-from andi2kit.tracking.detect import locate, preprocess, refine, refine_frame
+from andi2kit.tracking.detect import locate, preprocess, refine, refine_frame, spot_width
 from andi2kit.tracking.groups import untangle_all, untangle_groups
 from andi2kit.tracking.linking import link, link_motion
-from andi2kit.tracking.params import MIN_LENGTH, N_FRAMES, TrackingParams
+from andi2kit.tracking.params import MIN_LENGTH, N_FRAMES, TrackingParams, scaled_to_spots
 from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.video import (
     TrackReport,
     field_tracks,
     fov_jobs,
+    params_for_video,
     read_tracks,
     track1_root,
     track_folder,
@@ -98,10 +102,13 @@ __all__ = [
     "link_motion",
     "locate",
     "match_vips",
+    "params_for_video",
     "preprocess",
     "read_tracks",
     "refine",
     "refine_frame",
+    "scaled_to_spots",
+    "spot_width",
     "track1_root",
     "track_folder",
     "track_fov",

@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from andi2kit.tracking.params import TrackingParams
+from andi2kit.tracking.params import ANDI_PSF_SIGMA, TrackingParams
 
 
 def preprocess(frames: np.ndarray, pad: int = TrackingParams.pad) -> np.ndarray:
@@ -105,16 +105,18 @@ def locate(frames: np.ndarray, params: TrackingParams = TrackingParams(),
 # other spots, sweeping over the spots a few times. Then the residual is searched for peaks
 # that were hidden beside a brighter neighbour, and the sweeps are repeated with them.
 
-_BOX = 3  # half-size of the box a spot is drawn in (3 px is > 3.5 PSF widths)
+# A spot is drawn in a box of half-size 3.75 σ (at least 3 px): its light beyond is < 1e-3.
+_BOX_WIDTHS = 3.75
 
 
 @numba.njit(cache=True, nogil=True)
 def _render(model, r, c, a, sigma, sign):  # pragma: no cover - compiled
     h, w = model.shape
+    box = max(3, int(np.ceil(_BOX_WIDTHS * sigma)))
     r0, c0 = int(np.floor(r + 0.5)), int(np.floor(c + 0.5))
     inv = 1.0 / (2.0 * sigma * sigma)
-    for i in range(max(r0 - _BOX, 0), min(r0 + _BOX + 1, h)):
-        for j in range(max(c0 - _BOX, 0), min(c0 + _BOX + 1, w)):
+    for i in range(max(r0 - box, 0), min(r0 + box + 1, h)):
+        for j in range(max(c0 - box, 0), min(c0 + box + 1, w)):
             model[i, j] += sign * a * np.exp(-((i - r) ** 2 + (j - c) ** 2) * inv)
 
 
@@ -203,7 +205,7 @@ def refine_frame(image: np.ndarray, pos: np.ndarray, params: TrackingParams = Tr
         new = np.argwhere(peaks).astype(np.float64)
         if new.size and pos.size:
             d = np.hypot(new[:, None, 0] - pos[None, :, 0], new[:, None, 1] - pos[None, :, 1])
-            new = new[d.min(axis=1) > 1.0]
+            new = new[d.min(axis=1) > p.psf_sigma / ANDI_PSF_SIGMA]  # 1 px at andi-datasets' width
         if not new.size:
             break
         pos = np.concatenate([pos, new])

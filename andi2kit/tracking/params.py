@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
+
 # movie frames of a challenge video (page 0, the VIP frame, comes on top)
 from andi2kit.constants import LINKERS as LINKER_NAMES
 from andi2kit.constants import N_FRAMES, PERSISTENT_STEPS
@@ -11,6 +13,16 @@ from andi2kit.errors import check_choice
 
 #: Shortest trajectory the challenge generates (``_defaults_andi2()._min_T``).
 MIN_LENGTH = 20
+
+#: The Gaussian σ (px) the joint fit draws andi-datasets' spots with (fitted to their spots).
+ANDI_PSF_SIGMA = 0.79
+#: What :func:`~andi2kit.tracking.detect.spot_width` reads on andi-datasets videos (px;
+#: 0.81-0.86 over the challenge, training-prior and dense suites): the width every
+#: distance and threshold of :class:`TrackingParams` was set for.
+ANDI_SPOT_WIDTH = 0.83
+#: A video's spots wider or narrower than that by more than this (relative) are tracked with
+#: settings scaled to their width (:func:`scaled_to_spots`).
+SPOT_WIDTH_TOLERANCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,10 @@ class TrackingParams:
         Of two spots closer than this (px) the fainter is dropped.
     expected_frames : int or None
         Movie frames a video must have (the challenge's 200); None accepts any number.
+    match_spots : bool
+        Measure each video's spot width and, where it is not andi-datasets'
+        (:data:`SPOT_WIDTH_TOLERANCE`), track it with the settings :func:`scaled_to_spots`
+        (:func:`~andi2kit.tracking.video.track_fov`); False: these settings as they are.
     """
 
     diameter: int = 5
@@ -273,7 +289,7 @@ class TrackingParams:
     untangle_pair_drift: bool = True
     amp_scatter: float = 0.1
     refine: bool = True
-    psf_sigma: float = 0.79
+    psf_sigma: float = ANDI_PSF_SIGMA
     fit_radius: int = 2
     fit_sweeps: int = 4
     max_shift: float = 1.5
@@ -281,6 +297,7 @@ class TrackingParams:
     residual_peak: float = 5.0
     min_distance: float = 0.7
     expected_frames: int | None = N_FRAMES
+    match_spots: bool = True
 
     def __post_init__(self) -> None:
         if self.diameter < 3 or self.diameter % 2 == 0:
@@ -299,6 +316,64 @@ class TrackingParams:
     def to_dict(self) -> dict:
         """The settings as a plain dictionary."""
         return asdict(self)
+
+
+#: Settings that are lengths set by how far a spot's light reaches (px): they grow with the
+#: spots' width. Motion lengths (``search_range``, ``reacquire_radius``) do not.
+SPOT_LENGTHS = ("separation", "noise_size", "psf_sigma", "max_shift", "min_distance",
+                "loc_sigma", "vip_radius", "fill_radius", "encounter_radius", "contact_radius",
+                "untangle_reach", "edge")
+#: Peak thresholds (noise units) of a matched filter: a spot of the same light spread σ times
+#: as wide stands as far above the filtered noise at a peak 1/σ as high.
+SPOT_PEAKS = ("min_amplitude", "residual_peak")
+
+
+def expected_spot_width(params: TrackingParams) -> float:
+    """The spot width (:func:`~andi2kit.tracking.detect.spot_width`, px) ``params`` are set
+    for: :data:`ANDI_SPOT_WIDTH` at andi-datasets' ``psf_sigma``, in proportion to it."""
+    return ANDI_SPOT_WIDTH * params.psf_sigma / ANDI_PSF_SIGMA
+
+
+def spots_match(params: TrackingParams, width: float) -> bool:
+    """Whether spots ``width`` px wide are within :data:`SPOT_WIDTH_TOLERANCE` of the width
+    ``params`` are set for (an unmeasured width, NaN, matches)."""
+    return not abs(width / expected_spot_width(params) - 1) > SPOT_WIDTH_TOLERANCE
+
+
+def scaled_to_spots(params: TrackingParams, width: float) -> TrackingParams:
+    """The settings for a video whose spots are ``width`` px wide (Gaussian σ).
+
+    Every length in :data:`SPOT_LENGTHS` and the pixel sizes (trackpy's ``diameter``, the fit
+    window ``fit_radius``, the border ``pad``) are multiplied by ``width`` over the width
+    ``params`` are set for (:func:`expected_spot_width`), the peak thresholds of
+    :data:`SPOT_PEAKS` divided by it; the rest (how particles move and are linked) is kept.
+
+    Parameters
+    ----------
+    params : TrackingParams
+        Settings for andi-datasets videos.
+    width : float
+        The video's spot width, :func:`~andi2kit.tracking.detect.spot_width` (px).
+
+    Returns
+    -------
+    TrackingParams
+
+    Examples
+    --------
+    >>> p = scaled_to_spots(TrackingParams(), 2 * ANDI_SPOT_WIDTH)
+    >>> p.diameter, round(p.psf_sigma, 2), round(p.min_amplitude, 2), p.search_range
+    (11, 1.58, 3.0, 15.0)
+    """
+    if not width > 0:
+        raise ValueError(f"width must be > 0, got {width}")
+    s = width / expected_spot_width(params)
+    changes: dict[str, object] = {k: getattr(params, k) * s for k in SPOT_LENGTHS}
+    changes.update({k: getattr(params, k) / s for k in SPOT_PEAKS})
+    changes["diameter"] = 2 * int(params.diameter * s // 2) + 1  # the next odd size
+    changes["fit_radius"] = max(1, round(params.fit_radius * s))
+    changes["pad"] = max(params.pad, int(np.ceil(params.pad * s)))
+    return replace(params, **changes)
 
 
 #: Each named tracker's settings over the defaults. ``trackpy`` and ``trackpy-predict`` are

@@ -17,7 +17,13 @@ from andi2kit.layout import field_path, tracks_path
 from andi2kit.tracking.detect import locate, preprocess, spot_width
 from andi2kit.tracking.groups import untangle_all
 from andi2kit.tracking.linking import link
-from andi2kit.tracking.params import MIN_LENGTH, TrackingParams
+from andi2kit.tracking.params import (
+    MIN_LENGTH,
+    TrackingParams,
+    expected_spot_width,
+    scaled_to_spots,
+    spots_match,
+)
 from andi2kit.tracking.vips import follow_vips
 
 
@@ -31,40 +37,63 @@ def _check_vip_frame(frame: np.ndarray, source: Path) -> dict[int, np.ndarray]:
     return io.decode_vip_frame(frame, source)
 
 
-#: A video whose spots fit a Gaussian this much wider or narrower (relative) than the
-#: tracker's ``psf_sigma`` gets a note: the detection and linking settings are andi-datasets'.
-SPOT_WIDTH_TOLERANCE = 0.3
-
 #: Movie frames the spot width is measured on.
 SPOT_WIDTH_FRAMES = 20
 
 
+def video_spot_width(video: np.ndarray) -> float:
+    """The width of a video's spots (Gaussian σ, px) over its first :data:`SPOT_WIDTH_FRAMES`
+    movie frames (:func:`~andi2kit.tracking.detect.spot_width`; NaN without spots).
+
+    ``video`` is ``(pages, height, width)`` with page 0 the VIP frame."""
+    return spot_width(preprocess(video[1:SPOT_WIDTH_FRAMES + 1], 0))
+
+
+def params_for_video(video: np.ndarray, params: TrackingParams = TrackingParams()
+                     ) -> tuple[TrackingParams, float]:
+    """The settings a video is tracked with, and its measured spot width.
+
+    With ``params.match_spots``, a video whose spots are not as wide as ``params`` are set
+    for (:func:`~andi2kit.tracking.params.spots_match`) gets
+    :func:`~andi2kit.tracking.params.scaled_to_spots`; otherwise ``params`` unchanged.
+    """
+    width = video_spot_width(video)
+    if params.match_spots and not spots_match(params, width):
+        return scaled_to_spots(params, width), width
+    return params, width
+
+
 def spot_width_note(video_path: str | Path, params: TrackingParams = TrackingParams()
                     ) -> str | None:
-    """A note when a video's spots are not as wide as the tracker assumes, else None.
+    """A note when a video's spots are not as wide as the tracker's settings assume, else
+    None.
 
-    The tracker's detection (trackpy's feature size, the Gaussian fits) and its linking
-    distances are set for andi-datasets videos, whose spots fit a Gaussian of σ about
-    ``params.psf_sigma`` (their autocorrelation reads 0.81–0.86 px). The spots of the first
-    :data:`SPOT_WIDTH_FRAMES` movie frames are measured
-    (:func:`~andi2kit.tracking.detect.spot_width`); a width off by more than
-    :data:`SPOT_WIDTH_TOLERANCE` is named. An unreadable video gives None (tracking it reports
-    the error).
+    The tracker's detection (trackpy's feature size, the Gaussian fits) and its contact
+    distances are set for andi-datasets videos, whose spots read about
+    :data:`~andi2kit.tracking.params.ANDI_SPOT_WIDTH` px. A video whose first
+    :data:`SPOT_WIDTH_FRAMES` movie frames read another width
+    (:func:`~andi2kit.tracking.params.spots_match`) is named, with what is done about it:
+    with ``params.match_spots`` it is tracked with settings scaled to its spots. An
+    unreadable video gives None (tracking it reports the error).
 
     See Also
     --------
     track_folder : notes the first video of a folder it tracks.
+    params_for_video : the settings each video is tracked with.
     """
     try:
         video = io.read_video(video_path, min_frames=2)
     except InputError:
         return None
-    width = spot_width(preprocess(video[1:SPOT_WIDTH_FRAMES + 1], 0))
-    if not np.isfinite(width) or abs(width / params.psf_sigma - 1) <= SPOT_WIDTH_TOLERANCE:
+    scaled, width = params_for_video(video, params)
+    if spots_match(params, width):
         return None
+    what = (f"tracked with the detection and contact settings scaled "
+            f"×{scaled.psf_sigma / params.psf_sigma:.2f}" if params.match_spots else
+            "detection and linking may miss or confuse particles")
     return (f"{video_path}: its spots are about {width:.2f} px wide (Gaussian σ), the "
-            f"tracker's settings are for andi-datasets videos ({params.psf_sigma} px): "
-            f"detection and linking may miss or confuse particles")
+            f"tracker's settings are for {expected_spot_width(params):.2f} px "
+            f"(andi-datasets videos): {what}")
 
 
 def track_video(video: np.ndarray, params: TrackingParams = TrackingParams(),
@@ -158,6 +187,7 @@ def track_fov(video_path: str | Path, params: TrackingParams = TrackingParams(),
     every particle in it (:func:`field_tracks`), from one tracking."""
     video_path = Path(video_path)
     video = io.read_video(video_path, min_frames=2)
+    params, _ = params_for_video(video, params)
     tracks, centroids = track_video(video, params, video_path)
     vips = follow_vips(tracks, centroids, video.shape[1:], video.shape[0] - 1, params)
     out = pd.DataFrame({
