@@ -39,7 +39,7 @@ from andi2kit.scoring.score import score as _score
 from andi2kit.segment import SEARCH_METHODS
 from andi2kit.simulation import simulate as _simulate
 from andi2kit.simulation.presets import PRESETS
-from andi2kit.tracking.cli import Linker, LinkerOption, track, track_eval
+from andi2kit.tracking.cli import Linker, LinkerOption, track, track_eval, track_movie
 from andi2kit.training_data import make_training_data
 from andi2kit.tuning import tune as _tune
 from andi2kit.validation import has_errors
@@ -428,6 +428,8 @@ def tune(
 app.add_typer(plot_app, name="plot")
 app.command(help="Track the VIP particles of every Track 1 video into trajectory CSVs.")(track)
 app.command("track-eval", help="Tracking quality against the simulated truth.")(track_eval)
+app.command("track-movie", help="Track every particle of a movie of one's own into a "
+                                "trajectory CSV (no VIP frame needed).")(track_movie)
 
 
 def main() -> None:

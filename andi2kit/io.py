@@ -150,6 +150,25 @@ def write_trajectories(path: str | Path, df: pd.DataFrame) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
+def _read_pages(path: str | Path, min_frames: int) -> np.ndarray:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            pages = [page.asarray() for page in tif.pages]
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read TIFF ({exc})") from exc
+    if len(pages) == 1 and pages[0].ndim == 3 and pages[0].shape[-1] > 4:
+        pages = list(pages[0])  # one page holding the whole stack (not colour channels)
+    if len(pages) < min_frames:
+        raise InputError(f"{path}: {len(pages)} page(s), need at least {min_frames}")
+    shapes = {p.shape for p in pages}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise InputError(f"{path}: pages must be 2-D greyscale images of one size, got {shapes}")
+    return np.stack(pages)
+
+
 def read_video(path: str | Path, min_frames: int = 2) -> np.ndarray:
     """Read every page of a challenge TIFF video.
 
@@ -169,24 +188,45 @@ def read_video(path: str | Path, min_frames: int = 2) -> np.ndarray:
     ------
     InputError
         If the file is missing or unreadable, not 8-bit greyscale, or has too few pages.
+
+    See Also
+    --------
+    read_movie : any greyscale TIFF stack.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    try:
-        with tifffile.TiffFile(path) as tif:
-            pages = [page.asarray() for page in tif.pages]
-    except Exception as exc:
-        raise InputError(f"{path}: cannot read TIFF ({exc})") from exc
-    if len(pages) < min_frames:
-        raise InputError(f"{path}: {len(pages)} page(s), need at least {min_frames}")
-    shapes = {p.shape for p in pages}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise InputError(f"{path}: pages must be 2-D greyscale images of one size, got {shapes}")
-    video = np.stack(pages)
+    video = _read_pages(path, min_frames)
     if video.dtype != np.uint8:
         raise InputError(f"{path}: expected uint8 pixels, got {video.dtype}")
     return video
+
+
+def read_movie(path: str | Path, min_frames: int = 2) -> np.ndarray:
+    """Read a microscope's TIFF stack: every page a greyscale frame of one size.
+
+    Parameters
+    ----------
+    path : path-like
+        A multi-page TIFF (or one page holding a 3-D stack).
+    min_frames : int
+        Fewest frames accepted.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(frames, height, width)``, the file's own pixel type (8 or 16-bit integers or
+        floats).
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, has too few frames, colour or mixed-size
+        pages, or pixels that are not real numbers.
+    """
+    movie = _read_pages(path, min_frames)
+    if not (np.issubdtype(movie.dtype, np.integer) or np.issubdtype(movie.dtype, np.floating)):
+        raise InputError(f"{path}: expected integer or float pixels, got {movie.dtype}")
+    if np.issubdtype(movie.dtype, np.floating) and not np.isfinite(movie).all():
+        raise InputError(f"{path}: pixels that are not finite numbers")
+    return movie
 
 
 def read_vip_indices(path: str | Path) -> np.ndarray:

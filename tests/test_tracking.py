@@ -647,3 +647,67 @@ def test_fast_particles_are_linked_whole():
                                np.repeat(np.arange(n), T), quantile=0.5)
         assert 0.8 * D < est < 1.2 * D
     assert whole <= 1.2 * 6 * n and broken >= 1.5 * whole
+
+
+def _movie16(path: Path, pos: np.ndarray, shape=(96, 160), sigma: float = 1.2,
+             seed: int = 0) -> Path:
+    """A 16-bit movie of one's own: Gaussian spots on 1000 counts, Poisson noise, no VIP
+    frame. ``pos``: ``(frames, particles, 2)`` (row, col)."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.indices(shape, dtype=float)
+    frames = []
+    for p in pos:
+        img = np.full(shape, 1000.0)
+        for r, c in p:
+            img += 600 * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * sigma ** 2))
+        frames.append(rng.poisson(img).astype(np.uint16))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, np.stack(frames))  # one 3-D page: a stack as many programs save it
+    return path
+
+
+def test_track_movie_of_ones_own_then_predict(tmp_path, sim_data):
+    from typer.testing import CliRunner
+
+    from andi2kit.cli import app
+
+    rng = np.random.default_rng(2)
+    n, frames = 15, 80
+    start = np.array([[14.0 + 34 * (k % 3), 16.0 + 32 * (k // 3)] for k in range(n)])
+    pos = start[None] + np.cumsum(rng.normal(0, 0.6, size=(frames, n, 2)), axis=0)
+    movie = _movie16(tmp_path / "cells.tif", pos)
+    out = tmp_path / "cells.csv"
+    runner = CliRunner()
+    res = runner.invoke(app, ["track-movie", str(movie), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"{n} trajectories over {frames} frames" in res.output
+    assert "scaled" in res.output  # 1.2 px spots: not andi-datasets' 0.83
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["traj_idx", "frame", "x", "y", "filled", "brightness"]
+    for k in range(n):  # each particle is one trajectory, every frame within 0.5 px
+        first = table[table.frame == 0]
+        d0 = np.hypot(first.x - pos[0, k, 0], first.y - pos[0, k, 1])
+        t = table[table.traj_idx == first.traj_idx.to_numpy()[np.argmin(d0)]]
+        assert len(t) == frames, t
+        err = np.hypot(t.x.to_numpy() - pos[:, k, 0], t.y.to_numpy() - pos[:, k, 1])
+        assert np.mean(err < 0.5) >= 0.95, (k, err.max())
+    frames_csv = tmp_path / "frames.csv"
+    res = runner.invoke(app, ["predict", str(out), "--out", str(frames_csv)])
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_csv(frames_csv)) == n * frames
+
+    # a challenge video: its VIP frame is left out, frames count as in its CSVs
+    video = layout.video_path(sim_data / "public_data", 0, 0)
+    res = runner.invoke(app, ["track-movie", str(video), "--out", str(tmp_path / "v.csv")])
+    assert res.exit_code == 0 and "VIP frame" in res.output, res.output
+    assert pd.read_csv(tmp_path / "v.csv").frame.max() == 199
+    # bad input: short errors naming the file
+    colour = tmp_path / "colour.tif"
+    tifffile.imwrite(colour, np.zeros((32, 32, 3), dtype=np.uint8))
+    noise = tmp_path / "noise.tif"
+    tifffile.imwrite(noise, rng.poisson(100, size=(30, 64, 64)).astype(np.uint16))
+    for bad, why in [(colour, "1 page(s)"), (noise, "no particle"),
+                     (tmp_path / "none.tif", "not found")]:
+        res = runner.invoke(app, ["track-movie", str(bad), "--out", str(tmp_path / "x.csv")])
+        assert res.exit_code == 2 and bad.name in res.output and why in res.output, res.output
+        assert "Traceback" not in res.output

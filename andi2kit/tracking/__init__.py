@@ -37,7 +37,8 @@ trackpy finds candidate spots (``trackpy.batch``, numba engine) in the normalise
 (0.79 px) and adds spots hidden beside a neighbour, which trackpy's centroids merge or bias.
 A video whose spots are wider or narrower (:func:`spot_width`, a microscope's own) is tracked
 with the detection and contact settings scaled to them (:func:`params_for_video`,
-:func:`scaled_to_spots`).
+:func:`scaled_to_spots`). A movie of one's own, without a VIP frame, gives every particle's
+trajectory (:func:`track_movie`, ``andi2kit track-movie``).
 :func:`link_motion` links them with a motion model per track (diffusivity, drift, step
 correlation); a FOV whose particles move several pixels per frame is linked a second time
 with a broad component at their speed (:func:`~andi2kit.tracking.linking.fast_diffusivity`);
@@ -71,6 +72,7 @@ their neighbours whatever the detector: see the tracking quality table of
 from andi2kit.tracking.detect import locate, preprocess, refine, refine_frame, spot_width
 from andi2kit.tracking.groups import untangle_all, untangle_groups
 from andi2kit.tracking.linking import link, link_motion
+from andi2kit.tracking.movie import track_movie, track_movie_file
 from andi2kit.tracking.params import MIN_LENGTH, N_FRAMES, TrackingParams, scaled_to_spots
 from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.video import (
@@ -112,6 +114,8 @@ __all__ = [
     "track1_root",
     "track_folder",
     "track_fov",
+    "track_movie",
+    "track_movie_file",
     "track_video",
     "track_vips",
     "tracks_path",

@@ -2,10 +2,11 @@
 
 ``andi2kit track PUBLIC_TRACK1 --out OUT`` writes ``OUT/exp_<E>/trajs_fov_<F>.csv`` (the VIPs)
 and ``field_fov_<F>.csv`` (every particle, the evidence of the experiment's states);
-``andi2kit track-eval PUBLIC_TRACK1 --ref REF`` tracks (or reuses) and prints the quality
-table against simulated ground truth. ``--linker`` picks the tracker by name: ours
-(``motion``) or trackpy's linking as a baseline (``trackpy``, ``trackpy-predict``;
-:data:`andi2kit.tracking.params.LINKERS`).
+``andi2kit track-movie MOVIE --out CSV`` tracks every particle of a movie of one's own (no
+VIP frame; :mod:`andi2kit.tracking.movie`). ``andi2kit track-eval PUBLIC_TRACK1 --ref REF``
+tracks (or reuses) and prints the quality table against simulated ground truth.
+``--linker`` picks the tracker by name: ours (``motion``) or trackpy's linking as a baseline
+(``trackpy``, ``trackpy-predict``; :data:`andi2kit.tracking.params.LINKERS`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,41 @@ def track(
         say(f"FOV failed {line}", "red", stderr=True)
     if not rep.ok:
         raise typer.Exit(1)
+
+
+def track_movie(
+    movie: Annotated[Path, typer.Argument(
+        help="A microscope's TIFF stack (greyscale, 8 or 16-bit or float; a challenge "
+             "video's VIP frame is left out).")],
+    out: Annotated[Path, typer.Option(
+        help="Trajectory CSV to write (traj_idx, frame, x = row, y = column, filled, "
+             "brightness): andi2kit predict reads it.")],
+    min_length: Annotated[int | None, typer.Option(
+        min=2, help="Shortest trajectory kept (frames; default: the challenge's shortest, "
+                    "20).")] = None,
+    linker: LinkerOption = Linker.motion,
+) -> None:
+    """Track every particle of a movie of one's own (no VIP frame needed)."""
+    from dataclasses import replace
+
+    from andi2kit.tracking.movie import track_movie_file
+    from andi2kit.tracking.params import (
+        MIN_LENGTH,
+        expected_spot_width,
+        spots_wider,
+        tracker_params,
+    )
+
+    params = replace(tracker_params(linker.value), expected_frames=None)
+    rep = track_movie_file(movie, out, params, MIN_LENGTH if min_length is None else min_length)
+    say(f"{movie}: {rep.trajectories} trajectories over {rep.frames} frames → {out}")
+    if rep.vip_frame_skipped:
+        say("note: page 0 is a challenge VIP frame, left out (frame 0 is page 1)", "yellow",
+            stderr=True)
+    if params.match_spots and spots_wider(params, rep.spot_width):
+        say(f"note: spots about {rep.spot_width:.2f} px wide (Gaussian σ), tracked with the "
+            f"settings scaled from {expected_spot_width(params):.2f} px", "yellow",
+            stderr=True)
 
 
 def track_eval(

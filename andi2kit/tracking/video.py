@@ -23,6 +23,7 @@ from andi2kit.tracking.params import (
     expected_spot_width,
     scaled_to_spots,
     spots_match,
+    spots_wider,
 )
 from andi2kit.tracking.vips import follow_vips
 
@@ -49,18 +50,25 @@ def video_spot_width(video: np.ndarray) -> float:
     return spot_width(preprocess(video[1:SPOT_WIDTH_FRAMES + 1], 0))
 
 
-def params_for_video(video: np.ndarray, params: TrackingParams = TrackingParams()
-                     ) -> tuple[TrackingParams, float]:
-    """The settings a video is tracked with, and its measured spot width.
+def params_for_frames(frames: np.ndarray, params: TrackingParams = TrackingParams()
+                      ) -> tuple[TrackingParams, float]:
+    """The settings movie ``frames`` (``(n, height, width)``, no VIP frame) are tracked
+    with, and their measured spot width.
 
-    With ``params.match_spots``, a video whose spots are not as wide as ``params`` are set
-    for (:func:`~andi2kit.tracking.params.spots_match`) gets
+    With ``params.match_spots``, frames whose spots are wider than ``params`` are set for
+    (:func:`~andi2kit.tracking.params.spots_wider`) get
     :func:`~andi2kit.tracking.params.scaled_to_spots`; otherwise ``params`` unchanged.
     """
-    width = video_spot_width(video)
-    if params.match_spots and not spots_match(params, width):
+    width = spot_width(preprocess(frames[:SPOT_WIDTH_FRAMES], 0))
+    if params.match_spots and spots_wider(params, width):
         return scaled_to_spots(params, width), width
     return params, width
+
+
+def params_for_video(video: np.ndarray, params: TrackingParams = TrackingParams()
+                     ) -> tuple[TrackingParams, float]:
+    """:func:`params_for_frames` of a challenge video (page 0, the VIP frame, left out)."""
+    return params_for_frames(video[1:], params)
 
 
 def spot_width_note(video_path: str | Path, params: TrackingParams = TrackingParams()
@@ -73,7 +81,8 @@ def spot_width_note(video_path: str | Path, params: TrackingParams = TrackingPar
     :data:`~andi2kit.tracking.params.ANDI_SPOT_WIDTH` px. A video whose first
     :data:`SPOT_WIDTH_FRAMES` movie frames read another width
     (:func:`~andi2kit.tracking.params.spots_match`) is named, with what is done about it:
-    with ``params.match_spots`` it is tracked with settings scaled to its spots. An
+    with ``params.match_spots``, wider spots are tracked with settings scaled to them;
+    narrower ones with the settings as they are (scaled, they measured worse). An
     unreadable video gives None (tracking it reports the error).
 
     See Also
@@ -88,9 +97,13 @@ def spot_width_note(video_path: str | Path, params: TrackingParams = TrackingPar
     scaled, width = params_for_video(video, params)
     if spots_match(params, width):
         return None
-    what = (f"tracked with the detection and contact settings scaled "
-            f"×{scaled.psf_sigma / params.psf_sigma:.2f}" if params.match_spots else
-            "detection and linking may miss or confuse particles")
+    if scaled is not params:
+        what = (f"tracked with the detection and contact settings scaled "
+                f"×{scaled.psf_sigma / params.psf_sigma:.2f}")
+    elif params.match_spots and not spots_wider(params, width):
+        what = "tracked with these settings (narrower spots measured worse with scaled ones)"
+    else:
+        what = "detection and linking may miss or confuse particles"
     return (f"{video_path}: its spots are about {width:.2f} px wide (Gaussian σ), the "
             f"tracker's settings are for {expected_spot_width(params):.2f} px "
             f"(andi-datasets videos): {what}")
