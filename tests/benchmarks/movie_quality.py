@@ -77,7 +77,8 @@ def main() -> None:
         df.loc["overall"] = df.sum()
         df["frames kept"] = (100 * df.kept / df.frames).round(1)
         df["trajectories / particle"] = (df.trajectories / df.particles).round(2)
-        print(f"{root} ({'andi-datasets settings' if args.no_match else 'matched to spots'})")
+        which = "andi-datasets' settings" if args.no_match else "default: wider spots scaled"
+        print(f"{root} ({which})")
         print(df[["particles", "trajectories", "frames kept", "trajectories / particle"]]
               .to_string())
 
