@@ -695,6 +695,15 @@ def test_track_movie_of_ones_own_then_predict(tmp_path, sim_data):
     res = runner.invoke(app, ["predict", str(out), "--out", str(frames_csv)])
     assert res.exit_code == 0, res.output
     assert len(pd.read_csv(frames_csv)) == n * frames
+    # in a Track 2 layout the whole pipeline runs on it: segments and the ensemble
+    mine = tmp_path / "mine"
+    dest = layout.trajs_path(mine, 2, 0, 0)
+    dest.parent.mkdir(parents=True)
+    shutil.copy(out, dest)
+    rep = run(mine, tmp_path / "mine-sub", 2, "unet", progress=False)
+    assert rep.ok and (tmp_path / "mine-sub" / "track_2" / "exp_0" / "fov_0.txt").is_file()
+    assert "model:" in (tmp_path / "mine-sub" / "track_2" / "exp_0"
+                        / "ensemble_labels.txt").read_text()
 
     # a challenge video: its VIP frame is left out, frames count as in its CSVs
     video = layout.video_path(sim_data / "public_data", 0, 0)
