@@ -682,6 +682,9 @@ def test_track_movie_of_ones_own_then_predict(tmp_path, sim_data):
     assert res.exit_code == 0, res.output
     assert f"{n} trajectories over {frames} frames" in res.output
     assert "scaled" in res.output  # 1.2 px spots: not andi-datasets' 0.83
+    res = runner.invoke(app, ["track-movie", str(movie), "--out", str(tmp_path / "as.csv"),
+                              "--no-match-spots"])
+    assert res.exit_code == 0 and "scaled" not in res.output, res.output
     table = pd.read_csv(out)
     assert list(table.columns) == ["traj_idx", "frame", "x", "y", "filled", "brightness"]
     for k in range(n):  # each particle is one trajectory, every frame within 0.5 px

@@ -70,6 +70,10 @@ def track_movie(
     min_length: Annotated[int | None, typer.Option(
         min=2, help="Shortest trajectory kept (frames; default: the challenge's shortest, "
                     "20).")] = None,
+    match_spots: Annotated[bool, typer.Option(
+        "--match-spots/--no-match-spots",
+        help="Scale the detection and contact settings to spots wider than andi-datasets' "
+             "(measured on the movie).")] = True,
     linker: LinkerOption = Linker.motion,
 ) -> None:
     """Track every particle of a movie of one's own (no VIP frame needed)."""
@@ -83,7 +87,7 @@ def track_movie(
         tracker_params,
     )
 
-    params = replace(tracker_params(linker.value), expected_frames=None)
+    params = replace(tracker_params(linker.value), expected_frames=None, match_spots=match_spots)
     rep = track_movie_file(movie, out, params, MIN_LENGTH if min_length is None else min_length)
     say(f"{movie}: {rep.trajectories} trajectories over {rep.frames} frames → {out}")
     if rep.vip_frame_skipped:
