@@ -80,12 +80,7 @@ def track_movie(
     from dataclasses import replace
 
     from andi2kit.tracking.movie import track_movie_file
-    from andi2kit.tracking.params import (
-        MIN_LENGTH,
-        expected_spot_width,
-        spots_wider,
-        tracker_params,
-    )
+    from andi2kit.tracking.params import MIN_LENGTH, expected_spot_width, tracker_params
 
     params = replace(tracker_params(linker.value), expected_frames=None, match_spots=match_spots)
     rep = track_movie_file(movie, out, params, MIN_LENGTH if min_length is None else min_length)
@@ -93,10 +88,10 @@ def track_movie(
     if rep.vip_frame_skipped:
         say("note: page 0 is a challenge VIP frame, left out (frame 0 is page 1)", "yellow",
             stderr=True)
-    if params.match_spots and spots_wider(params, rep.spot_width):
+    if rep.scale != 1:
         say(f"note: spots about {rep.spot_width:.2f} px wide (Gaussian σ), tracked with the "
-            f"settings scaled from {expected_spot_width(params):.2f} px", "yellow",
-            stderr=True)
+            f"settings scaled ×{rep.scale:.2f} from {expected_spot_width(params):.2f} px",
+            "yellow", stderr=True)
 
 
 def track_eval(

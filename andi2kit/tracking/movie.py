@@ -15,7 +15,7 @@ pixels from the first pixel's centre; frames count from the first movie frame.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from andi2kit.tracking.detect import locate, preprocess
 from andi2kit.tracking.groups import untangle_all
 from andi2kit.tracking.linking import link
 from andi2kit.tracking.params import MIN_LENGTH, TrackingParams, expected_spot_width
-from andi2kit.tracking.video import field_tracks, params_for_frames
+from andi2kit.tracking.video import field_tracks, is_vip_frame, params_for_frames
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +98,19 @@ def track_movie(frames: np.ndarray, params: TrackingParams = MOVIE_PARAMS,
     frames = np.asarray(frames)
     if frames.ndim != 3 or frames.shape[0] < 2:
         raise ValueError(f"frames must be (n >= 2, height, width), got shape {frames.shape}")
-    params, width = params_for_frames(frames, params)
+    return _track_frames(frames, _matched(frames, params)[0], min_length)
+
+
+def _matched(frames: np.ndarray, params: TrackingParams) -> tuple[TrackingParams, float]:
+    scaled, width = params_for_frames(frames, params)
     logger.debug("spots %.2f px wide; tracked with settings for %.2f px", width,
-                expected_spot_width(params))
+                 expected_spot_width(scaled))
+    return scaled, width
+
+
+def _track_frames(frames: np.ndarray, params: TrackingParams, min_length: int
+                  ) -> pd.DataFrame:
+    # :func:`track_movie` with ``params`` as they are (already matched to the spots)
     feats = locate(preprocess(frames, params.pad), params)
     if feats.empty:
         raise ValueError(f"no particle detected in any of the {frames.shape[0]} frames")
@@ -122,6 +132,8 @@ class MovieReport:
     trajectories: int
     frames: int
     spot_width: float
+    #: How much the settings' lengths were scaled to the spots (1: not at all).
+    scale: float
     vip_frame_skipped: bool
 
 
@@ -139,17 +151,18 @@ def track_movie_file(path: str | Path, out: str | Path, params: TrackingParams =
     """
     path = Path(path)
     movie = io.read_movie(path, min_frames=2)
-    skip = movie.dtype == np.uint8 and bool(np.mean(movie[0] == 255) >= 0.9)
+    skip = is_vip_frame(movie[0])
     frames = movie[1:] if skip else movie
     if frames.shape[0] < 2:
         raise InputError(f"{path}: {frames.shape[0]} movie frame(s), need at least 2")
-    scaled, width = params_for_frames(frames, params)
+    scaled, width = _matched(frames, params)
     try:
-        table = track_movie(frames, replace(scaled, match_spots=False), min_length)
+        table = _track_frames(frames, scaled, min_length)
     except ValueError as exc:
         raise InputError(f"{path}: {exc}") from None
     if table.empty:
         raise InputError(f"{path}: no particle tracked for {min_length} frames or more "
                          f"(--min-length)")
     io.write_text_atomic(out, table.to_csv(index=False))
-    return MovieReport(int(table["traj_idx"].nunique()), int(frames.shape[0]), width, skip)
+    return MovieReport(int(table["traj_idx"].nunique()), int(frames.shape[0]), width,
+                       scaled.psf_sigma / params.psf_sigma, skip)

@@ -28,9 +28,14 @@ from andi2kit.tracking.params import (
 from andi2kit.tracking.vips import follow_vips
 
 
+def is_vip_frame(frame: np.ndarray) -> bool:
+    """Whether a page is a challenge VIP frame: 8-bit, almost all background (255) with a
+    few tiny labelled blobs."""
+    return frame.dtype == np.uint8 and bool(np.mean(frame == 255) >= 0.9)
+
+
 def _check_vip_frame(frame: np.ndarray, source: Path) -> dict[int, np.ndarray]:
-    # a real VIP frame is almost all background (255) with a few tiny labelled blobs
-    if np.mean(frame == 255) < 0.9:
+    if not is_vip_frame(frame):
         raise InputError(
             f"{source}: page 0 is not a VIP frame (background 255 with labelled particles): "
             f"only {np.mean(frame == 255):.0%} of its pixels are 255"
@@ -42,12 +47,16 @@ def _check_vip_frame(frame: np.ndarray, source: Path) -> dict[int, np.ndarray]:
 SPOT_WIDTH_FRAMES = 20
 
 
-def video_spot_width(video: np.ndarray) -> float:
-    """The width of a video's spots (Gaussian σ, px) over its first :data:`SPOT_WIDTH_FRAMES`
-    movie frames (:func:`~andi2kit.tracking.detect.spot_width`; NaN without spots).
+def frames_spot_width(frames: np.ndarray) -> float:
+    """The width of the spots (Gaussian σ, px) of movie ``frames`` (``(n, height, width)``,
+    no VIP frame) over the first :data:`SPOT_WIDTH_FRAMES`
+    (:func:`~andi2kit.tracking.detect.spot_width`; NaN without spots)."""
+    return spot_width(preprocess(frames[:SPOT_WIDTH_FRAMES], 0))
 
-    ``video`` is ``(pages, height, width)`` with page 0 the VIP frame."""
-    return spot_width(preprocess(video[1:SPOT_WIDTH_FRAMES + 1], 0))
+
+def video_spot_width(video: np.ndarray) -> float:
+    """:func:`frames_spot_width` of a challenge video (page 0, the VIP frame, left out)."""
+    return frames_spot_width(video[1:])
 
 
 def params_for_frames(frames: np.ndarray, params: TrackingParams = TrackingParams()
@@ -59,7 +68,7 @@ def params_for_frames(frames: np.ndarray, params: TrackingParams = TrackingParam
     (:func:`~andi2kit.tracking.params.spots_wider`) get
     :func:`~andi2kit.tracking.params.scaled_to_spots`; otherwise ``params`` unchanged.
     """
-    width = spot_width(preprocess(frames[:SPOT_WIDTH_FRAMES], 0))
+    width = frames_spot_width(frames)
     if params.match_spots and spots_wider(params, width):
         return scaled_to_spots(params, width), width
     return params, width
@@ -100,7 +109,7 @@ def spot_width_note(video_path: str | Path, params: TrackingParams = TrackingPar
     if scaled is not params:
         what = (f"tracked with the detection and contact settings scaled "
                 f"×{scaled.psf_sigma / params.psf_sigma:.2f}")
-    elif params.match_spots and not spots_wider(params, width):
+    elif params.match_spots:  # narrower: wider ones were scaled
         what = "tracked with these settings (narrower spots measured worse with scaled ones)"
     else:
         what = "detection and linking may miss or confuse particles"
