@@ -17,8 +17,12 @@ exchanged. A contact is
 It also prints, for the clean judged contacts, the untangler's cost gain (keep − swap; it
 swaps above ``untangle_margin``) of the ones that needed a swap and the ones that did not:
 how much the brightness and continuity of the stretches tell. ``clustered``: another
-contact of one of the two tracks within 10 frames. Diagnostic only (reads the Track 2 rows of
-each FOV); the pipeline never does::
+contact of one of the two tracks within 10 frames. Last, the clean judged contacts by how
+much the two true particles differ in brightness (:func:`true_brightness`: each particle's
+fitted amplitude relative to its frame's median spot, averaged over the frames where it is
+alone), with the share the linker had right (no swap needed) and the share the untangler has
+right: what the brightness signature can tell. Diagnostic only (reads the Track 2
+rows of each FOV); the pipeline never does::
 
     python tests/benchmarks/contact_decisions.py data/chal0 [--cache DIR] [--params DICT]
 """
@@ -31,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 from tracking_ceilings import ContactWalk, true_ids
 from tune_tracking import load
 
@@ -38,6 +43,30 @@ from andi2kit import io, layout
 from andi2kit.tracking import TrackingParams, link
 
 GAIN_BINS = [-np.inf, -5, -2, 0, 2, 5, np.inf]
+#: Bins of the two particles' brightness difference (|log ratio|).
+BRIGHTNESS_BINS = [0, 0.02, 0.04, 0.06, 0.1, np.inf]
+#: A particle is alone (its brightness read) when no other is within this many px ...
+ALONE_PX = 5.0
+#: ... and a detection lies within this many px of it; it needs this many such frames.
+ON_PX, ALONE_FRAMES = 0.5, 20
+
+
+def true_brightness(feats: pd.DataFrame, parts: pd.DataFrame) -> dict[int, float]:
+    """``{true particle: mean relative amplitude}`` over the frames where it is alone."""
+    median = feats.groupby("frame")["mass"].median()
+    rel: dict[int, list[float]] = {}
+    for t, g in parts.groupby("frame"):
+        f = feats[feats["frame"] == t]
+        if len(g) < 2 or f.empty:
+            continue
+        xy = g[["x", "y"]].to_numpy()
+        alone = cKDTree(xy).query(xy, k=2)[0][:, 1] > ALONE_PX
+        d, k = cKDTree(f[["y", "x"]].to_numpy()).query(xy)
+        for pid, ok, m in zip(g["traj_idx"].to_numpy(), alone & (d < ON_PX),
+                              f["mass"].to_numpy()[k] / median[t], strict=True):
+            if ok:
+                rel.setdefault(int(pid), []).append(float(m))
+    return {pid: float(np.mean(v)) for pid, v in rel.items() if len(v) >= ALONE_FRAMES}
 
 
 def decisions(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams
@@ -63,7 +92,7 @@ def decisions(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams
             swap = gain > p.untangle_margin
             if clean:
                 verdict = "right" if need == swap else ("wrong swap" if swap else "missed swap")
-                gains.append({"gain": gain, "need": need})
+                gains.append({"gain": gain, "need": need, "swap": swap, "pair": (ti, tj)})
             else:
                 verdict = "unclear"
         rows.append({"verdict": verdict, "clustered": int((mine & close).sum()) > 1,
@@ -89,6 +118,10 @@ def main() -> None:
         parts = parts.assign(x=parts["x"] - origin[0], y=parts["y"] - origin[1])
         tracks = link(feats, p)
         r, g = decisions(tracks, true_ids(tracks, parts), p)
+        bright = true_brightness(feats, parts)
+        for x in g:
+            one, two = (bright.get(t) for t in x.pop("pair"))
+            x["dI"] = abs(np.log(one / two)) if one and two else np.nan
         rows += [{**x, "exp": exp} for x in r]
         gains += g
     pd.set_option("display.width", 200)
@@ -102,6 +135,7 @@ def main() -> None:
     g = pd.DataFrame(gains)
     if len(g):
         g["gain (keep - swap)"] = pd.cut(g["gain"], GAIN_BINS)
+        g["right"] = g["need"] == g["swap"]
         print(f"clean judged contacts: {int(g['need'].sum())} needed a swap of {len(g)}")
         print(pd.crosstab(g["gain (keep - swap)"], g["need"].map({True: "needed a swap",
                                                                   False: "needed none"})),
@@ -109,6 +143,16 @@ def main() -> None:
         right = {m: int(((g["gain"] > m) == g["need"]).sum()) for m in (0, 1, 2, 3, 4, 6)}
         print("decided right at margin " + ", ".join(f"{m}: {n}" for m, n in right.items())
               + f" (of {len(g)}; the decisions before each contact as the untangler made them)\n")
+        b = g.dropna(subset=["dI"])
+        b = b.assign(bin=pd.cut(b["dI"], BRIGHTNESS_BINS, right=False))
+        t = b.groupby("bin", observed=True).agg(
+            contacts=("need", "size"), needed_a_swap=("need", "sum"),
+            decided_right=("right", "mean"))
+        t.insert(2, "linker_right", 1 - t["needed_a_swap"] / t["contacts"])
+        print("clean judged contacts by the two true particles' brightness difference "
+              f"(|log ratio|; {len(b)} of {len(g)} with both particles alone ≥ "
+              f"{ALONE_FRAMES} frames)")
+        print(t.round(3), "\n")
     u = d[d["verdict"] == "unjudged"]
     if len(u):
         u = u.assign(truth=np.where(~u["clean"], "unclear",

@@ -78,7 +78,7 @@ def _oracle_untangle(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams) -
     mod = sys.modules["andi2kit.tracking.untangle"]
     real = mod.pair_cost
 
-    def by_truth(before, after, _p) -> float:
+    def by_truth(before, after, *_args) -> float:
         b, a = before.mass[before.mass >= 0], after.mass[after.mass >= 0]
         if not b.size or not a.size:
             return 0.0
@@ -127,6 +127,11 @@ class ContactWalk:
                        in enumerate(zip(self.label, self.frame, strict=True))}
         self.rows_of = {int(k): np.asarray(v)
                         for k, v in tracks.groupby("particle").indices.items()}
+        # what the untangler reads besides the stretches: the drift and the FOV's motion
+        rows = self.U.TrackRows(tracks, p.encounter_merged)
+        self.drift = bool(p.untangle_pair_drift and p.untangle_persistence < 1
+                          and self.U.persistence(rows) >= p.untangle_persistence)
+        self.population = self.U.motion_population(rows) if p.untangle_motion else None
 
     def _rows(self, pid: int, lo: int, hi: int) -> np.ndarray:
         r = self.rows_of[pid]
@@ -155,9 +160,12 @@ class ContactWalk:
     def gain(self, rows: list[np.ndarray]) -> float:
         """How much cheaper exchanging the tails is (the untangler swaps above its margin)."""
         bi, bj, ai, aj = self.stretches(rows)
-        pc = self.U.pair_cost
-        p = self.p
-        return pc(bi, ai, p) + pc(bj, aj, p) - pc(bi, aj, p) - pc(bj, ai, p)
+        p, d, pop = self.p, self.drift, self.population
+
+        def pc(b, a) -> float:
+            return self.U.pair_cost(b, a, p, d, pop)
+
+        return pc(bi, ai) + pc(bj, aj) - pc(bi, aj) - pc(bj, ai)
 
     def exchange(self, ev, i: int, j: int) -> None:
         self.U.exchange_tails(self.label, self.rows_of, self.frame, i, j, int(ev.closest))
