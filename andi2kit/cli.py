@@ -39,7 +39,14 @@ from andi2kit.scoring.score import score as _score
 from andi2kit.segment import SEARCH_METHODS
 from andi2kit.simulation import simulate as _simulate
 from andi2kit.simulation.presets import PRESETS
-from andi2kit.tracking.cli import Linker, LinkerOption, track, track_eval, track_movie
+from andi2kit.tracking.cli import (
+    Linker,
+    LinkerOption,
+    MatchSpotsOption,
+    track,
+    track_eval,
+    track_movie,
+)
 from andi2kit.training_data import make_training_data
 from andi2kit.tuning import tune as _tune
 from andi2kit.validation import has_errors
@@ -175,6 +182,7 @@ def run(
         "--state-stage/--no-state-stage",
         help="unet: per-frame states from the checkpoint's state stage (states.pkl), not the "
              "U-Net's head.")] = True,
+    match_spots: MatchSpotsOption = True,
     linker: LinkerOption = Linker.motion,
 ) -> None:
     """Predict every FOV of a track (default: every track present) and write a validated
@@ -203,7 +211,8 @@ def run(
     ok = True
     for t in todo:
         rep = _run(public, out, t, name, options=options, workers=workers, force=force,
-                   tracks=tracks, progress=not output_is_quiet(), linker=linker.value)
+                   tracks=tracks, progress=not output_is_quiet(), linker=linker.value,
+                   match_spots=match_spots)
         say(f"track {t}: {len(rep.written)} FOV(s) written ({len(rep.redone)} of them "
             f"redone: stale), {len(rep.skipped)} unchanged, {len(rep.failed)} failed; "
             f"ensembles for {len(rep.ensembles)} experiment(s) → {out}/track_{t}")

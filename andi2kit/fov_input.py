@@ -41,23 +41,24 @@ class FovInput:
     field: pd.DataFrame | None = None
 
 
-def tracker_identity(linker: str = "motion") -> str:
+def tracker_identity(linker: str = "motion", match_spots: bool = True) -> str:
     """The Track 1 tracker's identity (:func:`andi2kit.provenance.tracker_digest` of the
     named tracker's settings, :func:`andi2kit.tracking.params.tracker_params`)."""
     # the tracker's modules (scipy, numba) take seconds to import: only Track 1 needs them
     from andi2kit.tracking.params import tracker_params
 
-    return provenance.tracker_digest(tracker_params(linker))
+    return provenance.tracker_digest(tracker_params(linker, match_spots))
 
 
-def video_notes(public: Path, exp: int, fov: int, linker: str = "motion") -> list[str]:
+def video_notes(public: Path, exp: int, fov: int, linker: str = "motion",
+                match_spots: bool = True) -> list[str]:
     """What a user should know before a Track 1 video is tracked with the named tracker:
     its spots' width against the tracker's (:func:`andi2kit.tracking.video.spot_width_note`);
     empty when nothing."""
     from andi2kit.tracking.params import tracker_params
     from andi2kit.tracking.video import spot_width_note
 
-    note = spot_width_note(input_path(public, 1, exp, fov), tracker_params(linker))
+    note = spot_width_note(input_path(public, 1, exp, fov), tracker_params(linker, match_spots))
     return [] if note is None else [note]
 
 
@@ -69,7 +70,8 @@ def input_path(public: Path, track: int, exp: int, fov: int) -> Path:
 
 
 def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None = None, *,
-             field: bool = False, linker: str = "motion") -> FovInput:
+             field: bool = False, linker: str = "motion", match_spots: bool = True
+             ) -> FovInput:
     """The input of one FOV (Track 1: tracked, or read from ``tracks`` when made there from
     the same video bytes by the same tracker; what is tracked is saved there with its record).
 
@@ -85,6 +87,8 @@ def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None =
         Track 1: also the tracks of every particle (:attr:`FovInput.field`).
     linker : str
         Track 1: the tracker, by name (:data:`andi2kit.tracking.params.LINKERS`).
+    match_spots : bool
+        Track 1: scale its settings to spots wider than andi-datasets' (the default).
 
     Returns
     -------
@@ -105,7 +109,7 @@ def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None =
     wanted = names if field else ("vips",)
     paths = {"vips": layout.tracks_path(tracks, exp, fov),
              "field": layout.field_path(tracks, exp, fov)} if tracks is not None else {}
-    params = tracker_params(linker)
+    params = tracker_params(linker, match_spots)
     rec = provenance.tracks_record(video, params) if tracks is not None else None
     usable = dict.fromkeys(names, False)
     for name, path in paths.items():

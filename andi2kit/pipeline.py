@@ -99,11 +99,13 @@ def method_identity(name: str, options: dict) -> dict:
 
 
 def fov_record(public: Path, track: int, exp: int, fov: int, identity: dict,
-               field: bool = False, linker: str = "motion") -> dict:
+               field: bool = False, linker: str = "motion", match_spots: bool = True
+               ) -> dict:
     """The record of a FOV's segments: method identity and input file (Track 1: tracker,
-    ``linker``, and whether the field's tracks were the state evidence, ``field``)."""
-    extra = {"tracker": tracker_identity(linker), "evidence_from": "field" if field else "vips"} \
-        if track == 1 else {}
+    ``linker`` and ``match_spots``, and whether the field's tracks were the state evidence,
+    ``field``)."""
+    extra = {"tracker": tracker_identity(linker, match_spots),
+             "evidence_from": "field" if field else "vips"} if track == 1 else {}
     return provenance.make_record(**identity, **extra,
                                   input=provenance.file_digest(input_path(public, track,
                                                                           exp, fov)))
@@ -111,7 +113,8 @@ def fov_record(public: Path, track: int, exp: int, fov: int, identity: dict,
 
 def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
                 method: str, options: dict, tracks: Path | None = None,
-                record: dict | None = None, linker: str = "motion") -> tuple[Path, list[str]]:
+                record: dict | None = None, linker: str = "motion", match_spots: bool = True
+                ) -> tuple[Path, list[str]]:
     """Predict one FOV and write its segments (before pooling) and their record.
 
     Returns
@@ -123,7 +126,8 @@ def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
     """
     m = _method(method, options)
     evidence_from_field = track == 1 and getattr(m, "gives_evidence", False)
-    given = read_fov(public, track, exp, fov, tracks, field=evidence_from_field, linker=linker)
+    given = read_fov(public, track, exp, fov, tracks, field=evidence_from_field, linker=linker,
+                     match_spots=match_spots)
     trajs = given.trajs
     if hasattr(m, "predict_with_evidence"):
         labels, evidence = m.predict_with_evidence(trajs, field=given.field,
@@ -140,10 +144,10 @@ def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
 
 
 def _job(args: tuple) -> tuple[tuple[int, int], str | None, list[str]]:
-    public, out, track, exp, fov, method, options, tracks, record, linker = args
+    public, out, track, exp, fov, method, options, tracks, record, linker, match = args
     try:
         _, notes = predict_fov(public, out, track, exp, fov, method, options, tracks, record,
-                               linker)
+                               linker, match)
         return (exp, fov), None, notes
     except InputError as exc:
         return (exp, fov), str(exc), []
@@ -189,7 +193,8 @@ def check_public(public: Path, track: int) -> list[int]:
 def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
         options: dict | None = None, workers: int = 1, force: bool = False,
         progress: bool = True, exps: list[int] | None = None,
-        tracks: str | Path | None = None, linker: str = "motion") -> RunReport:
+        tracks: str | Path | None = None, linker: str = "motion",
+        match_spots: bool = True) -> RunReport:
     """Produce a submission for one track.
 
     Parameters
@@ -219,6 +224,9 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
     linker : str
         Track 1: the tracker, by name (:data:`andi2kit.tracking.params.LINKERS`; ``motion``,
         ours, or one of trackpy's linkers as a baseline).
+    match_spots : bool
+        Track 1: scale the tracker's settings to spots wider than andi-datasets' (the
+        default); False keeps them.
 
     Returns
     -------
@@ -252,7 +260,7 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
             seg = layout.segments_path(out, track, e, f)
             try:
                 rec = fov_record(public, track, e, f, identity, field=with_evidence,
-                                 linker=linker)
+                                 linker=linker, match_spots=match_spots)
             except OSError as exc:
                 report.failed[e, f] = f"{input_path(public, track, e, f)}: cannot read ({exc})"
                 continue
@@ -270,11 +278,12 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
             provenance.forget(seg)
             evidence.unlink(missing_ok=True)
             layout.prediction_path(out, track, e, f).unlink(missing_ok=True)
-            jobs.append((public, out, track, e, f, method, options, tracks, rec, linker))
+            jobs.append((public, out, track, e, f, method, options, tracks, rec, linker,
+                         match_spots))
 
     if track == 1 and tracks is None and jobs:  # are the videos like the tracker's?
         e, f = jobs[0][3], jobs[0][4]
-        if found := video_notes(public, e, f, linker):
+        if found := video_notes(public, e, f, linker, match_spots):
             report.notes[e, f] = found
 
     with progress_bar(progress) as bar:

@@ -85,7 +85,8 @@ class TrackingCost:
 
 
 def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path,
-                      field: str | Path | None = None, linker: str = "motion") -> Path:
+                      field: str | Path | None = None, linker: str = "motion",
+                      match_spots: bool = True) -> Path:
     """Write the true VIP trajectories of every video's FOV in the tracks layout.
 
     They are the VIPs' rows of the FOV's Track 2 CSV (the simulation numbers the VIPs first
@@ -95,11 +96,11 @@ def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path,
 
     With ``field`` (a tracks folder), each FOV's field tracks are copied from there: the
     true run then differs from the tracked one by the VIPs only. Every file is recorded as made
-    by the tracker ``linker`` (:func:`andi2kit.tracking.params.tracker_params`), the one
-    ``run --linker`` will look for.
+    by the tracker ``linker`` with ``match_spots``
+    (:func:`andi2kit.tracking.params.tracker_params`), the one ``run --linker`` will look for.
     """
     out = Path(out)
-    params = tracker_params(linker)
+    params = tracker_params(linker, match_spots)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
         # recorded as this video's tracks, so that `run --tracks` uses them instead of
         # tracking the video again (they are rewritten, with their record, on every call)
@@ -124,14 +125,16 @@ KEPT_SEED = 20261206
 
 def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
                       out: str | Path, tol: float = 1.0,
-                      noise: float = TRACKED_NOISE, linker: str = "motion") -> Path:
+                      noise: float = TRACKED_NOISE, linker: str = "motion",
+                      match_spots: bool = True) -> Path:
     """Write the tracked VIP trajectories with identity kept: every tracked frame more than
     ``tol`` px from the true VIP takes the VIP's true position plus white Gaussian error of
     ``noise`` px per axis (the tracker's; seeded by :data:`KEPT_SEED` and the FOV), in the
     tracked coordinates. (Until 2026-12-06 the public data's positions were put back, whose
     0.12 px of noise the pipeline, correcting tracked positions for 0.07, read as motion:
     near-ballistic experiments' α and K came out worse with identity kept than tracked.)
-    Recorded as made by the tracker ``linker``, as :func:`write_true_tracks`.
+    Recorded as made by the tracker ``linker`` with ``match_spots``, as
+    :func:`write_true_tracks`.
 
     The tracked frames and their order are kept within the VIP's span (a frame inside it the
     truth does not have stays as tracked), so the method sees the tracker's positions
@@ -168,7 +171,7 @@ def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
     [1.0, 2.0, 3.0]
     """
     out = Path(out)
-    params = tracker_params(linker)
+    params = tracker_params(linker, match_spots)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
         record = provenance.tracks_record(video, params)
         _copy_field(Path(tracks), out, exp, fov, record)
@@ -219,7 +222,8 @@ def _keep_identity(tracked: pd.DataFrame, truth: pd.DataFrame, noisy: pd.DataFra
 
 def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: str | Path,
                   method: str = "unet", *, options: dict | None = None, workers: int = 1,
-                  progress: bool = True, linker: str = "motion") -> TrackingCost:
+                  progress: bool = True, linker: str = "motion", match_spots: bool = True
+                  ) -> TrackingCost:
     """Run ``method`` on Track 1 with the tracked and with the true VIPs; score both.
 
     Parameters
@@ -241,6 +245,8 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
     linker : str
         The tracker that made (or makes) ``tracks``, by name
         (:data:`andi2kit.tracking.params.LINKERS`).
+    match_spots : bool
+        Whether that tracker scaled its settings to wider spots.
 
     Returns
     -------
@@ -252,7 +258,8 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
                ) -> TrackScore:
         before = _digests(folder) if as_given else None
         run(public, out / name, 1, method, options=opts or options, workers=workers,
-            force=True, progress=progress, tracks=folder, linker=linker)
+            force=True, progress=progress, tracks=folder, linker=linker,
+            match_spots=match_spots)
         if before is not None and _digests(folder) != before:
             # `run` tracks a video again when it takes the tracks for stale (the tracker's
             # code changed under a running job): the row would silently be "tracked"
@@ -264,13 +271,14 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
     # the true and kept runs take the tracked run's field tracks: they differ from it by the
     # VIPs only
     true_tracks = write_true_tracks(public, ref, out / "true_tracks", field=tracks,
-                                    linker=linker)
+                                    linker=linker, match_spots=match_spots)
     # the true positions carry the public localisation noise, not the tracker's error
     true = scored("true", true_tracks, as_given=True,
                   opts=(options or {}) | {"tracked_noise": LOCALISATION_NOISE}
                   if method == "unet" else None)
     kept = scored("kept", write_kept_tracks(public, ref, tracks, out / "kept_tracks",
-                                            linker=linker), as_given=True)
+                                            linker=linker, match_spots=match_spots),
+                  as_given=True)
     return TrackingCost(method, tracked, true, kept)
 
 

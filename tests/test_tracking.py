@@ -522,6 +522,46 @@ def test_spot_width_is_measured_and_a_wider_psf_is_noted(tmp_path, sigma):
                                           progress=False).notes[0]
 
 
+def test_no_match_spots_is_one_tracker_for_track_and_run(tmp_path):
+    """``--no-match-spots`` names a tracker of its own: ``track`` records it, ``run`` with the
+    same switch reuses those tracks, and ``run`` without it tracks the video again."""
+    from typer.testing import CliRunner
+
+    from andi2kit import provenance
+    from andi2kit.cli import app
+    from andi2kit.tracking.params import tracker_params
+
+    rng = np.random.default_rng(5)
+    start = np.array([[16.0 + 30 * (k % 4), 16.0 + 30 * (k // 4)] for k in range(16)])
+    traj = start[None] + np.cumsum(rng.normal(0, 0.3, size=(200, 16, 2)), axis=0)
+    pages = [vip_frame(traj[0, :3])] + [draw(traj[f], rng=rng, sigma=1.6) for f in range(200)]
+    public = tmp_path / "public_data"
+    video = write_video(public / "track_1" / "exp_0" / "videos_fov_0.tiff", pages)
+    tracks = tmp_path / "tracks"
+    vips = tracks / "exp_0" / "trajs_fov_0.csv"
+    runner = CliRunner()
+
+    def invoke(*args):
+        res = runner.invoke(app, [str(a) for a in args])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    out = invoke("track", public / "track_1", "--out", tracks, "--no-match-spots")
+    assert "may miss" in out, out
+    off = provenance.tracks_record(video, tracker_params(match_spots=False))
+    assert provenance.stale_reason(vips, off) is None
+    assert provenance.stale_reason(vips, provenance.tracks_record(video, tracker_params()))
+    before = vips.read_bytes()
+    invoke("run", public, "--track", "1", "--method", "msd", "--tracks", tracks,
+           "--out", tmp_path / "sub", "--no-match-spots")
+    assert vips.read_bytes() == before  # reused: made by this tracker
+    invoke("run", public, "--track", "1", "--method", "msd", "--tracks", tracks,
+           "--out", tmp_path / "sub")
+    assert provenance.stale_reason(vips, off) is not None  # tracked again, scaled
+    assert provenance.stale_reason(
+        vips, provenance.tracks_record(video, tracker_params())) is None
+
+
 @pytest.mark.parametrize("sigma", [1.6, 2.4])
 def test_wide_spots_are_tracked_with_settings_scaled_to_them(tmp_path, sigma):
     from andi2kit.tracking.params import scaled_to_spots

@@ -23,6 +23,12 @@ from andi2kit.constants import LINKERS
 #: ``--linker`` choices.
 Linker = Enum("Linker", {m: m for m in LINKERS}, type=str)
 
+#: ``--match-spots/--no-match-spots``: the tracker's settings scaled to wider spots, or not.
+MatchSpotsOption = Annotated[bool, typer.Option(
+    "--match-spots/--no-match-spots",
+    help="Scale the detection and contact settings to spots wider than andi-datasets' "
+         "(measured on the video).")]
+
 #: ``--linker``: the tracker, by name.
 LinkerOption = Annotated[Linker, typer.Option(
     help="Tracker: ours (motion) or trackpy's linking as a baseline (trackpy: nearest "
@@ -41,6 +47,7 @@ def track(
              "particle).")],
     workers: Annotated[int, typer.Option(min=1, help="Parallel processes over FOVs.")] = 1,
     force: Annotated[bool, typer.Option(help="Track FOVs whose output exists again.")] = False,
+    match_spots: MatchSpotsOption = True,
     linker: LinkerOption = Linker.motion,
 ) -> None:
     """Track the VIP particles of every video into Track-2-style trajectory CSVs (and every
@@ -48,8 +55,8 @@ def track(
     from andi2kit.tracking import track_folder
     from andi2kit.tracking.params import tracker_params
 
-    rep = track_folder(public_track1, out, tracker_params(linker.value), workers=workers,
-                       force=force)  # input errors: exit 2
+    rep = track_folder(public_track1, out, tracker_params(linker.value, match_spots),
+                       workers=workers, force=force)  # input errors: exit 2
     say(f"tracking: {len(rep.written)} FOV(s) written, {len(rep.skipped)} already "
         f"done, {len(rep.failed)} failed → {out}")
     for note in rep.notes:
@@ -70,10 +77,7 @@ def track_movie(
     min_length: Annotated[int | None, typer.Option(
         min=2, help="Shortest trajectory kept (frames; default: the challenge's shortest, "
                     "20).")] = None,
-    match_spots: Annotated[bool, typer.Option(
-        "--match-spots/--no-match-spots",
-        help="Scale the detection and contact settings to spots wider than andi-datasets' "
-             "(measured on the movie).")] = True,
+    match_spots: MatchSpotsOption = True,
     linker: LinkerOption = Linker.motion,
 ) -> None:
     """Track every particle of a movie of one's own (no VIP frame needed)."""
@@ -82,7 +86,7 @@ def track_movie(
     from andi2kit.tracking.movie import track_movie_file
     from andi2kit.tracking.params import MIN_LENGTH, expected_spot_width, tracker_params
 
-    params = replace(tracker_params(linker.value), expected_frames=None, match_spots=match_spots)
+    params = replace(tracker_params(linker.value, match_spots), expected_frames=None)
     rep = track_movie_file(movie, out, params, MIN_LENGTH if min_length is None else min_length)
     say(f"{movie}: {rep.trajectories} trajectories over {rep.frames} frames → {out}")
     if rep.vip_frame_skipped:
@@ -116,6 +120,7 @@ def track_eval(
     scores_out: Annotated[Path | None, typer.Option(
         help="Working folder of --scores (default: tracking-cost/ beside public_data).")]
     = None,
+    match_spots: MatchSpotsOption = True,
     linker: LinkerOption = Linker.motion,
 ) -> None:
     """Track (or reuse tracks) and print the tracking quality per experiment and overall."""
@@ -125,8 +130,8 @@ def track_eval(
 
     root = track1_root(public_track1)  # input errors: exit 2 (andi2kit.console)
     tracks = tracks if tracks is not None else root.parent.parent / "tracks"
-    per_fov = evaluate_folder(root, ref, tracks, tracker_params(linker.value), workers=workers,
-                              force=force)
+    per_fov = evaluate_folder(root, ref, tracks, tracker_params(linker.value, match_spots),
+                              workers=workers, force=force)
     failed = {(int(r.exp), int(r.fov)): r.error for r in per_fov.itertuples()
               if r.error is not None}
     console.print(quality_table(summarize(per_fov), failed=[
@@ -163,7 +168,8 @@ def track_eval(
         work = scores_out if scores_out is not None else root.parent.parent / "tracking-cost"
         methods = ("unet", "msd")
         costs = [tracking_cost(root.parent, ref, tracks, work / m, m, workers=workers,
-                               linker=linker.value) for m in methods]
+                               linker=linker.value, match_spots=match_spots)
+                 for m in methods]
         console.print(cost_table(costs, summarize(per_fov)["within_1px"]))
         if found is not None:
             console.print(loss_cost_table({m: loss_costs(found, ref, work / m / "tracked")

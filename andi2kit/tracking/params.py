@@ -406,8 +406,9 @@ LINKERS: dict[str, dict[str, object]] = {
 assert tuple(LINKERS) == LINKER_NAMES
 
 
-def tracker_params(linker: str = "motion") -> TrackingParams:
-    """The settings of a named tracker (:data:`LINKERS`).
+def tracker_params(linker: str = "motion", match_spots: bool = True) -> TrackingParams:
+    """The settings of a named tracker (:data:`LINKERS`); ``match_spots`` False keeps them
+    whatever the videos' spot width (:attr:`TrackingParams.match_spots`).
 
     Raises
     ------
@@ -420,5 +421,8 @@ def tracker_params(linker: str = "motion") -> TrackingParams:
     'trackpy'
     >>> tracker_params() == TrackingParams()
     True
+    >>> tracker_params(match_spots=False).match_spots
+    False
     """
-    return replace(TrackingParams(), **LINKERS[check_choice("--linker", linker, LINKER_NAMES)])
+    return replace(TrackingParams(), **LINKERS[check_choice("--linker", linker, LINKER_NAMES)],
+                   match_spots=bool(match_spots))
