@@ -285,6 +285,26 @@ def test_losses_are_classified_by_cause():
     assert out["cause"].tolist() == ["frame0", "merged"]
 
 
+def test_losses_find_wide_spots_as_the_tracker_does(tmp_path):
+    """On a video whose spots are twice andi-datasets' width the loss classifier detects with
+    the settings the tracker scaled (each particle found once, not in fragments) and widens
+    its merge and overlap distances by the same factor."""
+    from test_tracking import draw
+
+    from andi2kit.tracking.losses import _detections
+
+    rng = np.random.default_rng(3)
+    start = np.array([[16.0 + 30 * (k % 4), 16.0 + 30 * (k // 4)] for k in range(16)])
+    traj = start[None] + np.cumsum(rng.normal(0, 0.3, size=(25, 16, 2)), axis=0)
+    pages = [vip_frame(traj[0, :2])] + [draw(traj[f], rng=rng, sigma=1.6) for f in range(25)]
+    video = write_video(tmp_path / "videos_fov_0.tiff", pages)
+    found, scale = _detections(video, TrackingParams())
+    assert 1.8 < scale < 2.2, scale
+    assert np.mean([len(found.get(f, ())) == 16 for f in range(25)]) >= 0.95
+    narrow, one = _detections(video, TrackingParams(match_spots=False))
+    assert one == 1.0 and np.mean([len(narrow.get(f, ())) == 16 for f in range(25)]) < 0.5
+
+
 def test_a_loss_says_whom_the_vip_followed_and_whether_it_moves_alike(tmp_path):
     from andi2kit.tracking.losses import frame_labels
 

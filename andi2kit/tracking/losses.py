@@ -24,7 +24,8 @@ in this order:
     elsewhere.
 
 ``frames_lost`` counts, per cause, the true VIP frames from the loss to the next frame on
-the right particle. Detections are found again with the tracker's own settings.
+the right particle. Detections are found again with the tracker's own settings (scaled to the
+video's spots where the tracker scaled them, :func:`~andi2kit.tracking.video.params_for_video`).
 
 What a loss costs in score depends on *whom* the tracked VIP follows instead (``followed``:
 the true particle nearest the tracked positions of the lost frames, within ``tol``; -1 for
@@ -55,7 +56,7 @@ from andi2kit import io, layout
 from andi2kit.tracking.detect import locate, preprocess
 from andi2kit.tracking.evaluate import frame_errors, read_truth
 from andi2kit.tracking.params import TrackingParams
-from andi2kit.tracking.video import fov_jobs, read_tracks, tracks_path
+from andi2kit.tracking.video import fov_jobs, params_for_video, read_tracks, tracks_path
 from andi2kit.tracking.vips import FILLED, HELD, INTERPOLATED, REACQUIRED
 
 __all__ = ["CAUSES", "SWAPS", "classify_losses", "frame_labels", "losses_folder", "losses_table"]
@@ -70,6 +71,10 @@ SWAPS = ("look-alike", "different", "none", "unknown")
 #: this close to the VIP's on at least ``ALIKE_SHARE`` of the frames the loss costs.
 ALIKE_ALPHA, ALIKE_LOG10_K, ALIKE_SHARE = 0.2, 0.3, 0.9
 
+#: Distances (px) of merged and overlapping spots in andi-datasets' videos
+#: (:func:`classify_losses`' defaults); :func:`losses_folder` scales them with the spots.
+SPOT_RADII = {"merge_radius": 1.5, "overlap_radius": 3.0}
+
 _GAP_BITS = REACQUIRED | FILLED | INTERPOLATED | HELD
 
 
@@ -77,8 +82,10 @@ def classify_losses(errors: pd.DataFrame, flags: pd.DataFrame, truth_all: pd.Dat
                     detections: dict[int, np.ndarray], vips: pd.DataFrame, *,
                     tracked: pd.DataFrame | None = None,
                     labels: dict[int, tuple[int, np.ndarray]] | None = None,
-                    tol: float = 1.0, run: int = 3, merge_radius: float = 1.5,
-                    overlap_radius: float = 3.0, window: int = 3) -> pd.DataFrame:
+                    tol: float = 1.0, run: int = 3,
+                    merge_radius: float = SPOT_RADII["merge_radius"],
+                    overlap_radius: float = SPOT_RADII["overlap_radius"], window: int = 3
+                    ) -> pd.DataFrame:
     """Find and classify the losses of one FOV's VIPs.
 
     Parameters
@@ -237,10 +244,15 @@ def _to_pixels(df: pd.DataFrame, origin: np.ndarray) -> pd.DataFrame:
     return df.assign(x=df["x"] - origin[0], y=df["y"] - origin[1])
 
 
-def _detections(video_path: Path, params: TrackingParams) -> dict[int, np.ndarray]:
+def _detections(video_path: Path, params: TrackingParams
+                ) -> tuple[dict[int, np.ndarray], float]:
+    """The video's detections per frame, found as the tracker found them (its settings
+    scaled to wider spots), and that scale (1: as given)."""
     video = io.read_video(video_path, min_frames=2)
-    feats = locate(preprocess(video[1:], params.pad), params)
-    return {int(t): g[["y", "x"]].to_numpy() for t, g in feats.groupby("frame")}
+    used, _ = params_for_video(video, params)
+    feats = locate(preprocess(video[1:], used.pad), used)
+    return ({int(t): g[["y", "x"]].to_numpy() for t, g in feats.groupby("frame")},
+            used.psf_sigma / params.psf_sigma)
 
 
 def losses_folder(public: str | Path, ref: str | Path, tracks: str | Path,
@@ -256,7 +268,8 @@ def losses_folder(public: str | Path, ref: str | Path, tracks: str | Path,
     params : TrackingParams, optional
         Detection settings (the tracker's defaults when None).
     **kwargs
-        Passed to :func:`classify_losses`.
+        Passed to :func:`classify_losses` (``merge_radius`` and ``overlap_radius`` default
+        to :data:`SPOT_RADII` times the width of the video's spots over andi-datasets').
 
     Returns
     -------
@@ -280,10 +293,13 @@ def losses_folder(public: str | Path, ref: str | Path, tracks: str | Path,
         labs_path = layout.labels_path(ref, 2, exp, fov)
         labels = (frame_labels(labs_path, parts.groupby("traj_idx")["frame"].min().to_dict())
                   if labs_path.is_file() else None)
+        detections, scale = _detections(video, params)
+        # spots that overlap or merge: at distances in proportion to the spots' width
+        radii = {k: SPOT_RADII[k] * scale for k in SPOT_RADII if k not in kwargs}
         found = classify_losses(frame_errors(tracked, truth), tracked[["traj_idx", "frame",
                                                                        "flags"]],
-                                parts, _detections(video, params), vips,
-                                tracked=_to_pixels(tracked, origin), labels=labels, **kwargs)
+                                parts, detections, vips, tracked=_to_pixels(tracked, origin),
+                                labels=labels, **radii, **kwargs)
         out.append(found.assign(exp=exp, fov=fov))
     cols = ["exp", "fov", "traj_idx", "frame", "cause", "frames_lost", "followed", "swap",
             "swap_at_loss"]
