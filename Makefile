@@ -147,7 +147,7 @@ track1-suites: install
 # Videos whose spots are not andi-datasets' width (challenge preset, 2 FOVs per experiment):
 # name:seed:psf-scale. Tracked and scored with the default tracker (wider spots scaled to them,
 # docs/track1.md *Videos whose spots are wider*); movie_quality.py scores every particle.
-TRACK1_PSF ?= wide-psf5:5:1.8 wide-psf6:6:1.8 wide-psf7:7:2.4 narrow-psf5:5:0.6 narrow-psf6:6:0.6
+TRACK1_PSF ?= wide-psf5:5:1.8 wide-psf6:6:1.8 wide-psf7:7:2.4 wide-psf8:8:2.4 narrow-psf5:5:0.6 narrow-psf6:6:0.6
 track1-psf-suites: install
 	for s in $(TRACK1_PSF); do \
 	  name=$${s%%:*}; rest=$${s#*:}; seed=$${rest%%:*}; scale=$${rest#*:}; \

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit.tracking.params import ANDI_PSF_SIGMA, TrackingParams
+from andi2kit.tracking.split import split_pairs
 
 
 def preprocess(frames: np.ndarray, pad: int = TrackingParams.pad) -> np.ndarray:
@@ -197,6 +198,16 @@ def refine_frame(image: np.ndarray, pos: np.ndarray, params: TrackingParams = Tr
         model = _fit_frame(img, pos, amp, p.psf_sigma, p.fit_radius, p.fit_sweeps, p.max_shift)
         keep = amp >= p.min_amplitude
         pos, amp = pos[keep], amp[keep]
+        if rnd == 0 and p.split_gain > 0 and len(pos):
+            # two particles in one spot (tracking.split), before the residual search would
+            # put a spot on either side of the one between them
+            n = len(pos)
+            pos, amp = split_pairs(img, pos, amp, p)
+            if len(pos) > n:
+                model = _fit_frame(img, pos, amp, p.psf_sigma, p.fit_radius, p.fit_sweeps,
+                                   p.max_shift)
+                keep = amp >= p.min_amplitude
+                pos, amp = pos[keep], amp[keep]
         if rnd == 1 or p.residual_peak <= 0:
             break
         # matched filter of what the model leaves: a particle hidden beside a neighbour

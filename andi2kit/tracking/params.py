@@ -221,6 +221,10 @@ class TrackingParams:
         (0: no residual search).
     min_distance : float
         Of two spots closer than this (px) the fainter is dropped.
+    split_gain, split_min : float
+        A bright spot is replaced by two Gaussians when they fit it better by this much
+        (squared residual, noise units) and lie at least ``split_min`` px apart
+        (:func:`~andi2kit.tracking.split.split_pairs`); ``split_gain`` 0: never.
     expected_frames : int or None
         Movie frames a video must have (the challenge's 200); None accepts any number.
     match_spots : bool
@@ -296,6 +300,8 @@ class TrackingParams:
     min_amplitude: float = 6.0
     residual_peak: float = 5.0
     min_distance: float = 0.7
+    split_gain: float = 0.0
+    split_min: float = 2.0
     expected_frames: int | None = N_FRAMES
     match_spots: bool = True
 
