@@ -134,6 +134,29 @@ def test_locate_resolves_close_pairs_and_border_spots():
     assert np.all(err[:, 2:] < 0.6), err[:, 2:]
 
 
+@pytest.mark.parametrize("sep", [2.2, 3.0, 3.6])
+def test_a_wide_spot_holding_two_particles_is_split(sep):
+    """Spots 1.6 px wide: two particles 2.2-3.6 px apart make one blob that the joint fit
+    and its residual search do not resolve; the two-Gaussian split does, and splits none of
+    the single spots beside them."""
+    from andi2kit.tracking.params import scaled_to_spots
+
+    singles = np.array([[14.0 + 33 * (k % 4), 14.0 + 100 * (k // 4)] for k in range(8)])
+    pair = np.array([[64.3, 60.2], [64.3 + 0.3 * sep, 60.2 + 0.95 * sep]])
+    true = np.concatenate([pair, singles])
+    p = scaled_to_spots(TrackingParams(), 1.6 / 0.79 * 0.83)
+    resolved = {}
+    for gain in (0.0, 20.0):
+        q = replace(p, split_gain=gain)
+        ok = []
+        for seed in range(5):
+            img = draw(true, rng=np.random.default_rng(seed), sigma=1.6)
+            found = locate(preprocess(img, q.pad), q)[["y", "x"]].to_numpy()
+            ok.append(len(found) == len(true) and np.all(nearest(found, true) < 0.5))
+        resolved[gain] = np.mean(ok)
+    assert resolved[20.0] == 1.0 and resolved[0.0] <= 0.2, resolved
+
+
 # --------------------------------------------------------------------------------------------
 # linking and VIP logic
 # --------------------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ Detection and linking
 ---------------------
 trackpy finds candidate spots (``trackpy.batch``, numba engine) in the normalised frames;
 :func:`refine_frame` then fits all spots of a frame jointly as Gaussians of the PSF's width
-(0.79 px) and adds spots hidden beside a neighbour, which trackpy's centroids merge or bias.
+(0.79 px), splits a spot as bright as two particles into two Gaussians where they fit it
+better (:func:`~andi2kit.tracking.split.split_pairs`), and adds spots hidden beside a
+neighbour, which trackpy's centroids merge or bias.
 A video whose spots are wider or narrower (:func:`spot_width`, a microscope's own) is tracked
 with the detection and contact settings scaled to them (:func:`params_for_video`,
 :func:`scaled_to_spots`). A movie of one's own, without a VIP frame, gives every particle's

@@ -103,8 +103,9 @@ def locate(frames: np.ndarray, params: TrackingParams = TrackingParams(),
 # trackpy's centroids are pulled towards a close neighbour (and one of two close particles is
 # dropped as a duplicate). Here every spot is a Gaussian of the PSF's width; each spot's
 # amplitude and position are fitted (Gauss-Newton) to the frame minus the model of all the
-# other spots, sweeping over the spots a few times. Then the residual is searched for peaks
-# that were hidden beside a brighter neighbour, and the sweeps are repeated with them.
+# other spots, sweeping over the spots a few times. A spot as bright as two particles is tried
+# as two (tracking.split); then the residual is searched for peaks that were hidden beside a
+# brighter neighbour, and the sweeps are repeated with them.
 
 # A spot is drawn in a box of half-size 3.75 σ (at least 3 px): its light beyond is < 1e-3.
 _BOX_WIDTHS = 3.75

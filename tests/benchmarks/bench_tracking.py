@@ -1,7 +1,8 @@
 """Time Track 1 tracking per frame: preprocess + locate, link, untangle (pairs and groups),
 VIP logic.
 
-Usage: ``python tests/benchmarks/bench_tracking.py [DATA] [--fovs-per-exp 2]``
+Usage: ``python tests/benchmarks/bench_tracking.py [DATA] [--fovs-per-exp 2] [--params DICT]``
+(``--params "{'split_gain': 0.0}"``: tracker settings changed, a dict literal)
 
 ``DATA`` is a simulated folder (``DATA/public_data/track_1/exp_<E>/videos_fov_<F>.tiff``);
 without it the ``test`` preset is simulated into a temporary folder first (about a minute).
@@ -13,6 +14,7 @@ experiment and overall. The target is 15 ms per frame.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import tempfile
 import time
@@ -60,6 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", type=Path, nargs="?", default=None)
     ap.add_argument("--fovs-per-exp", type=int, default=2)
+    ap.add_argument("--params", default="{}", help="tracker settings to change (dict literal)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     data = args.data
@@ -72,7 +75,7 @@ def main() -> None:
     jobs = [j for j in fov_jobs(data / "public_data" / "track_1") if j[1] < args.fovs_per_exp]
     if not jobs:
         raise SystemExit(f"{data}: no videos under public_data/track_1")
-    params = TrackingParams()
+    params = TrackingParams(**ast.literal_eval(args.params))
     time_video(jobs[0][2], params)  # warm-up: compiles the numba kernels
     rows = []
     for exp, fov, path in jobs:
