@@ -130,8 +130,8 @@ def track_eval(
 
     root = track1_root(public_track1)  # input errors: exit 2 (andi2kit.console)
     tracks = tracks if tracks is not None else root.parent.parent / "tracks"
-    per_fov = evaluate_folder(root, ref, tracks, tracker_params(linker.value, match_spots),
-                              workers=workers, force=force)
+    params = tracker_params(linker.value, match_spots)
+    per_fov = evaluate_folder(root, ref, tracks, params, workers=workers, force=force)
     failed = {(int(r.exp), int(r.fov)): r.error for r in per_fov.itertuples()
               if r.error is not None}
     console.print(quality_table(summarize(per_fov), failed=[
@@ -160,7 +160,7 @@ def track_eval(
     if losses:
         from andi2kit.tracking.losses import losses_folder, losses_table
 
-        found = losses_folder(root.parent, ref, tracks)
+        found = losses_folder(root.parent, ref, tracks, params)  # detected as tracked
         console.print(losses_table(found))
     if scores:
         from andi2kit.tracking_cost import cost_table, loss_cost_table, loss_costs, tracking_cost

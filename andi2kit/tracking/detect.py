@@ -195,20 +195,20 @@ def refine_frame(image: np.ndarray, pos: np.ndarray, params: TrackingParams = Tr
     p = params
     r0 = np.clip(np.floor(pos + 0.5).astype(int), 0, np.array(img.shape) - 1)
     amp = np.maximum(img[r0[:, 0], r0[:, 1]], 1e-3)
-    for rnd in range(2):
+    def fit(pos: np.ndarray, amp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         model = _fit_frame(img, pos, amp, p.psf_sigma, p.fit_radius, p.fit_sweeps, p.max_shift)
-        keep = amp >= p.min_amplitude
-        pos, amp = pos[keep], amp[keep]
-        if rnd == 0 and p.split_gain > 0 and len(pos):
+        keep = amp >= p.min_amplitude  # spots that faded away are dropped
+        return model, pos[keep], amp[keep]
+
+    for rnd in range(2):
+        model, pos, amp = fit(pos, amp)
+        if rnd == 0:
             # two particles in one spot (tracking.split), before the residual search would
             # put a spot on either side of the one between them
             n = len(pos)
             pos, amp = split_pairs(img, pos, amp, p)
             if len(pos) > n:
-                model = _fit_frame(img, pos, amp, p.psf_sigma, p.fit_radius, p.fit_sweeps,
-                                   p.max_shift)
-                keep = amp >= p.min_amplitude
-                pos, amp = pos[keep], amp[keep]
+                model, pos, amp = fit(pos, amp)
         if rnd == 1 or p.residual_peak <= 0:
             break
         # matched filter of what the model leaves: a particle hidden beside a neighbour

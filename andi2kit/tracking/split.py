@@ -135,7 +135,7 @@ def split_pairs(image: np.ndarray, pos: np.ndarray, amp: np.ndarray,
         off = max(sigma, 1.0) * axis
         seeds = np.array([pos[k] + off, pos[k] - off])
         two_pos, two_amp, two = fit_two(patch, yy, xx, seeds, np.full(2, 0.6 * amp[k]), sigma)
-        inside = np.all(np.abs(two_pos - pos[k]) <= half, axis=1).all()
+        inside = np.all(np.abs(two_pos - pos[k]) <= half)
         if (one - two >= p.split_gain and inside and two_amp.min() >= p.min_amplitude
                 and np.hypot(*(two_pos[0] - two_pos[1])) >= p.split_min):
             drop.append(k)

@@ -31,7 +31,7 @@ import pandas as pd
 from andi2kit.tracking.params import TrackingParams
 
 __all__ = ["MotionPopulation", "Stretch", "TrackRows", "contacts", "exchange_tails",
-           "motion_population", "pair_cost", "persistence", "untangle"]
+           "motion_population", "pair_context", "pair_cost", "persistence", "untangle"]
 
 
 #: Intervals of one pair of tracks this many frames apart or fewer are one contact.
@@ -297,6 +297,19 @@ def motion_population(rows: TrackRows, chunk: int = MOTION_CHUNK) -> MotionPopul
     return MotionPopulation(float(np.median(logs)), max(total - within, 0.0), within)
 
 
+def pair_context(rows: TrackRows, params: TrackingParams
+                 ) -> tuple[bool, MotionPopulation | None]:
+    """What :func:`untangle` reads of the whole FOV besides each contact's stretches: whether
+    a track's drift carries it across a contact (near-ballistic tracks go on where they were
+    heading, as in the encounter groups) and the FOV's :func:`motion_population` (None
+    without ``untangle_motion``); both the ``drift`` and ``population`` of :func:`pair_cost`.
+    """
+    p = params
+    drift = bool(p.untangle_pair_drift and p.untangle_persistence < 1
+                 and persistence(rows) >= p.untangle_persistence)
+    return drift, motion_population(rows) if p.untangle_motion else None
+
+
 def exchange_tails(label: np.ndarray, rows_of: dict[int, np.ndarray], frame: np.ndarray,
                    i: int, j: int, after: int) -> None:
     """Give track ``i``'s detections after frame ``after`` to ``j`` and ``j``'s to ``i``
@@ -338,10 +351,7 @@ def untangle(tracks: pd.DataFrame, params: TrackingParams = TrackingParams()) ->
     label, frame, stretch = rows.label, rows.frame, rows.stretch
     row_at = {(int(a), int(b)): r for r, (a, b) in enumerate(zip(label, frame, strict=True))}
     w = p.untangle_window
-    # near-ballistic tracks go on where they were heading (as in the encounter groups)
-    drift = p.untangle_pair_drift and p.untangle_persistence < 1 \
-        and persistence(rows) >= p.untangle_persistence
-    population = motion_population(rows) if p.untangle_motion else None
+    drift, population = pair_context(rows, p)
 
     for ev in events.itertuples(index=False):
         # the tracks that hold the two contact detections now (earlier swaps relabelled them)

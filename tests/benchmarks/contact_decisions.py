@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
+from identity_cues import isolated_spots
 from tracking_ceilings import ContactWalk, true_ids
 from tune_tracking import load
 
@@ -47,26 +47,17 @@ GAIN_BINS = [-np.inf, -5, -2, 0, 2, 5, np.inf]
 BRIGHTNESS_BINS = [0, 0.02, 0.04, 0.06, 0.1, np.inf]
 #: A particle is alone (its brightness read) when no other is within this many px ...
 ALONE_PX = 5.0
-#: ... and a detection lies within this many px of it; it needs this many such frames.
-ON_PX, ALONE_FRAMES = 0.5, 20
+#: ... (and a detection lies within 0.5 px of it); it needs this many such frames.
+ALONE_FRAMES = 20
 
 
 def true_brightness(feats: pd.DataFrame, parts: pd.DataFrame) -> dict[int, float]:
-    """``{true particle: mean relative amplitude}`` over the frames where it is alone."""
-    median = feats.groupby("frame")["mass"].median()
-    rel: dict[int, list[float]] = {}
-    for t, g in parts.groupby("frame"):
-        f = feats[feats["frame"] == t]
-        if len(g) < 2 or f.empty:
-            continue
-        xy = g[["x", "y"]].to_numpy()
-        alone = cKDTree(xy).query(xy, k=2)[0][:, 1] > ALONE_PX
-        d, k = cKDTree(f[["y", "x"]].to_numpy()).query(xy)
-        for pid, ok, m in zip(g["traj_idx"].to_numpy(), alone & (d < ON_PX),
-                              f["mass"].to_numpy()[k] / median[t], strict=True):
-            if ok:
-                rel.setdefault(int(pid), []).append(float(m))
-    return {pid: float(np.mean(v)) for pid, v in rel.items() if len(v) >= ALONE_FRAMES}
+    """``{true particle: mean relative amplitude}`` over the frames where it is alone
+    (:func:`identity_cues.isolated_spots`; ``parts`` already in the detections' pixels)."""
+    spots = isolated_spots(feats, parts, (0.0, 0.0), alone=ALONE_PX)
+    by = spots.groupby("pid")["rel"]
+    mean = by.mean()[by.size() >= ALONE_FRAMES]
+    return {int(k): float(v) for k, v in mean.items()}
 
 
 def decisions(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams

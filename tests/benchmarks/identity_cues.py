@@ -41,6 +41,33 @@ from andi2kit.tracking import TrackingParams, link
 U = importlib.import_module("andi2kit.tracking.untangle")  # the package exports the function
 
 
+def isolated_spots(feats: pd.DataFrame, parts: pd.DataFrame, origin, alone: float = 6.0
+                   ) -> pd.DataFrame:
+    """The detections of one FOV that lie within 0.5 px of a true particle with no other
+    particle within ``alone`` px: ``pid`` (its ``traj_idx``), ``frame``, ``mass``, ``rel``
+    (the mass over the frame's median detection) and the fitted position's distance from its
+    pixel's centre, ``d1`` (summed over the axes) and ``d2`` (squared)."""
+    rows = []
+    for t, g in feats.groupby("frame"):
+        tr = parts[parts["frame"] == t]
+        if len(tr) < 2:
+            continue
+        xy = np.c_[tr["x"] - origin[0], tr["y"] - origin[1]]
+        tree = cKDTree(xy)
+        yx = g[["y", "x"]].to_numpy()
+        d, k = tree.query(yx)
+        iso = tree.query(xy, k=2)[0][k, 1]
+        mass = g["mass"].to_numpy()
+        ok = (d < 0.5) & (iso > alone)
+        off = np.abs(yx - np.round(yx))[ok]
+        rows.append(pd.DataFrame({
+            "pid": tr["traj_idx"].to_numpy()[k][ok], "frame": int(t), "mass": mass[ok],
+            "rel": mass[ok] / np.median(mass), "d1": off.sum(axis=1),
+            "d2": (off ** 2).sum(axis=1)}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["pid", "frame", "mass", "rel", "d1", "d2"])
+
+
 def brightness(data: list[tuple], root: Path) -> dict[str, float]:
     """Statistics of the fitted amplitude of isolated spots.
 
@@ -58,23 +85,10 @@ def brightness(data: list[tuple], root: Path) -> dict[str, float]:
     for exp, feats, _, _, _, origin in data:
         fov = fovs[exp] = fovs.get(exp, -1) + 1
         parts = io.read_trajectories(layout.trajs_path(root / "public_data", 2, exp, fov))
-        for t, g in feats.groupby("frame"):
-            tr = parts[parts["frame"] == t]
-            if len(tr) < 2:
-                continue
-            xy = np.c_[tr["x"] - origin[0], tr["y"] - origin[1]]
-            tree = cKDTree(xy)
-            yx = g[["y", "x"]].to_numpy()
-            d, k = tree.query(yx)
-            iso = tree.query(xy, k=2)[0][k, 1]
-            mass = g["mass"].to_numpy()
-            ok = (d < 0.5) & (iso > 6)
-            off = np.abs(yx - np.round(yx))[ok]
-            rows.append(pd.DataFrame({
-                "pid": tr["traj_idx"].to_numpy()[k][ok] + 10 ** 6 * (100 * exp + fov),
-                "frame": (100 * exp + fov) * 10 ** 4 + int(t), "mass": mass[ok],
-                "rel": mass[ok] / np.median(mass), "d1": off.sum(axis=1),
-                "d2": (off ** 2).sum(axis=1)}))
+        spots = isolated_spots(feats, parts, origin)
+        key = 100 * exp + fov
+        rows.append(spots.assign(pid=spots["pid"] + 10 ** 6 * key,
+                                 frame=key * 10 ** 4 + spots["frame"]))
     df = pd.concat(rows)
     df = df[df.groupby("pid")["rel"].transform("size") >= 20]
     by = df.groupby("pid")

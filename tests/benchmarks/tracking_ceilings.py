@@ -128,10 +128,8 @@ class ContactWalk:
         self.rows_of = {int(k): np.asarray(v)
                         for k, v in tracks.groupby("particle").indices.items()}
         # what the untangler reads besides the stretches: the drift and the FOV's motion
-        rows = self.U.TrackRows(tracks, p.encounter_merged)
-        self.drift = bool(p.untangle_pair_drift and p.untangle_persistence < 1
-                          and self.U.persistence(rows) >= p.untangle_persistence)
-        self.population = self.U.motion_population(rows) if p.untangle_motion else None
+        self.drift, self.population = self.U.pair_context(
+            self.U.TrackRows(tracks, p.encounter_merged), p)
 
     def _rows(self, pid: int, lo: int, hi: int) -> np.ndarray:
         r = self.rows_of[pid]
