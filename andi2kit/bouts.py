@@ -25,7 +25,8 @@ Off unless a checkpoint's ``segmentation.json`` asks (``"bouts": {"penalty": 10}
 Track 2 tuning seeds it raised JSC CP on 12 of 13 suites (+0.027 on average, the multi-state
 experiments by 0.06–0.23) and never worsened K, but α worsened on two (compartments 0: 0.184 →
 0.197, wide 2: 0.079 → 0.082): the true bouts it cuts out of superdiffusive slow states leave
-those to a pooled MSD that reads their α too low (README, *Short bouts read off the steps*).
+those to a pooled MSD that reads their α too low (docs/results-log.md, *Short bouts read off
+the steps*).
 
 See Also
 --------
@@ -75,7 +76,8 @@ class Bouts:
         Segments whose K is below this are not searched: a state that moves per frame
         about as far as the noise does has its α read from its segments as wholes (the
         pooled MSD's ``max_K``, :class:`andi2kit.pooled_msd.PooledMsd`), and visits cut out
-        of them leave it worse (README, *Short bouts read off the steps*). 0: every segment.
+        of them leave it worse (docs/results-log.md, *Short bouts read off the steps*). 0: every
+        segment.
     tracks : tuple of int
         The tracks whose trajectories are searched: 1, positions tracked in videos; 2, the
         public trajectories.

@@ -10,7 +10,7 @@ which the trajectory's mean squared step does not change by
 changes the motion, a flicker of the bound test does not. Measured on the tuning seeds
 (``python tests/benchmarks/experiment_states.py DIR [--track 1] --checkpoints CKPT``), the
 six dimerization experiments of the challenge seeds 0 and 2 and the wide seed 0, Track 2:
-JSC CP +0.035, −0.011, +0.038, +0.048, 0.000, +0.003 (README, *Change points from bound
+JSC CP +0.035, −0.011, +0.038, +0.048, 0.000, +0.003 (docs/results-log.md, *Change points from bound
 partners*). These segments replace the model's only in experiments judged dimerization
 (:func:`andi2kit.partners.is_dimerization`; :func:`choose_segments`).
 

@@ -77,8 +77,8 @@ def brightness(data: list[tuple], root: Path) -> dict[str, float]:
     at least 4 isolated spots); ``b``, ``c``: the fit ``log(amplitude / particle mean) = a + b
     (d_r + d_c) + c (d_r² + d_c²)`` on the distances of the fitted position from the nearest
     pixel centre (the Gaussian fitted to an andi-datasets spot reads brighter on a pixel
-    centre than on a corner; dividing it out measured worse, see README); ``within_raw``:
-    the per-particle CV of the amplitude itself.
+    centre than on a corner; dividing it out measured worse, see docs/results-log.md);
+    ``within_raw``: the per-particle CV of the amplitude itself.
     """
     rows = []
     fovs: dict[int, int] = {}
