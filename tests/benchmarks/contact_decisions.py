@@ -21,8 +21,9 @@ contact of one of the two tracks within 10 frames. Last, the clean judged contac
 much the two true particles differ in brightness (:func:`true_brightness`: each particle's
 fitted amplitude relative to its frame's median spot, averaged over the frames where it is
 alone), with the share the linker had right (no swap needed) and the share the untangler has
-right: what the brightness signature can tell. Diagnostic only (reads the Track 2
-rows of each FOV); the pipeline never does::
+right: what the brightness signature can tell; and by how the two particles move at the
+contact (:func:`motion_difference`: alike, or their state, K or α differ). Diagnostic only
+(reads the Track 2 rows of each FOV); the pipeline never does::
 
     python tests/benchmarks/contact_decisions.py data/chal0 [--cache DIR] [--params DICT]
 """
@@ -41,6 +42,7 @@ from tune_tracking import load
 
 from andi2kit import io, layout
 from andi2kit.tracking import TrackingParams, link
+from andi2kit.tracking.losses import ALIKE_ALPHA, ALIKE_LOG10_K, frame_labels
 
 GAIN_BINS = [-np.inf, -5, -2, 0, 2, 5, np.inf]
 #: Bins of the two particles' brightness difference (|log ratio|).
@@ -58,6 +60,28 @@ def true_brightness(feats: pd.DataFrame, parts: pd.DataFrame) -> dict[int, float
     by = spots.groupby("pid")["rel"]
     mean = by.mean()[by.size() >= ALONE_FRAMES]
     return {int(k): float(v) for k, v in mean.items()}
+
+
+def motion_difference(labels: dict, a: int, b: int, t: int) -> str:
+    """How true particles ``a`` and ``b`` differ in motion at frame ``t`` (``frame_labels``
+    output): ``alike``, ``state`` (their states differ), else the larger of ``K x dec``
+    (|Δlog10 K| bins) and ``α``."""
+    if a not in labels or b not in labels:
+        return "unknown"
+
+    def at(i: int) -> np.ndarray:
+        first, per = labels[i]
+        return per[min(max(t - first, 0), len(per) - 1)]
+
+    (a1, k1, s1), (a2, k2, s2) = at(a), at(b)
+    dk = abs(np.log10(max(k1, 1e-12)) - np.log10(max(k2, 1e-12)))
+    if s1 != s2:
+        return "state"
+    if dk >= 1:
+        return "K ≥ 1 dec"
+    if dk >= ALIKE_LOG10_K:
+        return f"K {ALIKE_LOG10_K}-1 dec"
+    return "α" if abs(a1 - a2) >= ALIKE_ALPHA else "alike"
 
 
 def decisions(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams
@@ -83,7 +107,8 @@ def decisions(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams
             swap = gain > p.untangle_margin
             if clean:
                 verdict = "right" if need == swap else ("wrong swap" if swap else "missed swap")
-                gains.append({"gain": gain, "need": need, "swap": swap, "pair": (ti, tj)})
+                gains.append({"gain": gain, "need": need, "swap": swap, "pair": (ti, tj),
+                              "t": int(e.closest)})
             else:
                 verdict = "unclear"
         rows.append({"verdict": verdict, "clustered": int((mine & close).sum()) > 1,
@@ -110,9 +135,13 @@ def main() -> None:
         tracks = link(feats, p)
         r, g = decisions(tracks, true_ids(tracks, parts), p)
         bright = true_brightness(feats, parts)
+        first = parts.groupby("traj_idx")["frame"].min().astype(int).to_dict()
+        labels = frame_labels(layout.labels_path(a.data / "ref", 2, exp, fov), first)
         for x in g:
-            one, two = (bright.get(t) for t in x.pop("pair"))
+            pair = x.pop("pair")
+            one, two = (bright.get(t) for t in pair)
             x["dI"] = abs(np.log(one / two)) if one and two else np.nan
+            x["motion"] = motion_difference(labels, *pair, x.pop("t"))
         rows += [{**x, "exp": exp} for x in r]
         gains += g
     pd.set_option("display.width", 200)
@@ -144,6 +173,12 @@ def main() -> None:
               f"(|log ratio|; {len(b)} of {len(g)} with both particles alone ≥ "
               f"{ALONE_FRAMES} frames)")
         print(t.round(3), "\n")
+        m = g.groupby("motion").agg(contacts=("need", "size"), needed_a_swap=("need", "sum"),
+                                    decided_right=("right", "mean"))
+        m.insert(2, "linker_right", 1 - m["needed_a_swap"] / m["contacts"])
+        print("clean judged contacts by how the two true particles move at the contact "
+              f"(alike: same state, |Δα| < {ALIKE_ALPHA}, |Δlog10 K| < {ALIKE_LOG10_K})")
+        print(m.round(3), "\n")
     u = d[d["verdict"] == "unjudged"]
     if len(u):
         u = u.assign(truth=np.where(~u["clean"], "unclear",

@@ -15,6 +15,12 @@ one stage is replaced by an oracle that knows which true particle each detection
     the untangler's own rule, except at contacts of two true particles that move otherwise
     (state, α or K differ at the contact, with ``--losses``' thresholds), where the
     truth decides: what deciding only the contacts that matter for the score could give;
+``oracle-cues``
+    as ``oracle-movers``, and the truth also decides the contacts of two particles whose
+    brightness (mean over the frames each is alone) differs by at least ``--cue`` (|log
+    ratio|): every contact that motion or brightness could tell is decided right, the
+    look-alikes keep the untangler's own decision — the most any use of the videos' lasting
+    cues could give, with the rest of the tracker as it is;
 ``oracle-reacquire``, ``oracle-both``
     the tracker (or ``oracle-untangle``) with the VIP logic's re-acquisition predicting the
     VIP's true position, so that it takes the true continuation when one is in reach: the most
@@ -28,9 +34,10 @@ one stage is replaced by an oracle that knows which true particle each detection
 ``--fix-runs L`` then puts back on the true VIP (with 0.12 px of localisation noise) every run
 of at most ``L`` frames that the mode's VIP trajectories spend more than 1 px from it: what the
 short excursions at encounters cost, apart from the lasting losses of identity.
-With ``--scores`` each mode's VIP trajectories also go through the U-Net pipeline and are
-scored (what the ceiling is worth to a user). Diagnostic only (it reads ``ref/`` and the
-Track 2 rows); the pipeline never does::
+Every oracle replaces one stage; the encounter groups and the VIP logic run after it as in
+the tracker. With ``--scores`` each mode's VIP trajectories also go through the U-Net
+pipeline and are scored (what the ceiling is worth to a user). Diagnostic only (it reads
+``ref/`` and the Track 2 rows); the pipeline never does::
 
     python tests/benchmarks/tracking_ceilings.py data/chal0 [--modes tracker,...] [--scores]
 """
@@ -49,10 +56,11 @@ from tune_tracking import follow_all, load, pipeline_scores, rates_of
 
 from andi2kit import io, layout
 from andi2kit.tracking import TrackingParams, link, untangle_all
+from andi2kit.tracking.groups import untangle_groups
 from andi2kit.tracking.losses import ALIKE_ALPHA, ALIKE_LOG10_K, frame_labels
 
-MODES = ("tracker", "no-untangle", "oracle-untangle", "oracle-movers", "oracle-reacquire",
-         "oracle-both", "oracle-tracklets", "perfect-linking")
+MODES = ("tracker", "no-untangle", "oracle-untangle", "oracle-movers", "oracle-cues",
+         "oracle-reacquire", "oracle-both", "oracle-tracklets", "perfect-linking")
 
 
 def true_ids(tracks: pd.DataFrame, parts: pd.DataFrame, tol: float = 1.0) -> np.ndarray:
@@ -87,10 +95,12 @@ def _oracle_untangle(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams) -
 
     mod.pair_cost = by_truth  # the true particle rides in the mass column
     try:
-        out = mod.untangle(tracks.assign(mass=tid.astype(float)), replace(p, untangle_min=1))
+        out = mod.untangle(tracks.assign(mass=tid.astype(float), true_mass=tracks["mass"]),
+                           replace(p, untangle_min=1))
     finally:
         mod.pair_cost = real
-    return out
+    out = out.assign(mass=out["true_mass"]).drop(columns="true_mass")
+    return untangle_groups(out, p)
 
 
 def _movers_differ(labels: dict, a: int, b: int, t: int) -> bool:
@@ -173,21 +183,22 @@ class ContactWalk:
         return out.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)
 
 
-def _oracle_movers(tracks: pd.DataFrame, tid: np.ndarray, labels: dict, p: TrackingParams
-                   ) -> pd.DataFrame:
-    """The untangler's loop with the truth deciding the contacts of particles that move
-    otherwise (the loop of :func:`andi2kit.tracking.untangle`, with that one change)."""
+def _oracle_where(tracks: pd.DataFrame, tid: np.ndarray, p: TrackingParams, told
+                  ) -> pd.DataFrame:
+    """The untangler's loop (that of :func:`andi2kit.tracking.untangle`) with the truth
+    deciding the contacts of true particles ``a``, ``b`` at frame ``t`` where
+    ``told(a, b, t)``, then the encounter groups."""
     walk = ContactWalk(tracks, tid, p)
     for ev, i, j, rows, (ti, tj, ui, uj) in walk:
         if min(x.size for x in rows) < p.untangle_min:
             continue
-        if min(ti, tj) >= 0 and ti != tj and _movers_differ(labels, ti, tj, int(ev.closest)):
+        if min(ti, tj) >= 0 and ti != tj and told(ti, tj, int(ev.closest)):
             swap = (ui == tj or uj == ti) and not (ui == ti or uj == tj)
         else:
             swap = walk.gain(rows) > p.untangle_margin
         if swap:
             walk.exchange(ev, i, j)
-    return walk.tracks()
+    return untangle_groups(walk.tracks(), p)
 
 
 def _oracle_tracklets(tracks: pd.DataFrame, tid: np.ndarray, radius: float = 3.0
@@ -246,19 +257,21 @@ class _TruePrediction:
                        for v, g in t.groupby("traj_idx")}
 
 
-def ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams
+def ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams, cue: float = 0.06
             ) -> list[pd.DataFrame]:
-    """VIP trajectories (:func:`follow_all` output) with ``mode``'s identity stage."""
+    """VIP trajectories (:func:`follow_all` output) with ``mode``'s identity stage (``cue``:
+    the brightness difference, |log ratio|, from which ``oracle-cues`` asks the truth)."""
     if mode in ("oracle-reacquire", "oracle-both"):
         oracle = _TruePrediction()
         inner = {"oracle-reacquire": "tracker", "oracle-both": "oracle-untangle"}[mode]
         with oracle:
-            return _ceiling(data, root, inner, p, oracle)
-    return _ceiling(data, root, mode, p)
+            return _ceiling(data, root, inner, p, cue, oracle)
+    return _ceiling(data, root, mode, p, cue)
 
 
-def _ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams,
+def _ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams, cue: float,
              oracle: _TruePrediction | None = None) -> list[pd.DataFrame]:
+    from contact_decisions import true_brightness  # it imports this module
     fovs: dict[int, int] = {}
 
     def tracks_of(item: tuple) -> pd.DataFrame:
@@ -273,10 +286,17 @@ def _ceiling(data: list[tuple], root: Path, mode: str, p: TrackingParams,
             return untangle_all(tracks, p)
         if mode == "oracle-untangle":
             return _oracle_untangle(tracks, true_ids(tracks, parts), p)
-        if mode == "oracle-movers":
+        if mode in ("oracle-movers", "oracle-cues"):
             first = parts.groupby("traj_idx")["frame"].min().astype(int).to_dict()
             labels = frame_labels(layout.labels_path(root / "ref", 2, exp, fov), first)
-            return _oracle_movers(tracks, true_ids(tracks, parts), labels, p)
+            bright = true_brightness(feats, parts) if mode == "oracle-cues" else {}
+
+            def told(a: int, b: int, t: int) -> bool:
+                apart = (a in bright and b in bright
+                         and abs(np.log(bright[a] / bright[b])) >= cue)
+                return apart or _movers_differ(labels, a, b, t)
+
+            return _oracle_where(tracks, true_ids(tracks, parts), p, told)
         if mode == "oracle-tracklets":
             return _oracle_tracklets(tracks, true_ids(tracks, parts))
         if mode == "perfect-linking":
@@ -320,12 +340,14 @@ def main() -> None:
                     help="also run the U-Net pipeline on each mode's VIP trajectories, score")
     ap.add_argument("--fix-runs", type=int, default=0,
                     help="put runs of at most this many frames off the VIP back on it")
+    ap.add_argument("--cue", type=float, default=0.06,
+                    help="oracle-cues: brightness difference (|log ratio|) the truth decides")
     ap.add_argument("--work", type=Path, default=Path("/tmp/tracking-ceilings"),
                     help="working folder of --scores")
     args = ap.parse_args()
     data = load(args.data, args.data / ".detections")
     for mode in args.modes.split(","):
-        vips = ceiling(data, args.data, mode, TrackingParams())
+        vips = ceiling(data, args.data, mode, TrackingParams(), args.cue)
         if args.fix_runs:
             vips = fix_runs(data, vips, args.fix_runs)
         s = rates_of(data, vips)
