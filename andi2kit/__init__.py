@@ -143,8 +143,8 @@ def track(video: str | Path, *, params: TrackingParams | None = None,
 
 def run(public: str | Path, out: str | Path | None = None, *, track: int | None = None,
         method: str = "unet", workers: int = 1, force: bool = False,
-        tracks: str | Path | None = None, progress: bool = True, linker: str = "motion",
-        match_spots: bool = True, **options) -> dict[int, RunReport]:
+        tracks: str | Path | None = None, progress: bool = True,
+        tracker: TrackingParams | None = None, **options) -> dict[int, RunReport]:
     """Predict every FOV of the public data and write a validated submission folder.
 
     Per FOV: read (Track 1: track the video), predict segments; per experiment: pool,
@@ -170,12 +170,11 @@ def run(public: str | Path, out: str | Path | None = None, *, track: int | None 
         else written.
     progress : bool
         Show progress bars.
-    linker : {"motion", "trackpy", "trackpy-predict"}
-        Track 1: the tracker (ours, or trackpy's linking as a baseline;
-        :data:`andi2kit.tracking.params.LINKERS`).
-    match_spots : bool
-        Track 1: scale the tracker's settings to videos whose spots are wider than
-        andi-datasets' (the default); False keeps them.
+    tracker : TrackingParams, optional
+        Track 1: the tracker's settings (default: ours, scaled to videos whose spots are
+        wider than andi-datasets'). A named tracker's:
+        ``andi2kit.tracking.tracker_params("trackpy")`` (trackpy's linking, a baseline),
+        ``tracker_params(match_spots=False)`` (the settings whatever the spots' width).
     **options
         Settings of the method (``unet``: ``checkpoint``, ``segmentation``, ``pen``,
         ``ensemble``, ``pooling``).
@@ -206,8 +205,7 @@ def run(public: str | Path, out: str | Path | None = None, *, track: int | None 
     out = _pathlib.Path(out) if out is not None else _pathlib.Path("submissions") / method
     todo = tracks_present(public) if track is None else [track]
     return {t: _run(public, out, t, method, options=options, workers=workers, force=force,
-                    progress=progress, tracks=tracks, linker=linker,
-                    match_spots=match_spots) for t in todo}
+                    progress=progress, tracks=tracks, tracker=tracker) for t in todo}
 
 
 def validate(submission: str | Path, *, data: str | Path | None = None,

@@ -209,10 +209,14 @@ def run(
     out = out if out is not None else Path("submissions") / name
     todo = tracks_present(public) if track is None else [track]
     ok = True
+    tracker = None
+    if 1 in todo:  # the tracker's modules take seconds to import: Track 2 needs none
+        from andi2kit.tracking.params import tracker_params
+
+        tracker = tracker_params(linker.value, match_spots)
     for t in todo:
         rep = _run(public, out, t, name, options=options, workers=workers, force=force,
-                   tracks=tracks, progress=not output_is_quiet(), linker=linker.value,
-                   match_spots=match_spots)
+                   tracks=tracks, progress=not output_is_quiet(), tracker=tracker)
         say(f"track {t}: {len(rep.written)} FOV(s) written ({len(rep.redone)} of them "
             f"redone: stale), {len(rep.skipped)} unchanged, {len(rep.failed)} failed; "
             f"ensembles for {len(rep.ensembles)} experiment(s) → {out}/track_{t}")

@@ -14,11 +14,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from andi2kit import layout, provenance
+from andi2kit.errors import OptionError
 from andi2kit.io import read_trajectories
+
+if TYPE_CHECKING:  # the tracker's modules (scipy, numba) take seconds: only Track 1 imports them
+    from andi2kit.tracking.params import TrackingParams
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +46,40 @@ class FovInput:
     field: pd.DataFrame | None = None
 
 
-def tracker_identity(linker: str = "motion", match_spots: bool = True) -> str:
-    """The Track 1 tracker's identity (:func:`andi2kit.provenance.tracker_digest` of the
-    named tracker's settings, :func:`andi2kit.tracking.params.tracker_params`)."""
-    # the tracker's modules (scipy, numba) take seconds to import: only Track 1 needs them
-    from andi2kit.tracking.params import tracker_params
+def resolve_tracker(tracker: TrackingParams | None = None) -> TrackingParams:
+    """The Track 1 tracker's settings: ``tracker``, or the default tracker's when None.
 
-    return provenance.tracker_digest(tracker_params(linker, match_spots))
+    Raises
+    ------
+    OptionError
+        If ``tracker`` is not a :class:`~andi2kit.tracking.params.TrackingParams` (a named
+        tracker's come from :func:`andi2kit.tracking.params.tracker_params`).
+    """
+    from andi2kit.tracking.params import TrackingParams
+
+    if tracker is None:
+        return TrackingParams()
+    if not isinstance(tracker, TrackingParams):
+        raise OptionError(f"tracker: expected TrackingParams (andi2kit.tracking.tracker_params"
+                          f"(linker, match_spots) gives a named tracker's), got "
+                          f"{type(tracker).__name__}")
+    return tracker
 
 
-def video_notes(public: Path, exp: int, fov: int, linker: str = "motion",
-                match_spots: bool = True) -> list[str]:
-    """What a user should know before a Track 1 video is tracked with the named tracker:
-    its spots' width against the tracker's (:func:`andi2kit.tracking.video.spot_width_note`);
+def tracker_identity(tracker: TrackingParams | None = None) -> str:
+    """The Track 1 tracker's identity (:func:`andi2kit.provenance.tracker_digest` of its
+    settings; the default tracker's when None)."""
+    return provenance.tracker_digest(resolve_tracker(tracker))
+
+
+def video_notes(public: Path, exp: int, fov: int, tracker: TrackingParams | None = None
+                ) -> list[str]:
+    """What a user should know before a Track 1 video is tracked with ``tracker``: its
+    spots' width against the tracker's (:func:`andi2kit.tracking.video.spot_width_note`);
     empty when nothing."""
-    from andi2kit.tracking.params import tracker_params
     from andi2kit.tracking.video import spot_width_note
 
-    note = spot_width_note(input_path(public, 1, exp, fov), tracker_params(linker, match_spots))
+    note = spot_width_note(input_path(public, 1, exp, fov), resolve_tracker(tracker))
     return [] if note is None else [note]
 
 
@@ -70,8 +91,7 @@ def input_path(public: Path, track: int, exp: int, fov: int) -> Path:
 
 
 def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None = None, *,
-             field: bool = False, linker: str = "motion", match_spots: bool = True
-             ) -> FovInput:
+             field: bool = False, tracker: TrackingParams | None = None) -> FovInput:
     """The input of one FOV (Track 1: tracked, or read from ``tracks`` when made there from
     the same video bytes by the same tracker; what is tracked is saved there with its record).
 
@@ -85,10 +105,9 @@ def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None =
         Track 1: folder of tracked trajectories (:func:`andi2kit.tracking.track_folder`).
     field : bool
         Track 1: also the tracks of every particle (:attr:`FovInput.field`).
-    linker : str
-        Track 1: the tracker, by name (:data:`andi2kit.tracking.params.LINKERS`).
-    match_spots : bool
-        Track 1: scale its settings to spots wider than andi-datasets' (the default).
+    tracker : TrackingParams, optional
+        Track 1: the tracker's settings (:func:`andi2kit.tracking.params.tracker_params`
+        gives a named tracker's); the default tracker's when None.
 
     Returns
     -------
@@ -102,14 +121,13 @@ def read_fov(public: Path, track: int, exp: int, fov: int, tracks: Path | None =
     if track == 2:
         return FovInput(read_trajectories(layout.trajs_path(public, 2, exp, fov)))
     from andi2kit.tracking import read_tracks, track_fov, write_fov_tracks
-    from andi2kit.tracking.params import tracker_params
 
     video = layout.video_path(public, exp, fov)
     names = ("vips", "field")
     wanted = names if field else ("vips",)
     paths = {"vips": layout.tracks_path(tracks, exp, fov),
              "field": layout.field_path(tracks, exp, fov)} if tracks is not None else {}
-    params = tracker_params(linker, match_spots)
+    params = resolve_tracker(tracker)
     rec = provenance.tracks_record(video, params) if tracks is not None else None
     usable = dict.fromkeys(names, False)
     for name, path in paths.items():

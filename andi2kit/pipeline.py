@@ -23,14 +23,21 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from andi2kit import layout, provenance
-from andi2kit.constants import LINKERS
-from andi2kit.errors import InputError, check_choice
+from andi2kit.errors import InputError
 from andi2kit.execution import imap_unordered, parallel
-from andi2kit.fov_input import input_path, read_fov, read_fov_input, tracker_identity, video_notes
+from andi2kit.fov_input import (
+    input_path,
+    read_fov,
+    read_fov_input,
+    resolve_tracker,
+    tracker_identity,
+    video_notes,
+)
 from andi2kit.io import (
     format_labels,
     read_labels,
@@ -43,6 +50,9 @@ from andi2kit.methods import get_method
 from andi2kit.progress import progress_bar
 from andi2kit.screen import describe, screen
 from andi2kit.validation import Problem, validate
+
+if TYPE_CHECKING:
+    from andi2kit.tracking.params import TrackingParams
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +109,11 @@ def method_identity(name: str, options: dict) -> dict:
 
 
 def fov_record(public: Path, track: int, exp: int, fov: int, identity: dict,
-               field: bool = False, linker: str = "motion", match_spots: bool = True
-               ) -> dict:
-    """The record of a FOV's segments: method identity and input file (Track 1: tracker,
-    ``linker`` and ``match_spots``, and whether the field's tracks were the state evidence,
-    ``field``)."""
-    extra = {"tracker": tracker_identity(linker, match_spots),
+               field: bool = False, tracker: TrackingParams | None = None) -> dict:
+    """The record of a FOV's segments: method identity and input file (Track 1: the
+    ``tracker``'s identity, the default tracker's when None, and whether the field's tracks
+    were the state evidence, ``field``)."""
+    extra = {"tracker": tracker_identity(tracker),
              "evidence_from": "field" if field else "vips"} if track == 1 else {}
     return provenance.make_record(**identity, **extra,
                                   input=provenance.file_digest(input_path(public, track,
@@ -113,7 +122,7 @@ def fov_record(public: Path, track: int, exp: int, fov: int, identity: dict,
 
 def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
                 method: str, options: dict, tracks: Path | None = None,
-                record: dict | None = None, linker: str = "motion", match_spots: bool = True
+                record: dict | None = None, tracker: TrackingParams | None = None
                 ) -> tuple[Path, list[str]]:
     """Predict one FOV and write its segments (before pooling) and their record.
 
@@ -126,8 +135,8 @@ def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
     """
     m = _method(method, options)
     evidence_from_field = track == 1 and getattr(m, "gives_evidence", False)
-    given = read_fov(public, track, exp, fov, tracks, field=evidence_from_field, linker=linker,
-                     match_spots=match_spots)
+    given = read_fov(public, track, exp, fov, tracks, field=evidence_from_field,
+                     tracker=tracker)
     trajs = given.trajs
     if hasattr(m, "predict_with_evidence"):
         labels, evidence = m.predict_with_evidence(trajs, field=given.field,
@@ -144,10 +153,10 @@ def predict_fov(public: Path, out: Path, track: int, exp: int, fov: int,
 
 
 def _job(args: tuple) -> tuple[tuple[int, int], str | None, list[str]]:
-    public, out, track, exp, fov, method, options, tracks, record, linker, match = args
+    public, out, track, exp, fov, method, options, tracks, record, tracker = args
     try:
         _, notes = predict_fov(public, out, track, exp, fov, method, options, tracks, record,
-                               linker, match)
+                               tracker)
         return (exp, fov), None, notes
     except InputError as exc:
         return (exp, fov), str(exc), []
@@ -193,8 +202,8 @@ def check_public(public: Path, track: int) -> list[int]:
 def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
         options: dict | None = None, workers: int = 1, force: bool = False,
         progress: bool = True, exps: list[int] | None = None,
-        tracks: str | Path | None = None, linker: str = "motion",
-        match_spots: bool = True) -> RunReport:
+        tracks: str | Path | None = None, tracker: TrackingParams | None = None
+        ) -> RunReport:
     """Produce a submission for one track.
 
     Parameters
@@ -221,12 +230,10 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
         Track 1: folder of tracked VIP trajectories (``andi2kit track --out``), read when
         present and made from the same video, filled otherwise, so that several methods
         track each video once.
-    linker : str
-        Track 1: the tracker, by name (:data:`andi2kit.tracking.params.LINKERS`; ``motion``,
-        ours, or one of trackpy's linkers as a baseline).
-    match_spots : bool
-        Track 1: scale the tracker's settings to spots wider than andi-datasets' (the
-        default); False keeps them.
+    tracker : TrackingParams, optional
+        Track 1: the tracker's settings; the default tracker's (ours, its settings scaled to
+        spots wider than andi-datasets') when None. A named tracker's, e.g. trackpy's
+        linking as a baseline: :func:`andi2kit.tracking.params.tracker_params`.
 
     Returns
     -------
@@ -245,7 +252,8 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
     kind = layout.input_kind(track)
     all_exps = check_public(public, track)
     tracks = Path(tracks) if tracks is not None else None
-    check_choice("--linker", linker, LINKERS)
+    if track == 1 or tracker is not None:  # Track 2 needs none, nor the tracker's imports
+        tracker = resolve_tracker(tracker)
     if tracks is not None and tracks.exists() and not tracks.is_dir():
         raise InputError(f"{tracks}: --tracks must be a folder")
     exps = [e for e in all_exps if exps is None or e in exps]
@@ -260,7 +268,7 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
             seg = layout.segments_path(out, track, e, f)
             try:
                 rec = fov_record(public, track, e, f, identity, field=with_evidence,
-                                 linker=linker, match_spots=match_spots)
+                                 tracker=tracker)
             except OSError as exc:
                 report.failed[e, f] = f"{input_path(public, track, e, f)}: cannot read ({exc})"
                 continue
@@ -278,12 +286,11 @@ def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
             provenance.forget(seg)
             evidence.unlink(missing_ok=True)
             layout.prediction_path(out, track, e, f).unlink(missing_ok=True)
-            jobs.append((public, out, track, e, f, method, options, tracks, rec, linker,
-                         match_spots))
+            jobs.append((public, out, track, e, f, method, options, tracks, rec, tracker))
 
     if track == 1 and tracks is None and jobs:  # are the videos like the tracker's?
         e, f = jobs[0][3], jobs[0][4]
-        if found := video_notes(public, e, f, linker, match_spots):
+        if found := video_notes(public, e, f, tracker):
             report.notes[e, f] = found
 
     with progress_bar(progress) as bar:

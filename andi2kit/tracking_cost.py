@@ -37,12 +37,13 @@ from rich.table import Table
 from andi2kit import io, layout, provenance
 from andi2kit.constants import BRIGHTNESS, LOCALISATION_NOISE, TRACKED_NOISE
 from andi2kit.errors import InputError
+from andi2kit.fov_input import resolve_tracker
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import ENSEMBLE_KEYS, SINGLE_KEYS, TITLES, TrackScore, score_track
 from andi2kit.tracking import fov_jobs
 from andi2kit.tracking.evaluate import frame_errors, read_truth
 from andi2kit.tracking.losses import frame_labels
-from andi2kit.tracking.params import tracker_params
+from andi2kit.tracking.params import TrackingParams
 from andi2kit.tracking.video import read_tracks, write_tracks
 
 __all__ = ["TrackingCost", "cost_markdown", "cost_table", "loss_cost_table", "loss_costs",
@@ -85,8 +86,8 @@ class TrackingCost:
 
 
 def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path,
-                      field: str | Path | None = None, linker: str = "motion",
-                      match_spots: bool = True) -> Path:
+                      field: str | Path | None = None,
+                      tracker: TrackingParams | None = None) -> Path:
     """Write the true VIP trajectories of every video's FOV in the tracks layout.
 
     They are the VIPs' rows of the FOV's Track 2 CSV (the simulation numbers the VIPs first
@@ -96,11 +97,11 @@ def write_true_tracks(public: str | Path, ref: str | Path, out: str | Path,
 
     With ``field`` (a tracks folder), each FOV's field tracks are copied from there: the
     true run then differs from the tracked one by the VIPs only. Every file is recorded as made
-    by the tracker ``linker`` with ``match_spots``
-    (:func:`andi2kit.tracking.params.tracker_params`), the one ``run --linker`` will look for.
+    by ``tracker`` (the default tracker when None), the one ``run`` with that tracker will look
+    for.
     """
     out = Path(out)
-    params = tracker_params(linker, match_spots)
+    params = resolve_tracker(tracker)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
         # recorded as this video's tracks, so that `run --tracks` uses them instead of
         # tracking the video again (they are rewritten, with their record, on every call)
@@ -125,16 +126,15 @@ KEPT_SEED = 20261206
 
 def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
                       out: str | Path, tol: float = 1.0,
-                      noise: float = TRACKED_NOISE, linker: str = "motion",
-                      match_spots: bool = True) -> Path:
+                      noise: float = TRACKED_NOISE, tracker: TrackingParams | None = None
+                      ) -> Path:
     """Write the tracked VIP trajectories with identity kept: every tracked frame more than
     ``tol`` px from the true VIP takes the VIP's true position plus white Gaussian error of
     ``noise`` px per axis (the tracker's; seeded by :data:`KEPT_SEED` and the FOV), in the
     tracked coordinates. (Until 2026-12-06 the public data's positions were put back, whose
     0.12 px of noise the pipeline, correcting tracked positions for 0.07, read as motion:
     near-ballistic experiments' α and K came out worse with identity kept than tracked.)
-    Recorded as made by the tracker ``linker`` with ``match_spots``, as
-    :func:`write_true_tracks`.
+    Recorded as made by ``tracker``, as :func:`write_true_tracks`.
 
     The tracked frames and their order are kept within the VIP's span (a frame inside it the
     truth does not have stays as tracked), so the method sees the tracker's positions
@@ -171,7 +171,7 @@ def write_kept_tracks(public: str | Path, ref: str | Path, tracks: str | Path,
     [1.0, 2.0, 3.0]
     """
     out = Path(out)
-    params = tracker_params(linker, match_spots)
+    params = resolve_tracker(tracker)
     for exp, fov, video in fov_jobs(Path(public) / "track_1"):
         record = provenance.tracks_record(video, params)
         _copy_field(Path(tracks), out, exp, fov, record)
@@ -222,7 +222,7 @@ def _keep_identity(tracked: pd.DataFrame, truth: pd.DataFrame, noisy: pd.DataFra
 
 def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: str | Path,
                   method: str = "unet", *, options: dict | None = None, workers: int = 1,
-                  progress: bool = True, linker: str = "motion", match_spots: bool = True
+                  progress: bool = True, tracker: TrackingParams | None = None
                   ) -> TrackingCost:
     """Run ``method`` on Track 1 with the tracked and with the true VIPs; score both.
 
@@ -242,11 +242,8 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
         Processes over FOVs.
     progress : bool
         Show progress bars.
-    linker : str
-        The tracker that made (or makes) ``tracks``, by name
-        (:data:`andi2kit.tracking.params.LINKERS`).
-    match_spots : bool
-        Whether that tracker scaled its settings to wider spots.
+    tracker : TrackingParams, optional
+        The tracker that made (or makes) ``tracks``; the default tracker when None.
 
     Returns
     -------
@@ -258,8 +255,7 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
                ) -> TrackScore:
         before = _digests(folder) if as_given else None
         run(public, out / name, 1, method, options=opts or options, workers=workers,
-            force=True, progress=progress, tracks=folder, linker=linker,
-            match_spots=match_spots)
+            force=True, progress=progress, tracks=folder, tracker=tracker)
         if before is not None and _digests(folder) != before:
             # `run` tracks a video again when it takes the tracks for stale (the tracker's
             # code changed under a running job): the row would silently be "tracked"
@@ -271,13 +267,13 @@ def tracking_cost(public: str | Path, ref: str | Path, tracks: str | Path, out: 
     # the true and kept runs take the tracked run's field tracks: they differ from it by the
     # VIPs only
     true_tracks = write_true_tracks(public, ref, out / "true_tracks", field=tracks,
-                                    linker=linker, match_spots=match_spots)
+                                    tracker=tracker)
     # the true positions carry the public localisation noise, not the tracker's error
     true = scored("true", true_tracks, as_given=True,
                   opts=(options or {}) | {"tracked_noise": LOCALISATION_NOISE}
                   if method == "unet" else None)
     kept = scored("kept", write_kept_tracks(public, ref, tracks, out / "kept_tracks",
-                                            linker=linker, match_spots=match_spots),
+                                            tracker=tracker),
                   as_given=True)
     return TrackingCost(method, tracked, true, kept)
 

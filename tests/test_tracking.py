@@ -25,6 +25,7 @@ from andi2kit.tracking import (
     read_tracks,
     track_folder,
     track_vips,
+    tracker_params,
     tracks_path,
     write_tracks,
 )
@@ -501,10 +502,12 @@ def test_cli_track_resume_failure_and_eval(sim_data, tmp_path):
     stamp = tracks_path(out, 0, 0).stat().st_mtime_ns
     assert stamp != before
     rep = run(public.parent, tmp_path / "sub", 1, "msd", progress=False, tracks=out,
-              linker="trackpy")
+              tracker=tracker_params("trackpy"))
     assert rep.ok and tracks_path(out, 0, 0).stat().st_mtime_ns == stamp
     with pytest.raises(OptionError, match="--linker"):
-        run(public.parent, tmp_path / "sub", 1, "msd", progress=False, linker="nope")
+        tracker_params("nope")
+    with pytest.raises(OptionError, match="tracker: expected TrackingParams"):
+        run(public.parent, tmp_path / "sub", 1, "msd", progress=False, tracker="trackpy")
 
     res = runner.invoke(app, ["track-eval", str(public), "--ref", str(sim_data / "ref"),
                               "--tracks", str(out)])
@@ -552,7 +555,6 @@ def test_no_match_spots_is_one_tracker_for_track_and_run(tmp_path):
 
     from andi2kit import provenance
     from andi2kit.cli import app
-    from andi2kit.tracking.params import tracker_params
 
     rng = np.random.default_rng(5)
     start = np.array([[16.0 + 30 * (k % 4), 16.0 + 30 * (k // 4)] for k in range(16)])

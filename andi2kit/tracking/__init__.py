@@ -75,7 +75,13 @@ from andi2kit.tracking.detect import locate, preprocess, refine, refine_frame, s
 from andi2kit.tracking.groups import untangle_all, untangle_groups
 from andi2kit.tracking.linking import link, link_motion
 from andi2kit.tracking.movie import track_movie, track_movie_file
-from andi2kit.tracking.params import MIN_LENGTH, N_FRAMES, TrackingParams, scaled_to_spots
+from andi2kit.tracking.params import (
+    MIN_LENGTH,
+    N_FRAMES,
+    TrackingParams,
+    scaled_to_spots,
+    tracker_params,
+)
 from andi2kit.tracking.untangle import untangle
 from andi2kit.tracking.video import (
     TrackReport,
@@ -120,6 +126,7 @@ __all__ = [
     "track_movie_file",
     "track_video",
     "track_vips",
+    "tracker_params",
     "tracks_path",
     "untangle",
     "untangle_all",

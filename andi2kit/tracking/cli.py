@@ -168,8 +168,7 @@ def track_eval(
         work = scores_out if scores_out is not None else root.parent.parent / "tracking-cost"
         methods = ("unet", "msd")
         costs = [tracking_cost(root.parent, ref, tracks, work / m, m, workers=workers,
-                               linker=linker.value, match_spots=match_spots)
-                 for m in methods]
+                               tracker=params) for m in methods]
         console.print(cost_table(costs, summarize(per_fov)["within_1px"]))
         if found is not None:
             console.print(loss_cost_table({m: loss_costs(found, ref, work / m / "tracked")
