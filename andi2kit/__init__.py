@@ -198,8 +198,8 @@ def run(public: str | Path, out: str | Path | None = None, *, track: int | None 
     True
     """
     # the pipeline loads pandas, numba and the methods (TensorFlow with the first U-Net FOV)
+    from andi2kit.fov_input import tracks_present
     from andi2kit.pipeline import run as _run
-    from andi2kit.pipeline import tracks_present
 
     public = _pathlib.Path(public)
     out = _pathlib.Path(out) if out is not None else _pathlib.Path("submissions") / method

@@ -25,12 +25,12 @@ from andi2kit.constants import STATE_NAMES
 from andi2kit.ensemble import ENSEMBLE_METHODS
 from andi2kit.errors import InputError, OptionError
 from andi2kit.execution import ENV_SCHEDULER, set_scheduler
+from andi2kit.fov_input import tracks_present
 from andi2kit.inference import predict as _predict
 from andi2kit.io import read_trajectories, write_text_atomic
 from andi2kit.methods import METHODS
 from andi2kit.models.evaluate import compare_with_msd, confusion_table
 from andi2kit.pipeline import run as _run
-from andi2kit.pipeline import tracks_present
 from andi2kit.plot_cli import plot_app
 from andi2kit.scoring.confusion import confusion_markdown, state_confusion
 from andi2kit.scoring.report import score_table, unscored

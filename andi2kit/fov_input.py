@@ -1,6 +1,7 @@
-"""What a method sees of one FOV: the trajectory table (Track 2: the public CSV; Track 1: the
-VIP trajectories tracked in the video) and, on Track 1, the field: every other particle the
-video shows (:func:`andi2kit.tracking.field_tracks`).
+"""What a method sees of a public_data folder — its tracks and experiments
+(:func:`tracks_present`, :func:`check_public`) — and of one FOV: the trajectory table (Track 2:
+the public CSV; Track 1: the VIP trajectories tracked in the video) and, on Track 1, the field:
+every other particle the video shows (:func:`andi2kit.tracking.field_tracks`).
 
 Tracked tables are cached in a ``--tracks`` folder (``andi2kit track --out``), each file with a
 record of the video bytes and the tracker it was made from
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from andi2kit import layout, provenance
-from andi2kit.errors import OptionError
+from andi2kit.errors import InputError, OptionError
 from andi2kit.io import read_trajectories
 
 if TYPE_CHECKING:  # the tracker's modules (scipy, numba) take seconds: only Track 1 imports them
@@ -44,6 +45,40 @@ class FovInput:
 
     trajs: pd.DataFrame
     field: pd.DataFrame | None = None
+
+
+def tracks_present(public: Path) -> list[int]:
+    """The tracks of a public_data folder that hold inputs (``track_<N>/exp_*``).
+
+    Raises
+    ------
+    InputError
+        If ``public`` is missing, a file, or holds no track with an experiment.
+    """
+    if not public.exists():
+        raise InputError(f"{public}: no such folder (expected a public_data folder)")
+    if not public.is_dir():
+        raise InputError(f"{public}: is a file; expected the public_data folder")
+    found = [t for t in layout.TRACKS if layout.experiments(public, t)]
+    if not found:
+        raise InputError(f"{public}: no track_1/exp_* or track_2/exp_* input folder; is "
+                         "this the public_data folder?")
+    return found
+
+
+def check_public(public: Path, track: int) -> list[int]:
+    """Experiments of a track's public data.
+
+    Raises
+    ------
+    InputError
+        If ``public`` is missing, a file, or holds no ``track_<N>/exp_*`` input.
+    """
+    tracks_present(public)
+    exps = layout.experiments(public, track)
+    if not exps:
+        raise InputError(f"{layout.track_dir(public, track)}: no exp_* folder with inputs")
+    return exps
 
 
 def resolve_tracker(tracker: TrackingParams | None = None) -> TrackingParams:

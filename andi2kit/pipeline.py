@@ -31,6 +31,7 @@ from andi2kit import layout, provenance
 from andi2kit.errors import InputError
 from andi2kit.execution import imap_unordered, parallel
 from andi2kit.fov_input import (
+    check_public,
     input_path,
     read_fov,
     read_fov_input,
@@ -56,8 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunReport", "check_public", "method_identity", "predict_fov", "read_fov_input",
-           "run", "tracks_present"]
+__all__ = ["RunReport", "method_identity", "predict_fov", "read_fov_input", "run"]
 
 
 @dataclass
@@ -163,40 +163,6 @@ def _job(args: tuple) -> tuple[tuple[int, int], str | None, list[str]]:
     except Exception as exc:  # report and go on with the other FOVs
         tb = traceback.format_exc(limit=3)
         return (exp, fov), f"{type(exc).__name__}: {exc}\n{tb}", []
-
-
-def tracks_present(public: Path) -> list[int]:
-    """The tracks of a public_data folder that hold inputs (``track_<N>/exp_*``).
-
-    Raises
-    ------
-    InputError
-        If ``public`` is missing, a file, or holds no track with an experiment.
-    """
-    if not public.exists():
-        raise InputError(f"{public}: no such folder (expected a public_data folder)")
-    if not public.is_dir():
-        raise InputError(f"{public}: is a file; expected the public_data folder")
-    found = [t for t in layout.TRACKS if layout.experiments(public, t)]
-    if not found:
-        raise InputError(f"{public}: no track_1/exp_* or track_2/exp_* input folder; is "
-                         "this the public_data folder?")
-    return found
-
-
-def check_public(public: Path, track: int) -> list[int]:
-    """Experiments of a track's public data.
-
-    Raises
-    ------
-    InputError
-        If ``public`` is missing, a file, or holds no ``track_<N>/exp_*`` input.
-    """
-    tracks_present(public)
-    exps = layout.experiments(public, track)
-    if not exps:
-        raise InputError(f"{layout.track_dir(public, track)}: no exp_* folder with inputs")
-    return exps
 
 
 def run(public: str | Path, out: str | Path, track: int, method: str = "msd", *,
