@@ -168,3 +168,26 @@ def test_mirrored_strategy_trains_and_resumes(tmp_path):
     state = json.loads((tmp_path / "ckpt" / "train_state.json").read_text())
     assert [h["epoch"] for h in state["history"]] == [1, 2]
     assert (tmp_path / "ckpt" / "model.keras").is_file()
+
+
+def test_turned_readings_make_the_prediction_blind_to_direction():
+    """Averaged over the four right-angle turns (``symmetries=4``), the committed model reads a
+    trajectory and the same trajectory turned by 90 degrees alike; read once, it does not."""
+    from andi2kit.errors import OptionError
+    from andi2kit.inference import load_checkpoint, predict
+
+    rng = np.random.default_rng(3)
+    xy = np.cumsum(rng.normal(0, 1.0, (120, 2)), axis=0) + 64
+    one = pd.DataFrame({"traj_idx": 0, "frame": np.arange(120), "x": xy[:, 0], "y": xy[:, 1]})
+    turned = one.assign(x=128 - one["y"], y=one["x"])
+    ckpt = load_checkpoint(stage=False)
+    def read(t: pd.DataFrame, **kw) -> np.ndarray:
+        f = predict(t, ckpt, **kw)
+        return np.c_[f["alpha"], np.log10(f["K"])]
+
+    once = [read(t) for t in (one, turned)]
+    four = [read(t, symmetries=4) for t in (one, turned)]
+    assert np.abs(four[0] - four[1]).max() < 1e-4
+    assert np.abs(once[0] - once[1]).max() > 1e-3
+    with pytest.raises(OptionError, match="symmetries"):
+        predict(one, ckpt, symmetries=3)

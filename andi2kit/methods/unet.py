@@ -31,7 +31,14 @@ from andi2kit.constants import COLUMN, TRACKED_NOISE
 from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
 from andi2kit.errors import InputError, OptionError
 from andi2kit.experiment_decision import ExperimentDecision, context_segments
-from andi2kit.inference import checkpoint_file, load_checkpoint, predict_tensors, read_json
+from andi2kit.inference import (
+    SYMMETRIES,
+    check_symmetries,
+    checkpoint_file,
+    load_checkpoint,
+    predict_tensors,
+    read_json,
+)
 from andi2kit.labels import EnsembleLabel, TrajectoryLabel
 from andi2kit.pooled_msd import PooledMsd
 from andi2kit.pooling import Pooling
@@ -87,6 +94,9 @@ class UNetMethod:
         Localisation error (px per axis) of Track 1 positions, which the step α and the
         still runs correct for: the tracker's (:data:`~andi2kit.constants.TRACKED_NOISE`,
         measured on simulated videos); the public noise where the positions are true ones.
+    symmetries : int
+        Turns of the steps the U-Net reads each trajectory in, its outputs averaged
+        (:data:`andi2kit.inference.SYMMETRIES`; 1: once, the fastest).
     """
 
     name = "unet"
@@ -94,8 +104,9 @@ class UNetMethod:
     def __init__(self, checkpoint: str | None = None, segmentation: str | None = None,
                  pen: float | None = None, ensemble: str | None = None,
                  pooling: bool = True, state_stage: bool = True,
-                 tracked_noise: float = TRACKED_NOISE) -> None:
+                 tracked_noise: float = TRACKED_NOISE, symmetries: int = SYMMETRIES) -> None:
         # the settings first: a bad option or settings file fails before TensorFlow loads
+        self.symmetries = check_symmetries(symmetries)
         if not (np.isfinite(tracked_noise) and tracked_noise >= 0):
             raise OptionError(f"tracked_noise must be a finite number >= 0, got "
                               f"{tracked_noise!r}")
@@ -139,7 +150,8 @@ class UNetMethod:
         """What decides :meth:`predict` (recorded beside its output): the model file's
         hash, the state stage's (if any) and the segmentation settings."""
         model = provenance.file_digest(self.checkpoint.path / "model.keras")
-        ident = {"model_sha256": model["sha256"], "segmenter": asdict(self.segmenter)}
+        ident = {"model_sha256": model["sha256"], "segmenter": asdict(self.segmenter),
+                 "symmetries": self.symmetries}
         if self.checkpoint.states is not None:
             ident["states_sha256"] = provenance.file_digest(
                 self.checkpoint.path / states.MODEL_FILE)["sha256"]
@@ -172,7 +184,8 @@ class UNetMethod:
     def _predict(self, trajs: pd.DataFrame):
         dense = to_dense(trajs)
         tensor = pack(dense)
-        return dense, tensor, predict_tensors(self.checkpoint, [tensor])[0]
+        return dense, tensor, predict_tensors(self.checkpoint, [tensor],
+                                              symmetries=self.symmetries)[0]
 
     def segments(self, tensor, frames, uncertain: dict[int, np.ndarray] | None = None
                  ) -> list[TrajectoryLabel]:
