@@ -168,8 +168,10 @@ def read_turned(model, x: np.ndarray, symmetries: int = SYMMETRIES, batch_size: 
     >>> float(read_turned(FirstDx(), x, 4)["alpha"].squeeze())
     0.0
     """
+    if check_symmetries(symmetries) == 1:  # the model's own outputs, as they are
+        return dict(model.predict(x, batch_size=batch_size, verbose=0))
     total: dict[str, np.ndarray] | None = None
-    for sx, sy, swap in TURNS[:check_symmetries(symmetries)]:
+    for sx, sy, swap in TURNS[:symmetries]:
         turned = (x[..., ::-1] if swap else x) * np.array([sx, sy], dtype=x.dtype)
         out = {k: np.asarray(v, dtype=np.float64)
                for k, v in model.predict(turned, batch_size=batch_size, verbose=0).items()}
