@@ -747,6 +747,20 @@ def test_track_movie_of_ones_own_then_predict(tmp_path, sim_data):
     assert res.exit_code == 0, res.output
     assert f"{n} trajectories over {frames} frames" in res.output
     assert "scaled" in res.output  # 1.2 px spots: not andi-datasets' 0.83
+    # a rerun keeps the CSV made from the same movie and settings; other settings or --force
+    # track again
+    stamp = out.stat().st_mtime_ns
+    res = runner.invoke(app, ["track-movie", str(movie), "--out", str(out)])
+    assert res.exit_code == 0 and "kept" in res.output and "scaled" in res.output, res.output
+    assert f"{n} trajectories over {frames} frames" in res.output
+    assert out.stat().st_mtime_ns == stamp
+    for extra in (["--min-length", "30"], ["--force"]):
+        res = runner.invoke(app, ["track-movie", str(movie), "--out", str(out), *extra])
+        assert res.exit_code == 0 and "kept" not in res.output, (extra, res.output)
+        assert out.stat().st_mtime_ns != stamp
+        stamp = out.stat().st_mtime_ns
+    res = runner.invoke(app, ["track-movie", str(movie), "--out", str(out)])  # as --force made
+    assert "kept" in res.output and out.stat().st_mtime_ns == stamp, res.output
     res = runner.invoke(app, ["track-movie", str(movie), "--out", str(tmp_path / "as.csv"),
                               "--no-match-spots"])
     assert res.exit_code == 0 and "scaled" not in res.output, res.output
@@ -765,9 +779,9 @@ def test_track_movie_of_ones_own_then_predict(tmp_path, sim_data):
     assert len(pd.read_csv(frames_csv)) == n * frames
     # in a Track 2 layout the whole pipeline runs on it: segments and the ensemble
     mine = tmp_path / "mine"
-    dest = layout.trajs_path(mine, 2, 0, 0)
-    dest.parent.mkdir(parents=True)
-    shutil.copy(out, dest)
+    dest = layout.trajs_path(mine, 2, 0, 0)  # the README's line: its record lies beside it
+    res = runner.invoke(app, ["track-movie", str(movie), "--out", str(dest)])
+    assert res.exit_code == 0 and dest.is_file(), res.output
     rep = run(mine, tmp_path / "mine-sub", 2, "unet", progress=False)
     assert rep.ok and (tmp_path / "mine-sub" / "track_2" / "exp_0" / "fov_0.txt").is_file()
     assert "model:" in (tmp_path / "mine-sub" / "track_2" / "exp_0"

@@ -77,6 +77,9 @@ def track_movie(
     min_length: Annotated[int | None, typer.Option(
         min=2, help="Shortest trajectory kept (frames; default: the challenge's shortest, "
                     "20).")] = None,
+    force: Annotated[bool, typer.Option(
+        help="Track again even if OUT was made from the same movie with the same settings."
+    )] = False,
     match_spots: MatchSpotsOption = True,
     linker: LinkerOption = Linker.motion,
 ) -> None:
@@ -87,8 +90,10 @@ def track_movie(
     from andi2kit.tracking.params import MIN_LENGTH, expected_spot_width, tracker_params
 
     params = replace(tracker_params(linker.value, match_spots), expected_frames=None)
-    rep = track_movie_file(movie, out, params, MIN_LENGTH if min_length is None else min_length)
-    say(f"{movie}: {rep.trajectories} trajectories over {rep.frames} frames → {out}")
+    rep = track_movie_file(movie, out, params, MIN_LENGTH if min_length is None else min_length,
+                           force=force)
+    done = "already made from this movie with these settings, kept" if rep.reused else "→"
+    say(f"{movie}: {rep.trajectories} trajectories over {rep.frames} frames {done} {out}")
     if rep.vip_frame_skipped:
         say("note: page 0 is a challenge VIP frame, left out (frame 0 is page 1)", "yellow",
             stderr=True)

@@ -14,6 +14,7 @@ pixels from the first pixel's centre; frames count from the first movie frame.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from andi2kit import io
+from andi2kit import io, provenance
 from andi2kit.constants import BRIGHTNESS
 from andi2kit.errors import InputError
 from andi2kit.tracking.detect import locate, preprocess
@@ -135,21 +136,42 @@ class MovieReport:
     #: How much the settings' lengths were scaled to the spots (1: not at all).
     scale: float
     vip_frame_skipped: bool
+    #: True when ``out`` was already made from the same movie bytes by the same tracker and
+    #: settings, and was kept as it was.
+    reused: bool = False
+
+
+def movie_record(path: str | Path, params: TrackingParams, min_length: int) -> dict:
+    """What a movie's trajectory CSV is made from: the movie file, the tracker (settings and
+    code, :func:`andi2kit.provenance.tracker_digest`) and the shortest trajectory kept."""
+    return provenance.make_record(movie=provenance.file_digest(path),
+                                  tracker=provenance.tracker_digest(params),
+                                  min_length=int(min_length))
 
 
 def track_movie_file(path: str | Path, out: str | Path, params: TrackingParams = MOVIE_PARAMS,
-                     min_length: int = MIN_LENGTH) -> MovieReport:
+                     min_length: int = MIN_LENGTH, force: bool = False) -> MovieReport:
     """Track every particle of a TIFF movie (:func:`track_movie`) into a trajectory CSV.
 
     A challenge video's page 0 (a VIP frame: background 255) is left out, so the frames
-    count as in the challenge's CSVs.
+    count as in the challenge's CSVs. The CSV is written with a record of what made it
+    (:func:`movie_record`, and the report); a rerun keeps a CSV whose record matches the
+    movie, tracker and ``min_length`` of this call (unless ``force``) and tracks again
+    otherwise, never serving a stale one.
 
     Raises
     ------
     InputError
         Naming the file: unreadable, too few frames, not greyscale, or no particle found.
     """
-    path = Path(path)
+    path, out = Path(path), Path(out)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    made = movie_record(path, params, min_length)
+    kept = None if force else _kept_report(out, made)
+    if kept is not None:
+        return kept
+    provenance.forget(out)  # an interrupted run must not leave the old CSV looking current
     movie = io.read_movie(path, min_frames=2)
     skip = is_vip_frame(movie[0])
     frames = movie[1:] if skip else movie
@@ -164,5 +186,22 @@ def track_movie_file(path: str | Path, out: str | Path, params: TrackingParams =
         raise InputError(f"{path}: no particle tracked for {min_length} frames or more "
                          f"(--min-length)")
     io.write_text_atomic(out, table.to_csv(index=False))
-    return MovieReport(int(table["traj_idx"].nunique()), int(frames.shape[0]), width,
-                       scaled.psf_sigma / params.psf_sigma, skip)
+    report = MovieReport(int(table["traj_idx"].nunique()), int(frames.shape[0]), width,
+                         scaled.psf_sigma / params.psf_sigma, skip)
+    provenance.write_record(out, {**made, "report": {
+        k: v for k, v in report.__dict__.items() if k != "reused"}})
+    return report
+
+
+def _kept_report(out: Path, made: dict) -> MovieReport | None:
+    """The report of ``out`` when its record says it was made as ``made`` says; else None."""
+    rec = provenance.record_path(out)
+    if not (out.is_file() and rec.is_file()):
+        return None
+    try:
+        old = json.loads(rec.read_text())
+        if {k: old.get(k) for k in made} != made:
+            return None
+        return MovieReport(**old["report"], reused=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
