@@ -531,6 +531,23 @@ def test_dense_preset_crowds_the_wide_priors() -> None:
         presets.experiment_definitions("dense", 0))
 
 
+def test_dimers_preset_holds_dimers_and_their_look_alikes() -> None:
+    """``dimers``: five dimerization and five multi-state experiments of the wide priors,
+    100-800 particles in the box, the unbinding probability over the wide range."""
+    from andi2kit.simulation import priors
+
+    pus = []
+    for seed in range(4):
+        defs = presets.experiment_definitions("dimers", seed)
+        assert [d["model"] for d in defs] == ["dimerization"] * 5 + ["multi_state"] * 5
+        for d in defs:
+            assert priors.DIMER_N[0] <= d["N"] <= priors.DIMER_N[1]
+        pus += [d["Pu"] for d in defs[:5]]
+    assert 0.005 <= min(pus) and max(pus) <= 0.3 and max(pus) / min(pus) > 5
+    assert _drawn(presets.experiment_definitions("dimers", 1)) != _drawn(
+        presets.experiment_definitions("dimers", 0))
+
+
 def test_psf_scale_widens_the_spots_and_nothing_else(sim_data: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """``simulate --psf-scale 1.8``: the same trajectories as the shared data (same preset

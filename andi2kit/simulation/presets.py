@@ -13,6 +13,7 @@ from andi2kit.simulation.andi_compat import import_andi
 from andi2kit.simulation.priors import (
     draw_compartments,
     draw_dense,
+    draw_dimers,
     draw_directed,
     draw_directed_traps,
     draw_fast,
@@ -249,6 +250,16 @@ PRESETS: dict[str, Preset] = {
         " keep VIPs whose neighbours are a few pixels away?",
         _TWO_PER_MODEL, fovs=3,
         draw=draw_dense,
+    ),
+    "dimers": Preset(
+        "dimers",
+        "10 experiments from the wide priors with 100-800 particles in the box, 5 of"
+        " dimerization (binding radius 0.3-1.5 px, unbinding probability 0.005-0.3 per"
+        " frame) and 5 of multi-state motion (changes of motion without a partner), 3 FOVs"
+        " each: are bindings and partings cut to the frame, and only where partners are?",
+        _five_each("dimerization", "multi_state"),
+        fovs=3,
+        draw=draw_dimers,
     ),
     "training": Preset(
         "training",

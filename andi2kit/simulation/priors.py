@@ -273,6 +273,27 @@ def draw_dense(rng: np.random.Generator, model: str) -> dict[str, Any]:
     return params
 
 
+#: Particles in the box of the ``dimers`` preset (log-uniform): from the challenge's
+#: density to a crowded field, where partners meet often.
+DIMER_N = (100, 800)
+
+
+def draw_dimers(rng: np.random.Generator, model: str) -> dict[str, Any]:
+    """:func:`draw_wide` with N log-uniform in :data:`DIMER_N`: the ``dimers`` preset's
+    dimerization experiments, and multi-state ones as their look-alike (changes of motion
+    without a partner).
+
+    Examples
+    --------
+    >>> p = draw_dimers(np.random.default_rng(0), "dimerization")
+    >>> 100 <= p["N"] <= 800 and 0.005 <= p["Pu"] <= 0.3
+    True
+    """
+    params = draw_wide(rng, model)
+    params["N"] = round(_logu(rng, *DIMER_N))
+    return params
+
+
 def draw_training(rng: np.random.Generator, model: str) -> dict[str, Any]:
     """Overrides of ``_get_dic_andi2(model)`` drawn from the per-frame model's training
     priors (:func:`andi2kit.training_data.sample_definition`, which the U-Net and the state
