@@ -226,6 +226,8 @@ class ExperimentDecision:
             probs = [np.asarray(ev["probabilities"].get(str(lab.idx), []), float)
                      for lab in labels]
             if late and not held[CONFINED]:  # no traps, dimers nor compartments
+                labels, probs = partner_cuts.choose_segments(labels, probs,
+                                                             ev.get("step_states", {}))
                 labels, probs = partner_cuts.choose_segments(labels, probs, ev.get("bouts", {}))
             own = _restate(labels, probs, held, late)
             if carving is not None:

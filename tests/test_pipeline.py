@@ -136,22 +136,34 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
         assert np.abs(np.array(kept[str(i)]) - g[["x", "y"]].to_numpy()).max() <= 5e-4
     held = state_mixture.decide(counts)
     shift = 0 if held[IMMOBILE] or partners.is_dimerization(counts, held) else -1
-    assert all(np.array_equal(a.cp + shift, b.cp) for a, b in zip(own, final, strict=True))
+
+    def cut(folder, a):  # the model's change points, or where the FOV's step states change
+        ev = json.loads(layout.state_evidence_path(folder, 2, 0, 0).read_text())
+        own_cp = ev["step_states"].get(str(a.idx), {"cp": a.cp})["cp"] if shift else a.cp
+        return np.asarray(own_cp, int) + shift
+
+    stepped = json.loads(layout.state_evidence_path(sub, 2, 0, 0).read_text())["step_states"]
+    # the test preset's multi-state experiment: its step states cut some trajectories
+    assert shift == 0 or stepped
+    assert all(np.array_equal(cut(sub, a), b.cp) for a, b in zip(own, final, strict=True))
     assert all(held[s] for lab in final for s in lab.state)
     assert any(not np.allclose(a.alpha, b.alpha) for a, b in zip(own, final, strict=True))
     no_pool = run(public, tmp_path / "nopool", 2, "unet", options={"pooling": False},
                   progress=False)
     assert no_pool.ok
-    # without pooling only the states the experiment does not hold change (and the shift),
+    # without pooling only the states the experiment does not hold change (and the shift and
+    # the cuts at the step states),
     # and immobile segments get andi-datasets' α 0
     for a, b in zip(read_labels(layout.segments_path(tmp_path / "nopool", 2, 0, 0)),
                     read_labels(layout.prediction_path(tmp_path / "nopool", 2, 0, 0)),
                     strict=True):
         still = b.state == IMMOBILE
-        assert np.array_equal(np.where(still, 0.0, a.alpha), b.alpha)
-        assert np.array_equal(a.K, b.K)
-        assert np.array_equal(a.cp + shift, b.cp) and all(held[s] for s in b.state)
-        assert all(x == y for x, y in zip(a.state, b.state, strict=True) if held[x])
+        assert np.array_equal(cut(tmp_path / "nopool", a), b.cp)
+        assert all(held[s] for s in b.state)
+        if str(a.idx) not in stepped:  # a trajectory cut at its step states takes their values
+            assert np.array_equal(np.where(still, 0.0, a.alpha), b.alpha)
+            assert np.array_equal(a.K, b.K)
+            assert all(x == y for x, y in zip(a.state, b.state, strict=True) if held[x])
 
     # Track 1 with a tracks folder: tracked once, then read by the next method
     rep1 = run(public, sub, 1, "msd", progress=False, tracks=tracks)

@@ -497,3 +497,26 @@ def test_short_bouts_cut_only_experiments_without_traps_dimers_or_compartments(u
         assert cut[0][1].K.tolist() == ([1.0, 0.05, 1.0] if used else [1.0])
     # the label convention's shift is the traps' and dimers' alone
     assert out[0][0].cp.tolist() == ([80] if "immobile" in held else [79])
+
+
+@pytest.mark.parametrize("held, used", [({}, True), ({"immobile": 100.0}, False),
+                                        ({"confined": 300.0, "stretch_pairs": 100.0,
+                                          "close_pairs": 10.0, "near_pairs": 10.0}, False)])
+def test_step_states_cut_only_experiments_without_traps_dimers_or_compartments(unet, held,
+                                                                              used):
+    """The cuts where a FOV's step states change (``step_states`` in the evidence,
+    :mod:`andi2kit.step_states`) replace the model's in an experiment that holds only free
+    motion (one frame earlier, as its other change points: andi-datasets labels a
+    multi-state particle by the step out of a frame), on the labels and on the ensemble's
+    basis; traps and compartments keep the model's segments."""
+    labels = [TrajectoryLabel(0, [1.0, 0.1], [1.0, 0.8], [FREE, FREE], [80], T),
+              TrajectoryLabel(1, [1.0], [1.0], [FREE], [], T)]
+    ev = _fov_evidence_of(labels, **held)
+    ev["step_states"] = {"0": {"cp": [40, 51, 81], "K": [1.0, 0.1, 1.0, 0.1],
+                               "alpha": [1.0, 0.8, 1.0, 0.8], "state": [FREE] * 4,
+                               "probabilities": [[0, 0, 1, 0]] * 4}}
+    out, basis = unet.decide_experiment([labels], [ev])
+    for cut in (out, basis):
+        assert cut[0][0].cp.tolist() == ([39, 50, 80] if used else
+                                         [80] if "immobile" in held else [79])
+        assert cut[0][1].cp.tolist() == []

@@ -24,6 +24,7 @@ from andi2kit import (
     state_evidence,
     state_mixture,
     states,
+    step_states,
     still_runs,
     trap_places,
 )
@@ -134,6 +135,8 @@ class UNetMethod:
             self.decision = ExperimentDecision.from_settings(tuned, self.tracked_noise)
             short = tuned.get("bouts")
             self.bouts = bouts.Bouts(**short) if short is not None else None
+            hmm = tuned.get("step_states")
+            self.step_states = step_states.StepStates(**hmm) if hmm is not None else None
         except OptionError:
             raise
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -162,6 +165,8 @@ class UNetMethod:
                 ident["still_runs"] = still_runs.settings_dict(d.still_runs)
             if self.bouts is not None:
                 ident["bouts"] = bouts.settings_dict(self.bouts)
+            if self.step_states is not None:
+                ident["step_states"] = step_states.settings_dict(self.step_states)
             if d.standing is not None:
                 ident["standing"] = standing.settings_dict(d.standing)
             if d.places is not None:
@@ -240,12 +245,17 @@ class UNetMethod:
         partner = partner_cuts.partner_segments(labels, frames, bound, steps, self.segmenter)
         short = {} if self.bouts is None or (1 if tracked else 2) not in self.bouts.tracks else \
             bouts.bout_segments(labels, frames, steps, self.segmenter, self.bouts)
+        stepped, model = ({}, None) if self.step_states is None or \
+            (1 if tracked else 2) not in self.step_states.tracks else \
+            step_states.step_segments(labels, frames, steps, self.segmenter, self.step_states)
         return labels, {"evidence": evidence,
                         "probabilities": {str(lab.idx): _rounded(p)
                                           for lab, p in zip(labels, probabilities,
                                                             strict=True)},
                         "partner": partner,
                         "bouts": short,
+                        "step_states": stepped,
+                        "step_model": model,
                         "context": context,
                         "field": tracks,
                         "unsure": {str(i): np.flatnonzero(m).tolist()
