@@ -48,8 +48,8 @@ from andi2kit.segment import Segmenter
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CONVERGED", "StepStates", "StepModel", "fit", "state_paths", "step_change_points",
-           "step_segments", "settings_dict"]
+__all__ = ["CONVERGED", "WHITEN", "StepModel", "StepStates", "fit", "kept_cuts", "state_paths",
+           "step_change_points", "step_segments", "settings_dict", "whitened"]
 
 
 #: Which steps the model is chosen and fitted on (:class:`StepStates`).
@@ -81,6 +81,12 @@ class StepStates:
         steps are no states), the states and paths then fitted on the steps themselves
         (whose changes are sharp); ``"all"``: everything on the whitened steps; ``"none"``:
         on the steps.
+    min_gain : float or None
+        A cut stays only where its two segments' steps, each at its state's variance, are
+        likelier than together at their own by more than this (:func:`kept_cuts`): a
+        particle whose K lies between two of the FOV's states (K scattered between particles
+        of one state) flips between them along its path, its steps unchanged. None: every
+        cut of the path.
     prior_frames : float
         A segment's α is pulled towards the mean α of its step state over the FOV's frames
         with the weight of this many frames (its own: its length): a visit of a few frames
@@ -103,6 +109,7 @@ class StepStates:
     iterations: int = 40
     whiten: str = "count"
     prior_frames: float = 20.0
+    min_gain: float | None = 0.0
     tracks: tuple[int, ...] = (2,)
 
     def __post_init__(self) -> None:
@@ -119,6 +126,9 @@ class StepStates:
         if self.whiten not in WHITEN:
             raise OptionError(f"step_states whiten must be one of {', '.join(WHITEN)}, got "
                               f"{self.whiten!r}")
+        if self.min_gain is not None and not np.isfinite(self.min_gain):
+            raise OptionError(f"step_states min_gain must be a finite number or null, got "
+                              f"{self.min_gain!r}")
         if not (np.isfinite(self.prior_frames) and self.prior_frames >= 0):
             raise OptionError(f"step_states prior_frames must be a finite number >= 0, got "
                               f"{self.prior_frames!r}")
@@ -433,6 +443,9 @@ def step_segments(labels: Sequence[TrajectoryLabel], frames: Sequence[np.ndarray
     out = {}
     for lab, f, st, path in zip(labels, frames, steps, paths, strict=True):
         cps = step_change_points(path, segmenter.min_size)
+        if settings.min_gain is not None and cps:
+            cps = kept_cuts(st, cps, settings.min_gain,
+                            model.variance[np.maximum(_frame_states(path), 0)])
         if cps != lab.cp.tolist():
             seg = segments_at(lab.idx, f, cps, st, segmenter)
             if settings.prior_frames > 0:
@@ -440,6 +453,51 @@ def step_segments(labels: Sequence[TrajectoryLabel], frames: Sequence[np.ndarray
                                              settings.prior_frames)
             out[str(lab.idx)] = seg
     return out, summary
+
+
+def _variance_ll(d2: np.ndarray, var: float | None = None) -> float:
+    """Log-likelihood of 2D Gaussian steps (squared lengths ``d2``) of variance ``var`` per
+    axis (None: their own)."""
+    d2 = d2[np.isfinite(d2)]
+    if d2.size == 0:
+        return 0.0
+    if var is None:
+        var = max(float(d2.mean()) / 2, 1e-12)
+    return float(-d2.size * np.log(2 * np.pi * var) - d2.sum() / (2 * var))
+
+
+def kept_cuts(steps: np.ndarray, cps: Sequence[int], penalty: float,
+              frame_var: np.ndarray | None = None) -> list[int]:
+    """Change points whose two segments' steps differ: while merging the segments either
+    side of some cut loses less than ``penalty`` in log-likelihood (each segment's steps at
+    the median of ``frame_var``, each frame's state's variance, over its frames, or at their
+    own variance without it; the merged ones at their own), the cheapest such cut goes.
+
+    A particle of one state whose K lies between two of the FOV's states (K scattered
+    between particles) flips between them along its path; its steps do not change.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> scale = np.r_[np.full(60, 1.0), np.full(15, 0.3), np.full(125, 1.0)]
+    >>> steps = rng.normal(0, 1, (200, 2)) * scale[:, None]
+    >>> kept_cuts(steps, [60, 75, 130], penalty=4.0)
+    [60, 75]
+    """
+    sq = np.r_[np.nan, np.sum(np.asarray(steps, np.float64)[1:] ** 2, axis=1)]
+    cps = sorted(int(c) for c in cps)
+    while cps:
+        bounds = np.r_[0, cps, sq.size].astype(int)
+        ll = [_variance_ll(sq[lo:hi], None if frame_var is None else
+                           float(np.median(frame_var[lo:hi])))
+              for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        loss = [ll[k] + ll[k + 1] - _variance_ll(sq[bounds[k]:bounds[k + 2]])
+                for k in range(len(cps))]
+        k = int(np.argmin(loss))
+        if loss[k] >= penalty:
+            break
+        del cps[k]
+    return cps
 
 
 def _frame_states(path: np.ndarray) -> np.ndarray:
