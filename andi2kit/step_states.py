@@ -8,14 +8,15 @@ quarter the K is plain in the steps once the states' variances are known, but a 
 model reading one trajectory, and a penalised segmentation of its output, pass over it. Fitted
 on all the trajectories of a FOV at once, a Gaussian hidden Markov model of the steps knows
 the states' variances and how often particles switch, and its most likely state path cuts
-each trajectory where the state changes (:func:`fit`, :func:`state_paths`). The number of
-states (1 to :attr:`StepStates.max_states`) is chosen by BIC; one state cuts nothing.
+each trajectory where the state changes (:func:`fit`,
+:func:`andi2kit.step_hmm.state_paths`). The number of states (1 to
+:attr:`StepStates.max_states`) is chosen by BIC; one state cuts nothing.
 
 The number of states is chosen on the steps less what the two before predict
-(:func:`whitened`): a persistent particle's runs of long and short steps are no states (on
-andi-datasets single-state particles of α 1.5-1.9 the steps themselves gave 0.46-2.35 cuts
-per trajectory, the whitened ones none). Each cut segment's α is pulled towards its state's
-mean α (:attr:`StepStates.prior_frames`).
+(:func:`andi2kit.step_hmm.whitened`): a persistent particle's runs of long and short steps are
+no states (on andi-datasets single-state particles of α 1.5-1.9 the steps themselves gave
+0.46-2.35 cuts per trajectory, the whitened ones none). Each cut segment's α is pulled towards
+its state's mean α (:attr:`StepStates.prior_frames`).
 
 Measured on the tuning and report seeds of the ``dimers`` and ``challenge`` presets: README,
 *Change points from the states of the steps*.
@@ -26,6 +27,7 @@ K is a change of state.
 
 See Also
 --------
+andi2kit.step_hmm : the model of the steps.
 andi2kit.still_runs : a two-state model of one trajectory's steps (still or moving).
 andi2kit.bouts : short visits read off one trajectory's steps.
 andi2kit.partner_cuts.segments_at : the segments' values at the cuts.
@@ -37,7 +39,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import numba
 import numpy as np
 
 from andi2kit.constants import COLUMN, LOCALISATION_NOISE
@@ -45,17 +46,16 @@ from andi2kit.errors import OptionError
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.partner_cuts import segments_at
 from andi2kit.segment import Segmenter
+from andi2kit.step_hmm import StepModel, fit_states, squared_steps, state_paths
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CONVERGED", "WHITEN", "StepModel", "StepStates", "fit", "kept_cuts", "state_paths",
-           "step_change_points", "step_segments", "settings_dict", "whitened"]
+__all__ = ["WHITEN", "StepStates", "fit", "kept_cuts", "settings_dict", "step_change_points",
+           "step_segments"]
 
 
 #: Which steps the model is chosen and fitted on (:class:`StepStates`).
 WHITEN = ("count", "all", "none")
-#: EM stops when an iteration gains less than this share of the log-likelihood.
-CONVERGED = 1e-6
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,13 @@ class StepStates:
         the model with fewer states is taken.
     iterations : int
         Most EM iterations per number of states (fewer once it converges,
-        :data:`CONVERGED`).
+        :data:`andi2kit.step_hmm.CONVERGED`).
     whiten : str
-        ``"count"``: the number of states is chosen on each step less what the steps
-        before predict (:func:`whitened`: a persistent particle's runs of long and short
-        steps are no states), the states and paths then fitted on the steps themselves
-        (whose changes are sharp); ``"all"``: everything on the whitened steps; ``"none"``:
-        on the steps.
+        ``"count"``: the number of states is chosen on each step less what the steps before
+        predict (:func:`andi2kit.step_hmm.whitened`: a persistent particle's runs of long
+        and short steps are no states), the states and paths then fitted on the steps
+        themselves (whose changes are sharp); ``"all"``: everything on the whitened steps;
+        ``"none"``: on the steps.
     min_gain : float or None
         A cut stays only where its two segments' steps, each at its state's variance, are
         likelier than together at their own by more than this (:func:`kept_cuts`): a
@@ -138,210 +138,6 @@ class StepStates:
         object.__setattr__(self, "tracks", tuple(int(t) for t in self.tracks))
 
 
-@dataclass(frozen=True)
-class StepModel:
-    """A fitted model: per state the step variance per axis (ascending), the transition
-    matrix, the first step's state probabilities and the log-likelihood."""
-
-    variance: np.ndarray
-    transitions: np.ndarray
-    start: np.ndarray
-    log_likelihood: float
-
-    @property
-    def n_states(self) -> int:
-        return int(self.variance.size)
-
-    def K(self, noise: float = LOCALISATION_NOISE) -> np.ndarray:
-        """Each state's K (px²/frame^α): its step variance per axis less the noise's, halved."""
-        return np.maximum(self.variance - 2 * noise**2, 0.0) / 2
-
-
-@numba.njit(cache=True)
-def _emissions(d2, var):  # pragma: no cover - compiled
-    n, T = d2.shape
-    K = var.size
-    e = np.ones((n, T, K))
-    for i in range(n):
-        for t in range(T):
-            if np.isfinite(d2[i, t]):
-                for k in range(K):
-                    e[i, t, k] = np.exp(-d2[i, t] / (2 * var[k])) / (2 * np.pi * var[k])
-    return e
-
-
-@numba.njit(cache=True)
-def _expectations(e, lengths, A, pi):  # pragma: no cover - compiled
-    """Scaled forward-backward over every trajectory: log-likelihood, state weights
-    ``gamma`` and summed transition weights ``xi``."""
-    n, T, K = e.shape
-    gamma = np.zeros((n, T, K))
-    xi = np.zeros((K, K))
-    ll = 0.0
-    fw = np.zeros((T, K))
-    bw = np.zeros((T, K))
-    c = np.zeros(T)
-    for i in range(n):
-        L = lengths[i]
-        if L == 0:
-            continue
-        s = 0.0
-        for k in range(K):
-            fw[0, k] = pi[k] * e[i, 0, k]
-            s += fw[0, k]
-        s = max(s, 1e-300)
-        c[0] = s
-        for k in range(K):
-            fw[0, k] /= s
-        for t in range(1, L):
-            s = 0.0
-            for k in range(K):
-                acc = 0.0
-                for j in range(K):
-                    acc += fw[t - 1, j] * A[j, k]
-                fw[t, k] = acc * e[i, t, k]
-                s += fw[t, k]
-            s = max(s, 1e-300)
-            c[t] = s
-            for k in range(K):
-                fw[t, k] /= s
-        for k in range(K):
-            bw[L - 1, k] = 1.0
-        for t in range(L - 2, -1, -1):
-            for j in range(K):
-                acc = 0.0
-                for k in range(K):
-                    acc += A[j, k] * e[i, t + 1, k] * bw[t + 1, k]
-                bw[t, j] = acc / c[t + 1]
-        for t in range(L):
-            ll += np.log(c[t])
-            for k in range(K):
-                gamma[i, t, k] = fw[t, k] * bw[t, k]
-        for t in range(L - 1):
-            for j in range(K):
-                for k in range(K):
-                    xi[j, k] += fw[t, j] * A[j, k] * e[i, t + 1, k] * bw[t + 1, k] / c[t + 1]
-    return ll, gamma, xi
-
-
-@numba.njit(cache=True)
-def _viterbi(e, lengths, A, pi):  # pragma: no cover - compiled
-    n, T, K = e.shape
-    logA = np.log(np.maximum(A, 1e-300))
-    path = np.full((n, T), -1, np.int64)
-    back = np.zeros((T, K), np.int64)
-    score = np.zeros(K)
-    new = np.zeros(K)
-    for i in range(n):
-        L = lengths[i]
-        if L == 0:
-            continue
-        for k in range(K):
-            score[k] = np.log(max(pi[k], 1e-300)) + np.log(max(e[i, 0, k], 1e-300))
-        for t in range(1, L):
-            for k in range(K):
-                best, arg = -np.inf, 0
-                for j in range(K):
-                    v = score[j] + logA[j, k]
-                    if v > best:
-                        best, arg = v, j
-                new[k] = best + np.log(max(e[i, t, k], 1e-300))
-                back[t, k] = arg
-            score[:] = new
-        k = int(np.argmax(score))
-        path[i, L - 1] = k
-        for t in range(L - 1, 0, -1):
-            k = back[t, k]
-            path[i, t - 1] = k
-    return path
-
-
-def _fit_states(d2: np.ndarray, lengths: np.ndarray, n_states: int, floor: float,
-                iterations: int) -> StepModel:
-    seen = d2[np.isfinite(d2)]
-    var = np.maximum(np.quantile(seen, np.linspace(0.2, 0.8, n_states)) / 2, floor)
-    if n_states == 1:
-        var = np.array([max(seen.mean() / 2, floor)])
-    A = np.full((n_states, n_states), 0.05 / max(n_states - 1, 1))
-    np.fill_diagonal(A, 0.95 if n_states > 1 else 1.0)
-    pi = np.full(n_states, 1.0 / n_states)
-    weights_d2 = np.nan_to_num(d2)
-    ll = -np.inf
-    for _ in range(iterations):
-        previous = ll
-        ll, gamma, xi = _expectations(_emissions(d2, var), lengths, A, pi)
-        if ll - previous < CONVERGED * abs(ll):
-            break
-        w = gamma.sum(axis=(0, 1))
-        var = np.maximum((gamma * weights_d2[..., None]).sum(axis=(0, 1))
-                         / np.maximum(2 * w, 1e-12), floor)
-        A = xi / np.maximum(xi.sum(axis=1, keepdims=True), 1e-300)
-        if n_states > 1:
-            A = np.where(xi.sum(axis=1, keepdims=True) > 0, A, np.eye(n_states))
-        firsts = gamma[lengths > 0, 0]
-        pi = firsts.mean(axis=0) if len(firsts) else pi
-    order = np.argsort(var)
-    return StepModel(var[order], A[np.ix_(order, order)], pi[order], float(ll))
-
-
-def whitened(steps: np.ndarray, order: int = 2) -> np.ndarray:
-    """One trajectory's steps less what the ``order`` steps before predict (least squares
-    autoregression over both axes, the Yule-Walker equations of its steps' correlations).
-
-    Steps of fBm correlate (``2^(α-1) - 1`` at lag 1, slowly decaying): a persistent
-    particle's steps run long and short for a few frames at a time, which a model of
-    independent steps reads as visits to states. What the steps before do not predict
-    varies with K. The first ``order`` steps are scaled by the prediction's share of
-    unexplained variance.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> e = rng.normal(0, 1, (2000, 2))
-    >>> s = e.copy()
-    >>> for t in range(1, 2000):
-    ...     s[t] += 0.8 * s[t - 1]                      # persistent steps
-    >>> round(float(np.corrcoef(s[1:, 0], s[:-1, 0])[0, 1]), 2)
-    0.82
-    >>> w = whitened(s)
-    >>> round(float(np.corrcoef(w[1:, 0], w[:-1, 0])[0, 1]), 2), round(float(w[10:].std()), 2)
-    (0.0, 1.0)
-    """
-    st = np.asarray(steps, np.float64)
-    T = st.shape[0]
-    z = np.nan_to_num(st)
-    r = np.array([np.sum(z[k:] * z[:T - k]) for k in range(order + 1)]) / max(T, 1)
-    if r[0] <= 0 or T <= 2 * order + 2:
-        return st.copy()
-    R = np.array([[r[abs(i - j)] for j in range(order)] for i in range(order)])
-    try:
-        phi = np.linalg.solve(R, r[1:order + 1])
-    except np.linalg.LinAlgError:
-        return st.copy()
-    unexplained = max(1 - float(phi @ r[1:order + 1]) / r[0], 0.05)
-    out = st.copy()
-    for k, p in enumerate(phi, start=1):
-        out[k:] -= p * st[:-k]
-    out[:order] = st[:order] * np.sqrt(unexplained)
-    return out
-
-
-def _squared_steps(steps: Sequence[np.ndarray], whiten: bool = True
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """``(n, T-1)`` squared steps (the step into frame ``t + 1`` at ``t``; NaN: none), each
-    trajectory's :func:`whitened` where ``whiten``, and each row's length up to its last
-    step."""
-    T = max((len(s) for s in steps), default=1)
-    d2 = np.full((len(steps), max(T - 1, 1)), np.nan)
-    for k, st in enumerate(steps):
-        st = np.asarray(st, np.float64)
-        if len(st) > 1:
-            st = whitened(st[1:]) if whiten else st[1:]
-            d2[k, :len(st)] = np.sum(st ** 2, axis=1)
-    lengths = np.array([max(len(s) - 1, 0) for s in steps], np.int64)
-    return d2, lengths
-
-
 def fit(steps: Sequence[np.ndarray], settings: StepStates = StepStates()) -> StepModel:
     """The step-state model of a FOV's trajectories, its number of states chosen by BIC.
 
@@ -365,14 +161,14 @@ def fit(steps: Sequence[np.ndarray], settings: StepStates = StepStates()) -> Ste
     >>> fit(list(rng.normal(0, 1, (60, 200, 2)))).n_states
     1
     """
-    d2, lengths = _squared_steps(steps, settings.whiten != "none")
+    d2, lengths = squared_steps(steps, settings.whiten != "none")
     n_seen = int(np.isfinite(d2).sum())
     if n_seen < 10:
         return StepModel(np.array([1.0]), np.ones((1, 1)), np.ones(1), 0.0)
     floor = 2 * settings.noise**2
     best, best_bic = None, np.inf
     for k in range(1, int(settings.max_states) + 1):
-        model = _fit_states(d2, lengths, k, floor, int(settings.iterations))
+        model = fit_states(d2, lengths, k, floor, int(settings.iterations))
         if k > 1 and np.min(model.variance[1:] / model.variance[:-1]) < settings.min_ratio:
             break
         n_params = k + k * (k - 1) + (k - 1)
@@ -381,25 +177,15 @@ def fit(steps: Sequence[np.ndarray], settings: StepStates = StepStates()) -> Ste
             break
         best, best_bic = model, bic
     if settings.whiten == "count" and best.n_states > 1:
-        best = _fit_states(_squared_steps(steps, False)[0], lengths, best.n_states, floor,
+        best = fit_states(squared_steps(steps, False)[0], lengths, best.n_states, floor,
                            int(settings.iterations))
     return best
 
 
-def state_paths(steps: Sequence[np.ndarray], model: StepModel, whiten: bool = False
-                ) -> list[np.ndarray]:
-    """Per trajectory, the most likely state of the step into each frame (``(T_i,)``; -1 at
-    frame 0 and after the last step), the steps :func:`whitened` where ``whiten`` (as the
-    model was fitted: ``StepStates.whiten == "all"``)."""
-    d2, lengths = _squared_steps(steps, whiten)
-    path = _viterbi(_emissions(d2, model.variance), lengths, model.transitions, model.start)
-    return [np.r_[-1, path[k, :max(len(s) - 1, 0)]] for k, s in enumerate(steps)]
-
-
 def step_change_points(path: np.ndarray, min_size: int = 1) -> list[int]:
-    """Change points of one state path (:func:`state_paths`): the frames whose step is the
-    first of a new state, the segmentation's convention; one closer than ``min_size`` to the
-    one before or to either end is dropped.
+    """Change points of one state path (:func:`andi2kit.step_hmm.state_paths`): the frames
+    whose step is the first of a new state, the segmentation's convention; one closer than
+    ``min_size`` to the one before or to either end is dropped.
 
     Examples
     --------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from andi2kit import step_states
+from andi2kit import step_hmm, step_states
 from andi2kit.constants import FREE
 from andi2kit.errors import OptionError
 from andi2kit.labels import TrajectoryLabel
@@ -52,7 +52,7 @@ def test_short_visits_are_cut_where_the_states_change():
     assert model.n_states == 2
     np.testing.assert_allclose(model.K(), [0.2, 1.0], rtol=0.1)
     counts = ChangePointCounts(threshold=3)
-    for path, cps in zip(step_states.state_paths(steps, model), true_cps, strict=True):
+    for path, cps in zip(step_hmm.state_paths(steps, model), true_cps, strict=True):
         found = np.asarray(step_states.step_change_points(path, min_size=3), int) - 1
         counts.add(cps, found)
     assert counts.tp >= 0.45 * counts.n_true
