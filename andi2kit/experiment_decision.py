@@ -193,8 +193,9 @@ class ExperimentDecision:
           partner change points (:func:`andi2kit.partner_cuts.choose_segments`);
         * neither traps nor dimers: change points one frame earlier (andi-datasets labels
           those models by the step out of a frame, the segmentation finds the step into
-          it), and where it holds no compartments either, with the short bouts the steps
-          show where the checkpoint's settings ask for them
+          it), and where it holds no compartments either, cut where the FOV's step states
+          change (:func:`andi2kit.step_states.step_segments`) and at the short bouts the
+          steps show, each where the checkpoint's settings ask for it
           (:func:`andi2kit.bouts.bout_segments`); its slower segments confined and the
           faster free where they are compartments
           (:func:`andi2kit.compartments.confined_where_slow`);

@@ -220,8 +220,10 @@ class UNetMethod:
         ``bound`` frames (:func:`andi2kit.partners.bound_frames`), each segment's mean state
         probabilities, and under ``partner`` each trajectory with a bound frame or whose
         partner change points differ from the model's: its segments cut there
-        (:func:`andi2kit.partner_cuts.partner_segments`); under
-        ``positions`` each trajectory's positions, for the pooled-MSD α of :meth:`pool`.
+        (:func:`andi2kit.partner_cuts.partner_segments`); under ``step_states`` the
+        trajectories cut where the FOV's step states change, with the model's summary under
+        ``step_model`` (:func:`andi2kit.step_states.step_segments`, where the settings ask
+        for it); under ``positions`` each trajectory's positions, for the pooled-MSD α of :meth:`pool`.
         Positions ``tracked`` in videos (Track 1) have their still runs read with
         ``tracked_noise``."""
         dense, tensor, frames = self._predict(trajs)
