@@ -223,9 +223,9 @@ class UNetMethod:
         (:func:`andi2kit.partner_cuts.partner_segments`); under ``step_states`` the
         trajectories cut where the FOV's step states change, with the model's summary under
         ``step_model`` (:func:`andi2kit.step_states.step_segments`, where the settings ask
-        for it); under ``positions`` each trajectory's positions, for the pooled-MSD α of :meth:`pool`.
-        Positions ``tracked`` in videos (Track 1) have their still runs read with
-        ``tracked_noise``."""
+        for it); under ``positions`` each trajectory's positions, for the pooled-MSD α of
+        :meth:`pool`. Positions ``tracked`` in videos (Track 1) have their still runs read
+        with ``tracked_noise``."""
         dense, tensor, frames = self._predict(trajs)
         unsure = uncertain_frames(trajs)
         labels = self.segments(tensor, frames, unsure)
