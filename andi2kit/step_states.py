@@ -105,7 +105,7 @@ class StepStates:
 
     max_states: int = 3
     noise: float = LOCALISATION_NOISE
-    min_ratio: float = 1.5
+    min_ratio: float = 2.5
     iterations: int = 40
     whiten: str = "count"
     prior_frames: float = 20.0
