@@ -9,7 +9,7 @@ DATA ?=
 
 .PHONY: submission.zip install test lint demo benchmark bench-scorer bench-inference bench-tracking clean-demo \
         train-data validation-data train tune evaluate-model generalisation states device-wheels \
-        held-out-states track1-suites track1-psf-suites
+        held-out-states track1-suites track1-psf-suites step-state-suites
 
 install: $(STAMP)
 
@@ -156,6 +156,23 @@ track1-psf-suites: install
 	  $(BIN)/andi2kit track-eval data/$$name/public_data/track_1 --ref data/$$name/ref \
 	    --tracks data/$$name/tracks --workers $(WORKERS) --scores || exit 1; \
 	  $(BIN)/python tests/benchmarks/movie_quality.py data/$$name || exit 1; done
+
+# Step-state suites (issue 11, Track 2 only): the change points from the states of the steps
+# (andi2kit/step_states.py) were chosen on the tuning seeds and reported on the others
+# (name:preset:seed; cached, a rerun resumes; about 8 CPU-minutes each), then the pipeline
+# with and without them side by side; Track 2 of the challenge suites of track1-suites too.
+STEP_TUNING ?= dimers0:dimers:0 dimers2:dimers:2 comp0:compartments:0
+STEP_REPORT ?= dimers1:dimers:1
+step-state-suites: install
+	for s in $(STEP_TUNING) $(STEP_REPORT); do \
+	  name=$${s%%:*}; rest=$${s#*:}; preset=$${rest%%:*}; seed=$${rest#*:}; \
+	  $(BIN)/andi2kit -q simulate data/$$name --preset $$preset --seed $$seed --no-video \
+	    --workers $(WORKERS) || exit 1; done
+	rm -rf data/step-states-without && cp -rL checkpoints/unet-default data/step-states-without
+	$(BIN)/python -c "import json, pathlib; p = pathlib.Path('data/step-states-without/segmentation.json'); d = json.loads(p.read_text()); d.pop('step_states'); p.write_text(json.dumps(d, indent=2))"
+	$(BIN)/python tests/benchmarks/experiment_states.py \
+	  $(foreach s,$(STEP_TUNING) $(STEP_REPORT),data/$(firstword $(subst :, ,$(s)))) \
+	  --checkpoints data/step-states-without checkpoints/unet-default --workers $(WORKERS)
 
 bench-scorer: install
 	$(BIN)/python tests/benchmarks/bench_scorer.py --trajs-per-fov 124
