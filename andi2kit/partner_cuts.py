@@ -40,7 +40,13 @@ from andi2kit.partners import (
     MIN_BOUND,
     STEP_TOL,
 )
-from andi2kit.segment import SHORT_SEGMENT, Segmenter, short_segment_K, squared_steps
+from andi2kit.segment import (
+    SHORT_SEGMENT,
+    Segmenter,
+    short_segment_K,
+    spaced,
+    squared_steps,
+)
 from andi2kit.state_mixture import segment_probabilities
 
 __all__ = ["KEEP_MODEL", "choose_segments", "drop_unchanged", "partner_change_points",
@@ -73,11 +79,7 @@ def partner_change_points(bound: np.ndarray, min_size: int = 1,
     cuts = np.flatnonzero(np.diff(bound.astype(np.int8))) + 1
     cuts = {int(c) for c in cuts}
     cuts |= {int(c) for c in model if not cuts or min(abs(c - p) for p in cuts) > KEEP_MODEL}
-    out: list[int] = []
-    for c in sorted(cuts):
-        if c - (out[-1] if out else 0) >= min_size and bound.size - c >= min_size:
-            out.append(c)
-    return out
+    return spaced(sorted(cuts), bound.size, min_size)
 
 
 def drop_unchanged(cps: Sequence[int], steps: np.ndarray, model: Sequence[int] = ()

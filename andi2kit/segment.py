@@ -319,6 +319,20 @@ def drop_near(cps: list[int], flagged: np.ndarray, margin: int) -> list[int]:
     return [c for c in cps if not near[min(max(c, 0), near.size - 1)]]
 
 
+def spaced(cuts: Sequence[int], T: int, min_size: int) -> list[int]:
+    """Sorted change points ``cuts`` of a trajectory of ``T`` frames less each one closer than
+    ``min_size`` frames to the one kept before it or to either end.
+
+    >>> spaced([2, 10, 11, 30, 38], 40, 3)
+    [10, 30]
+    """
+    out: list[int] = []
+    for c in cuts:
+        if c - (out[-1] if out else 0) >= min_size and T - c >= min_size:
+            out.append(int(c))
+    return out
+
+
 def profile_ll(total: np.ndarray | float, n: np.ndarray | int) -> np.ndarray:
     """Profile log-likelihood of ``n`` zero-mean 2-D Gaussian steps whose squared lengths sum
     to ``total`` (one variance, fitted; 0 for no step), elementwise."""

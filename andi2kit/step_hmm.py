@@ -23,8 +23,11 @@ import numpy as np
 
 from andi2kit.constants import LOCALISATION_NOISE
 
-__all__ = ["CONVERGED", "StepModel", "fit_states", "squared_steps", "state_paths", "whitened"]
+__all__ = ["CONVERGED", "WHITEN_ORDER", "StepModel", "fit_states", "state_paths", "step_squares",
+           "whitened"]
 
+#: Steps before each one that :func:`whitened` predicts it from (AR order).
+WHITEN_ORDER = 2
 #: EM stops when an iteration gains less than this share of the log-likelihood.
 CONVERGED = 1e-6
 
@@ -150,7 +153,7 @@ def _viterbi(e, lengths, A, pi):  # pragma: no cover - compiled
 def fit_states(d2: np.ndarray, lengths: np.ndarray, n_states: int, floor: float,
                iterations: int) -> StepModel:
     """A model of ``n_states`` states fitted by EM to squared steps ``d2`` (``(n, T)``, NaN:
-    none; :func:`squared_steps`) of rows ``lengths`` long, no state's variance below
+    none; :func:`step_squares`) of rows ``lengths`` long, no state's variance below
     ``floor``, at most ``iterations`` iterations (fewer once :data:`CONVERGED`); the states
     in ascending variance."""
     seen = d2[np.isfinite(d2)]
@@ -179,7 +182,7 @@ def fit_states(d2: np.ndarray, lengths: np.ndarray, n_states: int, floor: float,
     return StepModel(var[order], A[np.ix_(order, order)], pi[order], float(ll))
 
 
-def whitened(steps: np.ndarray, order: int = 2) -> np.ndarray:
+def whitened(steps: np.ndarray, order: int = WHITEN_ORDER) -> np.ndarray:
     """One trajectory's steps less what the ``order`` steps before predict (least squares
     autoregression over both axes, the Yule-Walker equations of its steps' correlations).
 
@@ -221,7 +224,7 @@ def whitened(steps: np.ndarray, order: int = 2) -> np.ndarray:
     return out
 
 
-def squared_steps(steps: Sequence[np.ndarray], whiten: bool = True
+def step_squares(steps: Sequence[np.ndarray], whiten: bool = True
                   ) -> tuple[np.ndarray, np.ndarray]:
     """``(n, T-1)`` squared steps (the step into frame ``t + 1`` at ``t``; NaN: none), each
     trajectory's :func:`whitened` where ``whiten``, and each row's length up to its last
@@ -242,6 +245,6 @@ def state_paths(steps: Sequence[np.ndarray], model: StepModel, whiten: bool = Fa
     """Per trajectory, the most likely state of the step into each frame (``(T_i,)``; -1 at
     frame 0 and after the last step), the steps :func:`whitened` where ``whiten`` (as the
     model was fitted: ``andi2kit.step_states.StepStates.whiten == "all"``)."""
-    d2, lengths = squared_steps(steps, whiten)
+    d2, lengths = step_squares(steps, whiten)
     path = _viterbi(_emissions(d2, model.variance), lengths, model.transitions, model.start)
     return [np.r_[-1, path[k, :max(len(s) - 1, 0)]] for k, s in enumerate(steps)]

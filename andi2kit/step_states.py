@@ -45,8 +45,15 @@ from andi2kit.constants import COLUMN, LOCALISATION_NOISE
 from andi2kit.errors import OptionError
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.partner_cuts import segments_at
-from andi2kit.segment import Segmenter
-from andi2kit.step_hmm import StepModel, fit_states, squared_steps, state_paths
+from andi2kit.segment import Segmenter, profile_ll, spaced, squared_steps
+from andi2kit.step_hmm import (
+    CONVERGED,
+    WHITEN_ORDER,
+    StepModel,
+    fit_states,
+    state_paths,
+    step_squares,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +168,7 @@ def fit(steps: Sequence[np.ndarray], settings: StepStates = StepStates()) -> Ste
     >>> fit(list(rng.normal(0, 1, (60, 200, 2)))).n_states
     1
     """
-    d2, lengths = squared_steps(steps, settings.whiten != "none")
+    d2, lengths = step_squares(steps, settings.whiten != "none")
     n_seen = int(np.isfinite(d2).sum())
     if n_seen < 10:
         return StepModel(np.array([1.0]), np.ones((1, 1)), np.ones(1), 0.0)
@@ -177,7 +184,7 @@ def fit(steps: Sequence[np.ndarray], settings: StepStates = StepStates()) -> Ste
             break
         best, best_bic = model, bic
     if settings.whiten == "count" and best.n_states > 1:
-        best = fit_states(squared_steps(steps, False)[0], lengths, best.n_states, floor,
+        best = fit_states(step_squares(steps, False)[0], lengths, best.n_states, floor,
                            int(settings.iterations))
     return best
 
@@ -196,12 +203,7 @@ def step_change_points(path: np.ndarray, min_size: int = 1) -> list[int]:
     """
     p = np.asarray(path)
     seen = np.flatnonzero(p >= 0)
-    cuts = seen[1:][np.diff(p[seen]) != 0]
-    out: list[int] = []
-    for c in cuts.tolist():
-        if c - (out[-1] if out else 0) >= min_size and p.size - c >= min_size:
-            out.append(int(c))
-    return out
+    return spaced(seen[1:][np.diff(p[seen]) != 0].tolist(), p.size, min_size)
 
 
 def step_segments(labels: Sequence[TrajectoryLabel], frames: Sequence[np.ndarray],
@@ -241,15 +243,13 @@ def step_segments(labels: Sequence[TrajectoryLabel], frames: Sequence[np.ndarray
     return out, summary
 
 
-def _variance_ll(d2: np.ndarray, var: float | None = None) -> float:
-    """Log-likelihood of 2D Gaussian steps (squared lengths ``d2``) of variance ``var`` per
-    axis (None: their own)."""
+def _seen_ll(d2: np.ndarray, var: float | None) -> float:
+    """Log-likelihood of the finite squared 2D steps ``d2`` at variance ``var`` per axis, or
+    at their own (None: :func:`andi2kit.segment.profile_ll`), up to the same constant."""
     d2 = d2[np.isfinite(d2)]
-    if d2.size == 0:
-        return 0.0
     if var is None:
-        var = max(float(d2.mean()) / 2, 1e-12)
-    return float(-d2.size * np.log(2 * np.pi * var) - d2.sum() / (2 * var))
+        return float(profile_ll(d2.sum(), d2.size))
+    return float(-d2.size * np.log(var) - d2.sum() / (2 * var)) if d2.size else 0.0
 
 
 def kept_cuts(steps: np.ndarray, cps: Sequence[int], penalty: float,
@@ -270,14 +270,14 @@ def kept_cuts(steps: np.ndarray, cps: Sequence[int], penalty: float,
     >>> kept_cuts(steps, [60, 75, 130], penalty=4.0)
     [60, 75]
     """
-    sq = np.r_[np.nan, np.sum(np.asarray(steps, np.float64)[1:] ** 2, axis=1)]
+    sq = squared_steps(np.asarray(steps), first=np.nan)
     cps = sorted(int(c) for c in cps)
     while cps:
         bounds = np.r_[0, cps, sq.size].astype(int)
-        ll = [_variance_ll(sq[lo:hi], None if frame_var is None else
-                           float(np.median(frame_var[lo:hi])))
+        ll = [_seen_ll(sq[lo:hi], None if frame_var is None else
+                       float(np.median(frame_var[lo:hi])))
               for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-        loss = [ll[k] + ll[k + 1] - _variance_ll(sq[bounds[k]:bounds[k + 2]])
+        loss = [ll[k] + ll[k + 1] - _seen_ll(sq[bounds[k]:bounds[k + 2]], None)
                 for k in range(len(cps))]
         k = int(np.argmin(loss))
         if loss[k] >= penalty:
@@ -331,4 +331,5 @@ def _pulled_alpha(alpha: Sequence[float], cps: Sequence[int], path: np.ndarray,
 
 def settings_dict(settings: StepStates) -> dict:
     """What decides the step states (recorded beside a FOV's output)."""
-    return asdict(settings) | {"selection": "BIC", "emission": "2D Gaussian steps"}
+    return asdict(settings) | {"selection": "BIC", "emission": "2D Gaussian steps",
+                               "converged": CONVERGED, "whiten_order": WHITEN_ORDER}
