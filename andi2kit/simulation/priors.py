@@ -268,9 +268,7 @@ def draw_dense(rng: np.random.Generator, model: str) -> dict[str, Any]:
     >>> 300 <= p["N"] <= 800
     True
     """
-    params = draw_wide(rng, model)
-    params["N"] = round(_logu(rng, *DENSE_N))
-    return params
+    return _with_particles(rng, model, DENSE_N)
 
 
 #: Particles in the box of the ``dimers`` preset (log-uniform): from the challenge's
@@ -289,8 +287,14 @@ def draw_dimers(rng: np.random.Generator, model: str) -> dict[str, Any]:
     >>> 100 <= p["N"] <= 800 and 0.005 <= p["Pu"] <= 0.3
     True
     """
+    return _with_particles(rng, model, DIMER_N)
+
+
+def _with_particles(rng: np.random.Generator, model: str, n: tuple[int, int]
+                    ) -> dict[str, Any]:
+    """:func:`draw_wide`, then N particles in the box, log-uniform in ``n``."""
     params = draw_wide(rng, model)
-    params["N"] = round(_logu(rng, *DIMER_N))
+    params["N"] = round(_logu(rng, *n))
     return params
 
 
