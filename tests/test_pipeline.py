@@ -137,28 +137,30 @@ def test_unet_pools_per_experiment_and_track1_tracks_once(sim_data, tmp_path):
     held = state_mixture.decide(counts)
     shift = 0 if held[IMMOBILE] or partners.is_dimerization(counts, held) else -1
 
-    def cut(folder, a):  # the model's change points, or where the FOV's step states change
-        ev = json.loads(layout.state_evidence_path(folder, 2, 0, 0).read_text())
-        own_cp = ev["step_states"].get(str(a.idx), {"cp": a.cp})["cp"] if shift else a.cp
+    def step_cuts(folder):  # the FOV's trajectories cut where their step states change
+        return json.loads(layout.state_evidence_path(folder, 2, 0, 0).read_text())["step_states"]
+
+    def cut(stepped, a):  # the model's change points, or where the FOV's step states change
+        own_cp = stepped.get(str(a.idx), {"cp": a.cp})["cp"] if shift else a.cp
         return np.asarray(own_cp, int) + shift
 
-    stepped = json.loads(layout.state_evidence_path(sub, 2, 0, 0).read_text())["step_states"]
+    stepped = step_cuts(sub)
     # the test preset's multi-state experiment: its step states cut some trajectories
     assert shift == 0 or stepped
-    assert all(np.array_equal(cut(sub, a), b.cp) for a, b in zip(own, final, strict=True))
+    assert all(np.array_equal(cut(stepped, a), b.cp) for a, b in zip(own, final, strict=True))
     assert all(held[s] for lab in final for s in lab.state)
     assert any(not np.allclose(a.alpha, b.alpha) for a, b in zip(own, final, strict=True))
     no_pool = run(public, tmp_path / "nopool", 2, "unet", options={"pooling": False},
                   progress=False)
     assert no_pool.ok
     # without pooling only the states the experiment does not hold change (and the shift and
-    # the cuts at the step states),
-    # and immobile segments get andi-datasets' α 0
+    # the cuts at the step states), and immobile segments get andi-datasets' α 0
+    stepped = step_cuts(tmp_path / "nopool")
     for a, b in zip(read_labels(layout.segments_path(tmp_path / "nopool", 2, 0, 0)),
                     read_labels(layout.prediction_path(tmp_path / "nopool", 2, 0, 0)),
                     strict=True):
         still = b.state == IMMOBILE
-        assert np.array_equal(cut(tmp_path / "nopool", a), b.cp)
+        assert np.array_equal(cut(stepped, a), b.cp)
         assert all(held[s] for s in b.state)
         if str(a.idx) not in stepped:  # a trajectory cut at its step states takes their values
             assert np.array_equal(np.where(still, 0.0, a.alpha), b.alpha)
