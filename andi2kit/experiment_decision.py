@@ -31,6 +31,7 @@ from andi2kit import (
     partners,
     standing,
     state_mixture,
+    step_states,
     still_runs,
     trap_places,
 )
@@ -127,6 +128,10 @@ class ExperimentDecision:
         Traps told from where different particles stood still.
     tracked_noise : float
         Localisation error (px per axis) of positions tracked in videos (Track 1).
+    state_prior_frames : float
+        Weight, in frames, of the pull of a dimerization experiment's cut segments' α
+        towards their step state's mean (:func:`andi2kit.step_states.pulled_to_states`;
+        the step states' own :attr:`~andi2kit.step_states.StepStates.prior_frames`; 0: none).
 
     Examples
     --------
@@ -139,12 +144,14 @@ class ExperimentDecision:
     standing: Standing | None = None
     places: TrapPlaces | None = None
     tracked_noise: float = TRACKED_NOISE
+    state_prior_frames: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Mapping, tracked_noise: float = TRACKED_NOISE
                       ) -> ExperimentDecision:
         """The decision of a checkpoint's ``segmentation.json`` (its ``still_runs``,
-        ``standing`` and ``trap_places``; each None where absent).
+        ``standing`` and ``trap_places``, each None where absent; the ``step_states``'
+        ``prior_frames``, 0 where absent).
 
         Raises
         ------
@@ -155,8 +162,10 @@ class ExperimentDecision:
             value = settings.get(key)
             return kind(**value) if value is not None else None
 
+        steps = made(step_states.StepStates, "step_states")
         return cls(made(StillRuns, "still_runs"), made(Standing, "standing"),
-                   made(TrapPlaces, "trap_places"), tracked_noise)
+                   made(TrapPlaces, "trap_places"), tracked_noise,
+                   float(steps.prior_frames) if steps is not None else 0.0)
 
     def still_settings(self, tracked: bool = False) -> StillRuns | None:
         """The still runs (None without), for positions ``tracked`` in videos with
@@ -190,7 +199,9 @@ class ExperimentDecision:
         by what it holds:
 
         * judged dimerization (:func:`andi2kit.partners.is_dimerization`): cut at the
-          partner change points (:func:`andi2kit.partner_cuts.choose_segments`);
+          partner change points (:func:`andi2kit.partner_cuts.choose_segments`), the cut
+          segments' α pulled towards their step state's where the FOVs' steps hold states
+          (:func:`andi2kit.step_states.pulled_to_states`, ``state_prior_frames``);
         * neither traps nor dimers: change points one frame earlier (andi-datasets labels
           those models by the step out of a frame, the segmentation finds the step into
           it), and where it holds no compartments either, cut where the FOV's step states
@@ -239,6 +250,9 @@ class ExperimentDecision:
                     labels, probs, ev.get("partner", {})), held, late))
             else:
                 out.append(own)
+        if dimers and self.state_prior_frames > 0 \
+                and (state_K := step_states.experiment_state_K(evidence)) is not None:
+            out = step_states.pulled_to_states(out, state_K, self.state_prior_frames)
         if carving is not None and self.standing is not None:
             # traps, and the still runs' guards passed: segments at the noise are trapped
             # also where the motion is too slow for the still runs to be read (positions as

@@ -18,6 +18,11 @@ no states (on andi-datasets single-state particles of α 1.5-1.9 the steps thems
 0.46-2.35 cuts per trajectory, the whitened ones none). Each cut segment's α is pulled towards
 its state's mean α (:attr:`StepStates.prior_frames`).
 
+A dimerization experiment is cut where its particles bind and part
+(:mod:`andi2kit.partner_cuts`), but its bound and free states are step states too: each cut
+segment's α is pulled the same way towards the mean α of the experiment's segments nearest
+in K to the same state (:func:`pulled_to_states`, :func:`experiment_state_K`).
+
 Measured on the tuning and report seeds of the ``dimers`` and ``challenge`` presets: README,
 *Change points from the states of the steps*.
 
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -57,8 +62,8 @@ from andi2kit.step_hmm import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WHITEN", "StepStates", "fit", "kept_cuts", "settings_dict", "step_change_points",
-           "step_segments"]
+__all__ = ["WHITEN", "StepStates", "experiment_state_K", "fit", "kept_cuts", "pulled_to_states",
+           "settings_dict", "step_change_points", "step_segments"]
 
 
 #: Which steps the model is chosen and fitted on (:class:`StepStates`).
@@ -326,6 +331,79 @@ def _pulled_alpha(alpha: Sequence[float], cps: Sequence[int], path: np.ndarray,
         n = hi - lo
         out.append(float(a) if not np.isfinite(prior)
                    else float((n * a + prior_frames * prior) / (n + prior_frames)))
+    return out
+
+
+def experiment_state_K(evidence: Sequence[dict | None]) -> np.ndarray | None:
+    """The K of an experiment's step states: per state, the median over the FOVs whose
+    model (their evidence's ``step_model``, :func:`step_segments`' summary) holds the most
+    common number of states, if that is at least two (None otherwise: no FOV's steps hold
+    states, or the evidence has no step model).
+
+    Examples
+    --------
+    >>> ev = [{"step_model": {"states": 2, "K": [0.01, 0.5]}},
+    ...       {"step_model": {"states": 2, "K": [0.03, 0.7]}},
+    ...       {"step_model": {"states": 1, "K": [0.2]}}, None]
+    >>> experiment_state_K(ev).tolist()
+    [0.02, 0.6]
+    >>> experiment_state_K([{"step_model": {"states": 1, "K": [0.2]}}]) is None
+    True
+    """
+    models = [ev["step_model"] for ev in evidence if ev and ev.get("step_model")]
+    counts = [int(m["states"]) for m in models if len(m.get("K", [])) == int(m["states"])]
+    if not counts:
+        return None
+    n = int(np.bincount(counts).argmax())
+    if n < 2:
+        return None
+    return np.median([m["K"] for m in models if int(m["states"]) == n
+                      and len(m["K"]) == n], axis=0)
+
+
+def pulled_to_states(per_fov: Sequence[Sequence[TrajectoryLabel]], state_K: np.ndarray,
+                     prior_frames: float) -> list[list[TrajectoryLabel]]:
+    """One experiment's labels (per FOV) with each cut trajectory's segment α pulled
+    towards the mean α of the experiment's segments of the same state, with the weight of
+    ``prior_frames`` frames against its length; a segment's state is the one of ``state_K``
+    (:func:`experiment_state_K`) nearest to its K in log, a state's mean α is over the frames
+    of every segment of it. Trajectories of one segment keep theirs.
+
+    Examples
+    --------
+    >>> long = TrajectoryLabel(0, [0.01, 0.5], [0.5, 1.0], [2, 2], [100], 200)
+    >>> short = TrajectoryLabel(1, [0.5, 0.02, 0.4], [1.0, 1.1, 1.0], [2, 2, 2], [90, 100], 200)
+    >>> out = pulled_to_states([[long, short]], np.array([0.01, 0.5]), 10.0)
+    >>> [round(float(a), 3) for a in out[0][1].alpha]
+    [1.0, 0.827, 1.0]
+    """
+    log_K = np.log10(np.maximum(np.asarray(state_K, np.float64), 1e-12))
+
+    def states(lab: TrajectoryLabel) -> tuple[np.ndarray, np.ndarray]:
+        near = np.abs(np.log10(np.maximum(np.asarray(lab.K, np.float64), 1e-12))[:, None]
+                      - log_K[None, :]).argmin(axis=1)
+        return near, np.diff(np.r_[0, lab.cp, lab.T]).astype(np.float64)
+
+    total, frames = np.zeros(log_K.size), np.zeros(log_K.size)
+    for labels in per_fov:
+        for lab in labels:
+            near, n = states(lab)
+            np.add.at(total, near, n * np.asarray(lab.alpha, np.float64))
+            np.add.at(frames, near, n)
+    prior = np.where(frames > 0, total / np.maximum(frames, 1), np.nan)
+    out = []
+    for labels in per_fov:
+        pulled = []
+        for lab in labels:
+            if len(lab.cp) == 0:
+                pulled.append(lab)
+                continue
+            near, n = states(lab)
+            a = np.asarray(lab.alpha, np.float64)
+            pulled.append(replace(lab, alpha=np.where(
+                np.isfinite(prior[near]),
+                (n * a + prior_frames * prior[near]) / (n + prior_frames), a)))
+        out.append(pulled)
     return out
 
 

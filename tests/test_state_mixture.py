@@ -520,3 +520,35 @@ def test_step_states_cut_only_experiments_without_traps_dimers_or_compartments(u
         assert cut[0][0].cp.tolist() == ([39, 50, 80] if used else
                                          [80] if "immobile" in held else [79])
         assert cut[0][1].cp.tolist() == []
+
+
+@pytest.mark.parametrize("changed, model, pulled", [
+    (18.0, {"states": 2, "K": [0.01, 1.0], "dwell": [20.0, 50.0]}, True),
+    (18.0, {"states": 1, "K": [0.3], "dwell": [1e9]}, False),
+    (18.0, None, False),
+    (10.0, {"states": 2, "K": [0.01, 1.0], "dwell": [20.0, 50.0]}, False)])
+def test_a_dimer_segments_alpha_is_pulled_towards_its_step_states(unet, changed, model, pulled):
+    """In an experiment judged dimerization whose steps hold states (the FOVs'
+    ``step_model``), each cut segment's α moves towards the mean α of the experiment's
+    segments nearest in K to the same state, with the weight of the step states'
+    ``prior_frames`` (20): a bound stretch of 10 frames read at α 0.9 among bound frames at
+    α 0.3 goes to 0.54. Without states, or without dimers, α stays as cut; the ensemble's
+    basis is never pulled."""
+    labels = [TrajectoryLabel(0, [1.0], [1.0], [FREE], [], T),
+              TrajectoryLabel(1, [1.0, 0.01], [1.0, 0.3], [FREE, FREE], [100], T)]
+    ev = _fov_evidence_of(labels, bound=120.0, bindings=20.0, changed=changed)
+    ev["partner"] = {"0": {"cp": [50, 60], "K": [1.0, 0.01, 1.0], "alpha": [1.0, 0.9, 1.0],
+                           "state": [FREE] * 3, "probabilities": [[0, 0, 1, 0]] * 3}}
+    if model is not None:
+        ev["step_model"] = model
+    assert unet.decision.state_prior_frames == 20
+    out, basis = unet.decide_experiment([labels], [ev])
+    if changed < 18:  # not dimerization: the model's own segments, one frame earlier
+        assert out[0][0].alpha.tolist() == [1.0] and out[0][1].cp.tolist() == [99]
+        return
+    bound = (10 * 0.9 + 100 * 0.3) / 110  # the bound state's mean α over its frames
+    expected = (10 * 0.9 + 20 * bound) / 30 if pulled else 0.9
+    assert out[0][0].alpha.tolist() == pytest.approx([1.0, expected, 1.0], abs=1e-9)
+    assert out[0][1].alpha.tolist() == pytest.approx(
+        [1.0, (100 * 0.3 + 20 * bound) / 120 if pulled else 0.3], abs=1e-9)
+    assert [lab.alpha.tolist() for lab in basis[0]] == [[1.0], [1.0, 0.3]]
