@@ -2,7 +2,8 @@
 
 Runs the U-Net pipeline (``andi2kit run``) with each checkpoint on each suite's Track 2 (or,
 ``--track 1``, on the VIPs tracked in its videos, cached in ``<suite>/tracks``) and scores
-it; prints the averages, the state F1 of every experiment, and for a checkpoint with a
+it; prints the averages, each experiment's scores and how many are at least as good as
+the MSD floor's per metric, and for a checkpoint with a
 state stage the states each experiment was judged to hold
 (:func:`andi2kit.state_mixture.decide`) against the states its labels hold. Beside them the
 MSD floor. Tune on seed 0 suites, report on others::
@@ -23,6 +24,7 @@ import numpy as np
 
 from andi2kit import layout
 from andi2kit.experiment_decision import ExperimentDecision
+from andi2kit.generalisation import compare
 from andi2kit.io import read_labels
 from andi2kit.pipeline import run
 from andi2kit.scoring.score import score
@@ -101,6 +103,17 @@ def main() -> None:
         for name, sc in rows.items():
             print(f"| {name} | " + " | ".join(f"{r['rmse_cp']:.3f} / {r['jsc_cp']:.3f}"
                                               for r in sc.per_exp) + " |")
+        print("\nα MAE / K MSLE per experiment:\n")
+        for name, sc in rows.items():
+            print(f"| {name} | " + " | ".join(f"{r['alpha']:.3f} / {r['K']:.4f}"
+                                              for r in sc.per_exp) + " |")
+        print("\nexperiments at least as good as the MSD floor (per metric, "
+              "andi2kit.generalisation.compare):\n")
+        for name, sc in rows.items():
+            if name != "msd":
+                print(f"| {name} | " + " | ".join(
+                    f"{m.key} {m.at_least_as_good}/{m.n}" for m in compare(sc, rows["msd"]))
+                    + " |")
         for name, dec in decisions.items():
             if any(v is not None for v in dec.values()):
                 truth = {e: held_states(suite / "ref", e, t) for e in exps}
