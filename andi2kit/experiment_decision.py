@@ -131,7 +131,8 @@ class ExperimentDecision:
     state_prior_frames : float
         Weight, in frames, of the pull of a dimerization experiment's cut segments' α
         towards their step state's mean (:func:`andi2kit.step_states.pulled_to_states`;
-        the step states' own :attr:`~andi2kit.step_states.StepStates.prior_frames`; 0: none).
+        the step states' own :attr:`~andi2kit.step_states.StepStates.prior_frames`; 0: none;
+        Tracks 1 and 2).
 
     Examples
     --------
@@ -201,7 +202,9 @@ class ExperimentDecision:
         * judged dimerization (:func:`andi2kit.partners.is_dimerization`): cut at the
           partner change points (:func:`andi2kit.partner_cuts.choose_segments`), the cut
           segments' α pulled towards their step state's where the FOVs' steps hold states
-          (:func:`andi2kit.step_states.pulled_to_states`, ``state_prior_frames``);
+          (:func:`andi2kit.step_states.pulled_to_states`, ``state_prior_frames``; Track 1,
+          whose steps get no model: the two states of the segments' K,
+          :func:`andi2kit.step_states.two_state_K`);
         * neither traps nor dimers: change points one frame earlier (andi-datasets labels
           those models by the step out of a frame, the segmentation finds the step into
           it), and where it holds no compartments either, cut where the FOV's step states
@@ -250,9 +253,12 @@ class ExperimentDecision:
                     labels, probs, ev.get("partner", {})), held, late))
             else:
                 out.append(own)
-        if dimers and self.state_prior_frames > 0 \
-                and (state_K := step_states.experiment_state_K(evidence)) is not None:
-            out = step_states.pulled_to_states(out, state_K, self.state_prior_frames)
+        if dimers and self.state_prior_frames > 0:
+            state_K = step_states.experiment_state_K(evidence)
+            if state_K is None and not any(ev.get("step_model") for ev in evidence):
+                state_K = step_states.two_state_K(out)  # Track 1: its steps get no model
+            if state_K is not None:
+                out = step_states.pulled_to_states(out, state_K, self.state_prior_frames)
         if carving is not None and self.standing is not None:
             # traps, and the still runs' guards passed: segments at the noise are trapped
             # also where the motion is too slow for the still runs to be read (positions as

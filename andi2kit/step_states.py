@@ -21,7 +21,8 @@ its state's mean α (:attr:`StepStates.prior_frames`).
 A dimerization experiment is cut where its particles bind and part
 (:mod:`andi2kit.partner_cuts`), but its bound and free states are step states too: each cut
 segment's α is pulled the same way towards the mean α of the experiment's segments nearest
-in K to the same state (:func:`pulled_to_states`, :func:`experiment_state_K`).
+in K to the same state (:func:`pulled_to_states`, :func:`experiment_state_K`; in Track 1,
+whose steps get no model, the two states split from the segments' K, :func:`two_state_K`).
 
 Measured on the tuning and report seeds of the ``dimers`` and ``challenge`` presets: README,
 *Change points from the states of the steps*.
@@ -51,6 +52,7 @@ from andi2kit.errors import OptionError
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.partner_cuts import segments_at
 from andi2kit.segment import Segmenter, profile_ll, spaced, squared_steps
+from andi2kit.state_mixture import log10_k, slow_cut
 from andi2kit.step_hmm import (
     CONVERGED,
     WHITEN_ORDER,
@@ -63,7 +65,7 @@ from andi2kit.step_hmm import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["WHITEN", "StepStates", "experiment_state_K", "fit", "kept_cuts", "pulled_to_states",
-           "settings_dict", "step_change_points", "step_segments"]
+           "settings_dict", "step_change_points", "step_segments", "two_state_K"]
 
 
 #: Which steps the model is chosen and fitted on (:class:`StepStates`).
@@ -359,6 +361,30 @@ def experiment_state_K(evidence: Sequence[dict | None]) -> np.ndarray | None:
         return None
     return np.median([m["K"] for m in models if int(m["states"]) == n
                       and len(m["K"]) == n], axis=0)
+
+
+def two_state_K(per_fov: Sequence[Sequence[TrajectoryLabel]]) -> np.ndarray | None:
+    """The K of two states split from one experiment's segments (every FOV's): the
+    frame-weighted two-means of their log10 K (:func:`andi2kit.state_mixture.slow_cut`),
+    slower first; None without two distinct values. For a dimerization experiment (a free
+    and a bound state) whose steps got no model (Track 1).
+
+    Examples
+    --------
+    >>> labs = [TrajectoryLabel(0, [1.0, 0.01], [1.0, 1.0], [2, 2], [100], 200),
+    ...         TrajectoryLabel(1, [0.8], [1.0], [2], [], 200)]
+    >>> two_state_K([labs]).round(3).tolist()
+    [0.01, 0.862]
+    >>> two_state_K([[labs[1]]]) is None
+    True
+    """
+    rows = [(float(k), float(n)) for labels in per_fov for lab in labels
+            for k, n in zip(lab.K, lab.lengths, strict=True) if np.isfinite(k)]
+    if len(rows) < 2:
+        return None
+    K, frames = (np.array(v) for v in zip(*rows, strict=True))
+    _, slow, fast = slow_cut(log10_k(K), frames)
+    return 10 ** np.array([slow, fast]) if np.isfinite(slow) else None
 
 
 def pulled_to_states(per_fov: Sequence[Sequence[TrajectoryLabel]], state_K: np.ndarray,

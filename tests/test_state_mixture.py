@@ -525,15 +525,16 @@ def test_step_states_cut_only_experiments_without_traps_dimers_or_compartments(u
 @pytest.mark.parametrize("changed, model, pulled", [
     (18.0, {"states": 2, "K": [0.01, 1.0], "dwell": [20.0, 50.0]}, True),
     (18.0, {"states": 1, "K": [0.3], "dwell": [1e9]}, False),
-    (18.0, None, False),
+    (18.0, None, True),
     (10.0, {"states": 2, "K": [0.01, 1.0], "dwell": [20.0, 50.0]}, False)])
 def test_a_dimer_segments_alpha_is_pulled_towards_its_step_states(unet, changed, model, pulled):
     """In an experiment judged dimerization whose steps hold states (the FOVs'
     ``step_model``), each cut segment's α moves towards the mean α of the experiment's
     segments nearest in K to the same state, with the weight of the step states'
     ``prior_frames`` (20): a bound stretch of 10 frames read at α 0.9 among bound frames at
-    α 0.3 goes to 0.54. Without states, or without dimers, α stays as cut; the ensemble's
-    basis is never pulled."""
+    α 0.3 goes to 0.54. Where the steps got no model (Track 1) the two states are split
+    from the segments' K (here K 0.01 and 1.0 again). Where the steps hold one state, or
+    without dimers, α stays as cut; the ensemble's basis is never pulled."""
     labels = [TrajectoryLabel(0, [1.0], [1.0], [FREE], [], T),
               TrajectoryLabel(1, [1.0, 0.01], [1.0, 0.3], [FREE, FREE], [100], T)]
     ev = _fov_evidence_of(labels, bound=120.0, bindings=20.0, changed=changed)
