@@ -35,7 +35,7 @@ from andi2kit import (
     still_runs,
     trap_places,
 )
-from andi2kit.constants import CONFINED, IMMOBILE, TRACKED_NOISE
+from andi2kit.constants import CONFINED, FREE, IMMOBILE, TRACKED_NOISE
 from andi2kit.errors import InputError
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.standing import Standing
@@ -180,6 +180,30 @@ class ExperimentDecision:
         """The state decision's thresholds; the standing-still rules need the still runs."""
         return state_mixture.Decision() if self.still_runs is not None else \
             state_mixture.Decision().without_standing()
+
+    def untrapped(self, labels: list[TrajectoryLabel], evidence: list[dict],
+                  tracked: bool = False) -> list[TrajectoryLabel]:
+        """One experiment's pooled labels with the immobile state taken away where the state
+        calls held traps but the places deny them
+        (:func:`andi2kit.trap_places.places_deny_traps`: the still runs stand where no other
+        particle stood, as a multi-state's slow state does): its immobile segments become
+        free, their change points, α and K as the trap path made them (a state that moves
+        less than the noise is read no better from its pooled MSD: docs/results-log.md,
+        *Traps denied by their places*). Track 2 only
+        (``tracked``: unchanged); unchanged without still runs or trap places.
+
+        Applied after the pooling (:meth:`andi2kit.methods.unet.UNetMethod.untrapped`).
+        """
+        if tracked or self.still_runs is None or self.places is None \
+                or not evidence or any(ev is None for ev in evidence):
+            return labels
+        held, _, stills = self.judged(evidence, tracked)
+        if not held[IMMOBILE] or stills is None or not trap_places.places_deny_traps(
+                trap_places.evidence_counts(evidence, stills, self.places), self.places):
+            return labels
+        return [replace(lab, state=np.where(np.asarray(lab.state) == IMMOBILE, FREE,
+                                            np.asarray(lab.state)))
+                if np.any(np.asarray(lab.state) == IMMOBILE) else lab for lab in labels]
 
     def judged(self, evidence: list[dict], tracked: bool = False,
                may_carve: bool | None = None

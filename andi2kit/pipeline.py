@@ -306,6 +306,9 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         context = m.context_segments(evidence) if hasattr(m, "context_segments") else None
         pooled = m.pool(raw, positions, context, tracked=track == 1) \
             if hasattr(m, "pool") else raw
+        if evidence is not None and hasattr(m, "untrapped"):
+            # after the pooling: the trap path's α stays (docs/results-log.md)
+            pooled = m.untrapped(pooled, evidence, tracked=track == 1)
         k = 0
         for f, labels in zip(fovs, per_fov, strict=True):
             _write_if_changed(layout.prediction_path(out, track, e, f),

@@ -18,7 +18,9 @@ particle's *moving* frames predict around each run (so that particles crowding o
 compartment, count as much when moving as when still); and how many of the runs of at least
 ``standing_frames`` stand still (:func:`andi2kit.still_runs.standing_counts`: a trapped particle
 scatters by the noise alone, one moving in a compartment as small as a trap keeps spreading).
-:func:`holds_traps` judges an experiment from all its FOVs.
+:func:`holds_traps` judges an experiment from all its FOVs, and :func:`places_deny_traps`
+the other way: an experiment whose state calls hold traps but whose still runs stand where no
+other particle stood holds a slow state, not traps.
 
 See Also
 --------
@@ -40,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 #: Counts of :func:`place_counts`, summed over an experiment's FOVs by :func:`holds_traps`.
 PLACE_COUNTS = ("runs", "pairs", "expected", "long_runs", "standing_runs")
+#: Fewest pairs of runs at one place the moving frames must predict for the places to deny
+#: traps (:func:`places_deny_traps`); the challenge seeds' trap experiments predict < 1.
+DENY_EXPECTED = 5.0
 
 
 @dataclass(frozen=True)
@@ -206,14 +211,42 @@ def holds_traps(counts: Sequence[dict[str, float]], settings: TrapPlaces = TrapP
     return True
 
 
-def evidence_holds_traps(evidence: Sequence[dict], stills: StillRuns,
-                         settings: TrapPlaces = TrapPlaces()) -> bool:
-    """:func:`holds_traps` on the positions and first frames of every trajectory of an
-    experiment's FOVs, as their state evidence carries them (``positions``, ``starts``)."""
+def places_deny_traps(counts: Sequence[dict[str, float]], settings: TrapPlaces = TrapPlaces()
+                      ) -> bool:
+    """Whether an experiment's FOVs' :func:`place_counts` say it holds no traps: the moving
+    frames predict at least :data:`DENY_EXPECTED` pairs of runs at one place, and fewer than
+    ``min_excess`` times as many stand there (a multi-state's slow state stands still
+    wherever it begins; a trap holds one particle after another at one place).
+
+    Examples
+    --------
+    >>> places_deny_traps([{"pairs": 556, "expected": 595.9}])
+    True
+    >>> places_deny_traps([{"pairs": 168, "expected": 72.5}])
+    False
+    >>> places_deny_traps([{"pairs": 2, "expected": 0.5}])  # too few to say
+    False
+    """
+    total = {k: sum(float(c.get(k, 0.0)) for c in counts) for k in PLACE_COUNTS}
+    return total["expected"] >= DENY_EXPECTED \
+        and total["pairs"] < settings.min_excess * total["expected"]
+
+
+def evidence_counts(evidence: Sequence[dict], stills: StillRuns,
+                    settings: TrapPlaces = TrapPlaces()) -> list[dict[str, float]]:
+    """:func:`place_counts` of each of an experiment's FOVs, on the positions and first
+    frames of every trajectory as their state evidence carries them (``positions``,
+    ``starts``)."""
     counts = []
     for ev in evidence:
         xys = {k: np.asarray(v, float).reshape(-1, 2)
                for k, v in ev.get("positions", {}).items()}
         starts = [int(ev.get("starts", {}).get(k, 0)) for k in xys]
         counts.append(place_counts(list(xys.values()), starts, stills, settings))
-    return holds_traps(counts, settings)
+    return counts
+
+
+def evidence_holds_traps(evidence: Sequence[dict], stills: StillRuns,
+                         settings: TrapPlaces = TrapPlaces()) -> bool:
+    """:func:`holds_traps` on :func:`evidence_counts`."""
+    return holds_traps(evidence_counts(evidence, stills, settings), settings)

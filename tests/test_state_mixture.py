@@ -553,3 +553,26 @@ def test_a_dimer_segments_alpha_is_pulled_towards_its_step_states(unet, changed,
     assert out[0][1].alpha.tolist() == pytest.approx(
         [1.0, (100 * 0.3 + 20 * bound) / 120 if pulled else 0.3], abs=1e-9)
     assert [lab.alpha.tolist() for lab in basis[0]] == [[1.0], [1.0, 0.3]]
+
+
+@pytest.mark.parametrize("pairs, tracked, freed", [(6.0, False, True), (40.0, False, False),
+                                                   (6.0, True, False)])
+def test_traps_the_places_deny_leave_free_segments(unet, monkeypatch, pairs, tracked, freed):
+    """An experiment whose state calls hold traps, but whose still runs stand where no other
+    particle stood (6 pairs at one place where the moving frames predict 8: a multi-state's
+    slow state), keeps the trap path's segments, α and K, its immobile ones called free
+    (after the pooling); one whose runs meet at shared places (40 pairs: 5 times the
+    prediction) keeps its traps; Track 1 is left as it is."""
+    from andi2kit import trap_places
+
+    monkeypatch.setattr(trap_places, "evidence_counts", lambda *a, **k: [
+        {"runs": 300.0, "pairs": pairs, "expected": 8.0, "long_runs": 250.0,
+         "standing_runs": 150.0}])
+    labels = [TrajectoryLabel(0, [0.5, 0.0], [1.0, 0.0], [FREE, IMMOBILE], [80], T),
+              TrajectoryLabel(1, [0.5], [1.0], [FREE], [], T)]
+    ev = _fov_evidence_of(labels, immobile=100.0)
+    out = unet.untrapped(labels, [ev], tracked=tracked)
+    assert out[0].state.tolist() == ([FREE, FREE] if freed else [FREE, IMMOBILE])
+    assert out[0].alpha.tolist() == [1.0, 0.0] and out[0].cp.tolist() == [80]
+    assert out[1] is labels[1]
+    assert unet.untrapped(labels, [None]) is labels

@@ -58,17 +58,21 @@ def test_slow_movers_among_traps_stand_at_shared_places(seed):
     c = _counts(pos)
     assert c["pairs"] >= 30 and c["pairs"] >= 2.5 * c["expected"], c
     assert trap_places.holds_traps([c])
+    assert not trap_places.places_deny_traps([c])
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_slow_state_anywhere_is_not_traps(seed):
     """A multi-state experiment whose slow state stands as still as a trapped particle, but
     wherever it begins: its runs coincide no more than 1.5 times what the moving frames
-    predict (measured 0.9-1.2), and no traps are judged."""
+    predict (measured 0.9-1.2), no traps are judged from the places, and the places deny
+    the traps the state calls would hold."""
     c = _counts(_slow_state(seed))
     assert c["runs"] >= 200, c
     assert c["pairs"] <= 1.5 * c["expected"], c
     assert not trap_places.holds_traps([c])
+    # where the state calls would hold traps, the places deny them
+    assert c["expected"] >= trap_places.DENY_EXPECTED and trap_places.places_deny_traps([c])
 
 
 def test_free_particles_give_no_places():

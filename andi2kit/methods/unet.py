@@ -321,6 +321,13 @@ class UNetMethod:
         (positions ``tracked`` in videos for Track 1)."""
         return self.decision(per_fov, evidence, tracked)
 
+    def untrapped(self, labels: list[TrajectoryLabel], evidence: list[dict | None],
+                  tracked: bool = False) -> list[TrajectoryLabel]:
+        """One experiment's pooled labels with no immobile state where the places of its
+        still runs deny traps
+        (:meth:`~andi2kit.experiment_decision.ExperimentDecision.untrapped`)."""
+        return self.decision.untrapped(labels, evidence, tracked)
+
     #: Every tracked particle's long segments of one experiment, for :meth:`pool`.
     context_segments = staticmethod(context_segments)
 
