@@ -197,9 +197,12 @@ class ExperimentDecision:
         if tracked or self.still_runs is None or self.places is None \
                 or not evidence or any(ev is None for ev in evidence):
             return labels
-        held, _, stills = self.judged(evidence, tracked)
-        if not held[IMMOBILE] or stills is None or not trap_places.places_deny_traps(
-                trap_places.evidence_counts(evidence, stills, self.places), self.places):
+        # the state calls alone: traps :func:`judge` holds from their places the places
+        # cannot deny, and their counts need not be read twice
+        held = state_mixture.decide([ev["evidence"] for ev in evidence], self.rule)
+        if not held[IMMOBILE] or not trap_places.places_deny_traps(
+                trap_places.evidence_counts(evidence, self.still_runs, self.places),
+                self.places):
             return labels
         return [replace(lab, state=np.where(np.asarray(lab.state) == IMMOBILE, FREE,
                                             np.asarray(lab.state)))

@@ -403,12 +403,11 @@ def pulled_to_states(per_fov: Sequence[Sequence[TrajectoryLabel]], state_K: np.n
     >>> [round(float(a), 3) for a in out[0][1].alpha]
     [1.0, 0.827, 1.0]
     """
-    log_K = np.log10(np.maximum(np.asarray(state_K, np.float64), 1e-12))
+    log_K = log10_k(state_K)
 
     def states(lab: TrajectoryLabel) -> tuple[np.ndarray, np.ndarray]:
-        near = np.abs(np.log10(np.maximum(np.asarray(lab.K, np.float64), 1e-12))[:, None]
-                      - log_K[None, :]).argmin(axis=1)
-        return near, np.diff(np.r_[0, lab.cp, lab.T]).astype(np.float64)
+        near = np.abs(log10_k(lab.K)[:, None] - log_K[None, :]).argmin(axis=1)
+        return near, lab.lengths.astype(np.float64)
 
     total, frames = np.zeros(log_K.size), np.zeros(log_K.size)
     for labels in per_fov:
