@@ -1,8 +1,10 @@
 """Change points at bound partners: a dimerization experiment's trajectories cut where
 they bind and part.
 
-A binding's change point is the first bound frame (:func:`andi2kit.partners.bound_frames`),
-a parting's the first frame after the run — to the frame, where a per-frame model reading
+A binding's change point is the first bound frame (Track 2: the pair model's runs through
+the organisers' label filter, :func:`andi2kit.bound_runs.bound_runs`; Track 1, whose VIPs'
+partners are rarely tracked: :func:`andi2kit.partners.bound_frames`), a parting's the first
+frame after the run — to the frame, where a per-frame model reading
 one trajectory at a time sees a slowdown only after a few frames. The model's own change
 points far from every partner one are kept (:data:`KEEP_MODEL`), and a partner cut across
 which the trajectory's mean squared step does not change by
@@ -17,6 +19,7 @@ partners*). These segments replace the model's only in experiments judged dimeri
 See Also
 --------
 andi2kit.partners : the bound frames and the dimerization judgement.
+andi2kit.bound_runs : Track 2's bound runs, from the vector between two trajectories.
 andi2kit.experiment_decision.ExperimentDecision : where the two segmentations meet.
 """
 
@@ -26,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from andi2kit import bound_runs
 from andi2kit.constants import LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.partners import (
@@ -217,4 +221,5 @@ def settings() -> dict:
             "binding_window": BINDING_WINDOW, "change_factor": CHANGE_FACTOR,
             "changed_share": CHANGED_SHARE, "track1_counts": "field",
             "certain_change": CERTAIN_CHANGE, "certain_bindings": CERTAIN_BINDINGS,
-            "drop_unchanged": "mean squared step, change_factor"}
+            "drop_unchanged": "mean squared step, change_factor",
+            "track2_runs": bound_runs.settings()}

@@ -59,7 +59,7 @@ from andi2kit.state_evidence import COMOVE_RADIUS, MERGED_BRIGHTNESS, merged_spo
 
 __all__ = ["BOUND_RADIUS", "CERTAIN_BINDINGS", "CERTAIN_CHANGE", "CHANGED_SHARE", "DIMER_SHARE",
            "MERGED_BRIGHTNESS", "MIN_BOUND", "STEP_TOL", "binding_changes", "bound_frames",
-           "is_dimerization", "partner_counts", "partner_shares"]
+           "close_points", "is_dimerization", "partner_counts", "partner_shares"]
 
 #: Another trajectory closer than this (px) in a frame may be bound to this one.
 BOUND_RADIUS = COMOVE_RADIUS
@@ -114,6 +114,40 @@ def _late_onsets(bound: np.ndarray, merged: np.ndarray) -> np.ndarray:
     return out
 
 
+def close_points(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The points of a FOV's trajectories, stacked, and the pairs of them closer than
+    :data:`BOUND_RADIUS` in one frame on two trajectories.
+
+    Returns
+    -------
+    traj, frame, xy : numpy.ndarray
+        Each stacked point's trajectory, frame and position.
+    a, b : numpy.ndarray
+        Row numbers (into the stacked points) of each close pair.
+
+    Examples
+    --------
+    >>> t = np.arange(3)
+    >>> p = np.zeros((3, 2))
+    >>> traj, frame, xy, a, b = close_points([p, p + [1.0, 0.0], p + [9.0, 0.0]], [t, t, t])
+    >>> sorted(zip(traj[a].tolist(), traj[b].tolist(), frame[a].tolist()))
+    [(0, 1, 0), (0, 1, 1), (0, 1, 2)]
+    """
+    from scipy.spatial import cKDTree
+
+    traj = np.concatenate([np.full(len(p), k) for k, p in enumerate(positions)])
+    frame = np.concatenate([np.asarray(f, np.int64) for f in frames])
+    xy = np.concatenate([np.asarray(p, float).reshape(-1, 2) for p in positions])
+    row = np.flatnonzero(np.isfinite(xy).all(1))
+    # frames far apart along a third axis: only points of one frame can be neighbours
+    pairs = cKDTree(np.column_stack([xy[row], frame[row] * 4 * BOUND_RADIUS])).query_pairs(
+        BOUND_RADIUS, output_type="ndarray")
+    a, b = row[pairs[:, 0]], row[pairs[:, 1]]
+    keep = traj[a] != traj[b]
+    return traj, frame, xy, a[keep], b[keep]
+
+
 def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
                  brightness: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
     """Per trajectory, the frames it reaches moving with another trajectory of the FOV.
@@ -151,8 +185,6 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     >>> np.flatnonzero(bound_frames([a, b], [t, t])[0]).tolist() == list(range(11, 20))
     True
     """
-    from scipy.spatial import cKDTree
-
     merged = [merged_spot(b, len(p)) for p, b in zip(
         positions, brightness or [None] * len(positions), strict=True)]
     bound = [m.copy() for m in merged]
@@ -165,15 +197,7 @@ def bound_frames(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
 
     if len(positions) < 2:
         return runs()
-    traj = np.concatenate([np.full(len(p), k) for k, p in enumerate(positions)])
-    frame = np.concatenate([np.asarray(f, np.int64) for f in frames])
-    xy = np.concatenate([np.asarray(p, float).reshape(-1, 2) for p in positions])
-    row = np.flatnonzero(np.isfinite(xy).all(1))
-    # frames far apart along a third axis: only points of one frame can be neighbours
-    pairs = cKDTree(np.column_stack([xy[row], frame[row] * 4 * BOUND_RADIUS])).query_pairs(
-        BOUND_RADIUS, output_type="ndarray")
-    a, b = row[pairs[:, 0]], row[pairs[:, 1]]
-    a, b = a[traj[a] != traj[b]], b[traj[a] != traj[b]]
+    traj, frame, xy, a, b = close_points(positions, frames)
     # the rows of the frame before, where both trajectories have one
     pa, pb = np.maximum(a - 1, 0), np.maximum(b - 1, 0)
     ok = ((a > 0) & (b > 0) & (traj[pa] == traj[a]) & (traj[pb] == traj[b])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from andi2kit import partner_cuts, partners
+from andi2kit import bound_runs, partner_cuts, partners
 from andi2kit.constants import CONFINED, FREE, IMMOBILE
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.scoring.metrics import ChangePointCounts
@@ -165,7 +165,9 @@ def test_the_partner_segments_replace_only_trajectories_that_have_them():
 def test_a_dimerization_experiment_is_cut_where_its_pairs_bind_and_part(tmp_path):
     """End to end (``run`` with the default checkpoint and its state stage): an experiment of
     andi-datasets dimers is judged dimerization, and its trajectories are cut at their
-    partner change points; an experiment of free particles keeps the model's."""
+    partner change points (Track 2: the pair model's bound runs,
+    :func:`andi2kit.bound_runs.bound_runs`); an experiment of free particles keeps the
+    model's."""
     import json
 
     import pandas as pd
@@ -194,7 +196,9 @@ def test_a_dimerization_experiment_is_cut_where_its_pairs_bind_and_part(tmp_path
         assert (share > partners.DIMER_SHARE) == (e == 0)
         final = {lab.idx: lab for lab in read_labels(layout.prediction_path(out, 2, e, f))}
         model = {lab.idx: lab for lab in read_labels(layout.segments_path(out, 2, e, f))}
-        bound = partners.bound_frames(pos, [np.arange(T)] * len(pos))
+        frames = [np.arange(T)] * len(pos)
+        # Track 2: the pair model's runs (both partners are seen)
+        bound = bound_runs.bound_runs(pos, frames, partners.bound_frames(pos, frames))
         assert sorted(final) == sorted(model) == list(range(len(pos)))
         changed = sum(final[i].cp.tolist() != model[i].cp.tolist() for i in final)
         assert changed > 10 if e == 0 else changed == 0

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from andi2kit import (
+    bound_runs,
     bouts,
     partner_cuts,
     partners,
@@ -244,7 +245,9 @@ class UNetMethod:
         bound, counts = partners.partner_counts(positions, numbers, brightness)
         evidence.update(counts)
         steps = unpack(tensor, tensor.x)
-        partner = partner_cuts.partner_segments(labels, frames, bound, steps, self.segmenter)
+        # Track 2 sees both partners: their bound runs read from the vector between them
+        runs = bound if tracked else bound_runs.bound_runs(positions, numbers, bound)
+        partner = partner_cuts.partner_segments(labels, frames, runs, steps, self.segmenter)
         short = {} if self.bouts is None or (1 if tracked else 2) not in self.bouts.tracks else \
             bouts.bout_segments(labels, frames, steps, self.segmenter, self.bouts)
         stepped, model = ({}, None) if self.step_states is None or \
