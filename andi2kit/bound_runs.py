@@ -36,6 +36,7 @@ andi2kit.step_hmm : the hidden Markov model of one trajectory's own steps.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,6 +49,8 @@ from andi2kit.partners import BOUND_RADIUS, MIN_BOUND, close_points
 
 __all__ = ["DISTANCE_BIN", "ITERATIONS", "BindingModel", "bound_runs", "close_pairs",
            "decode", "free_variance", "settings"]
+
+logger = logging.getLogger(__name__)
 
 #: Width (px) of the bins of the distance at which a pair binds; each bin has its own
 #: binding probability, up to :data:`~andi2kit.partners.BOUND_RADIUS`.
@@ -73,6 +76,7 @@ class BindingModel:
 
     @classmethod
     def start(cls) -> BindingModel:
+        """The first decoding's model (:data:`START_BIND` in every bin, :data:`START_UNBIND`)."""
         n = int(np.ceil(BOUND_RADIUS / DISTANCE_BIN))
         return cls(np.full(n, START_BIND), START_UNBIND)
 
@@ -214,7 +218,7 @@ def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
                 busy[j][lo - first[j]:lo - first[j] + z.size] += z
         onsets = np.zeros(model.bind.size)
         free_near = np.zeros(model.bind.size)
-        bound_frames = partings = 0
+        n_bound = partings = 0
         new: dict[int, np.ndarray] = {}
         paths = []
         for k, (i, j, lo, ll_free, ll_bound, b) in enumerate(pairs):
@@ -233,14 +237,16 @@ def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
             on = np.flatnonzero(zl[1:] & ~zl[:-1]) + 1
             np.add.at(onsets, b[on][b[on] >= 0], 1)
             np.add.at(free_near, b[can & ~z], 1)
-            bound_frames += int(z.sum())
+            n_bound += int(z.sum())
             partings += int(np.sum(z[:-1] & ~z[1:]))
         runs = new
         if it < iterations:
             lo_p, hi_p = PROBABILITY_RANGE
             model = BindingModel(
                 np.clip((onsets + 0.1) / (free_near + onsets + 1.0), lo_p, hi_p),
-                float(np.clip(partings / max(bound_frames, 1), 1e-3, hi_p)))
+                float(np.clip(partings / max(n_bound, 1), 1e-3, hi_p)))
+    logger.debug("bound runs of %d close pairs: binding %s per %.1f px, parting %.3f",
+                 len(pairs), np.round(model.bind, 3).tolist(), DISTANCE_BIN, model.unbind)
     out = [np.zeros(len(p), bool) for p in positions]
     for (i, j, lo, *_rest), z in zip(pairs, paths, strict=True):
         out[i][lo - first[i]:lo - first[i] + z.size] |= z
