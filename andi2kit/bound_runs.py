@@ -46,6 +46,7 @@ import numpy as np
 from andi2kit.constants import LOCALISATION_NOISE
 from andi2kit.labels import label_filter
 from andi2kit.partners import BOUND_RADIUS, MIN_BOUND, close_points
+from andi2kit.still_runs import runs
 
 __all__ = ["DISTANCE_BIN", "ITERATIONS", "BindingModel", "bound_runs", "close_pairs",
            "decode", "free_variance", "settings"]
@@ -158,8 +159,7 @@ def _viterbi(ll_free, ll_bound, bind, unbind):  # pragma: no cover - compiled
 def _long_runs(z: np.ndarray) -> np.ndarray:
     """``z`` with its runs shorter than :data:`~andi2kit.partners.MIN_BOUND` cleared."""
     out = z.copy()
-    edges = np.flatnonzero(np.diff(np.r_[0, z.astype(np.int8), 0]))
-    for lo, hi in zip(edges[::2], edges[1::2], strict=True):
+    for lo, hi in runs(z):
         if hi - lo < MIN_BOUND:
             out[lo:hi] = False
     return out
@@ -208,11 +208,11 @@ def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
         pairs.append((i, j, lo, ll_free, ll_bound, b))
 
     model = BindingModel.start()
-    runs: dict[int, np.ndarray] = {}
+    kept: dict[int, np.ndarray] = {}  # each pair's runs of MIN_BOUND frames or more
     for it in range(iterations + 1):
         busy = [np.zeros(len(p), np.int32) for p in positions]
         for k, (i, j, lo, *_rest) in enumerate(pairs):
-            z = runs.get(k)
+            z = kept.get(k)
             if z is not None:
                 busy[i][lo - first[i]:lo - first[i] + z.size] += z
                 busy[j][lo - first[j]:lo - first[j] + z.size] += z
@@ -223,7 +223,7 @@ def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
         paths = []
         for k, (i, j, lo, ll_free, ll_bound, b) in enumerate(pairs):
             n = ll_free.size
-            mine = runs.get(k, np.zeros(n, bool)).astype(np.int32)
+            mine = kept.get(k, np.zeros(n, bool)).astype(np.int32)
             # bound to a third trajectory (a run of its own) in the frame before: cannot bind
             other = ((busy[i][lo - first[i]:lo - first[i] + n] - mine > 0)
                      | (busy[j][lo - first[j]:lo - first[j] + n] - mine > 0))
@@ -239,7 +239,7 @@ def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
             np.add.at(free_near, b[can & ~z], 1)
             n_bound += int(z.sum())
             partings += int(np.sum(z[:-1] & ~z[1:]))
-        runs = new
+        kept = new
         if it < iterations:
             lo_p, hi_p = PROBABILITY_RANGE
             model = BindingModel(
