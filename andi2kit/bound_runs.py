@@ -8,16 +8,22 @@ localisation noise only (per axis ``4σ²`` per step); while free, by both parti
 tolerance and flips runs shorter than three frames; here each close pair's relative steps are
 read by a two-state hidden Markov model instead:
 
-* a bound step is Gaussian with the noise's variance, a free one with the sum of both
-  trajectories' step variances (:func:`free_variance`: from the steps the tolerance rule
-  calls free, median-based, so that a particle's bound stretches and a rare jump do not set
-  it);
+* bound, the relative step is Gaussian with the noise's variance and the pair's common
+  (mean) step with the bound pair's variance; free, each trajectory steps with its own free
+  variance (:func:`free_variance`: median-based, from the steps not bound, so that a
+  particle's bound stretches and a rare jump do not set it). The common step tells a bound
+  pair that moves faster than a free particle from two slow free ones that happen to stay
+  side by side (both keep the vector between them);
 * a pair binds only from a free frame at which it stood within
   :data:`~andi2kit.partners.BOUND_RADIUS`, with a probability per :data:`DISTANCE_BIN` of
   that distance, and never while either trajectory is bound to a third one; it parts with
   one probability per frame;
-* the probabilities are learned per FOV from the decoded runs (:data:`ITERATIONS` rounds of
-  hard EM; a run of at least :data:`~andi2kit.partners.MIN_BOUND` frames counts as a binding).
+* the probabilities, the bound variance and the free ones are learned per FOV from the
+  decoded runs (:data:`ITERATIONS` rounds of hard EM; a run of at least
+  :data:`~andi2kit.partners.MIN_BOUND` frames counts as a binding), from three starts of the
+  bound variance (the runs of the relative steps alone, the median and the upper decile of
+  the FOV's steps), keeping the fit of the highest likelihood: a bound pair may move slower
+  or faster than a free particle.
 
 The physical path keeps runs of one or two frames — andi-datasets parts and rebinds a pair
 within a frame or two — which the reference labels do not: they went through the organisers'
@@ -70,26 +76,33 @@ MIN_FREE_STEPS = 10
 @dataclass(frozen=True)
 class BindingModel:
     """Per frame, the probability that a close free pair binds (per :data:`DISTANCE_BIN` of
-    its distance) and that a bound one parts."""
+    its distance) and that a bound one parts; the variance per axis of a bound pair's common
+    step (None: the relative steps alone are read)."""
 
     bind: np.ndarray
     unbind: float
+    bound_variance: float | None = None
 
     @classmethod
-    def start(cls) -> BindingModel:
+    def start(cls, bound_variance: float | None = None) -> BindingModel:
         """The first decoding's model (:data:`START_BIND` in every bin, :data:`START_UNBIND`)."""
         n = int(np.ceil(BOUND_RADIUS / DISTANCE_BIN))
-        return cls(np.full(n, START_BIND), START_UNBIND)
+        return cls(np.full(n, START_BIND), START_UNBIND, bound_variance)
+
+
+def _variance(sq: np.ndarray) -> float:
+    """Variance per axis of 2D Gaussian steps from their squared lengths (the median is
+    ``2 ln 2`` times it: a few jumps do not set it)."""
+    return float(np.median(sq)) / (2 * np.log(2))
 
 
 def free_variance(positions: Sequence[np.ndarray], bound: Sequence[np.ndarray],
                   noise: float = LOCALISATION_NOISE) -> np.ndarray:
     """Per trajectory, the variance per axis of its free steps (noise included).
 
-    From the median squared step of the steps into frames not ``bound`` (the tolerance
-    rule's; all steps when fewer than :data:`MIN_FREE_STEPS`): the median of a 2D Gaussian
-    step's squared length is ``2 ln 2`` times its variance per axis. At least the noise's
-    ``2σ²``.
+    From the median squared step of the steps into frames not ``bound``; a trajectory with
+    fewer than :data:`MIN_FREE_STEPS` of them (bound nearly all its life) takes the FOV's,
+    from the free steps of all its trajectories. At least the noise's ``2σ²``.
 
     Examples
     --------
@@ -98,14 +111,15 @@ def free_variance(positions: Sequence[np.ndarray], bound: Sequence[np.ndarray],
     >>> round(float(free_variance([p], [np.zeros(400, bool)])[0]), 1)
     1.0
     """
-    out = np.empty(len(positions))
-    for k, (p, b) in enumerate(zip(positions, bound, strict=True)):
+    floor = 2 * noise**2
+    free = []
+    for p, b in zip(positions, bound, strict=True):
         sq = np.sum(np.diff(np.asarray(p, float), axis=0) ** 2, axis=1)
-        free = sq[~np.asarray(b, bool)[1:] & np.isfinite(sq)]
-        sq = free if free.size >= MIN_FREE_STEPS else sq[np.isfinite(sq)]
-        v = float(np.median(sq)) / (2 * np.log(2)) if sq.size else 0.0
-        out[k] = max(v, 2 * noise**2)
-    return out
+        free.append(sq[~np.asarray(b, bool)[1:] & np.isfinite(sq)])
+    pooled = np.concatenate(free) if free else np.zeros(0)
+    fov = max(_variance(pooled), floor) if pooled.size else floor
+    return np.array([max(_variance(sq), floor) if sq.size >= MIN_FREE_STEPS else fov
+                     for sq in free])
 
 
 def close_pairs(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray]
@@ -129,7 +143,8 @@ def close_pairs(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray]
 
 @numba.njit(cache=True)
 def _viterbi(ll_free, ll_bound, bind, unbind):  # pragma: no cover - compiled
-    """Most likely free (False) / bound (True) path; the first frame is free."""
+    """Most likely free (False) / bound (True) path and its log-probability; the first frame
+    is free."""
     n = ll_free.size
     lu, lsu = np.log(unbind), np.log1p(-unbind)
     d0, d1 = ll_free[0], -np.inf
@@ -153,7 +168,7 @@ def _viterbi(ll_free, ll_bound, bind, unbind):  # pragma: no cover - compiled
     z[n - 1] = d1 > d0
     for t in range(n - 1, 0, -1):
         z[t - 1] = back1[t] if z[t] else back0[t]
-    return z
+    return z, max(d0, d1)
 
 
 def _long_runs(z: np.ndarray) -> np.ndarray:
@@ -165,11 +180,169 @@ def _long_runs(z: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """Two trajectories' shared frames from ``lo``: per step the squared lengths of their
+    relative step, their common (mean) step and each one's own step (NaN where either is
+    unseen), and the distance bin they stood in the frame before (-1: out of reach)."""
+
+    i: int
+    j: int
+    lo: int
+    relative: np.ndarray
+    common: np.ndarray
+    own_i: np.ndarray
+    own_j: np.ndarray
+    bins: np.ndarray
+
+
+def _pairs(positions: Sequence[np.ndarray], first: list[int],
+           frames: Sequence[np.ndarray]) -> list[_Pair]:
+    out = []
+    for i, j in close_pairs(positions, frames):
+        lo = max(first[i], first[j])
+        hi = min(first[i] + len(positions[i]), first[j] + len(positions[j]))
+        if hi - lo < 2:
+            continue
+        a = np.asarray(positions[i][lo - first[i]:hi - first[i]], float)
+        b = np.asarray(positions[j][lo - first[j]:hi - first[j]], float)
+        da, db = np.diff(a, axis=0), np.diff(b, axis=0)
+
+        def sq(d: np.ndarray) -> np.ndarray:
+            return np.r_[np.nan, np.sum(d**2, axis=1)]
+
+        dist = np.r_[np.inf, np.hypot(*(a - b)[:-1].T)]
+        near = np.isfinite(dist) & (dist < BOUND_RADIUS)
+        bins = np.where(near, np.floor(np.where(near, dist, 0) / DISTANCE_BIN), -1).astype(int)
+        out.append(_Pair(i, j, lo, sq(da - db), sq((da + db) / 2), sq(da), sq(db), bins))
+    return out
+
+
+def _log_gauss(sq: np.ndarray, v: float) -> np.ndarray:
+    """Log-density of a 2D isotropic Gaussian step of variance ``v`` per axis, by its
+    squared length (0 where unseen)."""
+    return np.where(np.isfinite(sq), -np.log(2 * np.pi * v) - sq / (2 * v), 0.0)
+
+
+def _emissions(pair: _Pair, v_free: np.ndarray, v_bound: float | None,
+               noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per step, the log-likelihoods of the pair free and bound. Bound: the relative step is
+    noise (``4σ²``) and, with ``v_bound``, the common step the bound pair's. Free: each moves
+    by its own free variance — with ``v_bound`` read on both own steps, else on the relative
+    step alone (variance ``v_i + v_j``). Both read the same two steps (the map from the two
+    own steps to the relative and common ones has determinant 1), so they compare."""
+    rel = _log_gauss(pair.relative, 4 * noise**2)
+    if v_bound is None:
+        ll_free = _log_gauss(pair.relative, v_free[pair.i] + v_free[pair.j])
+        ll_bound = rel
+    else:
+        ll_free = _log_gauss(pair.own_i, v_free[pair.i]) + _log_gauss(pair.own_j, v_free[pair.j])
+        ll_bound = rel + _log_gauss(pair.common, v_bound)
+    ll_bound = ll_bound.copy()
+    ll_bound[0] = -np.inf
+    return ll_free, ll_bound
+
+
+def _union(paths: list[np.ndarray], pairs: list[_Pair], sizes: list[int],
+           first: list[int]) -> list[np.ndarray]:
+    """Per trajectory, the frames some pair's path holds it bound."""
+    out = [np.zeros(n, bool) for n in sizes]
+    for pair, z in zip(pairs, paths, strict=True):
+        out[pair.i][pair.lo - first[pair.i]:pair.lo - first[pair.i] + z.size] |= z
+        out[pair.j][pair.lo - first[pair.j]:pair.lo - first[pair.j] + z.size] |= z
+    return out
+
+
+def _fit(pairs: list[_Pair], positions: Sequence[np.ndarray], first: list[int],
+         v_free: np.ndarray, model: BindingModel, iterations: int, noise: float
+         ) -> tuple[list[np.ndarray], BindingModel, float]:
+    """Hard EM: decode every pair, re-estimate the probabilities (and, reading the common
+    step, the bound and free variances) from the decoded runs, ``iterations`` times; the
+    last decoding's paths, model and log-likelihood."""
+    sizes = [len(p) for p in positions]
+    learn = model.bound_variance is not None
+    kept: dict[int, np.ndarray] = {}  # each pair's runs of MIN_BOUND frames or more
+    for it in range(iterations + 1):
+        emissions = [_emissions(pair, v_free, model.bound_variance, noise) for pair in pairs]
+        busy = [np.zeros(n, np.int32) for n in sizes]
+        for k, pair in enumerate(pairs):
+            z = kept.get(k)
+            if z is not None:
+                busy[pair.i][pair.lo - first[pair.i]:pair.lo - first[pair.i] + z.size] += z
+                busy[pair.j][pair.lo - first[pair.j]:pair.lo - first[pair.j] + z.size] += z
+        onsets = np.zeros(model.bind.size)
+        free_near = np.zeros(model.bind.size)
+        n_bound = partings = 0
+        score = 0.0
+        new: dict[int, np.ndarray] = {}
+        paths, common = [], []
+        for k, (pair, (ll_free, ll_bound)) in enumerate(zip(pairs, emissions, strict=True)):
+            n, b = ll_free.size, pair.bins
+            mine = kept.get(k, np.zeros(n, bool)).astype(np.int32)
+            # bound to a third trajectory (a run of its own) in the frame before: cannot bind
+            other = ((busy[pair.i][pair.lo - first[pair.i]:pair.lo - first[pair.i] + n] - mine > 0)
+                     | (busy[pair.j][pair.lo - first[pair.j]:pair.lo - first[pair.j] + n]
+                        - mine > 0))
+            other = np.r_[False, other[:-1]]
+            can = (b >= 0) & ~other
+            p_bind = np.where(can, model.bind[np.clip(b, 0, None)], 0.0)
+            z, path_score = _viterbi(ll_free, ll_bound, p_bind, model.unbind)
+            score += path_score
+            paths.append(z)
+            zl = _long_runs(z)
+            new[k] = zl
+            inside = zl & np.r_[False, zl[:-1]] & np.isfinite(pair.common)
+            common.append(pair.common[inside])
+            on = np.flatnonzero(zl[1:] & ~zl[:-1]) + 1
+            np.add.at(onsets, b[on][b[on] >= 0], 1)
+            np.add.at(free_near, b[can & ~z], 1)
+            n_bound += int(z.sum())
+            partings += int(np.sum(z[:-1] & ~z[1:]))
+        kept = new
+        if it == iterations:
+            return paths, model, score
+        lo_p, hi_p = PROBABILITY_RANGE
+        v_bound = model.bound_variance
+        if learn:
+            steps = np.concatenate(common) if common else np.zeros(0)
+            if steps.size >= MIN_FREE_STEPS:
+                v_bound = max(_variance(steps), noise**2)
+            v_free = free_variance(positions, _union(paths, pairs, sizes, first), noise)
+        model = BindingModel(
+            np.clip((onsets + 0.1) / (free_near + onsets + 1.0), lo_p, hi_p),
+            float(np.clip(partings / max(n_bound, 1), 1e-3, hi_p)), v_bound)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _bound_variance_starts(pairs: list[_Pair], paths: list[np.ndarray],
+                           positions: Sequence[np.ndarray], noise: float) -> list[float]:
+    """Where the bound pair's common-step variance starts: from the runs the relative steps
+    alone decode, and from the FOV's steps — their median and their upper decile — whichever
+    state a bound pair moves like."""
+    starts = []
+    inside = [pair.common[_long_runs(z) & np.r_[False, _long_runs(z)[:-1]]
+                          & np.isfinite(pair.common)] for pair, z in zip(pairs, paths, strict=True)]
+    steps = np.concatenate(inside) if inside else np.zeros(0)
+    if steps.size >= MIN_FREE_STEPS:
+        starts.append(_variance(steps))
+    sq = np.concatenate([np.sum(np.diff(np.asarray(p, float), axis=0) ** 2, axis=1)
+                         for p in positions if len(p) > 1] or [np.zeros(0)])
+    sq = sq[np.isfinite(sq)]
+    if sq.size:
+        starts += [_variance(sq), float(np.quantile(sq, 0.9)) / (2 * np.log(10))]
+    return [max(v, noise**2) for v in starts]
+
+
 def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
            bound: Sequence[np.ndarray], noise: float = LOCALISATION_NOISE,
            iterations: int = ITERATIONS) -> tuple[list[np.ndarray], BindingModel]:
     """Per trajectory, the frames the pair model decodes it bound to another one (the
     physical path, runs of any length), and the FOV's learned :class:`BindingModel`.
+
+    First from the relative steps alone; then, from each of
+    :func:`_bound_variance_starts`, from the relative and the common steps with the bound
+    and free variances learned too; the fit of the highest log-likelihood is kept (a bound
+    pair may move slower or faster than a free particle).
 
     Parameters
     ----------
@@ -179,79 +352,29 @@ def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
         Per trajectory, its frame numbers (consecutive).
     bound : sequence of numpy.ndarray
         Per trajectory, the tolerance rule's bound frames
-        (:func:`andi2kit.partners.bound_frames`): which steps :func:`free_variance` reads.
+        (:func:`andi2kit.partners.bound_frames`): which steps :func:`free_variance` first
+        reads.
     noise : float
         Localisation noise per axis (px).
     iterations : int
-        Rounds of re-estimating the probabilities and decoding again.
+        Rounds of re-estimating the model and decoding again, per start.
     """
-    vb = 4 * noise**2
-    v = free_variance(positions, bound, noise)
     first = [int(f[0]) if len(f) else 0 for f in frames]
-    pairs = []
-    for i, j in close_pairs(positions, frames):
-        lo = max(first[i], first[j])
-        hi = min(first[i] + len(positions[i]), first[j] + len(positions[j]))
-        if hi - lo < 2:
-            continue
-        r = (np.asarray(positions[i][lo - first[i]:hi - first[i]], float)
-             - np.asarray(positions[j][lo - first[j]:hi - first[j]], float))
-        sq = np.r_[np.nan, np.sum(np.diff(r, axis=0) ** 2, axis=1)]
-        vf = v[i] + v[j]
-        seen = np.isfinite(sq)
-        ll_bound = np.where(seen, -np.log(2 * np.pi * vb) - sq / (2 * vb), 0.0)
-        ll_free = np.where(seen, -np.log(2 * np.pi * vf) - sq / (2 * vf), 0.0)
-        ll_bound[0] = -np.inf
-        dist = np.r_[np.inf, np.hypot(*r[:-1].T)]
-        near = np.isfinite(dist) & (dist < BOUND_RADIUS)
-        b = np.where(near, np.floor(np.where(near, dist, 0) / DISTANCE_BIN), -1).astype(int)
-        pairs.append((i, j, lo, ll_free, ll_bound, b))
-
-    model = BindingModel.start()
-    kept: dict[int, np.ndarray] = {}  # each pair's runs of MIN_BOUND frames or more
-    for it in range(iterations + 1):
-        busy = [np.zeros(len(p), np.int32) for p in positions]
-        for k, (i, j, lo, *_rest) in enumerate(pairs):
-            z = kept.get(k)
-            if z is not None:
-                busy[i][lo - first[i]:lo - first[i] + z.size] += z
-                busy[j][lo - first[j]:lo - first[j] + z.size] += z
-        onsets = np.zeros(model.bind.size)
-        free_near = np.zeros(model.bind.size)
-        n_bound = partings = 0
-        new: dict[int, np.ndarray] = {}
-        paths = []
-        for k, (i, j, lo, ll_free, ll_bound, b) in enumerate(pairs):
-            n = ll_free.size
-            mine = kept.get(k, np.zeros(n, bool)).astype(np.int32)
-            # bound to a third trajectory (a run of its own) in the frame before: cannot bind
-            other = ((busy[i][lo - first[i]:lo - first[i] + n] - mine > 0)
-                     | (busy[j][lo - first[j]:lo - first[j] + n] - mine > 0))
-            other = np.r_[False, other[:-1]]
-            can = (b >= 0) & ~other
-            p_bind = np.where(can, model.bind[np.clip(b, 0, None)], 0.0)
-            z = _viterbi(ll_free, ll_bound, p_bind, model.unbind)
-            paths.append(z)
-            zl = _long_runs(z)
-            new[k] = zl
-            on = np.flatnonzero(zl[1:] & ~zl[:-1]) + 1
-            np.add.at(onsets, b[on][b[on] >= 0], 1)
-            np.add.at(free_near, b[can & ~z], 1)
-            n_bound += int(z.sum())
-            partings += int(np.sum(z[:-1] & ~z[1:]))
-        kept = new
-        if it < iterations:
-            lo_p, hi_p = PROBABILITY_RANGE
-            model = BindingModel(
-                np.clip((onsets + 0.1) / (free_near + onsets + 1.0), lo_p, hi_p),
-                float(np.clip(partings / max(n_bound, 1), 1e-3, hi_p)))
-    logger.debug("bound runs of %d close pairs: binding %s per %.1f px, parting %.3f",
-                 len(pairs), np.round(model.bind, 3).tolist(), DISTANCE_BIN, model.unbind)
-    out = [np.zeros(len(p), bool) for p in positions]
-    for (i, j, lo, *_rest), z in zip(pairs, paths, strict=True):
-        out[i][lo - first[i]:lo - first[i] + z.size] |= z
-        out[j][lo - first[j]:lo - first[j] + z.size] |= z
-    return out, model
+    pairs = _pairs(positions, first, frames)
+    v_free = free_variance(positions, bound, noise)
+    paths, model, _ = _fit(pairs, positions, first, v_free, BindingModel.start(),
+                           iterations, noise)
+    best = None
+    for v in _bound_variance_starts(pairs, paths, positions, noise):
+        fit = _fit(pairs, positions, first, v_free, BindingModel.start(v), iterations, noise)
+        if best is None or fit[2] > best[2]:
+            best = fit
+    if best is not None:
+        paths, model, _ = best
+    logger.debug("bound runs of %d close pairs: binding %s per %.1f px, parting %.3f, "
+                 "bound variance %s", len(pairs), np.round(model.bind, 3).tolist(),
+                 DISTANCE_BIN, model.unbind, model.bound_variance)
+    return _union(paths, pairs, [len(p) for p in positions], first), model
 
 
 def bound_runs(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
@@ -264,7 +387,9 @@ def bound_runs(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     Examples
     --------
     >>> rng = np.random.default_rng(3)
-    >>> a = np.cumsum(rng.normal(0, 0.7, (120, 2)), 0)
+    >>> steps = rng.normal(0, 0.7, (120, 2))
+    >>> steps[41:90] *= 0.4  # the pair moves slower bound
+    >>> a = np.cumsum(steps, 0)
     >>> b = a + 30 + np.cumsum(rng.normal(0, 0.7, (120, 2)), 0)
     >>> b[40:90] = a[40:90] + [0.8, 0.0]  # moves with a from frame 40 to 89
     >>> b[90:] = b[89] + np.cumsum(rng.normal(0, 0.7, (30, 2)), 0)
@@ -281,8 +406,10 @@ def bound_runs(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
 
 def settings() -> dict:
     """What decides the bound runs (recorded with the partner settings)."""
-    return {"model": "pair HMM of relative steps", "distance_bin": DISTANCE_BIN,
+    return {"model": "pair HMM of relative and common steps", "distance_bin": DISTANCE_BIN,
             "iterations": ITERATIONS, "start": [START_BIND, START_UNBIND],
+            "bound_variance_starts": ["relative-step runs", "median step", "upper decile"],
             "probability_range": list(PROBABILITY_RANGE), "min_free_steps": MIN_FREE_STEPS,
-            "free_variance": "median of steps free by the tolerance rule",
+            "free_variance": "median of steps not bound (tolerance rule, then decoded),"
+                             " the FOV's below min_free_steps",
             "label_filter": "organisers' (majority 5, min segment 3)"}

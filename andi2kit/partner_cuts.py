@@ -220,6 +220,7 @@ def settings() -> dict:
             "short_segment": SHORT_SEGMENT, "noise": LOCALISATION_NOISE,
             "binding_window": BINDING_WINDOW, "change_factor": CHANGE_FACTOR,
             "changed_share": CHANGED_SHARE, "track1_counts": "field",
+            "track2_counts": "pair runs",
             "certain_change": CERTAIN_CHANGE, "certain_bindings": CERTAIN_BINDINGS,
             "drop_unchanged": "mean squared step, change_factor",
             "track2_runs": bound_runs.settings()}

@@ -27,6 +27,13 @@ of the frames of the dimerization experiments, at most 5.0 % (a confinement expe
 every other one's; the share of bindings that change the motion is 0.91–0.97 in
 dimerization, 0.33–0.50 elsewhere (experiments with at least 9 bindings).
 
+In Track 2 the judgement counts the pair model's runs (:mod:`andi2kit.bound_runs`) instead of
+the tolerance rule's: two slow free particles side by side keep the vector between them, so
+the tolerance rule counts them bound and their "bindings" change nothing, which hid
+dimerization where free particles are slow or pairs part often (on the tuning suites
+``data/dimers0``, ``data/dimers2`` and ``data/fastdimers4``: docs/results-log.md, *Dimers
+whose bound pairs move faster*).
+
 In Track 1 the ten VIPs of a FOV hold few bindings (3–33 per experiment), and in crowded
 fields spots merge by chance: two slow particles overlapping read twice as bright, and their
 shared spot, fitted at the centroid, steps with about half one particle's variance, which the
@@ -59,7 +66,7 @@ from andi2kit.state_evidence import COMOVE_RADIUS, MERGED_BRIGHTNESS, merged_spo
 
 __all__ = ["BOUND_RADIUS", "CERTAIN_BINDINGS", "CERTAIN_CHANGE", "CHANGED_SHARE", "DIMER_SHARE",
            "MERGED_BRIGHTNESS", "MIN_BOUND", "STEP_TOL", "binding_changes", "bound_frames",
-           "close_points", "is_dimerization", "partner_counts", "partner_shares"]
+           "close_points", "is_dimerization", "partner_counts", "partner_shares", "run_counts"]
 
 #: Another trajectory closer than this (px) in a frame may be bound to this one.
 BOUND_RADIUS = COMOVE_RADIUS
@@ -259,10 +266,27 @@ def partner_counts(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray]
     (0.0, 60.0)
     """
     bound = bound_frames(positions, frames, brightness)
+    return bound, run_counts(positions, bound, prefix)
+
+
+def run_counts(positions: Sequence[np.ndarray], bound: Sequence[np.ndarray],
+               prefix: str = "") -> dict[str, float]:
+    """The counts a FOV's evidence keeps of its trajectories' ``bound`` frames (the tolerance
+    rule's, or Track 2's pair model's, :func:`andi2kit.bound_runs.bound_runs`, under
+    ``prefix`` ``"pair_"``): ``bound`` frames, ``partner_frames``, ``bindings`` and the
+    ``changed`` ones (:func:`binding_changes`).
+
+    Examples
+    --------
+    >>> t = np.arange(30)
+    >>> a = np.column_stack([t * 1.0, np.zeros(30)])
+    >>> run_counts([a], [t >= 20], prefix="pair_")["pair_bound"]
+    10.0
+    """
     bindings, changed = binding_changes(positions, bound)
-    return bound, {prefix + "bound": float(sum(int(b.sum()) for b in bound)),
-                   prefix + "partner_frames": float(sum(b.size for b in bound)),
-                   prefix + "bindings": float(bindings), prefix + "changed": float(changed)}
+    return {prefix + "bound": float(sum(int(np.sum(b)) for b in bound)),
+            prefix + "partner_frames": float(sum(np.size(b) for b in bound)),
+            prefix + "bindings": float(bindings), prefix + "changed": float(changed)}
 
 
 def partner_shares(evidence: Sequence[dict[str, float]], field: bool | None = None
@@ -271,18 +295,25 @@ def partner_shares(evidence: Sequence[dict[str, float]], field: bool | None = No
     bindings, summed over its FOVs' evidence (:func:`partner_counts`).
 
     ``field``: from the counts of every tracked particle (Track 1's ``field_*``); None: those
-    when every FOV has them, else the trajectories' own. Evidence written before the partner
-    counts had their own frame count divides by ``frames``. Empty counts give 0.
+    when every FOV has them, else the pair model's runs (Track 2's ``pair_*``) when every FOV
+    has them, else the tolerance rule's. Evidence written before the partner counts had their
+    own frame count divides by ``frames``. Empty counts give 0.
 
     Examples
     --------
     >>> ev = {"frames": 1000, "bound": 120, "bindings": 20, "changed": 18}
     >>> partner_shares([ev])
     (0.12, 0.9, 20.0)
+    >>> partner_shares([ev | {"pair_bound": 100, "pair_partner_frames": 1000,
+    ...                       "pair_bindings": 10, "pair_changed": 9}])
+    (0.1, 0.9, 10.0)
     """
+    def every(key: str) -> bool:
+        return bool(evidence) and all(key in ev for ev in evidence)
+
     if field is None:
-        field = bool(evidence) and all("field_bindings" in ev for ev in evidence)
-    pre = "field_" if field else ""
+        field = every("field_bindings")
+    pre = "field_" if field else "pair_" if every("pair_bindings") else ""
 
     def total(key: str) -> float:
         return sum(float(ev.get(pre + key, 0.0)) for ev in evidence)
@@ -320,16 +351,19 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     >>> is_dimerization([more], np.array([False, False, True, True]))
     True
 
-    Track 1 evidence also holds the counts of every tracked particle of the FOV
-    (``field_bound``, ``field_partner_frames``, ``field_bindings``, ``field_changed``); they
-    decide when every FOV has them, the VIPs' few bindings being a noisy share:
+    Track 2 evidence also holds the counts of the pair model's runs (``pair_*``,
+    :func:`andi2kit.bound_runs.bound_runs`), and they decide: the tolerance rule takes two
+    slow free particles side by side for a pair, whose "bindings" change nothing. Track 1
+    evidence holds the counts of every tracked particle of the FOV (``field_bound``,
+    ``field_partner_frames``, ``field_bindings``, ``field_changed``); they decide when every
+    FOV has them, the VIPs' few bindings being a noisy share:
 
     >>> crowd = {"field_bound": 900, "field_partner_frames": 9000, "field_bindings": 150,
     ...          "field_changed": 90}
     >>> is_dimerization([ev | crowd], np.array([False, False, True, True]))
     False
     """
-    # Track 1: the counts of every tracked particle of the FOV when its evidence has them
+    # Track 1: every tracked particle's counts; Track 2: the pair model's runs'
     bound, changed, bindings = partner_shares(evidence)
     certain = changed >= CERTAIN_CHANGE and bindings >= CERTAIN_BINDINGS
     return ((bound >= DIMER_SHARE and bindings > 0 and changed >= CHANGED_SHARE or certain)

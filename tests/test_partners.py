@@ -199,6 +199,8 @@ def test_a_dimerization_experiment_is_cut_where_its_pairs_bind_and_part(tmp_path
         frames = [np.arange(T)] * len(pos)
         # Track 2: the pair model's runs (both partners are seen)
         bound = bound_runs.bound_runs(pos, frames, partners.bound_frames(pos, frames))
+        # ... whose counts judge the experiment (partners.partner_shares)
+        assert ev["evidence"]["pair_bound"] == sum(int(b.sum()) for b in bound)
         assert sorted(final) == sorted(model) == list(range(len(pos)))
         changed = sum(final[i].cp.tolist() != model[i].cp.tolist() for i in final)
         assert changed > 10 if e == 0 else changed == 0
@@ -229,6 +231,12 @@ def test_particles_that_crowd_without_binding_are_not_dimers():
     assert ev[0]["bound"] / ev[0]["frames"] > partners.DIMER_SHARE
     assert bindings >= n and 0.3 < changed / bindings < 0.7
     assert not partners.is_dimerization(ev, np.array([False, False, True, True]))
+    # Track 2's judgement counts the pair model's runs: the same newcomers (measured: 49 of
+    # 80 bindings changed)
+    runs = bound_runs.bound_runs(pos, [np.arange(T)] * len(pos), bound)
+    pair = partners.run_counts(pos, runs, prefix="pair_")
+    assert 0.3 < pair["pair_changed"] / pair["pair_bindings"] < 0.7
+    assert not partners.is_dimerization([ev[0] | pair], np.array([False, False, True, True]))
 
 
 @pytest.mark.parametrize("changed, bindings, held, dimers", [

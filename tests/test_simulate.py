@@ -548,6 +548,22 @@ def test_dimers_preset_holds_dimers_and_their_look_alikes() -> None:
         presets.experiment_definitions("dimers", 0))
 
 
+def test_fast_dimers_preset_swaps_the_dimers_states() -> None:
+    """``fast-dimers``: the ``dimers`` preset's draws with each dimerization experiment's
+    bound state the faster one; its multi-state experiments as ``dimers`` draws them."""
+    for seed in range(3):
+        fast = presets.experiment_definitions("fast-dimers", seed)
+        slow = presets.experiment_definitions("dimers", seed)
+        for f, s in zip(fast, slow, strict=True):
+            assert f["model"] == s["model"]
+            if f["model"] == "dimerization":
+                assert f["Ds"][1][0] > f["Ds"][0][0]
+                assert _drawn([{"Ds": f["Ds"][::-1], "alphas": f["alphas"][::-1]}]) == _drawn(
+                    [{"Ds": s["Ds"], "alphas": s["alphas"]}])
+            else:
+                assert _drawn([f]) == _drawn([s])
+
+
 def test_psf_scale_widens_the_spots_and_nothing_else(sim_data: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """``simulate --psf-scale 1.8``: the same trajectories as the shared data (same preset

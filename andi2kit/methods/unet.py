@@ -247,6 +247,8 @@ class UNetMethod:
         steps = unpack(tensor, tensor.x)
         # Track 2 sees both partners: their bound runs read from the vector between them
         runs = bound if tracked else bound_runs.bound_runs(positions, numbers, bound)
+        if not tracked:  # and they judge dimerization (partners.partner_shares)
+            evidence.update(partners.run_counts(positions, runs, prefix="pair_"))
         partner = partner_cuts.partner_segments(labels, frames, runs, steps, self.segmenter)
         short = {} if self.bouts is None or (1 if tracked else 2) not in self.bouts.tracks else \
             bouts.bout_segments(labels, frames, steps, self.segmenter, self.bouts)

@@ -17,6 +17,7 @@ from andi2kit.simulation.priors import (
     draw_directed,
     draw_directed_traps,
     draw_fast,
+    draw_fast_dimers,
     draw_short_traps,
     draw_training,
     draw_wide,
@@ -260,6 +261,16 @@ PRESETS: dict[str, Preset] = {
         _five_each("dimerization", "multi_state"),
         fovs=3,
         draw=draw_dimers,
+    ),
+    "fast-dimers": Preset(
+        "fast-dimers",
+        "The dimers preset with each dimerization experiment's states swapped: bound pairs"
+        " move faster than free particles (D_free / D_bound 0.005-0.3), 5 dimerization and 5"
+        " multi-state experiments, 3 FOVs each: is dimerization told apart whichever state"
+        " is the faster?",
+        _five_each("dimerization", "multi_state"),
+        fovs=3,
+        draw=draw_fast_dimers,
     ),
     "training": Preset(
         "training",

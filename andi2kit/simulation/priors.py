@@ -290,6 +290,25 @@ def draw_dimers(rng: np.random.Generator, model: str) -> dict[str, Any]:
     return _with_particles(rng, model, DIMER_N)
 
 
+def draw_fast_dimers(rng: np.random.Generator, model: str) -> dict[str, Any]:
+    """:func:`draw_dimers` with the two states of a dimerization experiment swapped: the
+    bound pairs move faster than the free particles (a complex carried by a motor, a
+    free particle slowed by crowding), by the same prior ratio; multi-state experiments,
+    symmetric in their states, are drawn as :func:`draw_dimers` draws them.
+
+    Examples
+    --------
+    >>> p = draw_fast_dimers(np.random.default_rng(0), "dimerization")
+    >>> p["Ds"][1][0] > p["Ds"][0][0]
+    True
+    """
+    params = draw_dimers(rng, model)
+    if model == "dimerization":
+        params["Ds"] = params["Ds"][::-1]
+        params["alphas"] = params["alphas"][::-1]
+    return params
+
+
 def _with_particles(rng: np.random.Generator, model: str, n: tuple[int, int]
                     ) -> dict[str, Any]:
     """:func:`draw_wide`, then N particles in the box, log-uniform in ``n``."""
