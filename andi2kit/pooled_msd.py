@@ -216,6 +216,11 @@ class PooledMsd:
         4) rather than on K: the U-Net cannot take the noise out of a state that moves less
         than it (its K comes out several times the truth), the fit with the noise as an
         offset can; for states well above the noise the two checks agree.
+    shift_own_K : bool
+        Shift only the segments whose own K is within ``K_ratio`` of the state's (on K plus
+        the noise's variance with ``check_noise``): the mixture can give a state a segment of
+        another (a short fast piece cut from a dimer's bound run, taking the slow state's
+        shift: docs/results-log.md, *Dimers whose bound pairs move faster*).
 
     Examples
     --------
@@ -234,6 +239,7 @@ class PooledMsd:
     slow_confined: bool = True
     median: bool = False
     check_noise: bool = False
+    shift_own_K: bool = False
 
     def __post_init__(self) -> None:
         if self.max_K <= 0 or self.high_alpha <= 0 or self.K_ratio <= 1 or self.noise < 0:
@@ -242,7 +248,7 @@ class PooledMsd:
         if self.max_lag < 2 or self.trim < 0 or self.min_length < 2 or self.max_states < 1:
             raise ValueError("pooled_msd needs max_lag >= 2, trim >= 0, min_length >= 2 "
                              "and max_states >= 1")
-        for name in ("slow_confined", "median", "check_noise"):
+        for name in ("slow_confined", "median", "check_noise", "shift_own_K"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"pooled_msd {name} must be true or false, got "
                                  f"{getattr(self, name)!r}")
@@ -295,6 +301,9 @@ class PooledMsd:
             if not 1 / self.K_ratio < (k + var) / (state_K + var) < self.K_ratio:
                 continue
             shift = sel & use
+            if self.shift_own_K:
+                ratio = (10 ** x[:, 1] + var) / (state_K + var)
+                shift &= (1 / self.K_ratio < ratio) & (ratio < self.K_ratio)
             alpha[shift] = np.clip(alpha[shift] + a - state_alpha, 0.0, 2.0)
         out, k = [], 0
         for lab in labels:

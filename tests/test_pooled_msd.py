@@ -54,6 +54,24 @@ def test_the_pooled_msd_of_a_slow_state_recovers_its_alpha():
                and np.array_equal(a.cp, b.cp) for a, b in zip(labels, out, strict=True))
 
 
+def test_a_segment_of_another_K_mixed_into_a_state_keeps_its_alpha():
+    """One mixture component (``max_states`` 1) holds a slow state and a few fast, short
+    segments: the slow state's shift moves its own segments, and the fast ones only without
+    ``shift_own_K``."""
+    rng = np.random.default_rng(3)
+    labels, positions = _experiment(rng, n=60)
+    labels, positions = labels[:60], positions[:60]
+    fast = _fbm(rng, 4, 8, 0.8, 0.5)
+    labels += [TrajectoryLabel(60 + i, 0.5, 0.8, FREE, T=8) for i in range(4)]
+    positions += list(fast)
+    mixed = PooledMsd(max_states=1)(labels, positions)
+    own = PooledMsd(max_states=1, shift_own_K=True)(labels, positions)
+    for out in (mixed, own):
+        assert abs(np.mean([lab.alpha[0] for lab in out[:60]]) - 1.5) < 0.1
+    assert all(abs(lab.alpha[0] - 0.8) > 0.2 for lab in mixed[60:])
+    assert all(lab.alpha[0] == 0.8 for lab in own[60:])
+
+
 def test_the_median_msd_of_slow_segments_is_hardly_moved_by_a_few_fast_frames():
     # slow segments (α 1.5, K 0.005) into which a misplaced change point let 3 frames of a
     # state a hundred times faster: the mean MSD's K triples, the median's stays near
