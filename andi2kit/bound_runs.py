@@ -52,7 +52,6 @@ import numpy as np
 from andi2kit.constants import LOCALISATION_NOISE
 from andi2kit.labels import label_filter
 from andi2kit.partners import BOUND_RADIUS, MIN_BOUND, close_points
-from andi2kit.still_runs import runs
 
 __all__ = ["DISTANCE_BIN", "ITERATIONS", "BindingModel", "bound_runs", "close_pairs",
            "decode", "free_variance", "settings"]
@@ -171,20 +170,35 @@ def _viterbi(ll_free, ll_bound, bind, unbind):  # pragma: no cover - compiled
     return z, max(d0, d1)
 
 
-def _long_runs(z: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True)
+def _long_runs(z: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """``z`` with its runs shorter than :data:`~andi2kit.partners.MIN_BOUND` cleared."""
     out = z.copy()
-    for lo, hi in runs(z):
-        if hi - lo < MIN_BOUND:
-            out[lo:hi] = False
+    t, n = 0, z.size
+    while t < n:
+        if not z[t]:
+            t += 1
+            continue
+        start = t
+        while t < n and z[t]:
+            t += 1
+        if t - start < MIN_BOUND:
+            out[start:t] = False
     return out
+
+
+def _before(x: np.ndarray) -> np.ndarray:
+    """``x`` one frame later: each frame holds the value of the frame before (the first
+    False)."""
+    return np.concatenate((np.zeros(1, x.dtype), x[:-1]))
 
 
 @dataclass(frozen=True)
 class _Pair:
     """Two trajectories' shared frames from ``lo``: per step the squared lengths of their
     relative step, their common (mean) step and each one's own step (NaN where either is
-    unseen), and the distance bin they stood in the frame before (-1: out of reach)."""
+    unseen), the distance bin they stood in the frame before (-1: out of reach), which steps
+    are seen, and the relative step's log-likelihood at the noise's variance."""
 
     i: int
     j: int
@@ -194,10 +208,12 @@ class _Pair:
     own_i: np.ndarray
     own_j: np.ndarray
     bins: np.ndarray
+    seen: np.ndarray
+    still: np.ndarray
 
 
 def _pairs(positions: Sequence[np.ndarray], first: list[int],
-           frames: Sequence[np.ndarray]) -> list[_Pair]:
+           frames: Sequence[np.ndarray], noise: float) -> list[_Pair]:
     out = []
     for i, j in close_pairs(positions, frames):
         lo = max(first[i], first[j])
@@ -214,14 +230,17 @@ def _pairs(positions: Sequence[np.ndarray], first: list[int],
         dist = np.r_[np.inf, np.hypot(*(a - b)[:-1].T)]
         near = np.isfinite(dist) & (dist < BOUND_RADIUS)
         bins = np.where(near, np.floor(np.where(near, dist, 0) / DISTANCE_BIN), -1).astype(int)
-        out.append(_Pair(i, j, lo, sq(da - db), sq((da + db) / 2), sq(da), sq(db), bins))
+        relative = sq(da - db)
+        seen = np.isfinite(relative)
+        out.append(_Pair(i, j, lo, relative, sq((da + db) / 2), sq(da), sq(db), bins, seen,
+                         _log_gauss(relative, 4 * noise**2, seen)))
     return out
 
 
-def _log_gauss(sq: np.ndarray, v: float) -> np.ndarray:
+def _log_gauss(sq: np.ndarray, v: float, seen: np.ndarray) -> np.ndarray:
     """Log-density of a 2D isotropic Gaussian step of variance ``v`` per axis, by its
-    squared length (0 where unseen)."""
-    return np.where(np.isfinite(sq), -np.log(2 * np.pi * v) - sq / (2 * v), 0.0)
+    squared length (0 where not ``seen``)."""
+    return np.where(seen, -np.log(2 * np.pi * v) - sq / (2 * v), 0.0)
 
 
 def _emissions(pair: _Pair, v_free: np.ndarray, v_bound: float | None,
@@ -231,14 +250,14 @@ def _emissions(pair: _Pair, v_free: np.ndarray, v_bound: float | None,
     by its own free variance — with ``v_bound`` read on both own steps, else on the relative
     step alone (variance ``v_i + v_j``). Both read the same two steps (the map from the two
     own steps to the relative and common ones has determinant 1), so they compare."""
-    rel = _log_gauss(pair.relative, 4 * noise**2)
+    seen = pair.seen
     if v_bound is None:
-        ll_free = _log_gauss(pair.relative, v_free[pair.i] + v_free[pair.j])
-        ll_bound = rel
+        ll_free = _log_gauss(pair.relative, v_free[pair.i] + v_free[pair.j], seen)
+        ll_bound = pair.still.copy()
     else:
-        ll_free = _log_gauss(pair.own_i, v_free[pair.i]) + _log_gauss(pair.own_j, v_free[pair.j])
-        ll_bound = rel + _log_gauss(pair.common, v_bound)
-    ll_bound = ll_bound.copy()
+        ll_free = (_log_gauss(pair.own_i, v_free[pair.i], seen)
+                   + _log_gauss(pair.own_j, v_free[pair.j], seen))
+        ll_bound = pair.still + _log_gauss(pair.common, v_bound, seen)
     ll_bound[0] = -np.inf
     return ll_free, ll_bound
 
@@ -262,16 +281,15 @@ def _fit(pairs: list[_Pair], positions: Sequence[np.ndarray], first: list[int],
     sizes = [len(p) for p in positions]
     learn = model.bound_variance is not None
     kept: dict[int, np.ndarray] = {}  # each pair's runs of MIN_BOUND frames or more
+    emissions = [_emissions(pair, v_free, model.bound_variance, noise) for pair in pairs]
     for it in range(iterations + 1):
-        emissions = [_emissions(pair, v_free, model.bound_variance, noise) for pair in pairs]
         busy = [np.zeros(n, np.int32) for n in sizes]
         for k, pair in enumerate(pairs):
             z = kept.get(k)
             if z is not None:
                 busy[pair.i][pair.lo - first[pair.i]:pair.lo - first[pair.i] + z.size] += z
                 busy[pair.j][pair.lo - first[pair.j]:pair.lo - first[pair.j] + z.size] += z
-        onsets = np.zeros(model.bind.size)
-        free_near = np.zeros(model.bind.size)
+        onset_bins, free_bins = [], []
         n_bound = partings = 0
         score = 0.0
         new: dict[int, np.ndarray] = {}
@@ -283,7 +301,7 @@ def _fit(pairs: list[_Pair], positions: Sequence[np.ndarray], first: list[int],
             other = ((busy[pair.i][pair.lo - first[pair.i]:pair.lo - first[pair.i] + n] - mine > 0)
                      | (busy[pair.j][pair.lo - first[pair.j]:pair.lo - first[pair.j] + n]
                         - mine > 0))
-            other = np.r_[False, other[:-1]]
+            other = _before(other)
             can = (b >= 0) & ~other
             p_bind = np.where(can, model.bind[np.clip(b, 0, None)], 0.0)
             z, path_score = _viterbi(ll_free, ll_bound, p_bind, model.unbind)
@@ -291,23 +309,29 @@ def _fit(pairs: list[_Pair], positions: Sequence[np.ndarray], first: list[int],
             paths.append(z)
             zl = _long_runs(z)
             new[k] = zl
-            inside = zl & np.r_[False, zl[:-1]] & np.isfinite(pair.common)
+            inside = zl & _before(zl) & pair.seen
             common.append(pair.common[inside])
             on = np.flatnonzero(zl[1:] & ~zl[:-1]) + 1
-            np.add.at(onsets, b[on][b[on] >= 0], 1)
-            np.add.at(free_near, b[can & ~z], 1)
+            onset_bins.append(b[on][b[on] >= 0])
+            free_bins.append(b[can & ~z])
             n_bound += int(z.sum())
             partings += int(np.sum(z[:-1] & ~z[1:]))
         kept = new
         if it == iterations:
             return paths, model, score
         lo_p, hi_p = PROBABILITY_RANGE
+        n_bins = model.bind.size
+        onsets = np.bincount(np.concatenate(onset_bins or [np.zeros(0, int)]),
+                             minlength=n_bins)[:n_bins].astype(float)
+        free_near = np.bincount(np.concatenate(free_bins or [np.zeros(0, int)]),
+                                minlength=n_bins)[:n_bins].astype(float)
         v_bound = model.bound_variance
         if learn:
             steps = np.concatenate(common) if common else np.zeros(0)
             if steps.size >= MIN_FREE_STEPS:
                 v_bound = max(_variance(steps), noise**2)
             v_free = free_variance(positions, _union(paths, pairs, sizes, first), noise)
+            emissions = [_emissions(pair, v_free, v_bound, noise) for pair in pairs]
         model = BindingModel(
             np.clip((onsets + 0.1) / (free_near + onsets + 1.0), lo_p, hi_p),
             float(np.clip(partings / max(n_bound, 1), 1e-3, hi_p)), v_bound)
@@ -320,8 +344,9 @@ def _bound_variance_starts(pairs: list[_Pair], paths: list[np.ndarray],
     alone decode, and from the FOV's steps — their median and their upper decile — whichever
     state a bound pair moves like."""
     starts = []
-    inside = [pair.common[_long_runs(z) & np.r_[False, _long_runs(z)[:-1]]
-                          & np.isfinite(pair.common)] for pair, z in zip(pairs, paths, strict=True)]
+    long = [_long_runs(z) for z in paths]
+    inside = [pair.common[zl & _before(zl) & pair.seen]
+              for pair, zl in zip(pairs, long, strict=True)]
     steps = np.concatenate(inside) if inside else np.zeros(0)
     if steps.size >= MIN_FREE_STEPS:
         starts.append(_variance(steps))
@@ -360,7 +385,7 @@ def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
         Rounds of re-estimating the model and decoding again, per start.
     """
     first = [int(f[0]) if len(f) else 0 for f in frames]
-    pairs = _pairs(positions, first, frames)
+    pairs = _pairs(positions, first, frames, noise)
     v_free = free_variance(positions, bound, noise)
     paths, model, _ = _fit(pairs, positions, first, v_free, BindingModel.start(),
                            iterations, noise)
