@@ -318,7 +318,7 @@ def _fit(pairs: list[_Pair], positions: Sequence[np.ndarray], first: list[int],
             partings += int(np.sum(z[:-1] & ~z[1:]))
         kept = new
         if it == iterations:
-            return paths, model, score
+            break
         lo_p, hi_p = PROBABILITY_RANGE
         n_bins = model.bind.size
         onsets = np.bincount(np.concatenate(onset_bins or [np.zeros(0, int)]),
@@ -335,7 +335,7 @@ def _fit(pairs: list[_Pair], positions: Sequence[np.ndarray], first: list[int],
         model = BindingModel(
             np.clip((onsets + 0.1) / (free_near + onsets + 1.0), lo_p, hi_p),
             float(np.clip(partings / max(n_bound, 1), 1e-3, hi_p)), v_bound)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return paths, model, score
 
 
 def _bound_variance_starts(pairs: list[_Pair], paths: list[np.ndarray],
