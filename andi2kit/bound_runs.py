@@ -35,7 +35,7 @@ two trajectories*).
 
 See Also
 --------
-andi2kit.partners : the tolerance rule, whose counts judge an experiment dimerization.
+andi2kit.partners : the tolerance rule, and the judgement from these runs' counts.
 andi2kit.partner_cuts : the change points at the bindings and partings.
 andi2kit.step_hmm : the hidden Markov model of one trajectory's own steps.
 """
