@@ -243,13 +243,14 @@ def _log_gauss(sq: np.ndarray, v: float, seen: np.ndarray) -> np.ndarray:
     return np.where(seen, -np.log(2 * np.pi * v) - sq / (2 * v), 0.0)
 
 
-def _emissions(pair: _Pair, v_free: np.ndarray, v_bound: float | None,
-               noise: float) -> tuple[np.ndarray, np.ndarray]:
+def _emissions(pair: _Pair, v_free: np.ndarray, v_bound: float | None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Per step, the log-likelihoods of the pair free and bound. Bound: the relative step is
-    noise (``4σ²``) and, with ``v_bound``, the common step the bound pair's. Free: each moves
-    by its own free variance — with ``v_bound`` read on both own steps, else on the relative
-    step alone (variance ``v_i + v_j``). Both read the same two steps (the map from the two
-    own steps to the relative and common ones has determinant 1), so they compare."""
+    noise (``4σ²``, :attr:`_Pair.still`) and, with ``v_bound``, the common step the bound
+    pair's. Free: each moves by its own free variance — with ``v_bound`` read on both own
+    steps, else on the relative step alone (variance ``v_i + v_j``). Both read the same two
+    steps (the map from the two own steps to the relative and common ones has determinant
+    1), so they compare."""
     seen = pair.seen
     if v_bound is None:
         ll_free = _log_gauss(pair.relative, v_free[pair.i] + v_free[pair.j], seen)
@@ -281,7 +282,7 @@ def _fit(pairs: list[_Pair], positions: Sequence[np.ndarray], first: list[int],
     sizes = [len(p) for p in positions]
     learn = model.bound_variance is not None
     kept: dict[int, np.ndarray] = {}  # each pair's runs of MIN_BOUND frames or more
-    emissions = [_emissions(pair, v_free, model.bound_variance, noise) for pair in pairs]
+    emissions = [_emissions(pair, v_free, model.bound_variance) for pair in pairs]
     for it in range(iterations + 1):
         busy = [np.zeros(n, np.int32) for n in sizes]
         for k, pair in enumerate(pairs):
@@ -331,7 +332,7 @@ def _fit(pairs: list[_Pair], positions: Sequence[np.ndarray], first: list[int],
             if steps.size >= MIN_FREE_STEPS:
                 v_bound = max(_variance(steps), noise**2)
             v_free = free_variance(positions, _union(paths, pairs, sizes, first), noise)
-            emissions = [_emissions(pair, v_free, v_bound, noise) for pair in pairs]
+            emissions = [_emissions(pair, v_free, v_bound) for pair in pairs]
         model = BindingModel(
             np.clip((onsets + 0.1) / (free_near + onsets + 1.0), lo_p, hi_p),
             float(np.clip(partings / max(n_bound, 1), 1e-3, hi_p)), v_bound)

@@ -285,6 +285,11 @@ class PooledMsd:
         alpha = seg[:, 0].copy()
         pool = median_msd_of_segments if self.median else msd_of_segments
         var = self.noise ** 2 if self.check_noise else 0.0  # added to both sides of the K check
+
+        def agrees(K: np.ndarray | float, state_K: float) -> np.ndarray | bool:
+            ratio = (K + var) / (state_K + var)
+            return (1 / self.K_ratio < ratio) & (ratio < self.K_ratio)
+
         for c in np.unique(comp):
             sel = comp == c
             state_K = 10 ** np.average(x[sel, 1], weights=length[sel])
@@ -298,12 +303,11 @@ class PooledMsd:
             if lags.size < 2:
                 continue
             a, k = fit_noisy_msd(lags, msd, n, self.noise)
-            if not 1 / self.K_ratio < (k + var) / (state_K + var) < self.K_ratio:
+            if not agrees(k, state_K):
                 continue
             shift = sel & use
             if self.shift_own_K:
-                ratio = (10 ** x[:, 1] + var) / (state_K + var)
-                shift &= (1 / self.K_ratio < ratio) & (ratio < self.K_ratio)
+                shift &= agrees(10 ** x[:, 1], state_K)
             alpha[shift] = np.clip(alpha[shift] + a - state_alpha, 0.0, 2.0)
         out, k = [], 0
         for lab in labels:

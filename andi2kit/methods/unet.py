@@ -245,9 +245,10 @@ class UNetMethod:
         bound, counts = partners.partner_counts(positions, numbers, brightness)
         evidence.update(counts)
         steps = unpack(tensor, tensor.x)
-        # Track 2 sees both partners: their bound runs read from the vector between them
-        runs = bound if tracked else bound_runs.bound_runs(positions, numbers, bound)
-        if not tracked:  # and they judge dimerization (partners.partner_shares)
+        if tracked:
+            runs = bound
+        else:  # Track 2 sees both partners: bound runs from the pair model judge and cut
+            runs = bound_runs.bound_runs(positions, numbers, bound)
             evidence.update(partners.run_counts(positions, runs, prefix="pair_"))
         partner = partner_cuts.partner_segments(labels, frames, runs, steps, self.segmenter)
         short = {} if self.bouts is None or (1 if tracked else 2) not in self.bouts.tracks else \
