@@ -26,9 +26,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from andi2kit import (
+    bound_states,
     compartments,
     partner_cuts,
-    partners,
     standing,
     state_mixture,
     step_states,
@@ -73,7 +73,7 @@ def judge(evidence: list[dict], rule: state_mixture.Decision,
     places' ratio."""
     counts = [ev["evidence"] for ev in evidence]
     held = state_mixture.decide(counts, rule)
-    dimers = partners.is_dimerization(counts, held)
+    dimers = bound_states.is_dimerization(counts, held)
     if not (held[IMMOBILE] or held[CONFINED] or dimers) and stills is not None \
             and places is not None \
             and trap_places.evidence_holds_traps(evidence, stills, places):
@@ -226,7 +226,7 @@ class ExperimentDecision:
         (:func:`judge` on all its FOVs' evidence; unchanged when a FOV has no evidence), and
         by what it holds:
 
-        * judged dimerization (:func:`andi2kit.partners.is_dimerization`): cut at the
+        * judged dimerization (:func:`andi2kit.bound_states.is_dimerization`): cut at the
           partner change points (:func:`andi2kit.partner_cuts.choose_segments`), the cut
           segments' α pulled towards their step state's where the FOVs' steps hold states
           (:func:`andi2kit.step_states.pulled_to_states`, ``state_prior_frames``; Track 1,

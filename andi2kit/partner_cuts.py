@@ -14,7 +14,7 @@ changes the motion, a flicker of the bound test does not. Measured on the tuning
 six dimerization experiments of the challenge seeds 0 and 2 and the wide seed 0, Track 2:
 JSC CP +0.035, −0.011, +0.038, +0.048, 0.000, +0.003 (docs/results-log.md, *Change points from bound
 partners*). These segments replace the model's only in experiments judged dimerization
-(:func:`andi2kit.partners.is_dimerization`; :func:`choose_segments`).
+(:func:`andi2kit.bound_states.is_dimerization`; :func:`choose_segments`).
 
 See Also
 --------
@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from andi2kit import bound_runs
+from andi2kit.bound_states import BOUND_STATE_EXCESS, MIN_STATE_BOUND
 from andi2kit.constants import LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.partners import (
@@ -223,4 +224,8 @@ def settings() -> dict:
             "track2_counts": "pair runs",
             "certain_change": CERTAIN_CHANGE, "certain_bindings": CERTAIN_BINDINGS,
             "drop_unchanged": "mean squared step, change_factor",
-            "track2_runs": bound_runs.settings()}
+            "track2_runs": bound_runs.settings(),
+            "track2_judgement": {"counts": "frames, bound and close frames per state of a "
+                                           "two-state model of the FOV's steps",
+                                 "bound_state_excess": BOUND_STATE_EXCESS,
+                                 "min_state_bound": MIN_STATE_BOUND}}

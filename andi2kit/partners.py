@@ -32,7 +32,9 @@ the tolerance rule's: two slow free particles side by side keep the vector betwe
 the tolerance rule counts them bound and their "bindings" change nothing, which hid
 dimerization where free particles are slow or pairs part often (on the tuning suites
 ``data/dimers0``, ``data/dimers2`` and ``data/fastdimers4``: docs/results-log.md, *Dimers
-whose bound pairs move faster*).
+whose bound pairs move faster*). Track 2 evidence that also holds the counts of the state the
+runs make is judged by those (:func:`andi2kit.bound_states.is_dimerization`); these counts judge
+Track 1 and older Track 2 evidence.
 
 In Track 1 the ten VIPs of a FOV hold few bindings (3–33 per experiment), and in crowded
 fields spots merge by chance: two slow particles overlapping read twice as bright, and their
@@ -49,6 +51,7 @@ tests/benchmarks/dimer_chance.py OUT 1`` on the output of ``andi2kit run DIR/pub
 
 See Also
 --------
+andi2kit.bound_states : Track 2's judgement, from the state the bound runs make.
 andi2kit.partner_cuts : the change points at the bindings and partings.
 andi2kit.state_mixture : the experiment-level decision whose held states gate this.
 andi2kit.experiment_decision.ExperimentDecision : where the two segmentations meet.

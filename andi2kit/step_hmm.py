@@ -23,13 +23,16 @@ import numpy as np
 
 from andi2kit.constants import LOCALISATION_NOISE
 
-__all__ = ["CONVERGED", "WHITEN_ORDER", "StepModel", "fit_states", "state_paths", "step_squares",
-           "whitened"]
+__all__ = ["CONVERGED", "LEAST_EMISSION", "WHITEN_ORDER", "StepModel", "fit_states",
+           "state_paths", "step_squares", "whitened"]
 
 #: Steps before each one that :func:`whitened` predicts it from (AR order).
 WHITEN_ORDER = 2
 #: EM stops when an iteration gains less than this share of the log-likelihood.
 CONVERGED = 1e-6
+#: Least emission density: a step far beyond every state's variance (a jump of tens of px)
+#: would otherwise leave no state possible, and the scaled recursions divide zero by zero.
+LEAST_EMISSION = 1e-200
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ def _emissions(d2, var):  # pragma: no cover - compiled
         for t in range(T):
             if np.isfinite(d2[i, t]):
                 for k in range(K):
-                    e[i, t, k] = np.exp(-d2[i, t] / (2 * var[k])) / (2 * np.pi * var[k])
+                    e[i, t, k] = max(np.exp(-d2[i, t] / (2 * var[k])) / (2 * np.pi * var[k]),
+                                     LEAST_EMISSION)
     return e
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from andi2kit import (
     bound_runs,
+    bound_states,
     bouts,
     partner_cuts,
     partners,
@@ -250,6 +251,7 @@ class UNetMethod:
         else:  # Track 2 sees both partners: bound runs from the pair model judge and cut
             runs = bound_runs.bound_runs(positions, numbers, bound)
             evidence.update(partners.run_counts(positions, runs, prefix="pair_"))
+            evidence.update(bound_states.state_counts(positions, numbers, runs))
         partner = partner_cuts.partner_segments(labels, frames, runs, steps, self.segmenter)
         short = {} if self.bouts is None or (1 if tracked else 2) not in self.bouts.tracks else \
             bouts.bout_segments(labels, frames, steps, self.segmenter, self.bouts)
