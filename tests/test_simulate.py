@@ -564,6 +564,24 @@ def test_fast_dimers_preset_swaps_the_dimers_states() -> None:
                 assert _drawn([f]) == _drawn([s])
 
 
+def test_scattered_dimers_preset_scatters_each_states_D_between_particles() -> None:
+    """``scattered-dimers``: the ``dimers`` preset's models, every state's D spread between
+    particles by 30-300 % (variance over D² in SCATTER), the bound state the faster one in
+    some dimerization experiments and the slower in others."""
+    from andi2kit.simulation.priors import SCATTER
+
+    faster = []
+    for seed in range(3):
+        defs = presets.experiment_definitions("scattered-dimers", seed)
+        assert [d["model"] for d in defs] == [
+            d["model"] for d in presets.experiment_definitions("dimers", seed)]
+        for d in defs:
+            assert all(SCATTER[0] <= v / m**2 <= SCATTER[1] for m, v in d["Ds"])
+            if d["model"] == "dimerization":
+                faster.append(d["Ds"][1][0] > d["Ds"][0][0])
+    assert any(faster) and not all(faster)
+
+
 def test_psf_scale_widens_the_spots_and_nothing_else(sim_data: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """``simulate --psf-scale 1.8``: the same trajectories as the shared data (same preset

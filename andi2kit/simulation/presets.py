@@ -18,6 +18,7 @@ from andi2kit.simulation.priors import (
     draw_directed_traps,
     draw_fast,
     draw_fast_dimers,
+    draw_scattered_dimers,
     draw_short_traps,
     draw_training,
     draw_wide,
@@ -271,6 +272,16 @@ PRESETS: dict[str, Preset] = {
         _five_each("dimerization", "multi_state"),
         fovs=3,
         draw=draw_fast_dimers,
+    ),
+    "scattered-dimers": Preset(
+        "scattered-dimers",
+        "The dimers preset with every state's D scattered widely between particles (relative"
+        " spread about 30-300 %) and a dimerization experiment's bound state the faster one"
+        " half of the time, 5 dimerization and 5 multi-state experiments, 3 FOVs each: is"
+        " dimerization told apart where the free particles' K differ tenfold?",
+        _five_each("dimerization", "multi_state"),
+        fovs=3,
+        draw=draw_scattered_dimers,
     ),
     "training": Preset(
         "training",
