@@ -155,12 +155,14 @@ def bound_state_excess(evidence: Sequence[dict[str, float]], prefix: str = "pair
 
 
 def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> bool:
-    """Whether an experiment is judged dimerization: where every FOV's evidence holds the
-    :func:`state_counts` (Track 2), its bound state is bound beyond chance at least
+    """Whether an experiment is judged dimerization: by the bindings' counts
+    (:func:`andi2kit.partners.is_dimerization`), or, where every FOV's evidence holds the
+    :func:`state_counts` (Track 2), where its bound state is bound beyond chance at least
     :data:`BOUND_STATE_EXCESS` of the time over at least :data:`MIN_STATE_BOUND` bound
-    frames, and it holds neither immobile nor confined frames (``held``,
-    :func:`andi2kit.state_mixture.decide`); else by the bindings' counts
-    (:func:`andi2kit.partners.is_dimerization`).
+    frames and it holds neither immobile nor confined frames (``held``,
+    :func:`andi2kit.state_mixture.decide`). Either suffices: where the free particles' K
+    scatter tenfold between particles the FOV's two step states are not free and bound
+    (the excess stays low), while the bindings still change the motion.
 
     Examples
     --------
@@ -178,9 +180,10 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     >>> is_dimerization([crowd], np.array([False, False, True, True]))
     False
     """
+    by_bindings = partners.is_dimerization(evidence, held)
     judged = bound_state_excess(evidence)
-    if judged is None:
-        return partners.is_dimerization(evidence, held)
+    if judged is None or by_bindings:
+        return by_bindings
     excess, _, bound = judged
     return bool(excess >= BOUND_STATE_EXCESS and bound >= MIN_STATE_BOUND
                 and not held[IMMOBILE] and not held[CONFINED])

@@ -85,3 +85,18 @@ def test_a_few_jumps_do_not_break_the_step_model():
     clipped = np.minimum(d2, np.nanpercentile(d2, bound_states.CLIP_PERCENTILE))
     model = fit_states(clipped, lengths, 2, 2 * 0.12**2, 40)
     assert np.allclose(model.variance, [0.17**2, 1.0], rtol=0.1)
+
+
+def test_the_bindings_counts_still_judge_where_the_step_states_are_not_free_and_bound():
+    """Free particles whose K scatter tenfold between particles: the FOV's two step states
+    split fast free particles from the rest, so the bound state's excess stays low, while the
+    pair model's bindings still change the motion (scattered 9 exp 2: excess 0.03, 277
+    bindings, 0.88 changed): either judgement suffices."""
+    ev = {"frames": 65712.0, "pair_bound": 4198.0, "pair_partner_frames": 65712.0,
+          "pair_bindings": 277.0, "pair_changed": 243.0,
+          "pair_slow_frames": 19632.0, "pair_slow_bound": 3878.0, "pair_slow_close": 6991.0,
+          "pair_fast_frames": 45659.0, "pair_fast_bound": 308.0, "pair_fast_close": 7990.0}
+    assert bound_states.bound_state_excess([ev])[0] < 0.1
+    assert partners.is_dimerization([ev], NOT_HELD)
+    assert bound_states.is_dimerization([ev], NOT_HELD)
+    assert not bound_states.is_dimerization([ev | {"pair_changed": 150.0}], NOT_HELD)
