@@ -13,8 +13,10 @@ many have another trajectory within :data:`~andi2kit.partners.BOUND_RADIUS`
 bound frames, pooled over its FOVs; how often a frame of the *other* state has a neighbour
 that close is the chance of standing by one, and the bound share beyond that chance,
 ``(share - chance) / (1 - chance)``, is the *excess* (:func:`bound_state_excess`) that
-judges (:func:`is_dimerization`): in a field crowded enough, two slow particles side by side
-(which no model can tell from a slow bound pair) are as common as bound pairs.
+judges (:func:`is_dimerization`), beside the bindings' counts: in a field crowded enough, two
+slow particles side by side (which no model can tell from a slow bound pair) are as common as
+bound pairs; where free particles' K scatter tenfold between particles, the FOV's two states
+are fast free particles and the rest, and only the bindings' counts tell.
 
 Measured on the Track 2 tuning suites (``data/dimers0``, ``data/dimers2``,
 ``data/fastdimers4``, ``data/comp0``, ``data/traps0``, ``data/chal0v``, ``data/chal2v``; a
