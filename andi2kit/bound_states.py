@@ -26,14 +26,16 @@ dimerization experiments (those whose bound pairs move faster included) and at m
 in the 47 others (a confinement experiment: slow particles in a compartment); the chance is
 0.04–0.31, the excess 0.68–0.996 in dimerization and at most 0.26 elsewhere. The share of
 bindings that change the trajectory's motion (:func:`andi2kit.partners.binding_changes`),
-which judged Track 2 before, overlaps there: 0.61–0.74 in five dimerization experiments, up
-to 0.77 in a multi-state one. In a multi-state field four times denser than any of the
-suites (150 particles on 50 × 50 px, a slow state of D 0.002 px²/frame), the bound share
-reaches 0.58 and the chance more: no excess (``tests/test_bound_states.py``).
+which judged Track 2 alone before and still judges beside the excess, overlaps there: 0.61–0.74
+in five dimerization experiments, up to 0.77 in a multi-state one. In a multi-state field
+four times denser than any of the suites (150 particles on 50 × 50 px, a slow state of D
+0.002 px²/frame), the bound share reaches 0.58 and the chance more: no excess
+(``tests/test_bound_states.py``).
 
 See Also
 --------
-andi2kit.partners.is_dimerization : the judgement from the bindings' counts (Track 1).
+andi2kit.partners.is_dimerization : the judgement from the bindings' counts (Track 1;
+    Track 2 beside the excess).
 andi2kit.bound_runs : the pair model's bound runs.
 andi2kit.step_hmm : the hidden Markov model of the steps.
 """
@@ -182,10 +184,8 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     >>> is_dimerization([crowd], np.array([False, False, True, True]))
     False
     """
-    by_bindings = partners.is_dimerization(evidence, held)
+    if partners.is_dimerization(evidence, held):
+        return True
     judged = bound_state_excess(evidence)
-    if judged is None or by_bindings:
-        return by_bindings
-    excess, _, bound = judged
-    return bool(excess >= BOUND_STATE_EXCESS and bound >= MIN_STATE_BOUND
-                and not held[IMMOBILE] and not held[CONFINED])
+    return bool(judged is not None and judged[0] >= BOUND_STATE_EXCESS
+                and judged[2] >= MIN_STATE_BOUND and not held[IMMOBILE] and not held[CONFINED])
