@@ -103,11 +103,17 @@ def context_segments(evidence: list[dict | None] | None) -> np.ndarray | None:
     return rows if len(rows) else None
 
 
+def _earlier(labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
+    """Every change point one frame earlier: andi-datasets labels multi-state and
+    confinement by the step out of a frame, the segmentation finds the step into it."""
+    return [replace(lab, cp=np.asarray(lab.cp, int) - 1) if len(lab.cp) else lab
+            for lab in labels]
+
+
 def _restate(labels: list[TrajectoryLabel], probs: list[np.ndarray], held: np.ndarray,
              late: bool) -> list[TrajectoryLabel]:
     if late:
-        labels = [replace(lab, cp=np.asarray(lab.cp, int) - 1) if len(lab.cp) else lab
-                  for lab in labels]
+        labels = _earlier(labels)
     if any(p.shape != (len(lab.state), 4) for p, lab in zip(probs, labels, strict=True)):
         raise InputError("state evidence does not describe the segments beside it")
     return state_mixture.restate(labels, probs, held)
@@ -187,9 +193,11 @@ class ExperimentDecision:
         calls held traps but the places deny them
         (:func:`andi2kit.trap_places.places_deny_traps`: the still runs stand where no other
         particle stood, as a multi-state's slow state does): its immobile segments become
-        free, their change points, α and K as the trap path made them (a state that moves
-        less than the noise is read no better from its pooled MSD: docs/results-log.md,
-        *Traps denied by their places*). Track 2 only
+        free, their α and K as the trap path made them (a state that moves less than the
+        noise is read no better from its pooled MSD: docs/results-log.md, *Traps denied by
+        their places*), and every change point one frame earlier, on the labels' convention
+        of the models without traps or dimers, as :meth:`__call__` places them (an
+        experiment that holds immobile frames is never judged dimerization). Track 2 only
         (``tracked``: unchanged); unchanged without still runs or trap places.
 
         Applied after the pooling (:meth:`andi2kit.methods.unet.UNetMethod.untrapped`).
@@ -204,9 +212,10 @@ class ExperimentDecision:
                 trap_places.evidence_counts(evidence, self.still_runs, self.places),
                 self.places):
             return labels
-        return [replace(lab, state=np.where(np.asarray(lab.state) == IMMOBILE, FREE,
-                                            np.asarray(lab.state)))
-                if np.any(np.asarray(lab.state) == IMMOBILE) else lab for lab in labels]
+        return _earlier([replace(lab, state=np.where(np.asarray(lab.state) == IMMOBILE, FREE,
+                                                     np.asarray(lab.state)))
+                         if np.any(np.asarray(lab.state) == IMMOBILE) else lab
+                         for lab in labels])
 
     def judged(self, evidence: list[dict], tracked: bool = False,
                may_carve: bool | None = None

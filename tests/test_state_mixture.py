@@ -561,8 +561,10 @@ def test_traps_the_places_deny_leave_free_segments(unet, monkeypatch, pairs, tra
     """An experiment whose state calls hold traps, but whose still runs stand where no other
     particle stood (6 pairs at one place where the moving frames predict 8: a multi-state's
     slow state), keeps the trap path's segments, α and K, its immobile ones called free
-    (after the pooling); one whose runs meet at shared places (40 pairs: 5 times the
-    prediction) keeps its traps; Track 1 is left as it is."""
+    (after the pooling) and its change points one frame earlier, on the multi-state
+    labels' convention (the trap path placed them on the traps'); one whose runs meet at
+    shared places (40 pairs: 5 times the prediction) keeps its traps; Track 1 is left as it
+    is."""
     from andi2kit import trap_places
 
     monkeypatch.setattr(trap_places, "evidence_counts", lambda *a, **k: [
@@ -573,6 +575,7 @@ def test_traps_the_places_deny_leave_free_segments(unet, monkeypatch, pairs, tra
     ev = _fov_evidence_of(labels, immobile=100.0)
     out = unet.untrapped(labels, [ev], tracked=tracked)
     assert out[0].state.tolist() == ([FREE, FREE] if freed else [FREE, IMMOBILE])
-    assert out[0].alpha.tolist() == [1.0, 0.0] and out[0].cp.tolist() == [80]
-    assert out[1] is labels[1]
+    assert out[0].alpha.tolist() == [1.0, 0.0]
+    assert out[0].cp.tolist() == ([79] if freed else [80])
+    assert out[1].cp.tolist() == [] and out[1].state.tolist() == [FREE]
     assert unet.untrapped(labels, [None]) is labels
