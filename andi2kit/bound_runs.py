@@ -25,6 +25,14 @@ read by a two-state hidden Markov model instead:
   the FOV's steps), keeping the fit of the highest likelihood: a bound pair may move slower
   or faster than a free particle.
 
+Bound partners take *the same* displacements, so their steps are correlated beyond what
+any two independent particles show: the pooled correlation of the two steps over a FOV's
+bound steps (:func:`step_counts`, :func:`step_correlation`) is ``2K_b / (2K_b + 2σ²)`` for
+a bound pair of K ``K_b`` and about 0 for two independent particles side by side, whatever
+their K — a judgement of dimerization that no slow or scattered free state imitates
+(:func:`andi2kit.bound_states.is_dimerization`), readable where the bound pair moves faster
+than the noise.
+
 The physical path keeps runs of one or two frames — andi-datasets parts and rebinds a pair
 within a frame or two — which the reference labels do not: they went through the organisers'
 label filter (a majority over five frames, then no segment under three frames). So does each
@@ -53,8 +61,9 @@ from andi2kit.constants import LOCALISATION_NOISE
 from andi2kit.labels import label_filter
 from andi2kit.partners import BOUND_RADIUS, MIN_BOUND, close_points
 
-__all__ = ["DISTANCE_BIN", "ITERATIONS", "BindingModel", "bound_runs", "close_pairs",
-           "decode", "free_variance", "settings"]
+__all__ = ["DISTANCE_BIN", "ITERATIONS", "STEP_COUNTS", "BindingModel", "bound_runs",
+           "close_pairs", "decode", "free_variance", "runs_and_counts", "settings",
+           "step_correlation", "step_counts"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +79,9 @@ PROBABILITY_RANGE = (1e-4, 0.9)
 #: Fewest steps the tolerance rule calls free for a trajectory's free variance to be read
 #: from those alone (else from all its steps).
 MIN_FREE_STEPS = 10
+#: Evidence keys of :func:`step_counts`: over the bound steps of every decoded pair, the
+#: summed squared common (mean) and relative steps, and how many steps.
+STEP_COUNTS = ("pair_common_sq", "pair_relative_sq", "pair_bound_steps")
 
 
 @dataclass(frozen=True)
@@ -359,11 +371,49 @@ def _bound_variance_starts(pairs: list[_Pair], paths: list[np.ndarray],
     return [max(v, noise**2) for v in starts]
 
 
+def step_counts(pairs: Sequence[_Pair], paths: Sequence[np.ndarray]) -> dict[str, float]:
+    """:data:`STEP_COUNTS` over the steps each pair's decoded ``paths`` hold bound in the
+    frame before and the frame itself."""
+    common = relative = 0.0
+    steps = 0
+    for pair, z in zip(pairs, paths, strict=True):
+        inside = z & _before(z) & pair.seen
+        common += float(pair.common[inside].sum())
+        relative += float(pair.relative[inside].sum())
+        steps += int(inside.sum())
+    return dict(zip(STEP_COUNTS, (common, relative, float(steps)), strict=True))
+
+
+def step_correlation(evidence: Sequence[dict[str, float]]) -> tuple[float, float] | None:
+    """The correlation of the two partners' steps over the bound steps of an experiment's
+    FOVs (:data:`STEP_COUNTS` summed), and how many steps; None without those counts.
+
+    With ``a`` and ``b`` the two steps, the common step is ``(a + b) / 2`` and the relative
+    one ``a - b``, so ``a·b = |common|² - |relative|² / 4`` and ``|a|² + |b|² = 2|common|² +
+    |relative|² / 2``: the correlation is ``(4C - R) / (4C + R)`` of the sums ``C`` and ``R``.
+
+    Examples
+    --------
+    >>> step_correlation([{"pair_common_sq": 10.0, "pair_relative_sq": 4.0,
+    ...                    "pair_bound_steps": 100.0}])
+    (0.8181818181818182, 100.0)
+    >>> step_correlation([{"bound": 3.0}]) is None
+    True
+    """
+    if not evidence or any(k not in ev for ev in evidence for k in STEP_COUNTS):
+        return None
+    common, relative, steps = (sum(float(ev[k]) for ev in evidence) for k in STEP_COUNTS)
+    total = 4 * common + relative
+    return ((4 * common - relative) / total if total > 0 else 0.0), steps
+
+
 def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
            bound: Sequence[np.ndarray], noise: float = LOCALISATION_NOISE,
-           iterations: int = ITERATIONS) -> tuple[list[np.ndarray], BindingModel]:
+           iterations: int = ITERATIONS
+           ) -> tuple[list[np.ndarray], BindingModel, dict[str, float]]:
     """Per trajectory, the frames the pair model decodes it bound to another one (the
-    physical path, runs of any length), and the FOV's learned :class:`BindingModel`.
+    physical path, runs of any length), the FOV's learned :class:`BindingModel`, and the
+    :func:`step_counts` of the decoded pairs.
 
     First from the relative steps alone; then, from each of
     :func:`_bound_variance_starts`, from the relative and the common steps with the bound
@@ -400,7 +450,17 @@ def decode(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     logger.debug("bound runs of %d close pairs: binding %s per %.1f px, parting %.3f, "
                  "bound variance %s", len(pairs), np.round(model.bind, 3).tolist(),
                  DISTANCE_BIN, model.unbind, model.bound_variance)
-    return _union(paths, pairs, [len(p) for p in positions], first), model
+    return (_union(paths, pairs, [len(p) for p in positions], first), model,
+            step_counts(pairs, paths))
+
+
+def runs_and_counts(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
+                    bound: Sequence[np.ndarray], noise: float = LOCALISATION_NOISE
+                    ) -> tuple[list[np.ndarray], dict[str, float]]:
+    """:func:`bound_runs` and the :func:`step_counts` of the same decoding."""
+    decoded, _, counts = decode(positions, frames, bound, noise)
+    return [label_filter(z.astype(float)) > 0.5 if z.any() and not z.all() else z
+            for z in decoded], counts
 
 
 def bound_runs(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
@@ -425,9 +485,7 @@ def bound_runs(positions: Sequence[np.ndarray], frames: Sequence[np.ndarray],
     >>> np.flatnonzero(np.diff(runs[0].astype(int))).tolist()  # last free, last bound frame
     [40, 89]
     """
-    decoded, _ = decode(positions, frames, bound, noise)
-    return [label_filter(z.astype(float)) > 0.5 if z.any() and not z.all() else z
-            for z in decoded]
+    return runs_and_counts(positions, frames, bound, noise)[0]
 
 
 def settings() -> dict:

@@ -47,11 +47,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from andi2kit import partners
+from andi2kit.bound_runs import step_correlation
 from andi2kit.constants import CONFINED, IMMOBILE, LOCALISATION_NOISE
 from andi2kit.step_hmm import fit_states, state_paths, step_squares
 
-__all__ = ["BOUND_STATE_EXCESS", "CLIP_PERCENTILE", "COUNTS", "ITERATIONS", "MIN_STATE_BOUND",
-           "STATES", "bound_state_excess", "is_dimerization", "state_counts"]
+__all__ = ["BOUND_STATE_EXCESS", "CLIP_PERCENTILE", "CO_MOVING", "COUNTS", "ITERATIONS",
+           "MIN_CO_MOVING_STEPS", "MIN_STATE_BOUND", "STATES", "bound_state_excess",
+           "is_dimerization", "state_counts"]
 
 #: An experiment whose bound state is bound beyond chance at least this often is
 #: dimerization (halfway, about, between 0.26 and 0.68: the closest of the tuning suites'
@@ -59,6 +61,13 @@ __all__ = ["BOUND_STATE_EXCESS", "CLIP_PERCENTILE", "COUNTS", "ITERATIONS", "MIN
 BOUND_STATE_EXCESS = 0.5
 #: Fewest bound frames (over the experiment's FOVs) in that state for it to count.
 MIN_STATE_BOUND = 50
+#: Bound partners whose steps correlate at least this much over an experiment are dimers
+#: (:func:`andi2kit.bound_runs.step_correlation`): at most 0.32 in the tuning suites' other
+#: experiments over 500 bound steps or more, 0.70–0.99 in the dimers whose bound pair moves
+#: well above the noise.
+CO_MOVING = 0.6
+#: Fewest bound steps (over the experiment's FOVs) for the correlation to count.
+MIN_CO_MOVING_STEPS = 500
 #: The states of the model, in ascending step variance, as the evidence names them.
 STATES = ("slow", "fast")
 #: What the evidence counts per state: its frames, the bound ones, those with a neighbour.
@@ -166,7 +175,13 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     frames and it holds neither immobile nor confined frames (``held``,
     :func:`andi2kit.state_mixture.decide`). Either suffices: where the free particles' K
     scatter tenfold between particles the FOV's two step states are not free and bound
-    (the excess stays low), while the bindings still change the motion.
+    (the excess stays low), while the bindings still change the motion. Or, third, where
+    the partners' steps correlate (:func:`andi2kit.bound_runs.step_correlation`) at least
+    :data:`CO_MOVING` over at least :data:`MIN_CO_MOVING_STEPS` bound steps and it holds
+    no immobile frames: only partners that take the same displacements do so, whatever
+    the other particles' K (two particles in one compartment move independently, so a
+    held confined state does not stand against it; a held immobile one does, measured:
+    docs/results-log.md, *Partners that take the same steps*).
 
     Examples
     --------
@@ -183,9 +198,22 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     >>> crowd = ev | {"pair_slow_close": 500, "pair_fast_bound": 50, "pair_fast_close": 60}
     >>> is_dimerization([crowd], np.array([False, False, True, True]))
     False
+
+    Partners whose steps correlate 0.9 over 600 bound steps, beside a held confined state:
+
+    >>> moving = crowd | {"pair_common_sq": 190.0, "pair_relative_sq": 40.0,
+    ...                   "pair_bound_steps": 600.0}
+    >>> is_dimerization([moving], np.array([False, True, True, True]))
+    True
+    >>> is_dimerization([moving], np.array([True, False, True, True]))
+    False
     """
     if partners.is_dimerization(evidence, held):
         return True
     judged = bound_state_excess(evidence)
-    return bool(judged is not None and judged[0] >= BOUND_STATE_EXCESS
-                and judged[2] >= MIN_STATE_BOUND and not held[IMMOBILE] and not held[CONFINED])
+    if judged is not None and judged[0] >= BOUND_STATE_EXCESS \
+            and judged[2] >= MIN_STATE_BOUND and not held[IMMOBILE] and not held[CONFINED]:
+        return True
+    moving = step_correlation(evidence)
+    return bool(moving is not None and moving[0] >= CO_MOVING
+                and moving[1] >= MIN_CO_MOVING_STEPS and not held[IMMOBILE])

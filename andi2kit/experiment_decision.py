@@ -74,6 +74,8 @@ def judge(evidence: list[dict], rule: state_mixture.Decision,
     counts = [ev["evidence"] for ev in evidence]
     held = state_mixture.decide(counts, rule)
     dimers = bound_states.is_dimerization(counts, held)
+    if dimers:  # andi-datasets' dimers are free or directed (co-moving partners beat confined)
+        held[CONFINED] = False
     if not (held[IMMOBILE] or held[CONFINED] or dimers) and stills is not None \
             and places is not None \
             and trap_places.evidence_holds_traps(evidence, stills, places):

@@ -30,7 +30,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from andi2kit import bound_runs
-from andi2kit.bound_states import BOUND_STATE_EXCESS, MIN_STATE_BOUND
+from andi2kit.bound_states import (
+    BOUND_STATE_EXCESS,
+    CO_MOVING,
+    MIN_CO_MOVING_STEPS,
+    MIN_STATE_BOUND,
+)
 from andi2kit.constants import LOCALISATION_NOISE
 from andi2kit.labels import TrajectoryLabel
 from andi2kit.partners import (
@@ -228,4 +233,6 @@ def settings() -> dict:
             "track2_judgement": {"counts": "frames, bound and close frames per state of a "
                                            "two-state model of the FOV's steps",
                                  "bound_state_excess": BOUND_STATE_EXCESS,
-                                 "min_state_bound": MIN_STATE_BOUND}}
+                                 "min_state_bound": MIN_STATE_BOUND,
+                                 "co_moving": CO_MOVING,
+                                 "min_co_moving_steps": MIN_CO_MOVING_STEPS}}

@@ -97,7 +97,7 @@ def test_a_parting_of_one_frame_is_not_a_change_point(part_at):
     for r in runs:
         # bound from the first step made together (into frame 61) to frame 149
         assert partner_cuts.partner_change_points(r, min_size=3) == [61, 150]
-    decoded, model = bound_runs.decode([a, b], [t, t], [np.zeros(T, bool)] * 2)
+    decoded, model, _ = bound_runs.decode([a, b], [t, t], [np.zeros(T, bool)] * 2)
     if part_at is not None:  # the physical path has the parting; the labels' filter drops it
         assert not decoded[0][part_at]
     assert 0 < model.unbind < 0.1

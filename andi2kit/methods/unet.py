@@ -249,8 +249,9 @@ class UNetMethod:
         if tracked:
             runs = bound
         else:  # Track 2 sees both partners: bound runs from the pair model judge and cut
-            runs = bound_runs.bound_runs(positions, numbers, bound)
+            runs, moving = bound_runs.runs_and_counts(positions, numbers, bound)
             evidence.update(partners.run_counts(positions, runs, prefix="pair_"))
+            evidence.update(moving)
             evidence.update(bound_states.state_counts(positions, numbers, runs))
         partner = partner_cuts.partner_segments(labels, frames, runs, steps, self.segmenter)
         short = {} if self.bouts is None or (1 if tracked else 2) not in self.bouts.tracks else \
