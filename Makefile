@@ -165,7 +165,7 @@ STEP_TUNING ?= dimers0:dimers:0 dimers2:dimers:2 comp0:compartments:0 fastdimers
 	scattered6:scattered-dimers:6 dimers8:dimers:8 scattered8:scattered-dimers:8
 STEP_REPORT ?= dimers1:dimers:1 dimers3:dimers:3 fastdimers5:fast-dimers:5 \
 	scattered7:scattered-dimers:7 dimers9:dimers:9 scattered9:scattered-dimers:9 \
-	scattered10:scattered-dimers:10
+	scattered10:scattered-dimers:10 scattered11:scattered-dimers:11 dimers10:dimers:10
 step-state-suites: install
 	for s in $(STEP_TUNING) $(STEP_REPORT); do \
 	  name=$${s%%:*}; rest=$${s#*:}; preset=$${rest%%:*}; seed=$${rest#*:}; \
