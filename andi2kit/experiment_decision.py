@@ -189,30 +189,35 @@ class ExperimentDecision:
         return state_mixture.Decision() if self.still_runs is not None else \
             state_mixture.Decision().without_standing()
 
-    def untrapped(self, labels: list[TrajectoryLabel], evidence: list[dict],
-                  tracked: bool = False) -> list[TrajectoryLabel]:
-        """One experiment's pooled labels with the immobile state taken away where the state
-        calls held traps but the places deny them
+    def denies_traps(self, evidence: list[dict | None], tracked: bool = False) -> bool:
+        """Whether the state calls of one experiment hold traps that the places deny
         (:func:`andi2kit.trap_places.places_deny_traps`: the still runs stand where no other
-        particle stood, as a multi-state's slow state does): its immobile segments become
-        free, their α and K as the trap path made them (a state that moves less than the
-        noise is read no better from its pooled MSD: docs/results-log.md, *Traps denied by
-        their places*), and every change point one frame earlier, on the labels' convention
-        of the models without traps or dimers, as :meth:`__call__` places them (an
-        experiment that holds immobile frames is never judged dimerization). Track 2 only
-        (``tracked``: unchanged); unchanged without still runs or trap places.
-
-        Applied after the pooling (:meth:`andi2kit.methods.unet.UNetMethod.untrapped`).
-        """
+        particle stood, as a multi-state's slow state does). Track 2 only (``tracked``:
+        False); False without still runs, trap places or evidence."""
         if tracked or self.still_runs is None or self.places is None \
                 or not evidence or any(ev is None for ev in evidence):
-            return labels
+            return False
         # the state calls alone: traps :func:`judge` holds from their places the places
         # cannot deny, and their counts need not be read twice
         held = state_mixture.decide([ev["evidence"] for ev in evidence], self.rule)
-        if not held[IMMOBILE] or not trap_places.places_deny_traps(
-                trap_places.evidence_counts(evidence, self.still_runs, self.places),
-                self.places):
+        return bool(held[IMMOBILE]) and trap_places.places_deny_traps(
+            trap_places.evidence_counts(evidence, self.still_runs, self.places), self.places)
+
+    def untrapped(self, labels: list[TrajectoryLabel], evidence: list[dict | None],
+                  tracked: bool = False) -> list[TrajectoryLabel]:
+        """One experiment's pooled labels with the immobile state taken away where the
+        places deny the traps the state calls hold (:meth:`denies_traps`): its immobile
+        segments become free, their cuts and K as the trap path made them and their α as
+        the pooling left it (the pipeline pools such an experiment without setting immobile
+        segments to α 0: :meth:`andi2kit.methods.unet.UNetMethod.pool`, ``at_rest``), and
+        every change point one frame earlier, on the labels' convention of the models
+        without traps or dimers, as :meth:`__call__` places them (an experiment that holds
+        immobile frames is never judged dimerization). Unchanged where the places do not
+        deny (docs/results-log.md, *Traps denied by their places*).
+
+        Applied after the pooling (:meth:`andi2kit.methods.unet.UNetMethod.untrapped`).
+        """
+        if not self.denies_traps(evidence, tracked):
             return labels
         return _earlier([replace(lab, state=np.where(np.asarray(lab.state) == IMMOBILE, FREE,
                                                      np.asarray(lab.state)))

@@ -304,10 +304,13 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         # (the evidence of a Track 2 FOV holds none; an ensemble from them too was measured
         # and not kept: docs/track1.md)
         context = m.context_segments(evidence) if hasattr(m, "context_segments") else None
-        pooled = m.pool(raw, positions, context, tracked=track == 1) \
+        # traps the places deny: their immobile segments keep the pooled α, not α 0
+        # (docs/results-log.md, *Traps denied by their places*)
+        denied = evidence is not None and hasattr(m, "denies_traps") \
+            and m.denies_traps(evidence, tracked=track == 1)
+        pooled = m.pool(raw, positions, context, tracked=track == 1, at_rest=not denied) \
             if hasattr(m, "pool") else raw
-        if evidence is not None and hasattr(m, "untrapped"):
-            # after the pooling: the trap path's α stays (docs/results-log.md)
+        if denied:
             pooled = m.untrapped(pooled, evidence, tracked=track == 1)
         k = 0
         for f, labels in zip(fovs, per_fov, strict=True):

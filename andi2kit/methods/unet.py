@@ -337,24 +337,31 @@ class UNetMethod:
         (:meth:`~andi2kit.experiment_decision.ExperimentDecision.untrapped`)."""
         return self.decision.untrapped(labels, evidence, tracked)
 
+    def denies_traps(self, evidence: list[dict | None], tracked: bool = False) -> bool:
+        """Whether :meth:`untrapped` will call the experiment's immobile segments free
+        (:meth:`~andi2kit.experiment_decision.ExperimentDecision.denies_traps`)."""
+        return self.decision.denies_traps(evidence, tracked)
+
     #: Every tracked particle's long segments of one experiment, for :meth:`pool`.
     context_segments = staticmethod(context_segments)
 
     def pool(self, labels: list[TrajectoryLabel],
              positions: list[np.ndarray] | None = None,
-             context: np.ndarray | None = None, tracked: bool = False
-             ) -> list[TrajectoryLabel]:
+             context: np.ndarray | None = None, tracked: bool = False,
+             at_rest: bool = True) -> list[TrajectoryLabel]:
         """Experiment-level pooling of all the experiment's trajectories (or none), the
         states learnt from them and the ``context`` segments (Track 1: every tracked
         particle's, from the evidence); with their ``positions`` (from the evidence), the α
         of slow and near-ballistic states from their pooled MSD
         (:mod:`andi2kit.pooled_msd`); then free segments whose α reaches andi-datasets'
-        line are directed (:func:`andi2kit.state_mixture.directed_by_alpha`) and immobile
-        ones get α 0 (:func:`andi2kit.state_mixture.immobile_at_rest`)."""
+        line are directed (:func:`andi2kit.state_mixture.directed_by_alpha`) and, with
+        ``at_rest``, immobile ones get α 0 (:func:`andi2kit.state_mixture.immobile_at_rest`;
+        not where :meth:`untrapped` will call them free)."""
         pooled = list(labels) if self.pooling is None else self.pooling(labels, context)
         if positions is not None:
             pooled = self._positional_alpha(pooled, positions, tracked)
-        return state_mixture.immobile_at_rest(state_mixture.directed_by_alpha(pooled))
+        pooled = state_mixture.directed_by_alpha(pooled)
+        return state_mixture.immobile_at_rest(pooled) if at_rest else pooled
 
     def _positional_alpha(self, labels: list[TrajectoryLabel], positions: list[np.ndarray],
                           tracked: bool = False) -> list[TrajectoryLabel]:
