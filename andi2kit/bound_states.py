@@ -35,7 +35,8 @@ four times denser than any of the suites (150 particles on 50 × 50 px, a slow s
 See Also
 --------
 andi2kit.partners.is_dimerization : the judgement from the bindings' counts (Track 1;
-    Track 2 beside the excess).
+    Track 2 beside the excess and the partners' step correlation).
+andi2kit.bound_runs.step_correlation : how much bound partners' steps correlate.
 andi2kit.bound_runs : the pair model's bound runs.
 andi2kit.step_hmm : the hidden Markov model of the steps.
 """
@@ -173,7 +174,7 @@ def is_dimerization(evidence: Sequence[dict[str, float]], held: np.ndarray) -> b
     :func:`state_counts` (Track 2), where its bound state is bound beyond chance at least
     :data:`BOUND_STATE_EXCESS` of the time over at least :data:`MIN_STATE_BOUND` bound
     frames and it holds neither immobile nor confined frames (``held``,
-    :func:`andi2kit.state_mixture.decide`). Either suffices: where the free particles' K
+    :func:`andi2kit.state_mixture.decide`). Any one suffices: where the free particles' K
     scatter tenfold between particles the FOV's two step states are not free and bound
     (the excess stays low), while the bindings still change the motion. Or, third, where
     the partners' steps correlate (:func:`andi2kit.bound_runs.step_correlation`) at least

@@ -200,8 +200,8 @@ class ExperimentDecision:
         # the state calls alone: traps :func:`judge` holds from their places the places
         # cannot deny, and their counts need not be read twice
         held = state_mixture.decide([ev["evidence"] for ev in evidence], self.rule)
-        return bool(held[IMMOBILE]) and trap_places.places_deny_traps(
-            trap_places.evidence_counts(evidence, self.still_runs, self.places), self.places)
+        return bool(held[IMMOBILE]) and bool(trap_places.places_deny_traps(
+            trap_places.evidence_counts(evidence, self.still_runs, self.places), self.places))
 
     def untrapped(self, labels: list[TrajectoryLabel], evidence: list[dict | None],
                   tracked: bool = False) -> list[TrajectoryLabel]:

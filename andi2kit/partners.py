@@ -33,8 +33,8 @@ the tolerance rule counts them bound and their "bindings" change nothing, which 
 dimerization where free particles are slow or pairs part often (on the tuning suites
 ``data/dimers0``, ``data/dimers2`` and ``data/fastdimers4``: docs/results-log.md, *Dimers
 whose bound pairs move faster*). Track 2 evidence that also holds the counts of the state the
-runs make may be judged dimerization by those too
-(:func:`andi2kit.bound_states.is_dimerization`: either suffices).
+runs make, or of the bound partners' steps, may be judged dimerization by those too
+(:func:`andi2kit.bound_states.is_dimerization`: any one suffices).
 
 In Track 1 the ten VIPs of a FOV hold few bindings (3–33 per experiment), and in crowded
 fields spots merge by chance: two slow particles overlapping read twice as bright, and their
