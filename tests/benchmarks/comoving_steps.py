@@ -42,7 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("suites", nargs="+", type=Path)
     args = ap.parse_args()
-    print("| suite | exp | model | bound steps | step correlation | judges |")
+    print("| suite | exp | model | bound steps | step correlation | past the thresholds |")
     print("|---|---|---|---|---|---|")
     for suite in args.suites:
         defs = json.loads((suite / "manifest.json").read_text())["definitions"]
@@ -52,9 +52,9 @@ def main() -> None:
             if got is None:
                 continue
             rho, steps = got
-            judges = rho >= CO_MOVING and steps >= MIN_CO_MOVING_STEPS
+            past = rho >= CO_MOVING and steps >= MIN_CO_MOVING_STEPS  # held states aside
             print(f"| {suite.name} | {e} | {d['model']} | {steps:.0f} | {rho:+.3f} | "
-                  f"{'yes' if judges else ''} |", flush=True)
+                  f"{'yes' if past else ''} |", flush=True)
 
 
 if __name__ == "__main__":
