@@ -112,6 +112,33 @@ def _earlier(labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
             for lab in labels]
 
 
+def untrapped(labels: list[TrajectoryLabel]) -> list[TrajectoryLabel]:
+    """One experiment's pooled labels with the immobile state taken away, for an experiment
+    whose places deny the traps its state calls hold
+    (:meth:`ExperimentDecision.denies_traps`): its immobile segments become free, their
+    cuts and K as the trap path made them and their α as the pooling left it (the pipeline
+    pools such an experiment without setting immobile segments to α 0:
+    :meth:`andi2kit.methods.unet.UNetMethod.pool`, ``at_rest``), and every change point one
+    frame earlier, on the labels' convention of the models without traps or dimers, as
+    :meth:`ExperimentDecision.__call__` places them (an experiment that holds immobile
+    frames is never judged dimerization; docs/results-log.md, *Traps denied by their
+    places*).
+
+    Applied after the pooling (:meth:`andi2kit.methods.unet.UNetMethod.untrapped`).
+
+    Examples
+    --------
+    >>> lab = TrajectoryLabel(0, [0.5, 0.002], [1.0, 0.4], [FREE, IMMOBILE], [80], 200)
+    >>> out = untrapped([lab])[0]
+    >>> out.state.tolist(), out.alpha.tolist(), out.cp.tolist()
+    ([2, 2], [1.0, 0.4], [79])
+    """
+    return _earlier([replace(lab, state=np.where(np.asarray(lab.state) == IMMOBILE, FREE,
+                                                 np.asarray(lab.state)))
+                     if np.any(np.asarray(lab.state) == IMMOBILE) else lab
+                     for lab in labels])
+
+
 def _restate(labels: list[TrajectoryLabel], probs: list[np.ndarray], held: np.ndarray,
              late: bool) -> list[TrajectoryLabel]:
     if late:
@@ -192,8 +219,9 @@ class ExperimentDecision:
     def denies_traps(self, evidence: list[dict | None], tracked: bool = False) -> bool:
         """Whether the state calls of one experiment hold traps that the places deny
         (:func:`andi2kit.trap_places.places_deny_traps`: the still runs stand where no other
-        particle stood, as a multi-state's slow state does). Track 2 only (``tracked``:
-        False); False without still runs, trap places or evidence."""
+        particle stood, as a multi-state's slow state does): its labels are then
+        :func:`untrapped` after the pooling. Track 2 only (``tracked``: False); False
+        without still runs, trap places or evidence."""
         if tracked or self.still_runs is None or self.places is None \
                 or not evidence or any(ev is None for ev in evidence):
             return False
@@ -202,27 +230,6 @@ class ExperimentDecision:
         held = state_mixture.decide([ev["evidence"] for ev in evidence], self.rule)
         return bool(held[IMMOBILE]) and bool(trap_places.places_deny_traps(
             trap_places.evidence_counts(evidence, self.still_runs, self.places), self.places))
-
-    def untrapped(self, labels: list[TrajectoryLabel], evidence: list[dict | None],
-                  tracked: bool = False) -> list[TrajectoryLabel]:
-        """One experiment's pooled labels with the immobile state taken away where the
-        places deny the traps the state calls hold (:meth:`denies_traps`): its immobile
-        segments become free, their cuts and K as the trap path made them and their α as
-        the pooling left it (the pipeline pools such an experiment without setting immobile
-        segments to α 0: :meth:`andi2kit.methods.unet.UNetMethod.pool`, ``at_rest``), and
-        every change point one frame earlier, on the labels' convention of the models
-        without traps or dimers, as :meth:`__call__` places them (an experiment that holds
-        immobile frames is never judged dimerization). Unchanged where the places do not
-        deny (docs/results-log.md, *Traps denied by their places*).
-
-        Applied after the pooling (:meth:`andi2kit.methods.unet.UNetMethod.untrapped`).
-        """
-        if not self.denies_traps(evidence, tracked):
-            return labels
-        return _earlier([replace(lab, state=np.where(np.asarray(lab.state) == IMMOBILE, FREE,
-                                                     np.asarray(lab.state)))
-                         if np.any(np.asarray(lab.state) == IMMOBILE) else lab
-                         for lab in labels])
 
     def judged(self, evidence: list[dict], tracked: bool = False,
                may_carve: bool | None = None

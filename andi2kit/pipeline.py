@@ -311,7 +311,7 @@ def _write_experiment(report: RunReport, m, public: Path, out: Path, track: int,
         pooled = m.pool(raw, positions, context, tracked=track == 1, at_rest=not denied) \
             if hasattr(m, "pool") else raw
         if denied:
-            pooled = m.untrapped(pooled, evidence, tracked=track == 1)
+            pooled = m.untrapped(pooled)
         k = 0
         for f, labels in zip(fovs, per_fov, strict=True):
             _write_if_changed(layout.prediction_path(out, track, e, f),

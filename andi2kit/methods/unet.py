@@ -33,7 +33,7 @@ from andi2kit import (
 from andi2kit.constants import COLUMN, TRACKED_NOISE
 from andi2kit.ensemble import ENSEMBLE_METHODS, segment_table
 from andi2kit.errors import InputError, OptionError
-from andi2kit.experiment_decision import ExperimentDecision, context_segments
+from andi2kit.experiment_decision import ExperimentDecision, context_segments, untrapped
 from andi2kit.inference import (
     SYMMETRIES,
     check_symmetries,
@@ -330,17 +330,15 @@ class UNetMethod:
         (positions ``tracked`` in videos for Track 1)."""
         return self.decision(per_fov, evidence, tracked)
 
-    def untrapped(self, labels: list[TrajectoryLabel], evidence: list[dict | None],
-                  tracked: bool = False) -> list[TrajectoryLabel]:
-        """One experiment's pooled labels with no immobile state where the places of its
-        still runs deny traps
-        (:meth:`~andi2kit.experiment_decision.ExperimentDecision.untrapped`)."""
-        return self.decision.untrapped(labels, evidence, tracked)
-
     def denies_traps(self, evidence: list[dict | None], tracked: bool = False) -> bool:
-        """Whether :meth:`untrapped` will call the experiment's immobile segments free
-        (:meth:`~andi2kit.experiment_decision.ExperimentDecision.denies_traps`)."""
+        """Whether the places of the experiment's still runs deny the traps its state calls
+        hold (:meth:`~andi2kit.experiment_decision.ExperimentDecision.denies_traps`): its
+        labels are then pooled with ``at_rest=False`` and :meth:`untrapped`."""
         return self.decision.denies_traps(evidence, tracked)
+
+    #: One denied experiment's pooled labels with no immobile state
+    #: (:func:`andi2kit.experiment_decision.untrapped`).
+    untrapped = staticmethod(untrapped)
 
     #: Every tracked particle's long segments of one experiment, for :meth:`pool`.
     context_segments = staticmethod(context_segments)
@@ -356,7 +354,7 @@ class UNetMethod:
         (:mod:`andi2kit.pooled_msd`); then free segments whose α reaches andi-datasets'
         line are directed (:func:`andi2kit.state_mixture.directed_by_alpha`) and, with
         ``at_rest``, immobile ones get α 0 (:func:`andi2kit.state_mixture.immobile_at_rest`;
-        not where :meth:`untrapped` will call them free)."""
+        not where :meth:`denies_traps`: those become free)."""
         pooled = list(labels) if self.pooling is None else self.pooling(labels, context)
         if positions is not None:
             pooled = self._positional_alpha(pooled, positions, tracked)
