@@ -93,6 +93,45 @@ def test_train_resume_and_predict(tmp_path):
     assert frames[["p0", "p1", "p2", "p3"]].sum(1).round(4).eq(1).all()
 
 
+def test_fine_tuning_starts_from_the_init_weights_and_resumes_with_weighted_states(tmp_path):
+    import json
+
+    import keras
+
+    from andi2kit.errors import OptionError
+    from andi2kit.models.losses import WeightedStateCE
+    from andi2kit.models.train import initial_model, train
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for s in range(2):
+        np.savez(data_dir / f"shard_{s:04d}.npz", model=np.zeros(64, np.int8),
+                 **toy_data(64, seed=s))
+    base = tmp_path / "base"
+    train(TrainConfig(data=str(data_dir), epochs=1, batch_size=1, model=TINY), base,
+          progress=False)
+    start = keras.models.load_model(base / "model.keras").get_weights()
+    cfg = TrainConfig(data=str(data_dir), epochs=1, batch_size=1, model=TINY,
+                      init=str(base), state_weights=[4.0, 2.0, 1.0, 2.0])
+    model = initial_model(cfg)
+    for a, b in zip(model.get_weights(), start, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert isinstance(model.loss["state"], WeightedStateCE)
+    out = tmp_path / "tuned"
+    train(cfg, out, progress=False)
+    cfg.epochs = 2
+    train(cfg, out, progress=False)  # resumes the weighted loss from last.keras
+    state = json.loads((out / "train_state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2]
+    assert json.loads((out / "config.json").read_text())["state_weights"] == [4, 2, 1, 2]
+    again = keras.models.load_model(out / "last.keras")
+    assert again.loss["state"].weights == [4.0, 2.0, 1.0, 2.0]
+    with pytest.raises(OptionError, match="init"):
+        initial_model(TrainConfig(model=UNetConfig(filters=[4, 8]), init=str(base)))
+    with pytest.raises(OptionError, match="init"):
+        initial_model(TrainConfig(model=TINY, init=str(tmp_path / "nowhere")))
+
+
 def test_one_cpu_trains_with_the_default_strategy():
     import tensorflow as tf
 

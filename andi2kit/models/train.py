@@ -37,7 +37,7 @@ from andi2kit.io import write_text_atomic
 from andi2kit.models.attention_unet import UNetConfig, build_model
 from andi2kit.models.evaluate import evaluate_frames, write_metrics
 from andi2kit.models.examples import keras_targets, make_examples
-from andi2kit.models.losses import LOSSES
+from andi2kit.models.losses import losses
 from andi2kit.progress import progress_bar
 from andi2kit.training_data import data_folders, load_shards, split_shards
 from andi2kit.versions import package_versions
@@ -74,6 +74,13 @@ class TrainConfig:
         Random subset of training trajectories drawn each epoch (0: all).
     seed : int
     loss_weights : dict
+    state_weights : list of float or None
+        Weight of each true state (immobile, confined, free, directed) in the state head's
+        cross-entropy (:class:`~andi2kit.models.losses.WeightedStateCE`); None: all 1.
+    init : str
+        Checkpoint folder (or ``model.keras``) whose weights a new run starts from
+        (fine-tuning; its architecture must be ``model``'s); empty: random weights. A
+        resumed run ignores it.
     model : UNetConfig
     """
 
@@ -90,6 +97,8 @@ class TrainConfig:
     seed: int = 0
     loss_weights: dict[str, float] = field(
         default_factory=lambda: {"alpha": 1.0, "logK": 4.0, "state": 0.5})
+    state_weights: list[float] | None = None
+    init: str = ""
     model: UNetConfig = field(default_factory=UNetConfig)
 
     def to_dict(self) -> dict:
@@ -145,8 +154,31 @@ def override(config: dict, assignments: list[str]) -> dict:
 def compile_model(model, cfg: TrainConfig):
     """Compile with the masked losses."""
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=1.0),
-                  loss=LOSSES, loss_weights=cfg.loss_weights)
+                  loss=losses(cfg.state_weights), loss_weights=cfg.loss_weights)
     return model
+
+
+def initial_model(cfg: TrainConfig):
+    """A new run's compiled model: ``cfg.model`` built, with the weights of ``cfg.init``
+    where it names a checkpoint.
+
+    Raises
+    ------
+    OptionError
+        If ``cfg.init`` cannot be loaded or holds another architecture.
+    """
+    model = build_model(cfg.model)
+    if cfg.init:
+        from andi2kit.inference import checkpoint_file
+
+        try:
+            file = checkpoint_file(cfg.init)
+            model.set_weights(keras.models.load_model(file, compile=False).get_weights())
+        except Exception as exc:  # a missing file, another format or other shapes
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise OptionError(f"init {cfg.init!r}: cannot start from its weights "
+                              f"({first[:200]})") from exc
+    return compile_model(model, cfg)
 
 
 class SingleDevice:
@@ -217,7 +249,7 @@ def train(cfg: TrainConfig, out: str | Path, *, progress: bool = True,
             model = keras.models.load_model(out / "last.keras")
             print(f"resuming after epoch {state['epoch']} (best val loss {state['best']})")
         else:
-            model = compile_model(build_model(cfg.model), cfg)
+            model = initial_model(cfg)
     write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
     manifests = {str(f): json.loads((f / "manifest.json").read_text())
                  for f in folders if (f / "manifest.json").is_file()}
