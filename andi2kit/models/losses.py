@@ -69,7 +69,6 @@ class WeightedStateCE(keras.losses.Loss):
     """
 
     def __init__(self, weights, name: str = "state_ce_weighted", **kwargs):
-        kwargs.pop("reduction", None)
         super().__init__(name=name, **kwargs)
         self.weights = [float(w) for w in weights]
         if len(self.weights) != 4 or min(self.weights) <= 0:
@@ -79,8 +78,7 @@ class WeightedStateCE(keras.losses.Loss):
         labels = ops.cast(y_true[..., 0], "int32")
         ce = keras.losses.sparse_categorical_crossentropy(labels, y_pred)
         w = ops.take(ops.convert_to_tensor(self.weights, dtype=ce.dtype), labels)
-        mask = y_true[..., 1]
-        return ops.sum(ce * w * mask) / ops.maximum(ops.sum(w * mask), 1e-9)
+        return _masked_mean(ce, w * y_true[..., 1])
 
     def get_config(self) -> dict:
         return {"name": self.name, "weights": self.weights}

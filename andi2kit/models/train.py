@@ -33,6 +33,7 @@ import numpy as np
 
 from andi2kit.constants import LOCALISATION_NOISE
 from andi2kit.errors import OptionError
+from andi2kit.inference import checkpoint_file
 from andi2kit.io import write_text_atomic
 from andi2kit.models.attention_unet import UNetConfig, build_model
 from andi2kit.models.evaluate import evaluate_frames, write_metrics
@@ -169,8 +170,6 @@ def initial_model(cfg: TrainConfig):
     """
     model = build_model(cfg.model)
     if cfg.init:
-        from andi2kit.inference import checkpoint_file
-
         try:
             file = checkpoint_file(cfg.init)
             model.set_weights(keras.models.load_model(file, compile=False).get_weights())
