@@ -130,6 +130,9 @@ def test_fine_tuning_starts_from_the_init_weights_and_resumes_with_weighted_stat
         initial_model(TrainConfig(model=UNetConfig(filters=[4, 8]), init=str(base)))
     with pytest.raises(OptionError, match="init"):
         initial_model(TrainConfig(model=TINY, init=str(tmp_path / "nowhere")))
+    for bad in ([1.0, 2.0], [1.0, 0.0, 1.0, 1.0], ["a", 1, 1, 1]):
+        with pytest.raises(OptionError, match="state_weights"):
+            TrainConfig(state_weights=bad)
 
 
 def test_one_cpu_trains_with_the_default_strategy():

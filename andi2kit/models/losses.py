@@ -45,6 +45,33 @@ def state_ce(y_true, y_pred):
     return _masked_mean(ce, y_true[..., 1])
 
 
+def checked_state_weights(weights) -> list[float]:
+    """``weights`` as one positive float per state code (immobile, confined, free, directed).
+
+    Raises
+    ------
+    ValueError
+        If there are not 4 of them, or one is not a positive number.
+
+    Examples
+    --------
+    >>> checked_state_weights([5, 3, 1, 3])
+    [5.0, 3.0, 1.0, 3.0]
+    >>> checked_state_weights([1, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: [1, 2]: expected 4 positive numbers (immobile, confined, free, directed)
+    """
+    try:
+        out = [float(w) for w in weights]
+    except (TypeError, ValueError):
+        out = []
+    if len(out) != 4 or not all(w > 0 for w in out):
+        raise ValueError(f"{weights!r}: expected 4 positive numbers "
+                         "(immobile, confined, free, directed)")
+    return out
+
+
 @keras.saving.register_keras_serializable(package="andi2kit")
 class WeightedStateCE(keras.losses.Loss):
     """State cross-entropy over real frames, each frame weighted by its true state's weight
@@ -70,9 +97,7 @@ class WeightedStateCE(keras.losses.Loss):
 
     def __init__(self, weights, name: str = "state_ce_weighted", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.weights = [float(w) for w in weights]
-        if len(self.weights) != 4 or min(self.weights) <= 0:
-            raise ValueError(f"state weights {self.weights}: expected 4 positive numbers")
+        self.weights = checked_state_weights(weights)
 
     def call(self, y_true, y_pred):
         labels = ops.cast(y_true[..., 0], "int32")

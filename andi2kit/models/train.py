@@ -38,7 +38,7 @@ from andi2kit.io import write_text_atomic
 from andi2kit.models.attention_unet import UNetConfig, build_model
 from andi2kit.models.evaluate import evaluate_frames, write_metrics
 from andi2kit.models.examples import keras_targets, make_examples
-from andi2kit.models.losses import losses
+from andi2kit.models.losses import checked_state_weights, losses
 from andi2kit.progress import progress_bar
 from andi2kit.training_data import data_folders, load_shards, split_shards
 from andi2kit.versions import package_versions
@@ -101,6 +101,13 @@ class TrainConfig:
     state_weights: list[float] | None = None
     init: str = ""
     model: UNetConfig = field(default_factory=UNetConfig)
+
+    def __post_init__(self) -> None:
+        if self.state_weights is not None:
+            try:
+                self.state_weights = checked_state_weights(self.state_weights)
+            except ValueError as exc:
+                raise OptionError(f"state_weights {exc}") from None
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
